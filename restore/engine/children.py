@@ -1,0 +1,319 @@
+"""Sub-resources: dashboard filters/tiles/layouts, board sections/items, memberships, queries.
+
+Each sync makes the destination match the backup through the dry-run-aware `ctx.write`: create what
+is missing, PATCH what differs, delete what the backup does not have. Tiles and sections pair with the
+destination's by ID on the same instance, otherwise (and for the rest) by position: after one sync the
+destination holds them in backup order, so a second run pairs them again and changes nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from restore.engine.content_types import ContentType
+from restore.engine.context import RestoreContext
+from restore.engine.diffs import field_diff, same
+from restore.engine.errors import MissingDependencyError
+from restore.engine.payloads import query_body, user_email, writable
+from restore.engine.references import drop_unresolved, later_ref, ref, soft_ref
+
+CT = ContentType
+Body = dict[str, Any]
+
+
+def _num(value: Any) -> tuple[int, str]:
+    text = str(value)
+    return (int(text), text) if text.isdigit() else (1 << 62, text)
+
+
+def _by_id(rows: list[Body] | None) -> list[Body]:
+    return sorted(rows or [], key=lambda r: _num(r.get("id")))
+
+
+def pair(
+    ctx: RestoreContext, wanted: list[Body], have: list[Body]
+) -> list[tuple[Body, Body | None]]:
+    """Pair backup rows with destination rows: same ID (same instance), then by position."""
+    free = list(have)
+    out: list[tuple[Body, Body | None]] = []
+    unpaired: list[int] = []
+    for i, w in enumerate(wanted):
+        hit = next(
+            (h for h in free if ctx.same_instance and str(h["id"]) == str(w.get("id"))), None
+        )
+        if hit is not None:
+            free.remove(hit)
+        else:
+            unpaired.append(i)
+        out.append((w, hit))
+    for i in unpaired:
+        out[i] = (out[i][0], free.pop(0) if free else None)
+    return out
+
+
+def leftovers(pairs: list[tuple[Body, Body | None]], have: list[Body]) -> list[Body]:
+    used = {id(h) for _, h in pairs if h is not None}
+    return [h for h in have if id(h) not in used]
+
+
+# -- queries ---------------------------------------------------------------------------------------
+def query_id_for(ctx: RestoreContext, content: Body, current: Body | None) -> str | None:
+    """The query ID a look or tile should point at; creates the query when it is not there yet."""
+    query = content.get("query")
+    if not query:
+        return ref_query(ctx, content.get("query_id"))
+    body = query_body(query)
+    if current is not None and current.get("query") and same(body, current["query"]):
+        return current.get("query_id")
+    if ctx.same_instance and content.get("query_id"):
+        return str(content["query_id"])  # queries are immutable and never deleted in Looker
+    created = ctx.write("POST", "/queries", body)
+    return str(created["id"])
+
+
+def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
+    if query_id in (None, ""):
+        return None
+    if ctx.same_instance:
+        return str(query_id)
+    raise MissingDependencyError(f"query_id {query_id}: the backup holds no query definition")
+
+
+# -- users and roles -------------------------------------------------------------------------------
+def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    _sync_email(ctx, c, dest_id, current)
+    if current is None and c.get("personal_folder_id") is not None:
+        _map_personal_folder(ctx, c, dest_id)
+    groups = _memberships(ctx, CT.GROUP, c.get("group_ids"), "group_ids")
+    roles = _memberships(ctx, CT.ROLE, c.get("role_ids"), "role_ids")
+    if groups is None or roles is None:
+        return  # memberships are set in the second pass, once groups and roles exist
+    have = [str(g) for g in (current or {}).get("group_ids") or []]
+    for gid in groups:
+        if gid not in have:
+            ctx.write("POST", f"/groups/{gid}/users", {"user_id": dest_id})
+    for gid in have:
+        # only memberships of groups the backup knows are ours to remove
+        if gid not in groups and _ours(ctx, CT.GROUP, gid):
+            ctx.write("DELETE", f"/groups/{gid}/users/{dest_id}")
+    have_roles = [str(r) for r in (current or {}).get("role_ids") or []]
+    keep = [r for r in have_roles if not _ours(ctx, CT.ROLE, r)]
+    wanted_roles = sorted(set(roles) | set(keep))
+    if wanted_roles != sorted(have_roles):
+        ctx.write("PUT", f"/users/{dest_id}/roles", wanted_roles)
+
+
+def _ours(ctx: RestoreContext, ct: ContentType, dest_id: str) -> bool:
+    """May this restore remove a membership of that group/role? Only of those the backup knows;
+    in a rollback the pre-image is the whole truth."""
+    return ctx.lenient or ctx.idmap.knows_destination(ct, dest_id)
+
+
+def _memberships(ctx: RestoreContext, ct: ContentType, ids: Any, field: str) -> list[str] | None:
+    """Destination IDs of a user's groups/roles; None while deferred. A group or role that is in
+    neither the backup nor the destination cannot be joined: reported, and the rest restored."""
+    out = []
+    for source_id in ids or []:
+        try:
+            dest = later_ref(ctx, ct, source_id, field)
+        except MissingDependencyError as exc:
+            ctx.warn(f"membership not restored: {exc}")
+            continue
+        if dest is None:
+            return None
+        out.append(dest)
+    return out
+
+
+def _sync_email(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    email = user_email(c)
+    if not email:
+        return
+    if current is None:
+        # just created with the email in its body: add credentials only if they did not stick
+        if ctx.dry_run:
+            return
+        current = ctx.client.get(f"/users/{dest_id}", {"fields": "id,credentials_email"})
+    have = ((current or {}).get("credentials_email") or {}).get("email")
+    if have is None:
+        ctx.write("POST", f"/users/{dest_id}/credentials_email", {"email": email})
+    elif have.lower() != email.lower():
+        ctx.write("PATCH", f"/users/{dest_id}/credentials_email", {"email": email}, {"email": have})
+
+
+def _map_personal_folder(ctx: RestoreContext, c: Body, dest_id: str) -> None:
+    """Looker gives a new user a personal folder: the backup's personal folder maps to it."""
+    if ctx.dry_run:
+        ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), f"(personal folder of {dest_id})")
+        return
+    user = ctx.client.get(f"/users/{dest_id}", {"fields": "id,personal_folder_id"})
+    if user and user.get("personal_folder_id") is not None:
+        ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), str(user["personal_folder_id"]))
+
+
+def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    if "group_ids" not in c:
+        return  # lookervault's role rows do not carry groups: leave them as they are
+    groups = [ref(ctx, CT.GROUP, g, "group_ids") for g in c.get("group_ids") or []]
+    have = ctx.client.get(f"/roles/{dest_id}/groups", {"fields": "id"}) if current else []
+    if sorted(groups) != sorted(str(g["id"]) for g in have or []):
+        ctx.write("PUT", f"/roles/{dest_id}/groups", groups)
+
+
+# -- dashboards ------------------------------------------------------------------------------------
+def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    _sync_filters(ctx, c.get("dashboard_filters") or [], dest_id, current)
+    pairs = _sync_elements(ctx, c.get("dashboard_elements") or [], dest_id, current)
+    element_ids = {str(w.get("id")): str(d["id"]) for w, d in pairs if d is not None}
+    _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, element_ids)
+
+
+def _sync_filters(ctx: RestoreContext, wanted: list[Body], dest_id: str, cur: Body | None) -> None:
+    have = {f.get("name"): f for f in (cur or {}).get("dashboard_filters") or []}
+    for f in wanted:
+        body = writable("DashboardFilter", f)
+        existing = have.pop(f.get("name"), None)
+        if existing is None:
+            create = writable("CreateDashboardFilter", {**f, "dashboard_id": dest_id})
+            ctx.write("POST", "/dashboard_filters", create)
+        elif field_diff(body, existing):
+            delta = {k: body[k] for k in field_diff(body, existing)}
+            ctx.write("PATCH", f"/dashboard_filters/{existing['id']}", delta, existing)
+    for extra in have.values():
+        ctx.write("DELETE", f"/dashboard_filters/{extra['id']}")
+
+
+def _sync_elements(
+    ctx: RestoreContext, wanted: list[Body], dest_id: str, cur: Body | None
+) -> list[tuple[Body, Body | None]]:
+    have = _by_id((cur or {}).get("dashboard_elements"))
+    pairs = pair(ctx, _by_id(wanted), have)
+    for extra in leftovers(pairs, have):
+        ctx.write("DELETE", f"/dashboard_elements/{extra['id']}")
+    out = []
+    for w, existing in pairs:
+        body = _element_body(ctx, w, dest_id, existing)
+        if existing is None:
+            existing = ctx.write("POST", "/dashboard_elements", body)
+        elif field_diff(body, existing):
+            delta = {k: body[k] for k in field_diff(body, existing)}
+            ctx.write("PATCH", f"/dashboard_elements/{existing['id']}", delta, existing)
+        out.append((w, existing))
+    return out
+
+
+def _element_body(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | None) -> Body:
+    body = writable("DashboardElement", e, exclude=frozenset({"dashboard_layout_id", "query_id"}))
+    body["dashboard_id"] = dest_id
+    body["look_id"] = soft_ref(ctx, CT.LOOK, e.get("look_id"), f"tile {e.get('id')}: look_id")
+    if e.get("query") or e.get("query_id"):
+        body["query_id"] = query_id_for(ctx, e, existing)
+    else:
+        body["query_id"] = None
+    return drop_unresolved(body, e, "look_id")
+
+
+def _sync_layouts(
+    ctx: RestoreContext, wanted: list[Body], dest_id: str, element_ids: dict[str, str]
+) -> None:
+    have = _by_id(_current_layouts(ctx, dest_id))
+    pairs = pair(ctx, _by_id(wanted), have)
+    for w, existing in pairs:
+        body = writable("DashboardLayout", w, exclude=frozenset({"dashboard_id"}))
+        if existing is None:
+            existing = ctx.write("POST", "/dashboard_layouts", {**body, "dashboard_id": dest_id})
+        elif field_diff(body, existing):
+            delta = {k: body[k] for k in field_diff(body, existing)}
+            ctx.write("PATCH", f"/dashboard_layouts/{existing['id']}", delta, existing)
+        _sync_components(ctx, w, existing, element_ids)
+    for extra in leftovers(pairs, have):
+        if not extra.get("active"):
+            ctx.write("DELETE", f"/dashboard_layouts/{extra['id']}")
+
+
+def _current_layouts(ctx: RestoreContext, dest_id: str) -> list[Body]:
+    if dest_id.startswith("("):  # a dashboard that a dry run would create
+        return []
+    return ctx.client.get(f"/dashboards/{dest_id}/dashboard_layouts") or []
+
+
+POSITION = ("row", "column", "width", "height", "deleted")
+GRANULAR = ("granular_row", "granular_column", "granular_width", "granular_height")
+
+
+def _sync_components(
+    ctx: RestoreContext, layout: Body, existing: Body, element_ids: dict[str, str]
+) -> None:
+    by_element = {
+        str(c.get("dashboard_element_id")): c
+        for c in existing.get("dashboard_layout_components") or []
+    }
+    for comp in layout.get("dashboard_layout_components") or []:
+        element = element_ids.get(str(comp.get("dashboard_element_id")), "")
+        target = by_element.get(element)
+        if target is None and ctx.dry_run and element.startswith("("):
+            # Looker creates a component with each new tile; the run positions it afterwards.
+            target = {"id": f"(component of tile {element})"}
+        if target is None:
+            continue
+        fields = POSITION + tuple(g for g in GRANULAR if comp.get(g) is not None)
+        body = {k: comp.get(k) for k in fields if k in comp}
+        diff = field_diff(body, target)
+        if diff:
+            delta = {k: body[k] for k in diff}
+            ctx.write("PATCH", f"/dashboard_layout_components/{target['id']}", delta, target)
+
+
+# -- boards ----------------------------------------------------------------------------------------
+def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    wanted = _ordered(c.get("board_sections") or [], c.get("section_order"))
+    have = _ordered(
+        (current or {}).get("board_sections") or [], (current or {}).get("section_order")
+    )
+    pairs = pair(ctx, wanted, have)
+    for extra in leftovers(pairs, have):
+        ctx.write("DELETE", f"/board_sections/{extra['id']}")
+    order = []
+    for w, existing in pairs:
+        body = writable("BoardSection", w, exclude=frozenset({"board_id"}))
+        if existing is None:
+            existing = ctx.write("POST", "/board_sections", {**body, "board_id": dest_id})
+        elif field_diff(body, existing):
+            delta = {k: body[k] for k in field_diff(body, existing)}
+            ctx.write("PATCH", f"/board_sections/{existing['id']}", delta, existing)
+        order.append(str(existing["id"]))
+        _sync_items(
+            ctx, w, existing, fresh=current is None or existing.get("id", "").startswith("(")
+        )
+    if current is not None and [str(i) for i in current.get("section_order") or []] != order:
+        ctx.write("PATCH", f"/boards/{dest_id}", {"section_order": order}, current)
+
+
+def _ordered(rows: list[Body], order: list[Any] | None) -> list[Body]:
+    rank = {str(i): n for n, i in enumerate(order or [])}
+    return sorted(rows, key=lambda r: (rank.get(str(r.get("id")), len(rank)), _num(r.get("id"))))
+
+
+def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bool) -> None:
+    wanted = _ordered(section.get("board_items") or [], section.get("item_order"))
+    have = _ordered(existing.get("board_items") or [], existing.get("item_order"))
+    pairs = pair(ctx, wanted, have)
+    for extra in leftovers(pairs, have):
+        ctx.write("DELETE", f"/board_items/{extra['id']}")
+    order = []
+    for w, item in pairs:
+        body = writable("BoardItem", w, exclude=frozenset({"board_section_id"}))
+        where = f"board item {w.get('id')}"
+        body["dashboard_id"] = soft_ref(
+            ctx, CT.DASHBOARD, w.get("dashboard_id"), f"{where}: dashboard_id"
+        )
+        body["look_id"] = soft_ref(ctx, CT.LOOK, w.get("look_id"), f"{where}: look_id")
+        drop_unresolved(body, w, "dashboard_id", "look_id")
+        if item is None:
+            item = ctx.write("POST", "/board_items", {**body, "board_section_id": existing["id"]})
+        elif field_diff(body, item):
+            delta = {k: body[k] for k in field_diff(body, item)}
+            ctx.write("PATCH", f"/board_items/{item['id']}", delta, item)
+        order.append(str(item["id"]))
+    if not fresh and [str(i) for i in existing.get("item_order") or []] != order:
+        ctx.write("PATCH", f"/board_sections/{existing['id']}", {"item_order": order}, existing)

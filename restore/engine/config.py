@@ -1,0 +1,27 @@
+"""A restore session's options, validated once and stored as JSON on the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class RestoreConfig(BaseModel):
+    """What the user asked for. Stored in `RestoreSession.config`; defaults are the product's."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workers: int = Field(8, ge=1, le=32)
+    rate_limit_per_second: float | None = Field(10.0, gt=0)
+    rate_limit_per_minute: float | None = Field(None, gt=0)
+    checkpoint_interval: int = Field(100, ge=1, le=100_000)
+    max_retries: int = Field(5, ge=0, le=50)
+    dry_run: bool = False
+    skip_if_modified: bool = False
+    with_dependencies: bool = False
+    verify: bool = False
+    fallback_owner_email: str | None = None
+    # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
+    # validated by the backup reader's Selection model.
+    selection: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,169 @@
+"""What one item's restore needs: the client, the ID map, the options, and a dry-run-aware writer.
+
+Every write goes through `RestoreContext.write`. In a dry run it records the change and returns a
+stand-in object instead of sending anything, so the plan comes from the same code as the real run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from restore.engine.config import RestoreConfig
+from restore.engine.content_types import ContentType
+from restore.engine.diffs import field_diff
+from restore.engine.idmap import IdMap
+from restore.engine.looker_client import LookerClient
+
+
+class SourceItem(Protocol):
+    """A backup item as the backup reader yields it."""
+
+    content_type: ContentType
+    id: str
+    content: dict[str, Any]
+
+
+class ItemSource(Protocol):
+    """Where `--with-dependencies` finds the items an item refers to."""
+
+    def get_item(self, content_type: ContentType, item_id: str) -> SourceItem | None: ...
+
+
+@dataclass
+class ItemOutcome:
+    """What `restore_item` did (or, in a dry run, would do) to one item."""
+
+    action: str  # created, updated, unchanged, skipped, blocked (failures raise)
+    content_type: ContentType
+    source_id: str
+    name: str = ""
+    destination_id: str = ""
+    message: str = ""
+    changes: list[dict[str, Any]] = field(default_factory=list)
+    pre_image: dict[str, Any] | None = None
+    warnings: list[str] = field(default_factory=list)
+    verify_diff: dict[str, Any] | None = None
+    # References left for the second pass (to types restored later); non-empty → run it again.
+    deferred: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Change:
+    """One write the item needs: method, path, and the fields it changes."""
+
+    method: str
+    path: str
+    body: Any
+    fields: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"method": self.method, "path": self.path}
+        if self.fields is not None:
+            out["fields"] = self.fields
+        elif self.body is not None:
+            out["body"] = self.body
+        return out
+
+
+@dataclass
+class RestoreContext:
+    client: LookerClient
+    idmap: IdMap
+    config: RestoreConfig
+    same_instance: bool
+    source: ItemSource | None = None
+    session: Any = None  # RestoreSession, when there is one (intents, results)
+    # Called with each dependency outcome restored on the way (--with-dependencies).
+    on_dependency: Callable[[ItemOutcome], None] | None = None
+    # First pass of a session: references to later types that are not mapped yet are deferred.
+    first_pass: bool = False
+    # (type, source ID) of items in a reference cycle: created without it, fixed in the second pass.
+    cycle_members: set[tuple[ContentType, str]] = field(default_factory=set)
+    compat: Any = None  # compat.Compatibility of the destination, once checked
+    # Rollback: a reference to an object that no longer exists is left as it is (with a warning)
+    # instead of failing the item; the pre-image may point at objects deleted before the restore.
+    lenient: bool = False
+    _fake_ids: Any = field(default_factory=lambda: itertools.count(1))
+    _local: threading.local = field(default_factory=threading.local)
+    _cache: dict[Any, Any] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.config.dry_run
+
+    # -- per-item change log (thread-local: workers restore items in parallel) -------------------
+    def begin_item(self) -> list[Change]:
+        self._local.changes = []
+        self._local.warnings = []
+        self._local.deferred = []
+        return self._local.changes
+
+    def defer(self, what: str) -> None:
+        if not hasattr(self._local, "deferred"):
+            self._local.deferred = []
+        self._local.deferred.append(what)
+
+    @property
+    def deferred(self) -> list[str]:
+        return getattr(self._local, "deferred", [])
+
+    @property
+    def changes(self) -> list[Change]:
+        return getattr(self._local, "changes", [])
+
+    def warn(self, message: str) -> None:
+        if not hasattr(self._local, "warnings"):
+            self._local.warnings = []
+        if message not in self._local.warnings:
+            self._local.warnings.append(message)
+
+    @property
+    def warnings(self) -> list[str]:
+        return getattr(self._local, "warnings", [])
+
+    # -- writes -----------------------------------------------------------------------------------
+    def write(
+        self, method: str, path: str, body: Any = None, current: dict[str, Any] | None = None
+    ) -> Any:
+        """Send a write (or record it in a dry run). PATCH bodies are diffed against `current`."""
+        fields = field_diff(body, current) if method == "PATCH" and isinstance(body, dict) else None
+        self.changes.append(Change(method, path, body, fields))
+        if self.dry_run:
+            return self._stand_in(method, body, current)
+        verb = {"POST": self.client.post, "PATCH": self.client.patch, "PUT": self.client.put}
+        if method == "DELETE":
+            return self.client.delete(path)
+        return verb[method](path, body)
+
+    def _stand_in(self, method: str, body: Any, current: dict[str, Any] | None) -> Any:
+        if method == "POST" and isinstance(body, dict):
+            return {**body, "id": f"(new {next(self._fake_ids)})"}
+        if method == "PATCH" and isinstance(body, dict):
+            return {**(current or {}), **body}
+        return body
+
+    def key_lock(self, key: Any) -> threading.RLock:
+        """One lock per key (e.g. a dependency being restored), shared by all workers."""
+        with self._lock:
+            return self._cache.setdefault(("lock", key), threading.RLock())
+
+    def active_dependencies(self) -> set[Any]:
+        """Dependencies this thread is restoring right now (to refuse cycles, not recurse)."""
+        if not hasattr(self._local, "active"):
+            self._local.active = set()
+        return self._local.active
+
+    # -- small shared caches (lookups by natural key, existence checks) ---------------------------
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        value = compute()
+        with self._lock:
+            self._cache[key] = value
+        return value

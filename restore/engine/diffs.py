@@ -1,0 +1,33 @@
+"""Field-level differences between what a restore would send and what the destination holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _norm(value: Any) -> Any:
+    # Looker answers "" and null interchangeably for unset strings; lists compare in order.
+    if value == "":
+        return None
+    if isinstance(value, dict):
+        return {k: _norm(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_norm(v) for v in value]
+    return value
+
+
+def same(wanted: Any, current: Any) -> bool:
+    """True when `current` already holds `wanted` (nested dicts: only the wanted keys count)."""
+    if isinstance(wanted, dict) and isinstance(current, dict):
+        return all(same(v, current.get(k)) for k, v in wanted.items())
+    if isinstance(wanted, list) and isinstance(current, list):
+        return len(wanted) == len(current) and all(
+            same(w, c) for w, c in zip(wanted, current, strict=True)
+        )
+    return _norm(wanted) == _norm(current)
+
+
+def field_diff(wanted: dict[str, Any], current: dict[str, Any] | None) -> dict[str, list[Any]]:
+    """{field: [destination value, backup value]} for every wanted field that differs."""
+    current = current or {}
+    return {k: [current.get(k), v] for k, v in wanted.items() if not same(v, current.get(k))}

@@ -1,0 +1,180 @@
+"""A session split into chunk tasks that any qcluster worker (on any machine) picks up.
+
+The coordinator task holds the session's lease and walks the levels like the local runner, but
+instead of running a level's items it enqueues them as chunk tasks and waits until every item of
+the level has a final result row: that is the ordering barrier. What must be global is global: the
+rate limiter lives in Redis or the database (`shared_limiter`), the checkpoints are the result rows,
+the counters are computed from them. Folders refer to each other, so a folder level is one chunk
+(parents first, in order). A chunk whose worker died is re-enqueued when the level stops moving for
+a lease period; completed items are skipped, pending intents adopted, so nothing is done twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import close_old_connections
+
+from restore.engine.backup_reader import open_backup
+from restore.engine.content_types import ContentType
+from restore.engine.graph import SELF_REFERENCES
+from restore.engine.rate_limiter import shared_limiter
+from restore.engine.runner import (
+    FINAL_ACTIONS,
+    ItemRunner,
+    Progress,
+    SessionRunner,
+    _key,
+    engine_process,
+    lease_seconds,
+    level_items,
+    open_session_context,
+    run_level_items,
+)
+from restore.engine.session import counts_by_type, record_outcome, selection_of
+from restore.models import RestoreItemResult, RestoreSession
+
+log = logging.getLogger(__name__)
+
+
+def default_chunk_size() -> int:
+    """Items per chunk task (LOOKERVAULT_CHUNK_SIZE, default 100)."""
+    return int(os.getenv("LOOKERVAULT_CHUNK_SIZE", "100"))
+
+
+def limiter_key(session_id: int) -> str:
+    return f"session-{session_id}"
+
+
+class DistributedSessionRunner(SessionRunner):
+    """The coordinator: levels, barriers, progress; the items run in chunk tasks."""
+
+    def __init__(self, session_id: int, *, chunk_size: int | None = None, **kw: Any):
+        super().__init__(session_id, **kw)
+        self.chunk_size = chunk_size or default_chunk_size()
+
+    def run(self) -> dict[str, Any]:
+        session = RestoreSession.objects.get(pk=self.session_id)
+        self.limiter = self.limiter or shared_limiter(limiter_key(self.session_id), session.options)
+        return super().run()
+
+    def _run_level(self, ct: ContentType, items: Iterable[Any], done: set[str], workers: int):
+        keys = [_key(item) for item in items]
+        todo = [k for k in keys if k not in done]
+        if not todo:
+            return
+        if ct in SELF_REFERENCES:
+            chunks: list[list[str] | None] = [None]  # the whole level, parents first
+        else:
+            chunks = [todo[i : i + self.chunk_size] for i in range(0, len(todo), self.chunk_size)]
+        for ids in chunks:
+            self._enqueue(ct, ids)
+        self._wait_for_level(ct, set(keys), chunks)
+
+    def _enqueue(self, ct: ContentType, ids: list[str] | None) -> None:
+        from django_q.tasks import async_task
+
+        async_task(
+            "restore.tasks.run_chunk_task",
+            self.session_id,
+            int(ct),
+            ids,
+            self.worker_id,
+            group=f"session-{self.session_id}",
+            task_name=f"session-{self.session_id}-{ct.slug}-{time.time_ns()}",
+        )
+
+    def _wait_for_level(
+        self, ct: ContentType, keys: set[str], chunks: list[list[str] | None]
+    ) -> None:
+        last_count, last_move = -1, time.monotonic()
+        while not self.stop.is_set():
+            final = set(
+                RestoreItemResult.objects.filter(
+                    session_id=self.session_id, content_type=int(ct), action__in=FINAL_ACTIONS
+                ).values_list("source_id", flat=True)
+            )
+            missing = keys - final
+            if not missing:
+                return
+            if len(final) != last_count:
+                last_count, last_move = len(final), time.monotonic()
+            elif time.monotonic() - last_move > lease_seconds():
+                log.warning("session %s: %s level stalled, re-enqueueing", self.session_id, ct)
+                for ids in chunks:
+                    if ids is None or missing & set(ids):
+                        self._enqueue(ct, ids)
+                last_move = time.monotonic()
+            self.stop.wait(0.5)
+
+    def _beat(self) -> None:
+        # Items finish in other processes: the counters come from the result rows.
+        self.progress.sync(counts_by_type(self.session))
+        super()._beat()
+
+
+def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: str) -> int:
+    """Restore one chunk of a level (or the whole level when `ids` is None). Returns items run."""
+    session = RestoreSession.objects.select_related("backup", "destination").get(pk=session_id)
+    if not _owner_alive(session_id, owner):
+        return 0
+    ct = ContentType(content_type)
+    config = session.options
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch, args=(session_id, owner, stop), daemon=True)
+    watcher.start()
+    try:
+        with open_backup(session.backup.path) as reader:
+            limiter = shared_limiter(limiter_key(session_id), config)
+            ctx = open_session_context(session, reader, None, limiter)
+            ctx.first_pass = True
+            ctx.on_dependency = lambda o: record_outcome(session, o)
+            if ids is None:
+                items: Iterable[Any] = level_items(ctx, reader, selection_of(config), ct)
+            else:
+                items = (i for i in (reader.get_item(ct, sid) for sid in ids) if i is not None)
+            done = set(
+                session.results.filter(content_type=int(ct), action__in=FINAL_ACTIONS).values_list(
+                    "source_id", flat=True
+                )
+            )
+            runner = ItemRunner(
+                session,
+                ctx,
+                process=engine_process,
+                limiter=limiter,
+                progress=Progress({}, {}),
+                should_stop=stop.is_set,
+            )
+            run_level_items(runner, ct, items, done, config.workers, stop)
+            n = runner.progress.done_this_run
+            log.info("restore chunk of session %s: %s %s items done", session_id, n, ct.slug)
+            return n
+    finally:
+        stop.set()
+        watcher.join(5)
+        close_old_connections()
+
+
+def _owner_alive(session_id: int, owner: str) -> bool:
+    return RestoreSession.objects.filter(
+        pk=session_id,
+        worker_id=owner,
+        status=RestoreSession.Status.RUNNING,
+        cancel_requested=False,
+    ).exists()
+
+
+def _watch(session_id: int, owner: str, stop: threading.Event) -> None:
+    """Stop the chunk after its current items when the session is cancelled or changes hands."""
+    try:
+        while not stop.wait(1.0):
+            if not _owner_alive(session_id, owner):
+                stop.set()
+    finally:
+        close_old_connections()

@@ -1,0 +1,213 @@
+"""The dead-letter queue: items that finally failed, with everything needed to understand and retry.
+
+`record_failure` stores the full context (blob, request, response, error class, stack trace, the
+history of attempts). `retry_items` runs DLQ items again through the same per-item path as a session
+(retries, rate limiter, ID map); a success marks the item resolved and refreshes the session's
+counters, a failure keeps it open with the new attempts appended.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from restore.engine.backup_reader import BackupError, BackupItem, open_backup
+from restore.engine.content_types import ContentType
+from restore.engine.errors import LookerApiError
+from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
+
+
+def error_class_of(exc: BaseException) -> str:
+    """A short class for breakdowns: `LookerApiError 422`, `LookerApiError timeout`, `CorruptItemError`."""
+    if isinstance(exc, LookerApiError):
+        return f"LookerApiError {exc.status if exc.status is not None else exc.kind}"
+    return type(exc).__name__
+
+
+def record_failure(
+    session: RestoreSession,
+    content_type: ContentType | int,
+    content_id: str,
+    exc: BaseException,
+    *,
+    name: str = "",
+    blob: bytes = b"",
+    history: list[dict[str, Any]] | None = None,
+) -> DeadLetterItem:
+    """Store (or refresh) the dead-letter record of one item of a session."""
+    history = list(history or [])
+    api = exc if isinstance(exc, LookerApiError) else None
+    fields: dict[str, Any] = {
+        "name": name[:500],
+        "error_message": str(exc)[:10_000],
+        "error_class": error_class_of(exc),
+        "http_status": api.status if api else None,
+        "response_body": (api.body or "")[:100_000] if api else "",
+        "request_method": api.method if api else "",
+        "request_path": (api.path or "")[:1000] if api else "",
+        "request_payload": _jsonable(api.request_payload) if api else None,
+        "stack_trace": "".join(traceback.format_exception(exc))[-20_000:],
+        "status": DeadLetterItem.Status.OPEN,
+        "failed_at": timezone.now(),
+    }
+    with transaction.atomic():
+        item = (
+            DeadLetterItem.objects.select_for_update()
+            .filter(session=session, content_type=int(content_type), content_id=content_id)
+            .first()
+        )
+        if item is None:
+            item = DeadLetterItem(
+                session=session, content_type=int(content_type), content_id=content_id
+            )
+            item.retry_count = max(0, len(history) - 1)
+            item.attempts = history
+        else:
+            item.retry_count += len(history)
+            item.attempts = [*item.attempts, *history][-100:]
+        if blob:
+            item.content_blob = blob
+        for key, value in fields.items():
+            setattr(item, key, value)
+        item.save()
+    return item
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (dict, list, str, int, float, bool)):
+        return value
+    return str(value)
+
+
+class DlqSourceItem:
+    """A DLQ record seen as a backup item, so `restore_item` takes it like any other."""
+
+    def __init__(self, dead: DeadLetterItem) -> None:
+        self._item = BackupItem(
+            content_type=ContentType(dead.content_type),
+            id=dead.content_id,
+            raw_id=dead.content_id,
+            name=dead.name,
+            owner_id=None,
+            owner_email=None,
+            folder_id=None,
+            created_at=None,
+            updated_at=None,
+            synced_at=None,
+            deleted_at=None,
+            size=len(dead.content_blob or b""),
+            data=bytes(dead.content_blob or b""),
+        )
+        self.content_type = self._item.content_type
+        self.id = self._item.id
+        self.name = dead.name
+        self.data = self._item.data
+
+    @property
+    def content(self) -> dict[str, Any]:
+        return self._item.content
+
+    @property
+    def error(self) -> str | None:
+        return self._item.error
+
+
+def select_items(
+    *, ids: Iterable[int] | None = None, session_id: int | None = None
+) -> list[DeadLetterItem]:
+    """Open DLQ items by ID, or all open items of a session."""
+    qs = DeadLetterItem.objects.filter(status=DeadLetterItem.Status.OPEN)
+    if ids is not None:
+        qs = qs.filter(pk__in=list(ids))
+    if session_id is not None:
+        qs = qs.filter(session_id=session_id)
+    return list(qs.order_by("id"))
+
+
+def retry_items(items: list[DeadLetterItem], user: Any = None) -> dict[str, Any]:
+    """Retry DLQ items (per session, types in restore order). Returns counts and per-item results."""
+    from restore.engine.runner import ItemRunner, refresh_counters
+
+    claimed = _claim(items)
+    report: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "items": []}
+    by_session: dict[int, list[DeadLetterItem]] = {}
+    for dead in claimed:
+        by_session.setdefault(dead.session_id, []).append(dead)
+    for session_id, dead_items in by_session.items():
+        session = RestoreSession.objects.select_related("backup", "destination").get(pk=session_id)
+        with _maybe_backup(session) as reader:
+            runner = ItemRunner.for_session(session, reader)
+            for dead in sorted(dead_items, key=lambda d: runner.rank(d.content_type)):
+                ok, detail = runner.retry_dead_letter(dead, user)
+                report["retried"] += 1
+                report["resolved" if ok else "failed"] += 1
+                report["items"].append({"id": dead.pk, "resolved": ok, "detail": detail})
+        refresh_counters(session)
+    return report
+
+
+def _claim(items: list[DeadLetterItem]) -> list[DeadLetterItem]:
+    """Conditional UPDATE per open item, so two retries of one item never run at once; items the
+    caller already marked `retrying` (the web page does, before queueing) are taken as claimed."""
+    claimed = []
+    for dead in items:
+        if dead.status == DeadLetterItem.Status.RETRYING:
+            claimed.append(dead)
+            continue
+        n = DeadLetterItem.objects.filter(pk=dead.pk, status=DeadLetterItem.Status.OPEN).update(
+            status=DeadLetterItem.Status.RETRYING
+        )
+        if n == 1:
+            dead.status = DeadLetterItem.Status.RETRYING
+            claimed.append(dead)
+    return claimed
+
+
+class _maybe_backup:
+    """The session's backup when its file is still there (for --with-dependencies), else None."""
+
+    def __init__(self, session: RestoreSession) -> None:
+        self.session = session
+        self.reader = None
+
+    def __enter__(self):
+        backup = self.session.backup
+        if backup is not None and Path(backup.path).is_file():
+            try:
+                self.reader = open_backup(backup.path)
+            except BackupError:
+                self.reader = None
+        return self.reader
+
+    def __exit__(self, *exc: Any) -> None:
+        if self.reader is not None:
+            self.reader.close()
+
+
+def mark_resolved(dead: DeadLetterItem, user: Any, note: str) -> None:
+    dead.resolve(user, note=note, status=DeadLetterItem.Status.RESOLVED)
+
+
+def reopen(dead: DeadLetterItem, exc: BaseException, history: list[dict[str, Any]]) -> None:
+    """A failed retry: back to open, with the new error and attempts."""
+    record_failure(
+        dead.session,
+        dead.content_type,
+        dead.content_id,
+        exc,
+        name=dead.name,
+        history=history,
+    )
+
+
+def result_is_final(session: RestoreSession, ct: int, sid: str) -> bool:
+    return (
+        RestoreItemResult.objects.filter(session=session, content_type=ct, source_id=sid)
+        .exclude(action__in=["pending", "failed", "blocked"])
+        .exists()
+    )

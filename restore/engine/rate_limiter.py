@@ -1,0 +1,324 @@
+"""One adaptive rate limiter shared by every worker of a session (and across processes).
+
+The limiter is the session's `RequestGate`: `acquire()` before each request, `record(status,
+retry_after)` after. On a 429 every worker pauses for the server's Retry-After and the rate is cut
+(at most once per pause, so eight workers hitting the same storm cut once, not eight times); after
+each `recovery_interval` without a 429 the rate grows back by `increase` until it reaches the
+configured rate again.
+
+The algorithm is a pure function of a small state dict (`take`, `observe`), so the in-process store
+(a lock), the database store (a row updated in a transaction) and the Redis store (WATCH/MULTI) all
+behave the same and are tested once.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from restore.engine.config import RestoreConfig
+
+State = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class LimiterParams:
+    """Knobs of the adaptive behaviour. `base_rate` None means no configured limit."""
+
+    base_rate: float | None
+    min_rate: float = 0.5
+    decrease: float = 0.5
+    increase: float = 1.5
+    recovery_interval: float = 1.0
+    default_pause: float = 1.0
+    max_pause: float = 120.0
+    burst_seconds: float = 1.0
+    observe_window: float = 5.0
+
+    def capacity(self, rate: float) -> float:
+        return max(1.0, rate * self.burst_seconds)
+
+
+def base_rate_from(config: RestoreConfig) -> float | None:
+    """The stricter of requests/second and requests/minute, as a per-second rate."""
+    rates = []
+    if config.rate_limit_per_second:
+        rates.append(float(config.rate_limit_per_second))
+    if config.rate_limit_per_minute:
+        rates.append(float(config.rate_limit_per_minute) / 60.0)
+    return min(rates) if rates else None
+
+
+def initial_state(params: LimiterParams, now: float) -> State:
+    return {
+        "rate": params.base_rate,
+        "tokens": params.capacity(params.base_rate) if params.base_rate else 0.0,
+        "at": now,
+        "blocked_until": 0.0,
+        "last_cut": -1e18,
+        "last_raise": now,
+        "ceiling": 0.0,
+        "throttles": 0,
+        "requests": 0,
+        "last_retry_after": None,
+        "last_429_at": None,
+        "obs_start": now,
+        "obs_count": 0,
+        "obs_rate": 0.0,
+    }
+
+
+def take(state: State, params: LimiterParams, now: float) -> float:
+    """Try to take one token: 0.0 when granted, else how many seconds to wait before trying again."""
+    if now < state["blocked_until"]:
+        return state["blocked_until"] - now
+    rate = state["rate"]
+    if rate is None:
+        return 0.0
+    elapsed = max(0.0, now - state["at"])
+    state["tokens"] = min(params.capacity(rate), state["tokens"] + elapsed * rate)
+    state["at"] = now
+    if state["tokens"] >= 1.0 - 1e-9:  # float dust must not make a waiter spin
+        state["tokens"] = max(0.0, state["tokens"] - 1.0)
+        return 0.0
+    return (1.0 - state["tokens"]) / rate
+
+
+def observe(
+    state: State, params: LimiterParams, now: float, status: int | None, retry_after: float | None
+) -> bool:
+    """Account for one finished request. Returns True when the state changed beyond counters."""
+    state["requests"] += 1
+    _count_throughput(state, params, now)
+    if status == 429:
+        return _throttle(state, params, now, retry_after)
+    return _maybe_recover(state, params, now)
+
+
+def _count_throughput(state: State, params: LimiterParams, now: float) -> None:
+    state["obs_count"] += 1
+    span = now - state["obs_start"]
+    if span >= params.observe_window:
+        state["obs_rate"] = state["obs_count"] / span
+        state["obs_start"] = now
+        state["obs_count"] = 0
+
+
+def _observed_rate(state: State, now: float) -> float:
+    span = now - state["obs_start"]
+    current = state["obs_count"] / span if span > 0.5 else 0.0
+    return max(current, state["obs_rate"])
+
+
+def _throttle(state: State, params: LimiterParams, now: float, retry_after: float | None) -> bool:
+    pause = min(params.max_pause, retry_after if retry_after is not None else params.default_pause)
+    state["throttles"] += 1
+    state["last_retry_after"] = retry_after
+    state["last_429_at"] = now
+    state["blocked_until"] = max(state["blocked_until"], now + pause)
+    state["tokens"] = 0.0
+    state["at"] = max(state["at"], state["blocked_until"])
+    state["last_raise"] = state["blocked_until"]
+    # Workers that were already in flight when the storm began all report it: cut once per pause.
+    if now - state["last_cut"] < max(params.recovery_interval, pause):
+        return True
+    current = state["rate"]
+    if current is None:
+        observed = max(params.min_rate, _observed_rate(state, now))
+        state["ceiling"] = max(state["ceiling"], observed)
+        current = observed
+    state["rate"] = max(params.min_rate, current * params.decrease)
+    state["last_cut"] = now
+    return True
+
+
+def _maybe_recover(state: State, params: LimiterParams, now: float) -> bool:
+    rate = state["rate"]
+    if rate is None or (params.base_rate is not None and rate >= params.base_rate):
+        return False
+    if now < state["blocked_until"] or now - state["last_raise"] < params.recovery_interval:
+        return False
+    rate *= params.increase
+    if params.base_rate is not None:
+        rate = min(rate, params.base_rate)
+    elif rate >= state["ceiling"] * params.increase:
+        rate = None  # back to unlimited
+    state["rate"] = rate
+    state["last_raise"] = now
+    return True
+
+
+def public_state(state: State, params: LimiterParams, now: float) -> dict[str, Any]:
+    """What progress pages show: configured vs current rate, pause left, 429 count."""
+    blocked_for = max(0.0, state["blocked_until"] - now)
+    rate = state["rate"]
+    throttled = blocked_for > 0 or (
+        rate is not None and (params.base_rate is None or rate < params.base_rate - 1e-9)
+    )
+    return {
+        "configured_rate": params.base_rate,
+        "current_rate": None if rate is None else round(rate, 3),
+        "throttled": throttled,
+        "paused_for": round(blocked_for, 3),
+        "throttle_events": state["throttles"],
+        "last_retry_after": state["last_retry_after"],
+        "seconds_since_429": None
+        if state["last_429_at"] is None
+        else round(now - state["last_429_at"], 3),
+        "requests": state["requests"],
+    }
+
+
+class Store(Protocol):
+    """Holds the state and applies a function to it atomically."""
+
+    kind: str
+
+    def apply(self, fn: Callable[[State, float], Any]) -> tuple[Any, State]: ...
+
+
+class LocalStore:
+    """State in this process, guarded by a lock: all threads of one runner share it."""
+
+    kind = "local"
+
+    def __init__(self, params: LimiterParams, clock: Callable[[], float] = time.monotonic) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._state = initial_state(params, clock())
+
+    def apply(self, fn: Callable[[State, float], Any]) -> tuple[Any, State]:
+        with self._lock:
+            result = fn(self._state, self._clock())
+            return result, dict(self._state)
+
+
+class DatabaseStore:
+    """State in one `RateLimitState` row, changed inside a transaction that locks the row.
+
+    SQLite serialises the transaction (IMMEDIATE mode); PostgreSQL locks the row with FOR UPDATE.
+    Wall-clock time, since processes do not share a monotonic clock.
+    """
+
+    kind = "database"
+
+    def __init__(self, key: str, params: LimiterParams) -> None:
+        from restore.models import RateLimitState
+
+        self.key = key
+        self.params = params
+        RateLimitState.objects.get_or_create(
+            key=key, defaults={"state": initial_state(params, time.time())}
+        )
+
+    def apply(self, fn: Callable[[State, float], Any]) -> tuple[Any, State]:
+        from django.db import transaction
+
+        from restore.models import RateLimitState
+
+        with transaction.atomic():
+            row = RateLimitState.objects.select_for_update().get(key=self.key)
+            state = row.state
+            result = fn(state, time.time())
+            RateLimitState.objects.filter(pk=row.pk).update(state=state)
+        return result, state
+
+
+class RedisStore:
+    """State in one Redis key, changed with optimistic WATCH/MULTI transactions."""
+
+    kind = "redis"
+
+    def __init__(self, key: str, params: LimiterParams, url: str, ttl: int = 7 * 86400) -> None:
+        import redis
+
+        self.key = f"lookervault:ratelimit:{key}"
+        self.ttl = ttl
+        self.client = redis.Redis.from_url(url)
+        self.client.set(self.key, json.dumps(initial_state(params, time.time())), nx=True, ex=ttl)
+
+    def apply(self, fn: Callable[[State, float], Any]) -> tuple[Any, State]:
+        import redis
+
+        for _ in range(1000):
+            with self.client.pipeline() as pipe:
+                try:
+                    pipe.watch(self.key)
+                    state = json.loads(pipe.get(self.key))
+                    result = fn(state, time.time())
+                    pipe.multi()
+                    pipe.set(self.key, json.dumps(state), ex=self.ttl)
+                    pipe.execute()
+                    return result, state
+                except redis.WatchError:
+                    continue
+        raise RuntimeError("rate limiter state under too much contention")
+
+
+class AdaptiveRateLimiter:
+    """The session's RequestGate. Thread-safe; with a shared store, process-safe too."""
+
+    def __init__(
+        self,
+        params: LimiterParams,
+        store: Store | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.params = params
+        self.store = store or LocalStore(params, clock)
+        self._sleep = sleep
+        self._clock = clock
+        self._snapshot: State = initial_state(params, 0.0)
+        self._snapshot_at = 0.0
+
+    @classmethod
+    def from_config(cls, config: RestoreConfig, **kwargs: Any) -> AdaptiveRateLimiter:
+        return cls(LimiterParams(base_rate=base_rate_from(config)), **kwargs)
+
+    def acquire(self) -> None:
+        """Block until this worker may send one request."""
+        while True:
+            wait, self._snapshot = self.store.apply(lambda s, now: take(s, self.params, now))
+            if wait <= 0:
+                return
+            self._sleep(min(wait, 0.25))
+
+    def record(self, status: int | None, retry_after: float | None = None) -> None:
+        """Report how a request ended (status None for connection errors and timeouts)."""
+        if status != 429 and not self._may_change(status):
+            return
+        _, self._snapshot = self.store.apply(
+            lambda s, now: observe(s, self.params, now, status, retry_after)
+        )
+
+    def _may_change(self, status: int | None) -> bool:
+        # A shared store costs a round trip: skip successes while we know we are at full rate.
+        if self.store.kind == "local":
+            return True
+        rate = self._snapshot.get("rate")
+        at_full = rate == self.params.base_rate
+        return not at_full or self.params.base_rate is None
+
+    def state(self) -> dict[str, Any]:
+        """The limiter as progress pages show it."""
+        _, snapshot = self.store.apply(lambda s, now: None)
+        now = time.time() if self.store.kind != "local" else self._clock()
+        out = public_state(snapshot, self.params, now)
+        out["scope"] = self.store.kind
+        return out
+
+
+def shared_limiter(key: str, config: RestoreConfig) -> AdaptiveRateLimiter:
+    """A limiter shared across processes: in Redis when REDIS_URL is set, else in the database."""
+    from django.conf import settings
+
+    params = LimiterParams(base_rate=base_rate_from(config))
+    url = getattr(settings, "REDIS_URL", "")
+    store: Store = RedisStore(key, params, url) if url else DatabaseStore(key, params)
+    return AdaptiveRateLimiter(params, store)

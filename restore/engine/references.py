@@ -1,0 +1,252 @@
+"""Translate every reference inside a backup object into the destination's ID, or refuse clearly.
+
+Order of resolution: the persistent ID map; system and personal folders (matched by role, not ID);
+with `--with-dependencies`, restore the missing object from the backup first; on the same instance an
+unmapped ID passes through unchanged; otherwise `MissingDependencyError` (never a raw foreign ID).
+Owners (`user_id`) follow the user with the same email, then the configured fallback owner.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from restore.engine.content_types import ContentType
+from restore.engine.context import RestoreContext
+from restore.engine.errors import MissingDependencyError
+from restore.engine.looker_client import LookerClient
+from restore.engine.payloads import user_email
+
+PATHS: dict[ContentType, str] = {
+    ContentType.USER: "/users",
+    ContentType.GROUP: "/groups",
+    ContentType.PERMISSION_SET: "/permission_sets",
+    ContentType.MODEL_SET: "/model_sets",
+    ContentType.ROLE: "/roles",
+    ContentType.FOLDER: "/folders",
+    ContentType.LOOKML_MODEL: "/lookml_models",
+    ContentType.LOOK: "/looks",
+    ContentType.DASHBOARD: "/dashboards",
+    ContentType.BOARD: "/boards",
+    ContentType.SCHEDULED_PLAN: "/scheduled_plans",
+}
+
+
+def object_path(ct: ContentType, dest_id: str) -> str:
+    return f"{PATHS[ct]}/{LookerClient.quote(dest_id)}"
+
+
+def exists(ctx: RestoreContext, ct: ContentType, dest_id: str) -> bool:
+    """Does the destination hold this object? (cached per session)"""
+    return ctx.cached(
+        ("exists", ct, dest_id),
+        lambda: ctx.client.get_or_none(object_path(ct, dest_id), {"fields": "id"}) is not None,
+    )
+
+
+def ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:
+    """The destination ID for a reference to `ct` `source_id` found in `field`."""
+    if source_id in (None, ""):
+        return None
+    sid = str(source_id)
+    mapped = ctx.idmap.get(ct, sid)
+    if mapped is not None:
+        return mapped
+    if ct == ContentType.FOLDER:
+        special = system_folder(ctx, sid)
+        if special is not None:
+            return special
+    if ct == ContentType.USER:
+        by_email = user_by_source_email(ctx, sid)
+        if by_email is not None:
+            return by_email
+    wanted = ctx.config.with_dependencies and ctx.source is not None
+    if wanted and not (ctx.same_instance and exists(ctx, ct, sid)):
+        return restore_dependency(ctx, ct, sid, field)
+    if ctx.same_instance and exists(ctx, ct, sid):
+        return sid  # unchanged IDs pass through (checked once: never a raw dangling ID)
+    if ctx.lenient:
+        ctx.warn(f"{field}: {ct.slug} {sid} no longer exists; left as it is")
+        return None
+    if ctx.same_instance:
+        raise MissingDependencyError(
+            f"{field} refers to {ct.slug} {sid}, which no longer exists in the destination "
+            "and is not restored by this session (include it, or use --with-dependencies)"
+        )
+    raise MissingDependencyError(
+        f"{field} refers to {ct.slug} {sid}, which has no counterpart in the destination "
+        "(restore it first, or use --with-dependencies)"
+    )
+
+
+def later_ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:
+    """A reference to a type restored later (users → groups, roles, folders).
+
+    In a session's first pass an unmapped one is deferred: None here, and the item is marked for
+    the second pass that runs after every level. Outside a session it resolves like `ref`.
+    """
+    if source_id in (None, ""):
+        return None
+    if ctx.first_pass and ctx.idmap.get(ct, str(source_id)) is None:
+        ctx.defer(f"{field} {ct.slug} {source_id}")
+        return None
+    return ref(ctx, ct, source_id, field)
+
+
+def cycle_ref(ctx: RestoreContext, ct: ContentType, content: dict[str, Any], field: str) -> Any:
+    """A self-reference of a cycle member: first pass under the Shared folder, second pass for real."""
+    sid = str(content.get("id"))
+    target = content.get(field)
+    unresolved = target is not None and ctx.idmap.get(ct, str(target)) is None
+    if ctx.first_pass and (ct, sid) in ctx.cycle_members and unresolved and not ctx.same_instance:
+        ctx.defer(f"{field} {ct.slug} {target} (reference cycle)")
+        return root_folder(ctx, "is_shared_root")
+    return ref(ctx, ct, target, field)
+
+
+def restore_dependency(ctx: RestoreContext, ct: ContentType, sid: str, field: str) -> str:
+    key = ("dependency", ct, sid)
+    active = ctx.active_dependencies()
+    if key in active:
+        raise MissingDependencyError(f"{field} refers to {ct.slug} {sid}: a reference cycle")
+    with ctx.key_lock(key):  # parallel workers restore it once
+        mapped = ctx.idmap.get(ct, sid)
+        if mapped is not None:
+            return mapped
+        active.add(key)
+        try:
+            return _restore_dependency(ctx, ct, sid, field)
+        finally:
+            active.discard(key)
+
+
+def _restore_dependency(ctx: RestoreContext, ct: ContentType, sid: str, field: str) -> str:
+    from restore.engine.restore_item import restore_item
+
+    item = ctx.source.get_item(ct, sid) if ctx.source else None
+    if item is None:
+        raise MissingDependencyError(
+            f"{field} refers to {ct.slug} {sid}: missing in the destination and not in the backup"
+        )
+    outcome = restore_item(ctx, item, nested=True)
+    if ctx.on_dependency is not None:
+        ctx.on_dependency(outcome)
+    if not outcome.destination_id:
+        raise MissingDependencyError(
+            f"{field} refers to {ct.slug} {sid}, which could not be restored: {outcome.message}"
+        )
+    return outcome.destination_id
+
+
+def owner(ctx: RestoreContext, source_user_id: Any, field: str = "user_id") -> str | None:
+    """The destination owner for content owned by `source_user_id`, or None (the API user)."""
+    if source_user_id in (None, ""):
+        return None
+    sid = str(source_user_id)
+    try:
+        found = ref(ctx, ContentType.USER, sid, field)
+    except MissingDependencyError:
+        found = None
+    passed_through = (
+        ctx.same_instance and found == sid and ctx.idmap.get(ContentType.USER, sid) is None
+    )
+    if found is not None and not (passed_through and not exists(ctx, ContentType.USER, sid)):
+        return found
+    fallback = fallback_owner(ctx)
+    if fallback is not None:
+        ctx.warn(f"owner user {source_user_id} not in destination: fallback owner used")
+        return fallback
+    ctx.warn(f"owner user {source_user_id} not in destination: the API user owns it")
+    return None
+
+
+def fallback_owner(ctx: RestoreContext) -> str | None:
+    email = ctx.config.fallback_owner_email
+    return find_user_by_email(ctx, email) if email else None
+
+
+def find_user_by_email(ctx: RestoreContext, email: str) -> str | None:
+    def lookup() -> str | None:
+        rows = ctx.client.get("/users/search", {"email": email, "fields": "id,email"}) or []
+        hits = [r for r in rows if (r.get("email") or "").lower() == email.lower()]
+        return str(hits[0]["id"]) if hits else None
+
+    return ctx.cached(("user-email", email.lower()), lookup)
+
+
+def user_by_source_email(ctx: RestoreContext, source_user_id: str) -> str | None:
+    """Cross-instance: the destination user with the backup user's email."""
+    if ctx.same_instance or ctx.source is None:
+        return None
+    item = ctx.source.get_item(ContentType.USER, source_user_id)
+    email = user_email(item.content) if item is not None else None
+    if not email:
+        return None
+    found = find_user_by_email(ctx, email)
+    if found is not None:
+        ctx.idmap.record(ContentType.USER, source_user_id, found)
+    return found
+
+
+# -- system and personal folders ------------------------------------------------------------------
+ROOT_FLAGS = ("is_shared_root", "is_users_root", "is_embed_shared_root", "is_embed_users_root")
+
+
+def system_folder(ctx: RestoreContext, source_id: str) -> str | None:
+    """A root or personal folder of the backup → the destination's equivalent (by role, not ID)."""
+    if ctx.source is None:
+        return None
+    item = ctx.source.get_item(ContentType.FOLDER, source_id)
+    if item is None:
+        return None
+    dest = equivalent_folder(ctx, item.content)
+    if dest is not None:
+        ctx.idmap.record(ContentType.FOLDER, source_id, dest)
+    return dest
+
+
+def equivalent_folder(ctx: RestoreContext, folder: dict[str, Any]) -> str | None:
+    for flag in ROOT_FLAGS:
+        if folder.get(flag):
+            return root_folder(ctx, flag)
+    if folder.get("is_personal") and folder.get("creator_id") is not None:
+        if ctx.same_instance:
+            return str(folder["id"])
+        user = ref(ctx, ContentType.USER, folder["creator_id"], "creator_id")
+        return personal_folder_of(ctx, user) if user else None
+    return None
+
+
+def root_folder(ctx: RestoreContext, flag: str) -> str | None:
+    def lookup() -> str | None:
+        rows = ctx.client.get("/folders/search", {flag: "true", "fields": f"id,{flag}"}) or []
+        hits = [r for r in rows if r.get(flag)]
+        return str(hits[0]["id"]) if hits else None
+
+    return ctx.cached(("root", flag), lookup)
+
+
+def personal_folder_of(ctx: RestoreContext, dest_user_id: str) -> str | None:
+    if ctx.dry_run and dest_user_id.startswith("("):
+        return f"(personal folder of {dest_user_id})"
+    user = ctx.client.get_or_none(f"/users/{dest_user_id}", {"fields": "id,personal_folder_id"})
+    pid = (user or {}).get("personal_folder_id")
+    return str(pid) if pid is not None else None
+
+
+def soft_ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:
+    """A reference inside a sub-resource (a tile's look, a board item's content): when it cannot
+    be resolved, the sub-resource is restored without it and the item reports why, instead of
+    blocking a whole dashboard for one broken tile (the source held a dangling reference too)."""
+    try:
+        return ref(ctx, ct, source_id, field)
+    except MissingDependencyError as exc:
+        ctx.warn(f"{exc}; restored without it")
+        return None
+
+
+def drop_unresolved(body: dict[str, Any], content: dict[str, Any], *fields: str) -> dict[str, Any]:
+    """Leave out references that had a value in the source but resolve to nothing (lenient mode)."""
+    for name in fields:
+        if body.get(name) is None and content.get(name) not in (None, ""):
+            body.pop(name, None)
+    return body

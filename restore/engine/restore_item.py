@@ -1,0 +1,216 @@
+"""`restore_item(context, item) -> ItemOutcome`: the per-item API the execution layer wraps.
+
+No retries here: API failures raise `LookerApiError`, unresolved references `MissingDependencyError`.
+Flow: find the destination object (ID map / same ID, then natural key), take its pre-image, build the
+body, then create (POST, after recording the intent) or PATCH only the fields that differ, then sync
+sub-resources. The GET before the PATCH is deliberate: the pre-image (undo), skip-if-modified, the
+dry-run diff and "unchanged" detection all need the destination's state, and an unchanged object then
+costs no write at all.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from restore.engine.content_types import NOT_RESTORABLE, ContentType
+from restore.engine.context import ItemOutcome, RestoreContext, SourceItem
+from restore.engine.diffs import field_diff
+from restore.engine.errors import ItemTooLargeError, LookerApiError
+from restore.engine.references import ROOT_FLAGS, equivalent_folder
+from restore.engine.restorers import RESTORERS, TypeRestorer
+
+Body = dict[str, Any]
+
+
+def source_id_of(item: SourceItem) -> str:
+    """The plain ID of an item (`dashboard::42` → `42`, `lookml_model::thelook` → `thelook`)."""
+    ct = ContentType(item.content_type)
+    content = item.content or {}
+    if ct == ContentType.LOOKML_MODEL and content.get("name"):
+        return str(content["name"])
+    if content.get("id") not in (None, ""):
+        return str(content["id"])
+    return str(item.id).split("::", 1)[-1]
+
+
+def display_name(content: Body) -> str:
+    return str(content.get("title") or content.get("name") or content.get("email") or "")[:500]
+
+
+def restore_item(
+    ctx: RestoreContext, item: SourceItem, *, nested: bool = False, again: bool = False
+) -> ItemOutcome:
+    """Restore one backup item into the destination (or plan it, in a dry run).
+
+    `nested`: restored as another item's dependency. `again`: the second pass of a deferred item.
+    """
+    ct = ContentType(item.content_type)
+    sid = source_id_of(item)
+    done = None if again else ctx.cached(("outcome", ct, sid), lambda: None)
+    if done is not None:
+        return done
+    local = ctx._local
+    saved = (ctx.changes, ctx.warnings, ctx.deferred) if nested else None
+    ctx.begin_item()
+    try:
+        outcome = _restore(ctx, ct, sid, item.content or {})
+    except LookerApiError as exc:
+        if exc.status == 413:  # never retried: the same body will always be too large
+            raise ItemTooLargeError(
+                f"{ct.slug} {sid} is too large for the Looker API: {exc}"
+            ) from exc
+        raise
+    finally:
+        if saved is not None:
+            local.changes, local.warnings, local.deferred = saved
+    if outcome.destination_id:  # a slim copy: memory stays bounded over 50,000 items
+        ctx._cache[("outcome", ct, sid)] = ItemOutcome(
+            outcome.action, ct, sid, outcome.name, outcome.destination_id
+        )
+    return outcome
+
+
+def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> ItemOutcome:
+    out = ItemOutcome("unchanged", ct, sid, name=display_name(content))
+    if ct in NOT_RESTORABLE:
+        out.action, out.message = "skipped", "explores are defined in LookML: not writable via API"
+        return out
+    restorer = RESTORERS[ct]
+    if ct == ContentType.FOLDER and _system_folder(ctx, sid, content, out):
+        return out
+    current = locate(ctx, restorer, sid, content)
+    if current is not None and _skip(ctx, restorer, content, current, out):
+        ctx.idmap.record(ct, sid, out.destination_id)
+        return out
+    body = _compatible(ctx, restorer, restorer.build(ctx, content, current))
+    if current is None:
+        current_for_children = None
+        dest_id = create(ctx, restorer, sid, body)
+        out.action = "created"
+    else:
+        dest_id = str(current[restorer.key_field])
+        current_for_children = current
+        dest_id = update(ctx, restorer, sid, dest_id, body, current)
+        out.pre_image = current
+    ctx.idmap.record(ct, sid, dest_id)
+    if restorer.sync_children is not None:
+        restorer.sync_children(ctx, content, dest_id, current_for_children)
+    if out.action != "created":
+        out.action = "updated" if ctx.changes else "unchanged"
+        if out.action == "unchanged":
+            out.pre_image = None
+    out.destination_id = dest_id
+    out.changes = [c.as_dict() for c in ctx.changes]
+    out.warnings = list(ctx.warnings)
+    out.deferred = list(ctx.deferred)
+    out.message = "; ".join(out.warnings)
+    if ctx.config.verify and not ctx.dry_run and out.action in ("created", "updated"):
+        out.verify_diff = verify(ctx, restorer, dest_id, body)
+    return out
+
+
+def _compatible(ctx: RestoreContext, r: TypeRestorer, body: Body) -> Body:
+    if ctx.compat is None:
+        return body
+    body, notes = ctx.compat.filter(r.update_schema, body)
+    for note in notes:
+        ctx.warn(note)
+    return body
+
+
+def _system_folder(ctx: RestoreContext, sid: str, content: Body, out: ItemOutcome) -> bool:
+    """Root and personal folders are not written: they map to the destination's own."""
+    flags = ("is_personal", *ROOT_FLAGS)
+    if not any(content.get(f) for f in flags):
+        return False
+    dest = equivalent_folder(ctx, content)
+    out.action = "skipped"
+    if dest is None:
+        out.message = "system or personal folder with no counterpart in the destination"
+        return True
+    ctx.idmap.record(ContentType.FOLDER, sid, dest)
+    out.destination_id = dest
+    out.message = f"system or personal folder: maps to destination folder {dest}"
+    return True
+
+
+def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Body | None:
+    """The destination object: mapped or same ID first, then by natural key."""
+    dest_id = ctx.idmap.get(r.ct, sid) or (sid if ctx.same_instance else None)
+    current = ctx.client.get_or_none(r.object_path(dest_id)) if dest_id else None
+    if current is None:
+        current = r.natural_key(ctx, content)
+    return current
+
+
+def _skip(
+    ctx: RestoreContext, r: TypeRestorer, content: Body, current: Body, out: ItemOutcome
+) -> bool:
+    if current.get("built_in"):
+        out.action, out.destination_id = "skipped", str(current[r.key_field])
+        out.message = "built-in: Looker does not allow changing it"
+        return True
+    if not ctx.config.skip_if_modified:
+        return False
+    ours, theirs = _when(content.get("updated_at")), _when(current.get("updated_at"))
+    if ours and theirs and theirs > ours:
+        out.action, out.destination_id = "skipped", str(current[r.key_field])
+        out.message = (
+            f"modified in the destination since the backup "
+            f"(destination updated_at {current.get('updated_at')}, backup {content.get('updated_at')})"
+        )
+        return True
+    return False
+
+
+def _when(value: Any) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
+
+
+def create(ctx: RestoreContext, r: TypeRestorer, sid: str, body: Body) -> str:
+    record_intent(ctx, r.ct, sid, body)
+    created = ctx.write("POST", r.path, body)
+    return str(created[r.key_field])
+
+
+def update(
+    ctx: RestoreContext, r: TypeRestorer, sid: str, dest_id: str, body: Body, current: Body
+) -> str:
+    delta = {k: body[k] for k in field_diff(body, current) if k not in r.create_only}
+    if not delta:
+        return dest_id
+    try:
+        ctx.write("PATCH", r.object_path(dest_id), delta, current)
+    except LookerApiError as exc:
+        if exc.status != 404:
+            raise
+        return create(ctx, r, sid, body)  # deleted between our GET and PATCH
+    return dest_id
+
+
+def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) -> None:
+    """Before a POST: a pending result row, so a lost response is adopted, never duplicated."""
+    if ctx.dry_run or ctx.session is None:
+        return
+    from restore.models import RestoreItemResult
+
+    RestoreItemResult.objects.get_or_create(
+        session=ctx.session,
+        content_type=int(ct),
+        source_id=sid,
+        defaults={"action": RestoreItemResult.Action.PENDING, "name": display_name(body)},
+    )
+
+
+def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:
+    """Re-fetch and compare the writable fields sent; None when everything matches."""
+    fetched = ctx.client.get_or_none(r.object_path(dest_id))
+    diff = field_diff({k: v for k, v in body.items() if k not in r.create_only}, fetched)
+    return diff or None

@@ -1,0 +1,290 @@
+"""Per content type: the request body (references translated), the natural key, the sub-resources.
+
+A `TypeRestorer` says how one type is written; `restore_item` runs the common flow around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from restore.engine import children
+from restore.engine.content_types import ContentType
+from restore.engine.context import RestoreContext
+from restore.engine.errors import MissingDependencyError
+from restore.engine.looker_client import LookerClient
+from restore.engine.payloads import user_email, writable
+from restore.engine.references import cycle_ref, drop_unresolved, later_ref, owner, ref
+
+CT = ContentType
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TypeRestorer:
+    ct: ContentType
+    path: str
+    create_schema: str
+    update_schema: str
+    build: Callable[[RestoreContext, Body, Body | None], Body]
+    natural_key: Callable[[RestoreContext, Body], Body | None]
+    sync_children: Callable[[RestoreContext, Body, str, Body | None], None] | None = None
+    key_field: str = "id"
+    # fields sent on create only (the key of a LookML model cannot change)
+    create_only: frozenset[str] = frozenset()
+    deep_fields: str | None = None  # `fields=` for the GET that takes the pre-image
+
+    def object_path(self, dest_id: str) -> str:
+        return f"{self.path}/{LookerClient.quote(dest_id)}"
+
+    def source_id(self, content: Body) -> str:
+        return str(content.get(self.key_field) or content.get("id") or content.get("name"))
+
+
+# -- natural keys (adoption after a lost response, and cross-instance matching) -------------------
+def _search(ctx: RestoreContext, path: str, params: dict[str, str], match: Body) -> Body | None:
+    rows = ctx.client.get(path, params) or []
+    hits = [r for r in rows if all(_eq(r.get(k), v) for k, v in match.items())]
+    if not hits:
+        return None
+    return ctx.client.get_or_none(f"{path.rsplit('/search', 1)[0]}/{hits[0]['id']}")
+
+
+def _eq(a: Any, b: Any) -> bool:
+    return str(a).casefold() == str(b).casefold() if a is not None and b is not None else a == b
+
+
+def _by_name(path: str) -> Callable[[RestoreContext, Body], Body | None]:
+    def find(ctx: RestoreContext, content: Body) -> Body | None:
+        name = content.get("name")
+        return _search(ctx, f"{path}/search", {"name": name}, {"name": name}) if name else None
+
+    return find
+
+
+def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
+    email = user_email(content)
+    if not email:
+        return None
+    found = _search(ctx, "/users/search", {"email": email}, {"email": email})
+    if found is None and content.get("first_name"):
+        # A create whose response was lost on an instance that ignored the email in the body:
+        # the same name and no email credentials yet.
+        names = {"first_name": content["first_name"], "last_name": content.get("last_name") or ""}
+        rows = ctx.client.get("/users/search", names) or []
+        orphans = [
+            r
+            for r in rows
+            if all(_eq(r.get(k), v) for k, v in names.items())
+            and not (r.get("credentials_email") or {}).get("email")
+        ]
+        if len(orphans) == 1:
+            found = ctx.client.get_or_none(f"/users/{orphans[0]['id']}")
+    return found
+
+
+def _find_folder(ctx: RestoreContext, content: Body) -> Body | None:
+    name = content.get("name")
+    try:
+        parent = ref(ctx, CT.FOLDER, content.get("parent_id"), "parent_id")
+    except MissingDependencyError:
+        return None  # nothing can be under a parent the destination does not have
+    params = {"name": name, "parent_id": parent}
+    return _search(ctx, "/folders/search", params, params) if name and parent else None
+
+
+def _by_title_in_folder(path: str) -> Callable[[RestoreContext, Body], Body | None]:
+    def find(ctx: RestoreContext, content: Body) -> Body | None:
+        title = content.get("title")
+        folder = ref(ctx, CT.FOLDER, content.get("folder_id"), "folder_id")
+        if not title or not folder:
+            return None
+        params = {"title": title, "folder_id": folder, "deleted": "false"}
+        hit = _search(ctx, f"{path}/search", params, {"title": title, "folder_id": folder})
+        if hit is None:  # a trashed copy is still the same object
+            params["deleted"] = "true"
+            hit = _search(ctx, f"{path}/search", params, {"title": title, "folder_id": folder})
+        return hit
+
+    return find
+
+
+def _find_board(ctx: RestoreContext, content: Body) -> Body | None:
+    title = content.get("title")
+    return _search(ctx, "/boards/search", {"title": title}, {"title": title}) if title else None
+
+
+def _find_lookml_model(ctx: RestoreContext, content: Body) -> Body | None:
+    name = content.get("name")  # the name is the ID on every instance
+    return ctx.client.get_or_none(f"/lookml_models/{LookerClient.quote(name)}") if name else None
+
+
+def _find_plan(ctx: RestoreContext, content: Body) -> Body | None:
+    for fname, ct in (("dashboard_id", CT.DASHBOARD), ("look_id", CT.LOOK)):
+        target = ref(ctx, ct, content.get(fname), fname)
+        if target and not str(target).startswith("("):
+            rows = ctx.client.get(f"/scheduled_plans/{fname[:-3]}/{target}", {"all_users": "true"})
+            hits = [r for r in rows or [] if r.get("name") == content.get("name")]
+            return hits[0] if hits else None
+    return None
+
+
+# -- request bodies --------------------------------------------------------------------------------
+def _user(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("User", c, exclude=frozenset({"home_folder_id"}))
+    home = later_ref(ctx, CT.FOLDER, c.get("home_folder_id"), "home_folder_id")
+    if home is not None:
+        body["home_folder_id"] = home
+    email = user_email(c)
+    if current is None and email:
+        # in the create itself, so a user whose create response was lost is found by email
+        body["credentials_email"] = {"email": email}
+    return body
+
+
+def _set_owner(ctx: RestoreContext, body: Body, c: Body) -> None:
+    """The owner by the ID map / email / fallback; none found: the API user keeps it (reported)."""
+    body.pop("user_id", None)
+    user = owner(ctx, c.get("user_id"))
+    if user is not None:
+        body["user_id"] = user
+
+
+def _plain(schema: str) -> Callable[[RestoreContext, Body, Body | None], Body]:
+    return lambda ctx, c, current: writable(schema, c)
+
+
+def _role(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("Role", c)
+    body["permission_set_id"] = ref(
+        ctx, CT.PERMISSION_SET, c.get("permission_set_id"), "permission_set_id"
+    )
+    body["model_set_id"] = ref(ctx, CT.MODEL_SET, c.get("model_set_id"), "model_set_id")
+    return body
+
+
+def _folder(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("UpdateFolder", c)
+    body["parent_id"] = cycle_ref(ctx, CT.FOLDER, c, "parent_id")
+    if body["parent_id"] is None:
+        body.pop("parent_id")  # only root folders have none, and they are never written
+    return body
+
+
+def _look(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("LookWithQuery", c, exclude=frozenset({"query_id"}))
+    body["folder_id"] = ref(ctx, CT.FOLDER, c.get("folder_id"), "folder_id")
+    drop_unresolved(body, c, "folder_id")
+    _set_owner(ctx, body, c)
+    body["query_id"] = children.query_id_for(ctx, c, current)
+    return body
+
+
+def _dashboard(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("Dashboard", c)
+    body["folder_id"] = ref(ctx, CT.FOLDER, c.get("folder_id"), "folder_id")
+    drop_unresolved(body, c, "folder_id")
+    _set_owner(ctx, body, c)
+    if not ctx.same_instance:
+        body.pop("slug", None)  # slugs are unique per instance; a new one is assigned
+    return body
+
+
+def _board(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("Board", c)
+    _set_owner(ctx, body, c)
+    return body
+
+
+def _plan(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    body = writable("ScheduledPlan", c)
+    _set_owner(ctx, body, c)
+    body["dashboard_id"] = ref(ctx, CT.DASHBOARD, c.get("dashboard_id"), "dashboard_id")
+    body["look_id"] = ref(ctx, CT.LOOK, c.get("look_id"), "look_id")
+    drop_unresolved(body, c, "dashboard_id", "look_id")
+    if c.get("query_id") is not None and not ctx.same_instance:
+        raise MissingDependencyError(
+            "query_id: a schedule of a bare query cannot move to another instance"
+        )
+    body["scheduled_plan_destination"] = [
+        {k: v for k, v in d.items() if k != "scheduled_plan_id"}
+        for d in body.get("scheduled_plan_destination") or []
+    ]
+    return body
+
+
+RESTORERS: dict[ContentType, TypeRestorer] = {
+    r.ct: r
+    for r in (
+        TypeRestorer(
+            CT.USER,
+            "/users",
+            "User",
+            "User",
+            _user,
+            _find_user,
+            children.sync_user,
+            create_only=frozenset({"credentials_email"}),
+        ),
+        TypeRestorer(CT.GROUP, "/groups", "Group", "Group", _plain("Group"), _by_name("/groups")),
+        TypeRestorer(
+            CT.PERMISSION_SET,
+            "/permission_sets",
+            "PermissionSet",
+            "PermissionSet",
+            _plain("PermissionSet"),
+            _by_name("/permission_sets"),
+        ),
+        TypeRestorer(
+            CT.MODEL_SET,
+            "/model_sets",
+            "ModelSet",
+            "ModelSet",
+            _plain("ModelSet"),
+            _by_name("/model_sets"),
+        ),
+        TypeRestorer(
+            CT.ROLE, "/roles", "Role", "Role", _role, _by_name("/roles"), children.sync_role
+        ),
+        TypeRestorer(CT.FOLDER, "/folders", "CreateFolder", "UpdateFolder", _folder, _find_folder),
+        TypeRestorer(
+            CT.LOOKML_MODEL,
+            "/lookml_models",
+            "LookmlModel",
+            "LookmlModel",
+            _plain("LookmlModel"),
+            _find_lookml_model,
+            key_field="name",
+            create_only=frozenset({"name"}),
+        ),
+        TypeRestorer(
+            CT.LOOK,
+            "/looks",
+            "LookWithQuery",
+            "LookWithQuery",
+            _look,
+            _by_title_in_folder("/looks"),
+        ),
+        TypeRestorer(
+            CT.DASHBOARD,
+            "/dashboards",
+            "Dashboard",
+            "Dashboard",
+            _dashboard,
+            _by_title_in_folder("/dashboards"),
+            children.sync_dashboard,
+        ),
+        TypeRestorer(
+            CT.BOARD, "/boards", "Board", "Board", _board, _find_board, children.sync_board
+        ),
+        TypeRestorer(
+            CT.SCHEDULED_PLAN,
+            "/scheduled_plans",
+            "ScheduledPlan",
+            "ScheduledPlan",
+            _plan,
+            _find_plan,
+        ),
+    )
+}

@@ -1,0 +1,761 @@
+"""The parallel runner: a session's items through a pool of workers, level by level.
+
+- Claim: a conditional UPDATE whose row count says who won (pending, cancelled, failed, or running
+  with a stale heartbeat); the winner holds a lease it refreshes every few seconds. A process killed
+  with -9 stops refreshing, so `resume` can take over once the lease expires.
+- Levels: types in RESTORE_ORDER; a level starts when the previous one is finished. Inside a level
+  items stream from the backup (folders, which refer to each other, are ordered parents first) into
+  a bounded window of `workers * 2` in flight; an item waits while an item it refers to is running.
+- Per item: `restore_item` wrapped by the retry policy; the client's RequestGate is the session's
+  adaptive rate limiter; a final failure goes to the DLQ and the session goes on.
+- Checkpoints: every item's result row is its checkpoint (resume skips final rows and re-runs
+  pending intents, which the engine adopts by natural key); every `checkpoint_interval` items and
+  at each level end the counters and the per-type RestoreCheckpoint are written.
+- Cancel: `cancel_requested` is read with the heartbeat; workers stop after their current item.
+- Progress (`RestoreSession.progress`) is published with the heartbeat; the summary at the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from django.db import close_old_connections, connection
+from django.db.models import Q
+from django.utils import timezone
+
+from restore.engine import dlq
+from restore.engine.backup_reader import BackupError, Selection, open_backup
+from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.engine.context import ItemOutcome, RestoreContext
+from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.graph import SELF_REFERENCES, dependency_order
+from restore.engine.looker_client import LookerClient
+from restore.engine.rate_limiter import AdaptiveRateLimiter
+from restore.engine.restore_item import display_name, restore_item, source_id_of
+from restore.engine.retry import RetryingClient, call_with_retries
+from restore.engine.session import (
+    COUNTED,
+    counts_by_type,
+    open_context,
+    record_blocked,
+    record_outcome,
+    selection_of,
+    summary_dict,
+)
+from restore.models import DeadLetterItem, RestoreCheckpoint, RestoreItemResult, RestoreSession
+
+log = logging.getLogger(__name__)
+
+FINAL_ACTIONS = ("created", "updated", "unchanged", "skipped", "failed", "blocked")
+LEVELS = (*RESTORE_ORDER, *NOT_RESTORABLE)
+RANK = {ct: n for n, ct in enumerate(LEVELS)}
+RECENT_ERRORS = 10
+SERIES_POINTS = 120
+
+ProcessItem = Callable[[RestoreContext, Any], ItemOutcome]
+
+
+def lease_seconds() -> float:
+    """How long a silent worker keeps its session (LOOKERVAULT_LEASE_SECONDS, default 60)."""
+    return float(os.getenv("LOOKERVAULT_LEASE_SECONDS", "60"))
+
+
+def new_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class SessionBusy(RestoreError):
+    """Another live worker holds the session (or it is finished)."""
+
+
+# -- the lease ------------------------------------------------------------------------------------
+def claim_session(session_id: int, worker_id: str) -> bool:
+    """Take the session if nobody live holds it. The row count says who won."""
+    now = timezone.now()
+    stale = now - timedelta(seconds=lease_seconds())
+    resumable = [
+        RestoreSession.Status.PENDING,
+        RestoreSession.Status.CANCELLED,
+        RestoreSession.Status.FAILED,
+    ]
+    dead = Q(status=RestoreSession.Status.RUNNING) & (
+        Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
+    )
+    n = (
+        RestoreSession.objects.filter(pk=session_id)
+        .filter(Q(status__in=resumable) | dead)
+        .update(
+            status=RestoreSession.Status.RUNNING,
+            worker_id=worker_id,
+            heartbeat_at=now,
+            cancel_requested=False,
+            error_message="",
+            finished_at=None,
+        )
+    )
+    if n == 1:
+        RestoreSession.objects.filter(pk=session_id, started_at__isnull=True).update(started_at=now)
+    return n == 1
+
+
+def session_is_stale(session: RestoreSession) -> bool:
+    if session.status != RestoreSession.Status.RUNNING:
+        return False
+    beat = session.heartbeat_at or session.started_at
+    return beat is None or timezone.now() - beat > timedelta(seconds=lease_seconds())
+
+
+# -- progress -------------------------------------------------------------------------------------
+class Progress:
+    """Counters of this run, thread-safe; `document()` is what the progress pages read."""
+
+    def __init__(self, totals: dict[str, int], base: dict[str, dict[str, int]]) -> None:
+        self.lock = threading.Lock()
+        self.totals = totals
+        self.by_type = {slug: dict(base.get(slug, {})) for slug in totals}
+        for slug, counts in base.items():
+            self.by_type.setdefault(slug, dict(counts))
+        self.errors: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS)
+        self.error_classes: Counter[str] = Counter()
+        self.started = time.monotonic()
+        self.done_this_run = 0
+        self.samples: deque[tuple[float, int]] = deque(maxlen=64)
+        self.series: deque[dict[str, float]] = deque(maxlen=SERIES_POINTS)
+        self.current_type = ""
+
+    def count(self, slug: str, action: str) -> None:
+        key = "failed" if action in ("failed", "blocked", "pending") else action
+        with self.lock:
+            bucket = self.by_type.setdefault(slug, {})
+            bucket[key] = bucket.get(key, 0) + 1
+            self.done_this_run += 1
+
+    def error(self, slug: str, source_id: str, exc: BaseException) -> None:
+        cls = dlq.error_class_of(exc)
+        with self.lock:
+            self.error_classes[cls] += 1
+            self.errors.append(
+                {
+                    "type": slug,
+                    "id": source_id,
+                    "error_class": cls,
+                    "message": str(exc)[:300],
+                    "at": timezone.now().isoformat(),
+                }
+            )
+
+    def sync(self, by_type: dict[str, dict[str, int]]) -> None:
+        """Take counters from the result rows (items finishing in other processes)."""
+        with self.lock:
+            before = sum(sum(c.values()) for c in self.by_type.values())
+            for slug, counts in by_type.items():
+                self.by_type[slug] = dict(counts)
+            after = sum(sum(c.values()) for c in self.by_type.values())
+            self.done_this_run += max(0, after - before)
+
+    def throughput(self) -> float:
+        """Items per second over the last ~10 s (since the start when shorter)."""
+        now = time.monotonic()
+        with self.lock:
+            self.samples.append((now, self.done_this_run))
+            window = [s for s in self.samples if now - s[0] <= 10.0] or [self.samples[-1]]
+            t0, n0 = window[0]
+            if now - t0 < 1.0:
+                t0, n0 = self.started, 0
+            rate = (self.done_this_run - n0) / max(1e-6, now - t0)
+        return rate
+
+    def document(self, limiter: dict[str, Any] | None) -> dict[str, Any]:
+        rate = self.throughput()
+        with self.lock:
+            by_type = {}
+            done = 0
+            for slug, counts in self.by_type.items():
+                row = {k: int(counts.get(k, 0)) for k in COUNTED}
+                row["done"] = sum(row.values())
+                row["total"] = int(self.totals.get(slug, row["done"]))
+                by_type[slug] = row
+                done += row["done"]
+            total = sum(r["total"] for r in by_type.values())
+            self.series.append({"t": round(time.monotonic() - self.started, 1), "rate": rate})
+            return {
+                "total": total,
+                "done": done,
+                **{k: sum(r[k] for r in by_type.values()) for k in COUNTED},
+                "by_type": by_type,
+                "current_type": self.current_type,
+                "throughput": round(rate, 3),
+                "eta_seconds": round((total - done) / rate, 1)
+                if rate > 0 and total > done
+                else None,
+                "elapsed_seconds": round(time.monotonic() - self.started, 1),
+                "rate_limiter": limiter or {},
+                "recent_errors": list(self.errors),
+                "error_classes": dict(self.error_classes),
+                "throughput_series": list(self.series),
+                "updated_at": timezone.now().isoformat(),
+            }
+
+
+# -- one item -------------------------------------------------------------------------------------
+class ItemRunner:
+    """Restores single items for a session: retries, result row, DLQ. Shared by every worker."""
+
+    def __init__(
+        self,
+        session: RestoreSession,
+        ctx: RestoreContext,
+        *,
+        process: ProcessItem | None = None,
+        limiter: AdaptiveRateLimiter | None = None,
+        progress: Progress | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.session = session
+        self.ctx = ctx
+        self.process = process or (lambda c, item: restore_item(c, item))
+        self.limiter = limiter
+        self.progress = progress or Progress({}, {})
+        self.should_stop = should_stop
+        self.max_retries = ctx.config.max_retries
+
+    @classmethod
+    def for_session(cls, session: RestoreSession, reader: Any, client: Any = None) -> ItemRunner:
+        """For DLQ retries: the session's context with a fresh limiter."""
+        limiter = AdaptiveRateLimiter.from_config(session.options)
+        ctx = open_session_context(session, reader, client, limiter)
+        return cls(session, ctx, limiter=limiter)
+
+    @staticmethod
+    def rank(content_type: int) -> int:
+        return RANK.get(ContentType(content_type), len(RANK))
+
+    def run(self, item: Any, *, again: bool = False) -> ItemOutcome | None:
+        """Restore one item; never raises for the item's own failure (it goes to the DLQ)."""
+        ct = ContentType(item.content_type)
+        history: list[dict[str, Any]] = []
+        started = time.monotonic()
+        try:
+            sid = source_id_of(item)
+        except BackupError as exc:
+            sid = str(item.id)
+            self._failed(ct, sid, item, exc, history)
+            return None
+        try:
+            outcome = call_with_retries(
+                lambda: self.process(self.ctx, _Again(item) if again else item),
+                max_retries=self.max_retries,
+                history=history,
+                should_stop=self.should_stop,
+            )
+        except MissingDependencyError as exc:
+            record_blocked(self.session, item, str(exc))
+            self._dead_letter(ct, sid, item, exc, history)
+            self.progress.count(ct.slug, "blocked")
+            return None
+        except Exception as exc:  # any failure of the item is the item's: DLQ, with the trace  # noqa: BLE001
+            self._failed(ct, sid, item, exc, history)
+            return None
+        _created_by_us(self.session, outcome)
+        record_outcome(self.session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
+        if outcome.deferred and not again:
+            mark_deferred(self.session, ct, outcome.source_id, outcome.deferred)
+        self.progress.count(ct.slug, outcome.action)
+        return outcome
+
+    def _failed(self, ct: ContentType, sid: str, item: Any, exc: BaseException, history) -> None:
+        message = str(exc)
+        if isinstance(exc, LookerApiError) and exc.body:
+            message += f"\n{exc.body[:2000]}"
+        RestoreItemResult.objects.update_or_create(
+            session=self.session,
+            content_type=int(ct),
+            source_id=sid,
+            defaults={"action": "failed", "message": message, "name": _name(item)},
+        )
+        self._dead_letter(ct, sid, item, exc, history)
+        self.progress.count(ct.slug, "failed")
+
+    def _dead_letter(self, ct, sid, item, exc, history) -> None:
+        if not history:
+            history.append({"at": time.time(), "error_class": dlq.error_class_of(exc)})
+        dlq.record_failure(
+            self.session,
+            ct,
+            sid,
+            exc,
+            name=_name(item),
+            blob=bytes(getattr(item, "data", b"") or b""),
+            history=history,
+        )
+        self.progress.error(ct.slug, sid, exc)
+
+    def retry_dead_letter(self, dead: DeadLetterItem, user: Any) -> tuple[bool, str]:
+        """Run a DLQ item again; resolve it on success, reopen it on failure."""
+        item = dlq.DlqSourceItem(dead)
+        history: list[dict[str, Any]] = []
+        try:
+            outcome = call_with_retries(
+                lambda: self.process(self.ctx, item), max_retries=self.max_retries, history=history
+            )
+        except (LookerApiError, RestoreError, BackupError, ValueError, KeyError) as exc:
+            dlq.reopen(dead, exc, history)
+            return False, str(exc)
+        record_outcome(self.session, outcome)
+        dlq.mark_resolved(dead, user, f"retry succeeded: {outcome.action} {outcome.destination_id}")
+        return True, f"{outcome.action} {outcome.destination_id}".strip()
+
+
+def open_session_context(
+    session: RestoreSession, reader: Any, client: Any, limiter: AdaptiveRateLimiter
+) -> RestoreContext:
+    """Log in and read GET /versions through the limiter, retrying transient failures."""
+    config = session.options
+    client = client or LookerClient.for_destination(session.destination, workers=config.workers)
+    client.set_gate(limiter)
+    ctx = call_with_retries(
+        lambda: open_context(session, reader, client), max_retries=config.max_retries
+    )
+    ctx.client = RetryingClient(client, config.max_retries)
+    return ctx
+
+
+class _Again:
+    """Marks the second pass of a deferred item for `process` (see `engine_process`)."""
+
+    def __init__(self, item: Any) -> None:
+        self.item = item
+        self.content_type = item.content_type
+        self.id = item.id
+        self.data = getattr(item, "data", b"")
+
+    @property
+    def content(self) -> dict[str, Any]:
+        return self.item.content
+
+
+def engine_process(ctx: RestoreContext, item: Any) -> ItemOutcome:
+    if isinstance(item, _Again):
+        return restore_item(ctx, item.item, again=True)
+    return restore_item(ctx, item)
+
+
+def _created_by_us(session: RestoreSession, outcome: ItemOutcome) -> None:
+    """An object found on a retry or resume while our create intent is pending was created by this
+    session (the POST went through, its response or a later sub-request was lost): it counts as
+    created, and a rollback deletes it rather than restoring a "pre-image" we wrote ourselves."""
+    if outcome.action not in ("updated", "unchanged"):
+        return
+    pending = RestoreItemResult.objects.filter(
+        session=session,
+        content_type=int(outcome.content_type),
+        source_id=outcome.source_id,
+        action=RestoreItemResult.Action.PENDING,
+    ).exists()
+    if pending:
+        outcome.action = "created"
+        outcome.pre_image = None
+
+
+def _name(item: Any) -> str:
+    try:
+        return display_name(item.content) or str(getattr(item, "name", ""))[:500]
+    except (BackupError, AttributeError):
+        return str(getattr(item, "name", ""))[:500]
+
+
+def mark_deferred(session: RestoreSession, ct: ContentType, sid: str, what: list[str]) -> None:
+    """Persist "needs a second pass" on the result row, so a resumed session still does it."""
+    row = RestoreItemResult.objects.filter(session=session, content_type=int(ct), source_id=sid)
+    first = row.first()
+    if first is not None:
+        diff = dict(first.diff or {})
+        diff["deferred"] = list(what)
+        row.update(diff=diff)
+
+
+def deferred_keys(session: RestoreSession) -> list[tuple[int, str]]:
+    rows = session.results.filter(diff__has_key="deferred").values_list("content_type", "source_id")
+    return sorted(rows, key=lambda r: (RANK.get(ContentType(r[0]), 99), r[1]))
+
+
+# -- the session ----------------------------------------------------------------------------------
+class SessionRunner:
+    """Runs one session to its end (or cancel, or lost lease) in this process."""
+
+    def __init__(
+        self,
+        session_id: int,
+        *,
+        worker_id: str | None = None,
+        client: Any = None,
+        process: ProcessItem | None = None,
+        limiter: AdaptiveRateLimiter | None = None,
+        heartbeat_interval: float | None = None,
+        on_progress: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.worker_id = worker_id or new_worker_id()
+        self.client = client
+        self.process = process or engine_process
+        self.limiter = limiter
+        self.heartbeat_interval = heartbeat_interval or max(0.5, min(5.0, lease_seconds() / 4))
+        self.on_progress = on_progress
+        self.stop = threading.Event()
+        self.stop_reason = ""
+        self.items_since_checkpoint = 0
+        self._ckpt_lock = threading.Lock()
+
+    # public
+    def run(self) -> dict[str, Any]:
+        if not claim_session(self.session_id, self.worker_id):
+            session = RestoreSession.objects.get(pk=self.session_id)
+            raise SessionBusy(
+                f"session {self.session_id} is {session.status}"
+                + (f" and held by {session.worker_id}" if session.is_active else "")
+            )
+        self.session = RestoreSession.objects.select_related("backup", "destination").get(
+            pk=self.session_id
+        )
+        config = self.session.options
+        self.limiter = self.limiter or AdaptiveRateLimiter.from_config(config)
+        error = ""
+        beat = None
+        try:
+            with open_backup(self.session.backup.path) as reader:
+                self.progress = self._initial_progress(reader)
+                beat = threading.Thread(target=self._heartbeat, name="restore-heartbeat")
+                beat.daemon = True
+                beat.start()
+                ctx = open_session_context(self.session, reader, self.client, self.limiter)
+                ctx.first_pass = True
+                ctx.on_dependency = lambda o: record_outcome(self.session, o)
+                self.items = ItemRunner(
+                    self.session,
+                    ctx,
+                    process=self.process,
+                    limiter=self.limiter,
+                    progress=self.progress,
+                    should_stop=self.stop.is_set,
+                )
+                self._run_levels(ctx, reader, config)
+                if not self.stop.is_set():
+                    ctx.first_pass = False
+                    self._second_pass(reader)
+        except (BackupError, RestoreError) as exc:
+            log.exception("session %s failed", self.session_id)
+            error = str(exc)
+        except Exception as exc:  # never leave a session "running" behind a live process
+            log.exception("session %s crashed", self.session_id)
+            error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.stop.set()
+            if beat is not None:
+                beat.join(10)
+        return self._finish(error)
+
+    # levels
+    def _run_levels(self, ctx: RestoreContext, reader: Any, config: Any) -> None:
+        selection = selection_of(config)
+        for ct in [t for t in LEVELS if t in selection.types()]:
+            if self.stop.is_set():
+                return
+            ckpt, _ = RestoreCheckpoint.objects.get_or_create(
+                session=self.session, content_type=int(ct)
+            )
+            if ckpt.level_done:
+                continue
+            self.progress.current_type = ct.slug
+            done = set(
+                self.session.results.filter(
+                    content_type=int(ct), action__in=FINAL_ACTIONS
+                ).values_list("source_id", flat=True)
+            )
+            items = level_items(ctx, reader, selection, ct)
+            self._run_level(ct, items, done, config.workers)
+            self._checkpoint(ct, level_done=not self.stop.is_set())
+
+    def _run_level(
+        self, ct: ContentType, items: Iterable[Any], done: set[str], workers: int
+    ) -> None:
+        run_level_items(
+            self.items,
+            ct,
+            items,
+            done,
+            workers,
+            self.stop,
+            after_item=lambda: self._maybe_checkpoint(ct),
+        )
+
+    def _second_pass(self, reader: Any) -> None:
+        """Items whose references to later types were deferred get them now (and say so)."""
+        for ct_value, sid in deferred_keys(self.session):
+            if self.stop.is_set():
+                return
+            rows = RestoreItemResult.objects.filter(
+                session=self.session, content_type=ct_value, source_id=sid
+            )
+            what = ((rows.values_list("diff", flat=True).first()) or {}).get("deferred", [])
+            item = reader.get_item(ContentType(ct_value), sid)
+            if item is not None:
+                self.items.run(_Again(item), again=True)
+            row = rows.first()
+            if row is not None:
+                diff = {k: v for k, v in (row.diff or {}).items() if k != "deferred"}
+                diff["second_pass"] = what
+                rows.update(diff=diff)
+
+    # checkpoints, heartbeat
+    def _maybe_checkpoint(self, ct: ContentType) -> None:
+        with self._ckpt_lock:
+            self.items_since_checkpoint += 1
+            if self.items_since_checkpoint < self.session.options.checkpoint_interval:
+                return
+            self.items_since_checkpoint = 0
+        self._checkpoint(ct)
+
+    def _checkpoint(self, ct: ContentType, *, level_done: bool = False) -> None:
+        counts = counts_by_type(self.session).get(ct.slug, {})
+        fields = {
+            "completed_count": sum(v for k, v in counts.items() if k != "failed"),
+            "failed_count": counts.get("failed", 0),
+        }
+        if level_done:
+            fields["level_done"] = True
+        RestoreCheckpoint.objects.filter(session=self.session, content_type=int(ct)).update(
+            updated_at=timezone.now(), **fields
+        )
+        refresh_counters(self.session, worker_id=self.worker_id, summary=False)
+
+    def _heartbeat(self) -> None:
+        try:
+            while not self.stop.wait(self.heartbeat_interval):
+                try:
+                    self._beat()
+                except Exception:  # a missed beat is retried; the lease allows several
+                    log.exception("session %s: heartbeat failed", self.session_id)
+        finally:
+            connection.close()
+
+    def _beat(self) -> None:
+        doc = self.progress.document(self._limiter_state())
+        n = RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
+            heartbeat_at=timezone.now(), progress=doc
+        )
+        if n != 1:
+            self._halt("lost the lease: another worker took this session over")
+            return
+        if RestoreSession.objects.filter(pk=self.session_id, cancel_requested=True).exists():
+            self._halt("cancelled")
+        if self.on_progress is not None:
+            self.on_progress(doc)
+
+    def _limiter_state(self) -> dict[str, Any]:
+        try:
+            return self.limiter.state() if self.limiter else {}
+        except Exception:  # a progress page must not kill a run  # noqa: BLE001
+            return {}
+
+    def _halt(self, reason: str) -> None:
+        if not self.stop.is_set():
+            self.stop_reason = reason
+            self.stop.set()
+
+    def _initial_progress(self, reader: Any) -> Progress:
+        selection = selection_of(self.session.options)
+        totals = {}
+        for ct in selection.types():
+            sel = selection.model_copy(update={"content_types": [ct]})
+            n = reader.count(sel)
+            if n:
+                totals[ct.slug] = n
+        total = sum(totals.values())
+        RestoreSession.objects.filter(pk=self.session_id).update(total=total)
+        self.session.total = total
+        base = counts_by_type(self.session)
+        # Pending intents are re-run: count them when they finish, not now.
+        pending = self.session.results.filter(action="pending").values_list("content_type")
+        for (ct_value,) in pending:
+            slug = ContentType(ct_value).slug
+            if slug in base:
+                base[slug]["failed"] = max(0, base[slug]["failed"] - 1)
+        return Progress(totals, base)
+
+    def _finish(self, error: str) -> dict[str, Any]:
+        session = RestoreSession.objects.get(pk=self.session_id)
+        if session.worker_id != self.worker_id:
+            return summary_dict(session)  # somebody else owns it now
+        if error:
+            status = RestoreSession.Status.FAILED
+        elif self.stop_reason == "cancelled":
+            status = RestoreSession.Status.CANCELLED
+        elif self.stop_reason:
+            status = RestoreSession.Status.FAILED
+            error = self.stop_reason
+        else:
+            status = RestoreSession.Status.COMPLETED
+        doc = self.progress.document(self._limiter_state()) if hasattr(self, "progress") else {}
+        RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
+            status=status,
+            error_message=error,
+            finished_at=timezone.now(),
+            heartbeat_at=timezone.now(),
+            progress=doc,
+        )
+        return refresh_counters(RestoreSession.objects.get(pk=self.session_id))
+
+
+def run_level_items(
+    runner: ItemRunner,
+    ct: ContentType,
+    items: Iterable[Any],
+    done: set[str],
+    workers: int,
+    stop: threading.Event,
+    after_item: Callable[[], None] = lambda: None,
+) -> None:
+    """Items of one level through a pool: at most `workers * 2` read ahead (bounded memory), an
+    item waits while an item it refers to (its parent folder) is still running."""
+    refs = SELF_REFERENCES.get(ct)
+    running: set[str] = set()
+    cond = threading.Condition()
+    window = threading.BoundedSemaphore(workers * 2)
+
+    def work(item: Any, key: str) -> None:
+        try:
+            if not stop.is_set():
+                runner.run(item)
+                after_item()
+        except Exception as exc:  # never lose the pool to one item  # noqa: BLE001
+            log.exception("item %s %s crashed the worker", ct.slug, key)
+            runner.progress.error(ct.slug, key, exc)
+        finally:
+            close_old_connections()
+            with cond:
+                running.discard(key)
+                cond.notify_all()
+            window.release()
+
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"restore-{ct.slug}") as pool:
+        futures: list[Future] = []
+        for item in items:
+            if stop.is_set():
+                break
+            key = _key(item)
+            if key in done:
+                continue
+            deps = _deps(refs, item)
+            with cond:
+                while deps & running and not stop.is_set():
+                    cond.wait(0.5)
+                running.add(key)
+            window.acquire()
+            futures.append(pool.submit(work, item, key))
+            futures = [f for f in futures if not f.done()]
+        for f in futures:
+            f.result()
+
+
+def level_items(
+    ctx: RestoreContext, reader: Any, selection: Selection, ct: ContentType
+) -> Iterator[Any]:
+    """A level's items: streamed, except types that refer to themselves (parents first)."""
+    sel = selection.model_copy(update={"content_types": [ct]})
+    if ct not in SELF_REFERENCES:
+        yield from reader.iter_items(sel)
+        return
+    ordered, cyclic = dependency_order(ct, list(reader.iter_items(sel)))
+    ctx.cycle_members |= {(ct, i) for i in cyclic}
+    yield from ordered
+
+
+def _key(item: Any) -> str:
+    try:
+        return source_id_of(item)
+    except BackupError:
+        return str(item.id)
+
+
+def _deps(refs: Callable[[dict[str, Any]], list[str]] | None, item: Any) -> set[str]:
+    if refs is None:
+        return set()
+    try:
+        return set(refs(item.content))
+    except BackupError:
+        return set()
+
+
+# -- counters and summary -------------------------------------------------------------------------
+def refresh_counters(
+    session: RestoreSession, *, worker_id: str | None = None, summary: bool = True
+) -> dict[str, Any]:
+    """Counters (and the summary) from the result rows: the one source of truth."""
+    by_type = counts_by_type(session)
+    totals = {k: sum(c[k] for c in by_type.values()) for k in COUNTED}
+    qs = RestoreSession.objects.filter(pk=session.pk)
+    if worker_id is not None:
+        qs = qs.filter(worker_id=worker_id)
+    qs.update(**totals)
+    if not summary:
+        return totals
+    session.refresh_from_db()
+    doc = session_summary(session, by_type)
+    RestoreSession.objects.filter(pk=session.pk).update(summary=doc)
+    return doc
+
+
+def session_summary(
+    session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None
+) -> dict[str, Any]:
+    """The engine's summary plus duration, throughput and the per-error-class breakdown."""
+    doc = summary_dict(session, by_type)
+    classes = Counter(
+        session.dlq_items.exclude(status=DeadLetterItem.Status.RESOLVED).values_list(
+            "error_class", flat=True
+        )
+    )
+    doc["by_error_class"] = dict(classes)
+    doc["dlq_open"] = session.dlq_items.filter(status=DeadLetterItem.Status.OPEN).count()
+    done = sum(doc.get(k, 0) for k in COUNTED)
+    duration = doc.get("duration_s")
+    doc["throughput"] = round(done / duration, 3) if duration else None
+    doc["rate_limiter"] = (session.progress or {}).get("rate_limiter", {})
+    return doc
+
+
+SUMMARY_CSV_COLUMNS = ("total", *COUNTED)
+
+
+def summary_csv(summary: dict[str, Any]) -> str:
+    """Per-type rows, a total row, then the error classes: the CSV export of a summary."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["type", *SUMMARY_CSV_COLUMNS])
+    for slug, counts in (summary.get("by_type") or {}).items():
+        total = counts.get("total", sum(counts.get(k, 0) for k in COUNTED))
+        writer.writerow([slug, total, *(counts.get(k, 0) for k in COUNTED)])
+    writer.writerow(["all", summary.get("total", 0), *(summary.get(k, 0) for k in COUNTED)])
+    if summary.get("by_error_class"):
+        writer.writerow([])
+        writer.writerow(["error_class", "count"])
+        for cls, n in sorted(summary["by_error_class"].items()):
+            writer.writerow([cls, n])
+    return out.getvalue()
+
+
+def run_session(session_id: int, **kwargs: Any) -> dict[str, Any]:
+    """Run or resume a session in this process with the parallel runner."""
+    return SessionRunner(session_id, **kwargs).run()

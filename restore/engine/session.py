@@ -1,0 +1,266 @@
+"""A restore session end to end, sequentially: the reference runner behind `restore single/all`.
+
+Function boundaries the execution layer (issue 5) builds on:
+- `start_session(...)` creates the RestoreSession row; `open_context(session, reader)` builds the
+  RestoreContext (client, ID map, options, compatibility check);
+- `plan_levels(reader, selection)` yields (content type, items in dependency order) per level;
+- `restore_item(context, item)` (restore_item.py) does one item, raising on failure;
+- `record_outcome` / `record_failure` write the RestoreItemResult row; `deferred` outcomes need a
+  second `restore_item(..., again=True)` after the last level;
+- `finish_session(session)` computes the counters and the JSON summary.
+`run_session` strings them together in one thread; the parallel runner replaces only that loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from restore.engine.backup_reader import BackupError, Selection, open_backup
+from restore.engine.compat import check_compatibility
+from restore.engine.config import RestoreConfig
+from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.engine.context import ItemOutcome, RestoreContext
+from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.graph import SELF_REFERENCES, dependency_order
+from restore.engine.idmap import IdMap, same_instance
+from restore.engine.looker_client import LookerClient
+from restore.engine.restore_item import display_name, restore_item, source_id_of
+from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
+
+COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+def start_session(
+    backup: Backup, destination: Destination, config: RestoreConfig, user: Any = None
+) -> RestoreSession:
+    return RestoreSession.objects.create(
+        backup=backup,
+        destination=destination,
+        source_instance=backup.source_instance or "",
+        config=config.model_dump(mode="json"),
+        dry_run=config.dry_run,
+        started_by=user,
+    )
+
+
+def open_context(
+    session: RestoreSession, reader: Any, client: LookerClient | None = None
+) -> RestoreContext:
+    """Client (logged in once), ID map and options for a session; checks GET /versions first."""
+    config = session.options
+    destination = session.destination
+    client = client or LookerClient.for_destination(destination, workers=config.workers)
+    client.login()
+    source = session.source_instance or (reader.source_instance() if reader else "") or ""
+    ctx = RestoreContext(
+        client=client,
+        idmap=IdMap(source, destination, session, write=not config.dry_run),
+        config=config,
+        same_instance=same_instance(source, destination.base_url),
+        source=reader,
+        session=session,
+    )
+    ctx.compat = check_compatibility(client)
+    return ctx
+
+
+def selection_of(config: RestoreConfig) -> Selection:
+    return Selection.model_validate(config.selection or {})
+
+
+def plan_levels(
+    reader: Any, selection: Selection
+) -> Iterator[tuple[ContentType, Iterable[Any], set[str], int]]:
+    """Per type in restore order: the items (parents before children), cycle members and count.
+
+    Types without self-references stream from the backup (bounded memory); folders are ordered.
+    """
+    wanted = selection.types()
+    for ct in [*RESTORE_ORDER, *NOT_RESTORABLE]:
+        if ct not in wanted:
+            continue
+        sel = selection.model_copy(update={"content_types": [ct]})
+        count = reader.count(sel)
+        if not count:
+            continue
+        if ct in SELF_REFERENCES:
+            ordered, cyclic = dependency_order(ct, list(reader.iter_items(sel)))
+            yield ct, ordered, cyclic, count
+        else:
+            yield ct, reader.iter_items(sel), set(), count
+
+
+def run_session(session: RestoreSession, client: LookerClient | None = None) -> dict[str, Any]:
+    """Run (or dry-run) a session in this thread; returns its summary."""
+    session.status, session.started_at = RestoreSession.Status.RUNNING, timezone.now()
+    session.save(update_fields=["status", "started_at"])
+    try:
+        with open_backup(session.backup.path) as reader:
+            ctx = open_context(session, reader, client)
+            ctx.first_pass = True
+            ctx.on_dependency = lambda o: record_outcome(session, o)
+            again = _run_levels(ctx, session, reader)
+            ctx.first_pass = False
+            for item in again:
+                _run_one(ctx, session, item, again=True)
+    except (BackupError, RestoreError) as exc:
+        session.status, session.error_message = RestoreSession.Status.FAILED, str(exc)
+        session.save(update_fields=["status", "error_message"])
+        return finish_session(session)
+    return finish_session(session)
+
+
+def _run_levels(ctx: RestoreContext, session: RestoreSession, reader: Any) -> list[Any]:
+    again = []
+    for ct, items, cyclic, count in plan_levels(reader, selection_of(ctx.config)):
+        ctx.cycle_members |= {(ct, i) for i in cyclic}
+        session.total += count
+        session.save(update_fields=["total"])
+        for item in items:
+            outcome = _run_one(ctx, session, item)
+            if outcome is not None and outcome.deferred:
+                again.append(item)
+    return again
+
+
+def _run_one(
+    ctx: RestoreContext, session: RestoreSession, item: Any, *, again: bool = False
+) -> ItemOutcome | None:
+    started = time.monotonic()
+    try:
+        outcome = restore_item(ctx, item, again=again)
+    except MissingDependencyError as exc:
+        record_blocked(session, item, str(exc))
+        return None
+    except (LookerApiError, RestoreError, BackupError) as exc:
+        record_failure(session, item, exc)
+        return None
+    record_outcome(session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
+    return outcome
+
+
+def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
+    """Write an item's result; a second pass keeps the first pass's "created"."""
+    key = {
+        "session": session,
+        "content_type": int(outcome.content_type),
+        "source_id": outcome.source_id,
+    }
+    with transaction.atomic():
+        row = RestoreItemResult.objects.select_for_update().filter(**key).first()
+        done = row is not None and row.action != RestoreItemResult.Action.PENDING
+        action = outcome.action
+        if done and row.action in ("created", "updated") and action in ("updated", "unchanged"):
+            action = "created" if row.action == "created" else "updated"
+        # The state before this session first touched it, and every change made, over both passes.
+        pre_image = row.pre_image if done and row.pre_image is not None else outcome.pre_image
+        changes = ((row.diff or {}).get("changes") or [] if done else []) + outcome.changes
+        message = _message(outcome) or (row.message if done else "")
+        RestoreItemResult.objects.update_or_create(
+            **key,
+            defaults={
+                "name": outcome.name[:500],
+                "action": action,
+                "destination_id": outcome.destination_id,
+                "message": message,
+                "diff": {"changes": changes, "verify": outcome.verify_diff}
+                if changes or outcome.verify_diff
+                else None,
+                "pre_image": pre_image,
+                "duration_ms": duration_ms,
+                "finished_at": timezone.now(),
+            },
+        )
+
+
+def _message(outcome: ItemOutcome) -> str:
+    parts = [outcome.message] if outcome.message else []
+    if outcome.verify_diff:
+        parts.append(f"verification: {len(outcome.verify_diff)} field(s) differ after writing")
+    return "; ".join(parts)
+
+
+def _item_key(session: RestoreSession, item: Any) -> dict[str, Any]:
+    try:
+        sid = source_id_of(item)
+    except BackupError:
+        sid = str(item.id)
+    return {"session": session, "content_type": int(item.content_type), "source_id": sid}
+
+
+def record_blocked(session: RestoreSession, item: Any, message: str) -> None:
+    RestoreItemResult.objects.update_or_create(
+        **_item_key(session, item),
+        defaults={"action": "blocked", "message": message, "name": _name(item)},
+    )
+
+
+def record_failure(session: RestoreSession, item: Any, exc: Exception) -> None:
+    detail = str(exc)
+    if isinstance(exc, LookerApiError) and exc.body:
+        detail += f"\n{exc.body[:2000]}"
+    RestoreItemResult.objects.update_or_create(
+        **_item_key(session, item),
+        defaults={"action": "failed", "message": detail, "name": _name(item)},
+    )
+
+
+def _name(item: Any) -> str:
+    try:
+        return display_name(item.content) or str(getattr(item, "name", ""))[:500]
+    except BackupError:
+        return str(getattr(item, "name", ""))[:500]
+
+
+def finish_session(session: RestoreSession) -> dict[str, Any]:
+    """Counters from the result rows, final status, and the JSON summary."""
+    counts = counts_by_type(session)
+    totals = {k: sum(c[k] for c in counts.values()) for k in COUNTED}
+    for name, value in totals.items():
+        setattr(session, name, value)
+    if session.status == RestoreSession.Status.RUNNING:
+        session.status = RestoreSession.Status.COMPLETED
+    session.finished_at = timezone.now()
+    session.summary = summary_dict(session, counts)
+    session.save()
+    return session.summary
+
+
+def counts_by_type(session: RestoreSession) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = {}
+    rows = session.results.values_list("content_type", "action")
+    for ct, action in rows:
+        bucket = out.setdefault(ContentType(ct).slug, dict.fromkeys(COUNTED, 0))
+        key = "failed" if action in ("failed", "blocked", "pending") else action
+        bucket[key] += 1
+    return out
+
+
+def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None) -> dict:
+    by_type = by_type if by_type is not None else counts_by_type(session)
+    totals = {k: sum(c[k] for c in by_type.values()) for k in COUNTED}
+    blocked = session.results.filter(action="blocked").count()
+    verify_rows = session.results.filter(diff__isnull=False).values_list("diff", flat=True)
+    mismatches = sum(1 for d in verify_rows if isinstance(d, dict) and d.get("verify"))
+    duration = (
+        (session.finished_at - session.started_at).total_seconds()
+        if session.finished_at and session.started_at
+        else None
+    )
+    return {
+        "session_id": session.pk,
+        "status": str(session.status),
+        "dry_run": session.dry_run,
+        **totals,
+        "blocked": blocked,
+        "verify_mismatches": mismatches,
+        "total": session.total,
+        "by_type": by_type,
+        "duration_s": duration,
+        "error": session.error_message or None,
+    }

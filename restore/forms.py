@@ -1,0 +1,361 @@
+"""Forms only validate and convert: request data in, clean values (or a RestoreConfig) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from pydantic import ValidationError
+
+from restore.engine.config import RestoreConfig
+from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.models import (
+    CONTENT_TYPE_CHOICES,
+    Backup,
+    DeadLetterItem,
+    Destination,
+    RestoreItemResult,
+    RestoreSession,
+)
+
+TYPE_SLUG_CHOICES = [("", "All types")] + [(t.slug, t.slug.replace("_", " ")) for t in ContentType]
+RESTORABLE_CHOICES = [
+    (t.slug, t.slug.replace("_", " ")) for t in RESTORE_ORDER if t not in NOT_RESTORABLE
+]
+DEFAULTS = RestoreConfig()
+
+
+class UploadBackupForm(forms.Form):
+    file = forms.FileField(label="Backup file (.db)")
+    name = forms.CharField(max_length=200, required=False, label="Name (optional)")
+
+
+class RegisterBackupForm(forms.Form):
+    path = forms.CharField(max_length=1000, label="Path on the server")
+    name = forms.CharField(max_length=200, required=False, label="Name (optional)")
+
+    def clean_path(self) -> Path:
+        """Only files inside the data directory: the web app must not read arbitrary server files."""
+        data_dir = Path(settings.DATA_DIR).resolve()
+        raw = Path(self.cleaned_data["path"]).expanduser()
+        path = (raw if raw.is_absolute() else data_dir / raw).resolve()
+        if not path.is_relative_to(data_dir):
+            raise forms.ValidationError(f"The path must be inside the data directory {data_dir}.")
+        if not path.is_file():
+            raise forms.ValidationError(f"There is no file at {path}.")
+        return path
+
+
+class BackupItemFilterForm(forms.Form):
+    content_type = forms.ChoiceField(choices=TYPE_SLUG_CHOICES, required=False, label="Type")
+    search = forms.CharField(max_length=200, required=False, label="Name contains")
+    owner = forms.CharField(max_length=200, required=False, label="Owner (ID or email)")
+    folder = forms.CharField(max_length=100, required=False, label="Folder ID")
+    include_deleted = forms.BooleanField(required=False, label="Include deleted")
+
+
+class DestinationForm(forms.ModelForm):
+    """The secret is write-only: never rendered back; left blank on edit it stays unchanged."""
+
+    base_url = forms.URLField(
+        max_length=500, assume_scheme="https", label="Base URL (https://company.looker.com)"
+    )
+    client_secret = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Write-only. Leave blank to keep the stored secret.",
+    )
+
+    class Meta:
+        model = Destination
+        fields = ["name", "base_url", "client_id", "client_secret", "verify_ssl", "timeout"]
+        labels = {"base_url": "Base URL (https://company.looker.com)", "client_id": "API client ID"}
+
+    def clean_client_secret(self) -> str:
+        secret = self.cleaned_data.get("client_secret") or ""
+        if not secret and not self.instance.pk:
+            raise forms.ValidationError("A new destination needs its API client secret.")
+        return secret
+
+    def save(self, commit: bool = True) -> Destination:
+        destination = super().save(commit=False)
+        if self.cleaned_data.get("client_secret"):
+            destination.set_client_secret(self.cleaned_data["client_secret"])
+        if commit:
+            destination.save()
+        return destination
+
+
+def split_ids(text: str) -> list[str]:
+    """IDs typed by a person: commas, spaces or new lines; `dashboard::42` is accepted as `42`."""
+    ids = []
+    for part in text.replace(",", " ").split():
+        ids.append(part.split("::")[-1])
+    return ids
+
+
+class RestoreForm(forms.Form):
+    """Selection + options of a new restore; `config()` gives the validated RestoreConfig."""
+
+    backup = forms.ModelChoiceField(
+        queryset=Backup.objects.filter(status=Backup.Status.VERIFIED), empty_label=None
+    )
+    destination = forms.ModelChoiceField(queryset=Destination.objects.all(), empty_label=None)
+    types = forms.MultipleChoiceField(
+        choices=RESTORABLE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Content types (none ticked = all)",
+    )
+    ids = forms.CharField(
+        required=False,
+        label="IDs (comma or space separated)",
+        widget=forms.TextInput(attrs={"placeholder": "e.g. 101, 102"}),
+    )
+    search = forms.CharField(max_length=200, required=False, label="Name/title contains")
+    owner = forms.CharField(max_length=200, required=False, label="Owner (ID or email)")
+    folder = forms.CharField(max_length=100, required=False, label="Folder ID")
+    include_subfolders = forms.BooleanField(required=False, initial=True, label="With sub-folders")
+    updated_after = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Updated from"
+    )
+    updated_before = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Updated until"
+    )
+    include_deleted = forms.BooleanField(required=False, label="Include deleted items")
+    with_dependencies = forms.BooleanField(
+        required=False, label="With dependencies (folders, looks, owners they need)"
+    )
+
+    workers = forms.IntegerField(min_value=1, max_value=32, initial=DEFAULTS.workers)
+    rate_limit_per_second = forms.FloatField(
+        min_value=0.1,
+        required=False,
+        initial=DEFAULTS.rate_limit_per_second,
+        label="Requests per second (blank = no limit)",
+    )
+    rate_limit_per_minute = forms.FloatField(
+        min_value=1, required=False, label="Requests per minute (blank = no limit)"
+    )
+    max_retries = forms.IntegerField(min_value=0, max_value=50, initial=DEFAULTS.max_retries)
+    checkpoint_interval = forms.IntegerField(
+        min_value=1,
+        max_value=100_000,
+        initial=DEFAULTS.checkpoint_interval,
+        label="Checkpoint every N items",
+    )
+    skip_if_modified = forms.BooleanField(
+        required=False, label="Skip items changed in the destination since the backup"
+    )
+    verify = forms.BooleanField(required=False, label="Re-read each item after writing and compare")
+    fallback_owner_email = forms.EmailField(
+        required=False, label="Fallback owner email (when an owner has no match)"
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean()
+        after, before = data.get("updated_after"), data.get("updated_before")
+        if after and before and after > before:
+            self.add_error("updated_before", "The end date is before the start date.")
+        return data
+
+    def selection(self) -> dict[str, Any]:
+        """The selection as the backup reader's Selection takes it (JSON-safe)."""
+        d = self.cleaned_data
+        selection: dict[str, Any] = {"include_deleted": bool(d.get("include_deleted"))}
+        if d.get("types"):
+            selection["content_types"] = [ContentType.parse(t).value for t in d["types"]]
+        if d.get("ids"):
+            selection["ids"] = split_ids(d["ids"])
+        for key in ("search", "owner"):
+            if d.get(key):
+                selection[key] = d[key]
+        if d.get("folder"):
+            selection["folder_id"] = d["folder"]
+            selection["include_subfolders"] = bool(d.get("include_subfolders"))
+        if d.get("updated_after"):
+            selection["updated_after"] = d["updated_after"].isoformat()
+        if d.get("updated_before"):
+            selection["updated_before"] = d["updated_before"].isoformat()
+        return selection
+
+    def config(self, dry_run: bool) -> RestoreConfig:
+        d = self.cleaned_data
+        try:
+            return RestoreConfig(
+                workers=d["workers"],
+                rate_limit_per_second=d.get("rate_limit_per_second"),
+                rate_limit_per_minute=d.get("rate_limit_per_minute"),
+                checkpoint_interval=d["checkpoint_interval"],
+                max_retries=d["max_retries"],
+                dry_run=dry_run,
+                skip_if_modified=bool(d.get("skip_if_modified")),
+                with_dependencies=bool(d.get("with_dependencies")),
+                verify=bool(d.get("verify")),
+                fallback_owner_email=d.get("fallback_owner_email") or None,
+                selection=self.selection(),
+            )
+        except ValidationError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+
+
+def form_data_from_config(session: RestoreSession) -> dict[str, Any]:
+    """Initial data for the restore form that repeats a session (plan → real restore)."""
+    config = session.options
+    sel = config.selection
+    data: dict[str, Any] = {
+        "backup": session.backup_id,
+        "destination": session.destination_id,
+        "types": [ContentType(int(t)).slug for t in sel.get("content_types", [])],
+        "ids": ", ".join(str(i) for i in sel.get("ids", [])),
+        "search": sel.get("search", ""),
+        "owner": sel.get("owner", ""),
+        "folder": sel.get("folder_id", ""),
+        "include_subfolders": sel.get("include_subfolders", True),
+        "updated_after": sel.get("updated_after", ""),
+        "updated_before": sel.get("updated_before", ""),
+        "include_deleted": sel.get("include_deleted", False),
+        "with_dependencies": config.with_dependencies,
+        "workers": config.workers,
+        "rate_limit_per_second": config.rate_limit_per_second or "",
+        "rate_limit_per_minute": config.rate_limit_per_minute or "",
+        "max_retries": config.max_retries,
+        "checkpoint_interval": config.checkpoint_interval,
+        "skip_if_modified": config.skip_if_modified,
+        "verify": config.verify,
+        "fallback_owner_email": config.fallback_owner_email or "",
+    }
+    return {k: v for k, v in data.items() if v not in (None, False, "", [])}
+
+
+class ResultFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("", "All actions")] + list(RestoreItemResult.Action.choices), required=False
+    )
+    content_type = forms.TypedChoiceField(
+        choices=[("", "All types")] + CONTENT_TYPE_CHOICES,
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Type",
+    )
+    q = forms.CharField(max_length=200, required=False, label="ID or name")
+
+
+class DLQFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "Any status")] + list(DeadLetterItem.Status.choices),
+        required=False,
+        initial=DeadLetterItem.Status.OPEN,
+    )
+    session = forms.IntegerField(required=False, min_value=1)
+    content_type = forms.TypedChoiceField(
+        choices=[("", "All types")] + CONTENT_TYPE_CHOICES,
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Type",
+    )
+    error_class = forms.CharField(max_length=200, required=False, label="Error class")
+    http_status = forms.IntegerField(
+        required=False, min_value=0, max_value=999, label="HTTP status"
+    )
+    failed_after = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Failed from"
+    )
+    failed_before = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Failed until"
+    )
+    q = forms.CharField(max_length=200, required=False, label="Search (ID, name, message)")
+
+    def filter(self, queryset):
+        """Apply the filters; an invalid form filters on nothing it could not read."""
+        d = self.cleaned_data if self.is_bound and self.is_valid() else {"status": "open"}
+        if d.get("status"):
+            queryset = queryset.filter(status=d["status"])
+        if d.get("session"):
+            queryset = queryset.filter(session_id=d["session"])
+        if d.get("content_type") is not None:
+            queryset = queryset.filter(content_type=d["content_type"])
+        if d.get("error_class"):
+            queryset = queryset.filter(error_class=d["error_class"])
+        if d.get("http_status") is not None:
+            queryset = queryset.filter(http_status=d["http_status"] or None)
+        if d.get("failed_after"):
+            queryset = queryset.filter(failed_at__date__gte=d["failed_after"])
+        if d.get("failed_before"):
+            queryset = queryset.filter(failed_at__date__lte=d["failed_before"])
+        if d.get("q"):
+            from django.db.models import Q
+
+            q = d["q"]
+            queryset = queryset.filter(
+                Q(content_id=q.split("::")[-1])
+                | Q(name__icontains=q)
+                | Q(error_message__icontains=q)
+            )
+        return queryset
+
+
+class ResolveForm(forms.Form):
+    note = forms.CharField(
+        max_length=2000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Note (why it needs no restore)",
+    )
+
+
+class HistoryFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        choices=[("", "Any status")] + list(RestoreSession.Status.choices), required=False
+    )
+    kind = forms.ChoiceField(
+        choices=[("", "Any kind")] + list(RestoreSession.Kind.choices), required=False
+    )
+    destination = forms.ModelChoiceField(
+        queryset=Destination.objects.all(), required=False, empty_label="Any destination"
+    )
+    user = forms.CharField(max_length=150, required=False, label="Started by (username)")
+    started_after = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From"
+    )
+    started_before = forms.DateField(
+        required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Until"
+    )
+    dry_run = forms.ChoiceField(
+        choices=[("", "Plans and restores"), ("no", "Restores only"), ("yes", "Plans only")],
+        required=False,
+        label="Dry runs",
+    )
+
+    def filter(self, queryset):
+        if not self.is_valid():
+            return queryset
+        d = self.cleaned_data
+        for key in ("status", "kind", "destination"):
+            if d.get(key):
+                queryset = queryset.filter(**{key: d[key]})
+        if d.get("user"):
+            queryset = queryset.filter(started_by__username=d["user"])
+        if d.get("started_after"):
+            queryset = queryset.filter(created_at__date__gte=d["started_after"])
+        if d.get("started_before"):
+            queryset = queryset.filter(created_at__date__lte=d["started_before"])
+        if d.get("dry_run"):
+            queryset = queryset.filter(dry_run=d["dry_run"] == "yes")
+        return queryset
+
+
+class MappingFilterForm(forms.Form):
+    content_type = forms.TypedChoiceField(
+        choices=[("", "All types")] + CONTENT_TYPE_CHOICES,
+        coerce=int,
+        required=False,
+        empty_value=None,
+        label="Type",
+    )
+    q = forms.CharField(max_length=255, required=False, label="Source or destination ID")

@@ -1,0 +1,26 @@
+"""`manage.py restore <sub-command>`: restore Looker content from lookervault backups.
+
+Sub-commands live in `restore.cli` modules (see `restore.cli.COMMAND_MODULES`); this file only
+dispatches. Exit code: 0 when the session completed without failures, 1 otherwise, 2 on bad usage.
+"""
+
+from __future__ import annotations
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from restore.cli import load_commands
+
+
+class Command(BaseCommand):
+    help = "Restore Looker content: single, all, rollback (and the execution sub-commands)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        sub = parser.add_subparsers(dest="subcommand", required=True)
+        for name, (add_arguments, _handle) in load_commands().items():
+            add_arguments(sub.add_parser(name))
+
+    def handle(self, *args, subcommand: str, **opts) -> None:
+        _add, handle = load_commands()[subcommand]
+        code = handle(self, opts)
+        if code:
+            raise CommandError("the session did not complete cleanly (see above)", returncode=code)

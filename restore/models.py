@@ -1,0 +1,407 @@
+"""Restore state and its verbs. Long work lives in `restore.engine`; these rows are its memory."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+from restore.engine.config import RestoreConfig
+from restore.engine.content_types import ContentType
+from restore.secrets import decrypt_secret, encrypt_secret
+
+CONTENT_TYPE_CHOICES = [(t.value, t.slug.replace("_", " ")) for t in ContentType]
+
+
+class Backup(models.Model):
+    """A registered lookervault SQLite backup file."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        VERIFYING = "verifying"
+        VERIFIED = "verified"
+        FAILED = "failed"
+
+    name = models.CharField(max_length=200)
+    path = models.CharField(max_length=1000, unique=True)
+    size = models.BigIntegerField(default=0)
+    sha256 = models.CharField(max_length=64, blank=True)
+    source_instance = models.CharField(max_length=500, blank=True)
+    schema_version = models.IntegerField(null=True, blank=True)
+    id_style = models.CharField(max_length=20, blank=True)
+    item_counts = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING, db_index=True)
+    verification_error = models.TextField(blank=True)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        permissions = [("manage_backups", "Can upload, register and verify backups")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def total_items(self) -> int:
+        return sum(self.item_counts.values())
+
+    @classmethod
+    def register(cls, path: str | Path, user=None, name: str = "") -> Backup:
+        """Register a backup file (idempotent per path); verification is a separate step."""
+        resolved = Path(path).expanduser().resolve()
+        if not resolved.is_file():
+            raise FileNotFoundError(f"no backup file at {resolved}")
+        backup, _ = cls.objects.get_or_create(
+            path=str(resolved),
+            defaults={"name": name or resolved.name, "uploaded_by": user},
+        )
+        return backup
+
+    def verify(self) -> bool:
+        """Check the file (integrity, schema, every blob) and record what it holds."""
+        from restore.engine.backup_reader import BackupError, open_backup
+
+        self.status = self.Status.VERIFYING
+        self.save(update_fields=["status"])
+        try:
+            self.size = Path(self.path).stat().st_size
+            self.sha256 = file_sha256(Path(self.path))
+            with open_backup(self.path) as reader:
+                report = reader.verify()
+                self.source_instance = reader.source_instance() or ""
+        except (BackupError, OSError) as exc:
+            self.status = self.Status.FAILED
+            self.verification_error = str(exc)
+        else:
+            self.schema_version = report.schema_version
+            self.id_style = report.id_style or ""
+            self.item_counts = {ContentType(ct).slug: n for ct, n in report.counts.items()}
+            self.status = self.Status.VERIFIED if report.ok else self.Status.FAILED
+            self.verification_error = "\n".join(report.problems)
+        self.verified_at = timezone.now()
+        self.save()
+        return self.status == self.Status.VERIFIED
+
+
+class Destination(models.Model):
+    """A Looker instance to restore into. The client secret is stored encrypted, never shown."""
+
+    name = models.SlugField(max_length=100, unique=True)
+    base_url = models.URLField(max_length=500)
+    client_id = models.CharField(max_length=200)
+    client_secret_encrypted = models.TextField(editable=False)
+    verify_ssl = models.BooleanField(default=True)
+    timeout = models.PositiveIntegerField(default=120, help_text="API timeout in seconds")
+    looker_version = models.CharField(max_length=50, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_ok = models.BooleanField(null=True, blank=True)
+    last_check_message = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("manage_destinations", "Can add, edit and test destinations")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __repr__(self) -> str:  # never leak the secret through a debug repr
+        return f"<Destination {self.name} {self.base_url}>"
+
+    def set_client_secret(self, plaintext: str) -> None:
+        self.client_secret_encrypted = encrypt_secret(plaintext)
+
+    def get_client_secret(self) -> str:
+        return decrypt_secret(self.client_secret_encrypted)
+
+    def check_connection(self) -> bool:
+        """Log in and read the Looker version; remember the outcome for the health display."""
+        from restore.engine.errors import RestoreError
+        from restore.engine.looker_client import check_connection
+
+        try:
+            self.looker_version = check_connection(self)
+        except (RestoreError, OSError) as exc:
+            self.last_check_ok = False
+            self.last_check_message = str(exc)
+        else:
+            self.last_check_ok = True
+            self.last_check_message = f"Connected: Looker {self.looker_version}"
+        self.last_checked_at = timezone.now()
+        self.save(
+            update_fields=[
+                "looker_version",
+                "last_check_ok",
+                "last_check_message",
+                "last_checked_at",
+            ]
+        )
+        return bool(self.last_check_ok)
+
+
+class RestoreSession(models.Model):
+    """One restore run (or dry run, rollback, DLQ retry) and its live counters."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        COMPLETED = "completed"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    class Kind(models.TextChoices):
+        RESTORE = "restore"
+        ROLLBACK = "rollback"
+
+    ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+
+    kind = models.CharField(max_length=20, choices=Kind, default=Kind.RESTORE)
+    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    backup = models.ForeignKey(Backup, null=True, blank=True, on_delete=models.PROTECT)
+    destination = models.ForeignKey(Destination, on_delete=models.PROTECT)
+    source_instance = models.CharField(max_length=500, blank=True)
+    rollback_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollbacks"
+    )
+    config = models.JSONField(default=dict)
+    dry_run = models.BooleanField(default=False)
+
+    total = models.IntegerField(default=0)
+    created = models.IntegerField(default=0)
+    updated = models.IntegerField(default=0)
+    unchanged = models.IntegerField(default=0)
+    skipped = models.IntegerField(default=0)
+    failed = models.IntegerField(default=0)
+
+    cancel_requested = models.BooleanField(default=False)
+    # Lease: the worker running the session refreshes heartbeat_at; a stale heartbeat on a
+    # "running" session means its process died and resume may take over.
+    worker_id = models.CharField(max_length=200, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    progress = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["status", "-created_at"]),
+            models.Index(fields=["-created_at"]),
+            models.Index(fields=["destination", "-created_at"]),
+            models.Index(fields=["started_by", "-created_at"]),
+        ]
+        permissions = [
+            ("run_restore", "Can start, cancel, resume and roll back restores"),
+            ("view_restore_data", "Can view sessions, items, history and the DLQ"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Session {self.pk} ({self.status})"
+
+    @property
+    def options(self) -> RestoreConfig:
+        return RestoreConfig.model_validate(self.config)
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def done_count(self) -> int:
+        return self.created + self.updated + self.unchanged + self.skipped + self.failed
+
+    def request_cancel(self) -> bool:
+        """Ask the workers to stop after their current item. Returns False if not running."""
+        n = RestoreSession.objects.filter(pk=self.pk, status__in=self.ACTIVE_STATUSES).update(
+            cancel_requested=True
+        )
+        self.refresh_from_db(fields=["cancel_requested", "status"])
+        return n == 1
+
+
+class RestoreCheckpoint(models.Model):
+    """Per session and content type: how far the restore got, for resume and progress."""
+
+    session = models.ForeignKey(
+        RestoreSession, on_delete=models.CASCADE, related_name="checkpoints"
+    )
+    content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
+    completed_ids = models.JSONField(default=list, blank=True)
+    completed_count = models.IntegerField(default=0)
+    failed_count = models.IntegerField(default=0)
+    level_done = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "content_type"], name="uniq_checkpoint_session_type"
+            )
+        ]
+
+
+class IDMapping(models.Model):
+    """Source instance object → destination object, so references follow objects across instances."""
+
+    source_instance = models.CharField(max_length=500)
+    # The Looker instance the object was restored into (`destination_id` is the object's ID there).
+    destination_instance = models.ForeignKey(
+        Destination, on_delete=models.CASCADE, related_name="mappings"
+    )
+    content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
+    source_id = models.CharField(max_length=255)
+    destination_id = models.CharField(max_length=255)
+    session = models.ForeignKey(
+        RestoreSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_instance", "destination_instance", "content_type", "source_id"],
+                name="uniq_idmapping_source",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["destination_instance", "content_type", "destination_id"],
+                name="idmap_dest_idx",
+            ),
+            models.Index(fields=["source_instance", "destination_instance"], name="idmap_pair_idx"),
+        ]
+
+
+class RestoreItemResult(models.Model):
+    """What happened to one item in one session: the audit trail and the resume checkpoint."""
+
+    class Action(models.TextChoices):
+        PENDING = "pending"  # intent recorded before a create; resolved on resume
+        CREATED = "created"
+        UPDATED = "updated"
+        UNCHANGED = "unchanged"
+        SKIPPED = "skipped"
+        FAILED = "failed"
+        BLOCKED = "blocked"
+
+    session = models.ForeignKey(RestoreSession, on_delete=models.CASCADE, related_name="results")
+    content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
+    source_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=500, blank=True)
+    action = models.CharField(max_length=20, choices=Action)
+    destination_id = models.CharField(max_length=255, blank=True)
+    message = models.TextField(blank=True)
+    diff = models.JSONField(null=True, blank=True)
+    # The destination object as it was before this session overwrote it: "undo this restore".
+    pre_image = models.JSONField(null=True, blank=True)
+    duration_ms = models.IntegerField(default=0)
+    finished_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "content_type", "source_id"], name="uniq_result_item"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["session", "action"], name="result_session_action_idx"),
+            models.Index(fields=["session", "content_type", "action"], name="result_type_idx"),
+            models.Index(fields=["session", "-finished_at"], name="result_recent_idx"),
+        ]
+
+
+class DeadLetterItem(models.Model):
+    """An item that finally failed, with everything needed to understand and retry it."""
+
+    class Status(models.TextChoices):
+        OPEN = "open"
+        RETRYING = "retrying"
+        RESOLVED = "resolved"  # a retry succeeded
+        DISMISSED = "dismissed"  # a person decided it needs no restore
+
+    session = models.ForeignKey(RestoreSession, on_delete=models.CASCADE, related_name="dlq_items")
+    content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
+    content_id = models.CharField(max_length=255)
+    name = models.CharField(max_length=500, blank=True)
+    content_blob = models.BinaryField(blank=True)
+    error_message = models.TextField()
+    error_class = models.CharField(max_length=200)
+    http_status = models.IntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True)
+    request_method = models.CharField(max_length=10, blank=True)
+    request_path = models.CharField(max_length=1000, blank=True)
+    request_payload = models.JSONField(null=True, blank=True)
+    stack_trace = models.TextField(blank=True)
+    retry_count = models.IntegerField(default=0)
+    attempts = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
+    failed_at = models.DateTimeField(default=timezone.now)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    resolution_note = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-failed_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["session", "content_type", "content_id"], name="uniq_dlq_item"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["status", "-failed_at"], name="dlq_status_idx"),
+            models.Index(fields=["session", "status"], name="dlq_session_idx"),
+            models.Index(fields=["error_class", "http_status"], name="dlq_class_idx"),
+            models.Index(fields=["content_type", "content_id"], name="dlq_content_idx"),
+            models.Index(fields=["-failed_at"], name="dlq_failed_idx"),
+        ]
+        permissions = [("retry_dlq", "Can retry, resolve and dismiss dead-letter items")]
+
+    @property
+    def content_type_enum(self) -> ContentType:
+        return ContentType(self.content_type)
+
+    def resolve(self, user, note: str = "", status: str = Status.DISMISSED) -> None:
+        """Close the item (dismissed by a person, or resolved by a successful retry)."""
+        self.status = status
+        self.resolved_at = timezone.now()
+        self.resolved_by = user
+        self.resolution_note = note
+        self.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+
+
+def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:
+    """Hash a file in chunks: backups can be many GB."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class RateLimitState(models.Model):
+    """Shared state of one session's adaptive rate limiter when its workers span processes.
+
+    Like healthchecks' TokenBucket: a row per key, changed inside a transaction that locks it.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    state = models.JSONField(default=dict)
+    updated_at = models.DateTimeField(auto_now=True)

@@ -1,0 +1,94 @@
+"""django-q2 entry points. They take IDs only (payloads are pickled) and run in qcluster workers.
+
+A session runs in one task with the parallel runner, or, with LOOKERVAULT_DISTRIBUTED=1 (or
+`distributed=True`), as a coordinator task that fans each level out into chunk tasks any worker
+on any machine picks up (Redis broker + PostgreSQL in production).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django_q.tasks import async_task
+
+from restore.models import DeadLetterItem
+
+log = logging.getLogger(__name__)
+
+
+def distributed_default() -> bool:
+    return os.getenv("LOOKERVAULT_DISTRIBUTED", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def enqueue_session(
+    session_id: int, *, distributed: bool | None = None, chunk_size: int = 0
+) -> str:
+    """Queue a session to run (or resume: completed items are skipped) on the cluster."""
+    if distributed if distributed is not None else distributed_default():
+        return async_task(
+            "restore.tasks.run_distributed_session_task",
+            session_id,
+            chunk_size or None,
+            group=f"session-{session_id}",
+            task_name=f"session-{session_id}-coordinator",
+        )
+    return async_task(
+        "restore.tasks.run_session_task",
+        session_id,
+        group=f"session-{session_id}",
+        task_name=f"session-{session_id}",
+    )
+
+
+def run_session_task(session_id: int) -> dict[str, Any]:
+    """Run or resume a session here; a session another live worker holds is left alone."""
+    from restore.engine.runner import SessionBusy, run_session
+
+    try:
+        return run_session(session_id)
+    except SessionBusy as exc:
+        log.info("not running session %s: %s", session_id, exc)
+        return {"session_id": session_id, "skipped": str(exc)}
+
+
+def run_distributed_session_task(session_id: int, chunk_size: int | None = None) -> dict[str, Any]:
+    from restore.engine.distributed import DistributedSessionRunner
+    from restore.engine.runner import SessionBusy
+
+    try:
+        return DistributedSessionRunner(session_id, chunk_size=chunk_size).run()
+    except SessionBusy as exc:
+        log.info("not running session %s: %s", session_id, exc)
+        return {"session_id": session_id, "skipped": str(exc)}
+
+
+def run_chunk_task(
+    session_id: int, content_type: int, source_ids: list[str] | None, owner: str
+) -> int:
+    """One chunk of one level of a distributed session."""
+    from restore.engine.distributed import run_chunk
+
+    return run_chunk(session_id, content_type, source_ids, owner)
+
+
+def enqueue_dlq_retry(item_ids: list[int], user_id: int | None) -> str:
+    """Queue a retry of dead-letter items (open, or already marked retrying by the caller)."""
+    return async_task(
+        "restore.tasks.run_dlq_retry_task", list(item_ids), user_id, group="dlq-retry"
+    )
+
+
+def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, Any]:
+    from restore.engine.dlq import retry_items
+
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    items = list(
+        DeadLetterItem.objects.filter(
+            pk__in=item_ids,
+            status__in=[DeadLetterItem.Status.OPEN, DeadLetterItem.Status.RETRYING],
+        )
+    )
+    return retry_items(items, user)

@@ -1,0 +1,74 @@
+"""History/audit (read-only) and the source→destination ID map browser."""
+
+from __future__ import annotations
+
+from django.db.models import Q
+from django.views.decorators.http import require_GET
+
+from restore import roles
+from restore.access import require_perm
+from restore.forms import HistoryFilterForm, MappingFilterForm
+from restore.models import Destination, IDMapping, RestoreSession
+from restore.views.helpers import int_or_none, paginate, render_page
+from restore.views.sessions import describe_sessions
+
+
+@require_GET
+@require_perm(roles.VIEW)
+def history(request):
+    form = HistoryFilterForm(request.GET or None)
+    sessions = RestoreSession.objects.select_related("destination", "backup", "started_by")
+    if request.GET:
+        sessions = form.filter(sessions)
+    sessions = sessions.defer("progress", "summary").order_by("-created_at", "-id")
+    page = paginate(request, sessions)
+    describe_sessions(page.items)
+    context = {"form": form, "page": page}
+    return render_page(
+        request, "restore/history.html", "restore/partials/history_table.html", context
+    )
+
+
+def instance_pairs() -> list[dict]:
+    """The (source instance, destination) pairs that have mappings (served by idmap_pair_idx)."""
+    pairs = IDMapping.objects.values("source_instance", "destination_instance").distinct()[:100]
+    names = dict(Destination.objects.values_list("pk", "name"))
+    return [
+        {
+            "source": p["source_instance"],
+            "destination_id": p["destination_instance"],
+            "destination": names.get(p["destination_instance"], "?"),
+        }
+        for p in pairs
+    ]
+
+
+@require_GET
+@require_perm(roles.VIEW)
+def mappings(request):
+    pairs = instance_pairs()
+    source = request.GET.get("source")
+    destination_id = int_or_none(request.GET.get("destination"))
+    if source is None and pairs:
+        source, destination_id = pairs[0]["source"], pairs[0]["destination_id"]
+    form = MappingFilterForm(request.GET or None)
+    rows = IDMapping.objects.filter(
+        source_instance=source or "", destination_instance_id=destination_id
+    )
+    if form.is_valid():
+        d = form.cleaned_data
+        if d.get("content_type") is not None:
+            rows = rows.filter(content_type=d["content_type"])
+        if d.get("q"):
+            q = d["q"].split("::")[-1]
+            rows = rows.filter(Q(source_id=q) | Q(destination_id=q))
+    context = {
+        "pairs": pairs,
+        "source": source,
+        "destination_id": destination_id,
+        "form": form,
+        "page": paginate(request, rows.order_by("content_type", "source_id")),
+    }
+    return render_page(
+        request, "restore/mappings.html", "restore/partials/mappings_table.html", context
+    )

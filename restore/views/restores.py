@@ -1,0 +1,166 @@
+"""New restore: build a selection, see how many items it holds, plan it, then confirm and run it."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods
+
+from restore import roles
+from restore.access import require_perm
+from restore.engine.backup_reader import BackupError, Selection, open_backup
+from restore.forms import RestoreForm
+from restore.models import RestoreSession
+from restore.tasks import enqueue_session
+
+CONFIRM_FIELDS = (
+    "csrfmiddlewaretoken",
+    "action",
+    "confirm",
+    "confirm_count",
+    "confirm_destination",
+)
+
+
+class SelectionUnreadable(Exception):
+    """The selected items cannot be counted (the backup file is unreadable)."""
+
+
+def count_selected(form: RestoreForm) -> int:
+    """How many backup items the selection matches (before dependencies are added)."""
+    backup = form.cleaned_data["backup"]
+    try:
+        selection = Selection(**form.selection())
+        with open_backup(backup.path) as reader:
+            return reader.count(selection)
+    except (BackupError, OSError, ValueError) as exc:
+        raise SelectionUnreadable(f"The backup could not be read: {exc}") from exc
+
+
+def start_session(form: RestoreForm, user, dry_run: bool) -> RestoreSession:
+    """Record the session with its validated options and hand it to the background workers."""
+    config = form.config(dry_run=dry_run)
+    backup = form.cleaned_data["backup"]
+    session = RestoreSession.objects.create(
+        kind=RestoreSession.Kind.RESTORE,
+        started_by=user,
+        backup=backup,
+        destination=form.cleaned_data["destination"],
+        source_instance=backup.source_instance,
+        config=config.model_dump(mode="json"),
+        dry_run=dry_run,
+        created_at=timezone.now(),
+    )
+    enqueue_session(session.pk)
+    return session
+
+
+SELECTION_FIELDS = [
+    "backup",
+    "destination",
+    "types",
+    "ids",
+    "search",
+    "owner",
+    "folder",
+    "include_subfolders",
+    "updated_after",
+    "updated_before",
+    "include_deleted",
+    "with_dependencies",
+]
+OPTION_FIELDS = [
+    "workers",
+    "rate_limit_per_second",
+    "rate_limit_per_minute",
+    "max_retries",
+    "checkpoint_interval",
+    "skip_if_modified",
+    "verify",
+    "fallback_owner_email",
+]
+
+
+def form_page(request, form: RestoreForm, status: int = 200):
+    context = {
+        "form": form,
+        "selection_fields": [form[name] for name in SELECTION_FIELDS],
+        "option_fields": [form[name] for name in OPTION_FIELDS],
+    }
+    return render(request, "restore/restore_new.html", context, status=status)
+
+
+def initial_from_get(request) -> dict:
+    """Prefill from a link such as "Restore this dashboard" (?backup=1&types=dashboard&ids=101)."""
+    initial: dict = {}
+    for key, value in request.GET.lists():
+        initial[key] = value if key == "types" else value[-1]
+    return initial
+
+
+@require_http_methods(["GET", "POST"])
+@require_perm(roles.RUN)
+def restore_new(request):
+    if request.method == "GET":
+        form = RestoreForm(initial=initial_from_get(request))
+        return form_page(request, form)
+    form = RestoreForm(request.POST)
+    action = request.POST.get("action", "review")
+    if not form.is_valid():
+        return form_page(request, form, status=400)
+    try:
+        form.config(dry_run=False)
+    except forms.ValidationError as exc:
+        form.add_error(None, exc)
+        return form_page(request, form, status=400)
+    if action == "plan":
+        session = start_session(form, request.user, dry_run=True)
+        messages.success(request, "Planning in the background: nothing is written in Looker.")
+        return redirect("session_detail", session_id=session.pk)
+    try:
+        count = count_selected(form)
+    except SelectionUnreadable as exc:
+        form.add_error(None, str(exc))
+        return form_page(request, form, status=400)
+    destination = form.cleaned_data["destination"]
+    if action == "start":
+        confirmed = request.POST.get("confirm") == "yes"
+        same = request.POST.get("confirm_destination") == destination.name and request.POST.get(
+            "confirm_count"
+        ) == str(count)
+        if confirmed and same:
+            session = start_session(form, request.user, dry_run=False)
+            messages.success(request, f"Restore started into {destination.name}.")
+            return redirect("session_detail", session_id=session.pk)
+        if confirmed:
+            messages.error(request, "The selection changed since you reviewed it; check again.")
+    if count == 0:
+        form.add_error(None, "The selection matches no items in this backup.")
+        return form_page(request, form, status=400)
+    hidden = [
+        (key, value)
+        for key, values in request.POST.lists()
+        if key not in CONFIRM_FIELDS
+        for value in values
+    ]
+    context = {"form": form, "count": count, "destination": destination, "hidden": hidden}
+    return render(request, "restore/restore_confirm.html", context)
+
+
+@require_GET
+@require_perm(roles.RUN)
+def restore_count(request):
+    """Live count of the items the form currently selects (htmx, on every change)."""
+    form = RestoreForm(request.GET)
+    context: dict = {"count": None, "error": ""}
+    if not form.is_valid():
+        errors = [e for field_errors in form.errors.values() for e in field_errors]
+        context["error"] = errors[0] if errors else "Check the form."
+    else:
+        try:
+            context["count"] = count_selected(form)
+        except SelectionUnreadable as exc:
+            context["error"] = str(exc)
+    return render(request, "restore/partials/restore_count.html", context)

@@ -1,0 +1,33 @@
+// Upload progress for the backup form (htmx posts it with XMLHttpRequest and reports progress).
+document.addEventListener("htmx:xhr:progress", function (event) {
+  var form = event.target.closest ? event.target.closest("#upload-form") : null;
+  if (!form || !event.detail.lengthComputable) return;
+  var bar = document.getElementById("upload-progress");
+  var label = document.getElementById("upload-percent");
+  var pct = Math.round((event.detail.loaded / event.detail.total) * 100);
+  bar.hidden = false;
+  bar.value = pct;
+  label.textContent = pct < 100 ? "Uploading… " + pct + "%" : "Uploaded; saving…";
+});
+// Refuse a file over the limit before sending it.
+document.addEventListener("change", function (event) {
+  var input = event.target;
+  var form = input.closest ? input.closest("#upload-form") : null;
+  if (!form || input.type !== "file" || !input.files.length) return;
+  var max = parseInt(form.dataset.maxBytes, 10);
+  var result = document.getElementById("upload-result");
+  if (input.files[0].size > max) {
+    input.setCustomValidity("This file is larger than the upload limit.");
+    result.textContent = "This file is larger than the upload limit (" + Math.round(max / 1048576) + " MB).";
+    result.className = "error";
+  } else {
+    input.setCustomValidity("");
+    result.textContent = "";
+  }
+});
+// htmx errors (4xx/5xx on partial requests) are shown, not swallowed.
+document.addEventListener("htmx:responseError", function (event) {
+  var status = event.detail.xhr.status;
+  var text = status === 403 ? "Your role does not allow this action." : "The server could not do this (HTTP " + status + "). Reload the page and try again.";
+  alert(text);
+});
