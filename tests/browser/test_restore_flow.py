@@ -1,0 +1,248 @@
+"""End to end in Chromium: upload a backup, plan and run a restore, fill the DLQ, retry in one click.
+
+The app is pytest-django's live_server; restores run in a real qcluster subprocess against the
+Looker emulator over HTTP. Each main page is saved to docs/screenshots/.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from restore import roles
+from restore.models import Backup, DeadLetterItem, Destination, RestoreSession
+from tests.browser.conftest import login, make_user, screenshot
+
+pytestmark = pytest.mark.browser
+
+WAIT_MS = 90_000
+
+
+@pytest.fixture(scope="module")
+def emulator():
+    from looker_emulator.testing import running_emulator
+
+    with running_emulator(items=60, seed=7) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def backup_file(emulator, tmp_path_factory) -> Path:
+    from looker_emulator.extract import extract
+
+    path = tmp_path_factory.mktemp("extract") / "looker-backup.db"
+    extract(emulator.url, path, client_id=emulator.client_id, client_secret=emulator.client_secret)
+    return path
+
+
+@pytest.fixture
+def admin(fast_passwords, transactional_db):
+    return make_user("alice", roles.RESTORE_ADMIN)
+
+
+@pytest.fixture
+def destination(transactional_db, emulator) -> Destination:
+    emulator.set_faults(clear=True)
+    d = Destination(
+        name="emulator", base_url=emulator.url, client_id=emulator.client_id, timeout=30
+    )
+    d.set_client_secret(emulator.client_secret)
+    d.save()
+    return d
+
+
+def api(emulator, method: str, path: str, body: dict | None = None) -> dict:
+    """A direct Looker API call to the emulator (playing a person who edits Looker meanwhile)."""
+    login = urllib.request.Request(
+        f"{emulator.url}/api/4.0/login",
+        data=urllib.parse.urlencode(
+            {"client_id": emulator.client_id, "client_secret": emulator.client_secret}
+        ).encode(),
+        method="POST",
+    )
+    with urllib.request.urlopen(login, timeout=10) as response:
+        token = json.loads(response.read())["access_token"]
+    request = urllib.request.Request(
+        f"{emulator.url}/api/4.0{path}",
+        data=json.dumps(body).encode() if body is not None else None,
+        method=method,
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"{}")
+
+
+def get_dashboard(emulator, dashboard_id: str) -> dict:
+    return api(emulator, "GET", f"/dashboards/{dashboard_id}")
+
+
+def patch_dashboard_title(emulator, dashboard_id: str, title: str) -> None:
+    api(emulator, "PATCH", f"/dashboards/{dashboard_id}", {"title": title})
+
+
+def write_count(emulator) -> int:
+    """Requests that change state, as the emulator counted them."""
+    return sum(
+        r["count"]
+        for r in emulator.stats()["requests"]
+        if r["method"] in ("POST", "PATCH", "PUT", "DELETE") and "log" not in r["route"]
+    )
+
+
+def wait_for(probe, seconds: float = 90):
+    """Poll the database until `probe()` returns something (bounded in time)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(0.5)
+    raise AssertionError(f"nothing after {seconds} s")
+
+
+def wait_for_session_end(page) -> str:
+    badge = page.locator("#session-status")
+    expect(badge).to_have_text(re.compile("completed|failed|cancelled"), timeout=WAIT_MS)
+    return badge.inner_text()
+
+
+def test_plan_and_restore_one_dashboard(
+    page, live_server, workers, admin, destination, backup_file, emulator
+):
+    login(page, live_server, "alice")
+
+    backup = Backup.register(backup_file, user=admin)
+    assert backup.verify(), backup.verification_error
+    page.goto(f"{live_server.url}/backups/{backup.pk}/")
+    # Open a dashboard of the backup and restore it on its own.
+    page.goto(page.url + "?content_type=dashboard")
+    link = page.locator("#backup-items tbody a").first
+    dashboard_id = link.get_attribute("href").rstrip("/").rsplit("/", 1)[-1]
+    link.click()
+    expect(page.locator("pre.json")).to_contain_text('"title"')
+    screenshot(page, "backup-item")
+    page.get_by_role("link", name="Restore this dashboard").click()
+    expect(page.locator("#selected-count")).to_contain_text("1 item selected", timeout=WAIT_MS)
+    screenshot(page, "new-restore")
+
+    # Someone changed the dashboard since the backup. Plan first: a dry run that writes nothing.
+    patch_dashboard_title(emulator, dashboard_id, "Changed after the backup")
+    writes_before = write_count(emulator)
+    page.get_by_role("button", name=re.compile("^Plan")).click()
+    assert wait_for_session_end(page) == "completed"
+    page.reload()
+    assert write_count(emulator) == writes_before
+    page.get_by_role("link", name="Diff").first.click()
+    expect(page.locator(".diff")).to_contain_text("Changed after the backup")
+    screenshot(page, "plan")
+    assert RestoreSession.objects.get().dry_run
+
+    # Then restore for real, after the confirmation that names the destination and the count.
+    page.get_by_role("link", name=re.compile("Restore this selection for real")).click()
+    page.get_by_role("button", name=re.compile("Review and restore")).click()
+    expect(page.get_by_text("Yes, restore 1 item into emulator")).to_be_visible()
+    page.get_by_label("Yes, restore 1 item into emulator").check()
+    page.get_by_role("button", name="Restore 1 item into emulator").click()
+    assert wait_for_session_end(page) == "completed"
+    page.reload()
+    screenshot(page, "session")
+    real = RestoreSession.objects.filter(dry_run=False).get()
+    assert real.failed == 0 and real.updated >= 1
+    assert get_dashboard(emulator, dashboard_id)["title"] != "Changed after the backup"
+
+    # Undo it: the rollback puts the saved pre-image back.
+    page.locator("#rollback-confirm").check()
+    page.get_by_role("button", name="Roll back this restore").click()
+    rollback = wait_for(
+        lambda: RestoreSession.objects.filter(kind="rollback", status="completed").first()
+    )
+    assert rollback.rollback_of_id == real.pk and rollback.started_by_id == admin.pk
+    assert get_dashboard(emulator, dashboard_id)["title"] == "Changed after the backup"
+    page.reload()
+    expect(page.get_by_text("Rollbacks of this session")).to_be_visible()
+
+
+def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
+    page, live_server, workers, admin, destination, backup_file, emulator
+):
+    backup = Backup.register(backup_file, user=admin)
+    assert backup.verify(), backup.verification_error
+    # Every request about a look is refused: a permanent error, so those items go to the DLQ.
+    emulator.set_faults(
+        add_rules=[{"method": "*", "path": "*/looks/*", "status": 422, "count": None}]
+    )
+    login(page, live_server, "alice")
+    page.goto(f"{live_server.url}/restores/new/?backup={backup.pk}&types=look")
+    page.get_by_role("button", name=re.compile("Review and restore")).click()
+    page.locator("#confirm").check()
+    page.get_by_role("button", name=re.compile(r"^Restore \d+ items? into emulator")).click()
+    wait_for_session_end(page)
+    session = RestoreSession.objects.get()
+    assert session.failed > 0
+    assert DeadLetterItem.objects.filter(session=session, status="open").count() == session.failed
+    page.reload()
+    screenshot(page, "session-with-failures")
+
+    page.get_by_role("link", name=re.compile("open in the dead-letter queue")).click()
+    rows = page.locator("#dlq-table tbody tr")
+    expect(rows).to_have_count(session.failed)
+    screenshot(page, "dlq")
+    page.goto(f"{live_server.url}/dlq/triage/")
+    expect(page.locator("table")).to_contain_text("422")
+    screenshot(page, "dlq-triage")
+    page.go_back()
+
+    # Remove the fault and retry the first item with one click: its row updates in place.
+    emulator.set_faults(clear=True)
+    first = rows.first
+    item_id = first.get_attribute("id")
+    first.get_by_role("button", name="Retry").focus()  # keyboard only: focus, then Enter
+    page.keyboard.press("Enter")
+    row = page.locator(f"#{item_id}")
+    expect(row.locator(".status")).to_have_text("resolved", timeout=WAIT_MS)
+    screenshot(page, "dlq-after-retry")
+    page.goto(f"{live_server.url}/")
+    expect(page.get_by_text("open dead-letter item")).to_be_visible()
+    screenshot(page, "dashboard")
+    page.goto(f"{live_server.url}/history/")
+    screenshot(page, "history")
+    page.goto(f"{live_server.url}/mappings/")
+    screenshot(page, "mappings")
+    page.goto(f"{live_server.url}/destinations/")
+    page.get_by_role("button", name="Test connection").click()
+    expect(page.locator(".health-msg")).to_contain_text("Connected", timeout=WAIT_MS)
+    screenshot(page, "destinations")
+
+
+def test_cancel_then_resume_from_the_session_page(
+    page, live_server, workers, admin, destination, backup_file, emulator
+):
+    backup = Backup.register(backup_file, user=admin)
+    assert backup.verify(), backup.verification_error
+    emulator.set_faults(latency_ms=150)  # slow enough to cancel mid-way
+    login(page, live_server, "alice")
+    page.goto(f"{live_server.url}/restores/new/?backup={backup.pk}&types=look&types=dashboard")
+    page.get_by_label("Workers").fill("1")
+    page.get_by_role("button", name=re.compile("Review and restore")).click()
+    page.locator("#confirm").check()
+    page.get_by_role("button", name=re.compile(r"^Restore \d+ items into emulator")).click()
+    expect(page.locator("#session-status")).to_have_text("running", timeout=WAIT_MS)
+    expect(page.locator("#session-progress .big")).not_to_contain_text("0 of", timeout=WAIT_MS)
+    screenshot(page, "session-running")
+    page.get_by_role("button", name="Cancel").click()
+    assert wait_for_session_end(page) == "cancelled"
+    session = RestoreSession.objects.get()
+    assert session.done_count < session.total or session.total == 0
+
+    emulator.set_faults(clear=True)
+    page.get_by_role("button", name="Resume").click()
+    assert wait_for_session_end(page) == "completed"
+    session.refresh_from_db()
+    assert session.failed == 0 and session.done_count == session.total

@@ -1,0 +1,55 @@
+"""Helpers for the execution tests: destinations on emulators, backups extracted from them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from looker_emulator.extract import extract
+from looker_emulator.testing import RunningEmulator
+from restore.engine.config import RestoreConfig
+from restore.engine.looker_client import LookerClient, LookerSettings
+from restore.engine.session import start_session
+from restore.models import Backup, Destination, RestoreSession
+
+ENGINE_TESTS = Path(__file__).resolve().parent.parent / "engine"
+if str(ENGINE_TESTS) not in sys.path:
+    sys.path.append(str(ENGINE_TESTS))
+
+
+def make_destination(emu: RunningEmulator, name: str = "emu") -> Destination:
+    dest = Destination(name=name, base_url=emu.url, client_id=emu.client_id)
+    dest.set_client_secret(emu.client_secret)
+    dest.save()
+    return dest
+
+
+def make_backup(emu: RunningEmulator, path: Path) -> Backup:
+    extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    return backup
+
+
+def client_for(emu: RunningEmulator, workers: int = 8) -> LookerClient:
+    return LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret), workers=workers)
+
+
+def new_session(backup: Backup, dest: Destination, **config) -> RestoreSession:
+    config.setdefault("rate_limit_per_second", None)
+    return start_session(backup, dest, RestoreConfig(**config))
+
+
+def creates_by_type(emu: RunningEmulator) -> dict:
+    return emu.stats().get("creates", {})
+
+
+def compare(backup: Backup, emu: RunningEmulator, dest: Destination) -> list[str]:
+    """Field-by-field differences between the backup and the emulator (the engine tests' checker)."""
+    from compare import compare_backup, mapping_of
+
+    from restore.engine.backup_reader import open_backup
+
+    with open_backup(backup.path) as reader:
+        result = compare_backup(reader, client_for(emu), mapping_of(dest), same=False)
+    return result.diffs

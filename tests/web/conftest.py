@@ -1,0 +1,171 @@
+"""Rows for the web tests: a destination, a verified fixture backup, sessions, results, DLQ items."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from restore.engine.content_types import ContentType
+from restore.models import (
+    Backup,
+    DeadLetterItem,
+    Destination,
+    IDMapping,
+    RestoreItemResult,
+    RestoreSession,
+)
+
+XSS = "<script>alert('x')</script>"
+
+
+@pytest.fixture
+def destination(db) -> Destination:
+    d = Destination(name="prod", base_url="https://looker.example.com", client_id="cid")
+    d.set_client_secret("TOP-SECRET-VALUE")
+    d.save()
+    return d
+
+
+@pytest.fixture
+def backup(db, fixture_backup_path) -> Backup:
+    """The shared lookervault fixture, registered as verified (verification has its own tests)."""
+    return Backup.objects.create(
+        name="parallel.db",
+        path=str(fixture_backup_path),
+        status=Backup.Status.VERIFIED,
+        item_counts={"dashboard": 2, "look": 2, "folder": 3},
+        source_instance="https://source.example.com",
+    )
+
+
+@pytest.fixture
+def session(db, backup, destination, admin_user) -> RestoreSession:
+    return RestoreSession.objects.create(
+        backup=backup,
+        destination=destination,
+        started_by=admin_user,
+        source_instance=backup.source_instance,
+        status=RestoreSession.Status.COMPLETED,
+        config={"workers": 8, "selection": {"content_types": [1]}},
+        total=3,
+        created=1,
+        updated=1,
+        failed=1,
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+        summary={"by_type": {"dashboard": {"total": 3, "created": 1, "updated": 1, "failed": 1}}},
+    )
+
+
+@pytest.fixture
+def running_session(db, backup, destination, admin_user) -> RestoreSession:
+    return RestoreSession.objects.create(
+        backup=backup,
+        destination=destination,
+        started_by=admin_user,
+        status=RestoreSession.Status.RUNNING,
+        total=100,
+        created=40,
+        config={"workers": 8},
+        heartbeat_at=timezone.now(),
+        progress={
+            "total": 100,
+            "by_type": {"dashboard": {"total": 100, "done": 40, "failed": 0}},
+            "throughput": 12.5,
+            "eta_seconds": 5,
+            "rate_limiter": {"rate_per_second": 10, "backoff": False},
+            "throughput_series": [1, 5, 9, 12.5],
+            "recent_errors": [{"content_id": "7", "http_status": 429, "message": XSS}],
+        },
+    )
+
+
+@pytest.fixture
+def results(db, session) -> list[RestoreItemResult]:
+    rows = [
+        RestoreItemResult(
+            session=session,
+            content_type=ContentType.DASHBOARD,
+            source_id="101",
+            name=XSS,
+            action="created",
+            destination_id="501",
+        ),
+        RestoreItemResult(
+            session=session,
+            content_type=ContentType.DASHBOARD,
+            source_id="102",
+            name="EMEA",
+            action="updated",
+            destination_id="102",
+            diff={
+                "changes": [
+                    {
+                        "method": "PATCH",
+                        "path": "/dashboards/102",
+                        "fields": {"title": ["Old", "EMEA"]},
+                    }
+                ],
+                "verify": None,
+            },
+            pre_image={"title": "Old"},
+        ),
+    ]
+    return RestoreItemResult.objects.bulk_create(rows)
+
+
+@pytest.fixture
+def dlq_item(db, session) -> DeadLetterItem:
+    return DeadLetterItem.objects.create(
+        session=session,
+        content_type=ContentType.DASHBOARD,
+        content_id="103",
+        name=XSS,
+        error_message="Validation failed: " + XSS,
+        error_class="LookerApiError",
+        http_status=422,
+        response_body='{"message": "Validation Failed"}',
+        request_method="POST",
+        request_path="/api/4.0/dashboards",
+        request_payload={"title": "x"},
+        stack_trace="Traceback ...",
+        attempts=[{"at": "2026-01-01T00:00:00Z", "status": 422, "message": "Validation Failed"}],
+    )
+
+
+@pytest.fixture
+def mapping(db, destination, session) -> IDMapping:
+    return IDMapping.objects.create(
+        source_instance="https://source.example.com",
+        destination_instance=destination,
+        content_type=ContentType.DASHBOARD,
+        source_id="101",
+        destination_id="501",
+        session=session,
+    )
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    """Users are created in nearly every test; the production hasher costs ~0.3 s each."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def ensure_roles() -> None:
+    """(Re)create the role groups the data migration made: a transactional test elsewhere in the
+    suite flushes the database, and the groups go with it."""
+    from django.contrib.auth.models import Group, Permission
+
+    from restore import roles
+
+    for role, perms in roles.ROLE_PERMISSIONS.items():
+        group, _ = Group.objects.get_or_create(name=role)
+        codenames = [p.split(".", 1)[1] for p in perms]
+        group.permissions.set(
+            Permission.objects.filter(content_type__app_label="restore", codename__in=codenames)
+        )
+
+
+@pytest.fixture(autouse=True)
+def _roles_exist(db) -> None:
+    ensure_roles()

@@ -1,0 +1,92 @@
+"""Browsing a backup through the reader: counts, filters, pagination, item page, dependencies."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+
+import msgspec
+import pytest
+from django.conf import settings
+from django.urls import reverse
+
+from restore.models import Backup
+from tests.web.conftest import XSS
+
+pytestmark = pytest.mark.django_db
+
+
+def test_items_are_listed_and_filtered(client, auditor_user, backup):
+    client.force_login(auditor_user)
+    page = client.get(reverse("backup_detail", args=[backup.pk])).content.decode()
+    assert "An SDK dashboard" in page and "Sales board" in page
+    partial = client.get(
+        reverse("backup_detail", args=[backup.pk]),
+        {"content_type": "dashboard"},
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "<html" not in partial
+    assert "An SDK dashboard" in partial and "Sales board" not in partial
+    page = client.get(
+        reverse("backup_detail", args=[backup.pk]), {"search": "emea"}
+    ).content.decode()
+    assert "EMEA activity" in page and "An SDK dashboard</a>" not in page
+
+
+def test_item_page_shows_json_dependencies_and_restore_link(client, admin_user, backup):
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_item", args=[backup.pk, "dashboard", "101"])).content.decode()
+    assert "&quot;title&quot;: &quot;An SDK dashboard&quot;" in page
+    assert reverse("backup_item", args=[backup.pk, "folder", "12"]) in page  # its folder
+    assert "Restore this dashboard" in page
+    assert "types=dashboard&amp;ids=101&amp;with_dependencies=on" in page
+
+
+def test_composite_ids_are_accepted(client, auditor_user, backup):
+    client.force_login(auditor_user)
+    response = client.get(reverse("backup_item", args=[backup.pk, "dashboard", "dashboard::101"]))
+    assert response.status_code == 200
+
+
+def test_missing_item_is_a_plain_404(client, auditor_user, backup):
+    client.force_login(auditor_user)
+    response = client.get(reverse("backup_item", args=[backup.pk, "dashboard", "999"]))
+    assert response.status_code == 404
+    assert b"No dashboard 999 in this backup" in response.content
+
+
+def test_unreadable_backup_file_says_so(client, auditor_user, backup):
+    backup.path = str(settings.DATA_DIR / "gone.db")
+    backup.save()
+    client.force_login(auditor_user)
+    page = client.get(reverse("backup_detail", args=[backup.pk])).content.decode()
+    assert "could not be read" in page
+
+
+def test_script_titles_from_a_backup_are_escaped(client, auditor_user, fixture_backup_path):
+    path = settings.DATA_DIR / "xss.db"
+    shutil.copy(fixture_backup_path, path)
+    db = sqlite3.connect(path)
+    blob = db.execute(
+        "SELECT content_data FROM content_items WHERE id='101' AND content_type=1"
+    ).fetchone()[0]
+    content = msgspec.msgpack.decode(blob)
+    content["title"] = XSS
+    db.execute(
+        "UPDATE content_items SET name=?, content_data=? WHERE id='101' AND content_type=1",
+        (XSS, msgspec.msgpack.encode(content)),
+    )
+    db.commit()
+    db.close()
+    backup = Backup.objects.create(
+        name=XSS, path=str(path), status=Backup.Status.VERIFIED, item_counts={"dashboard": 2}
+    )
+    client.force_login(auditor_user)
+    for url in (
+        reverse("backup_list"),
+        reverse("backup_detail", args=[backup.pk]),
+        reverse("backup_item", args=[backup.pk, "dashboard", "101"]),
+    ):
+        html = client.get(url).content.decode()
+        assert XSS not in html, url
+        assert "&lt;script&gt;" in html, url

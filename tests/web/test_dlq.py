@@ -1,0 +1,131 @@
+"""Dead-letter queue: filters, detail, dismiss with a note, triage groups and group actions."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from restore.engine.content_types import ContentType
+from restore.models import DeadLetterItem
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def many_items(session):
+    rows = [
+        DeadLetterItem(
+            session=session,
+            content_type=ContentType.LOOK,
+            content_id=str(i),
+            name=f"Look {i}",
+            error_message="Rate limited" if i % 3 else "Not found",
+            error_class="LookerApiError",
+            http_status=429 if i % 3 else 404,
+        )
+        for i in range(120)
+    ]
+    return DeadLetterItem.objects.bulk_create(rows)
+
+
+def test_list_paginates_and_filters(client, auditor_user, many_items):
+    client.force_login(auditor_user)
+    page = client.get(reverse("dlq_list")).content.decode()
+    assert "Rows 1–50" in page and "Next" in page
+    page = client.get(reverse("dlq_list"), {"http_status": "404"}).content.decode()
+    assert page.count('<span class="badge bad">404</span>') == 40
+    page = client.get(reverse("dlq_list"), {"q": "Look 7"}).content.decode()
+    assert "Look 7<" in page or "Look 7\n" in page
+
+
+def test_item_detail_shows_payload_response_traceback_and_attempts(client, auditor_user, dlq_item):
+    client.force_login(auditor_user)
+    page = client.get(reverse("dlq_item", args=[dlq_item.pk])).content.decode()
+    for text in ("Validation Failed", "Traceback", "POST /api/4.0/dashboards", "&quot;title&quot;"):
+        assert text in page
+
+
+def test_dismiss_one_with_a_note(client, support_user, dlq_item):
+    client.force_login(support_user)
+    client.post(reverse("dlq_resolve_one", args=[dlq_item.pk]), {"note": "deleted on purpose"})
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == DeadLetterItem.Status.DISMISSED
+    assert dlq_item.resolved_by == support_user and dlq_item.resolution_note == "deleted on purpose"
+
+
+def test_dismiss_all_matching_the_filter(client, support_user, many_items):
+    client.force_login(support_user)
+    client.post(
+        reverse("dlq_bulk"), {"action": "resolve_filter", "http_status": "404", "note": "gone"}
+    )
+    assert DeadLetterItem.objects.filter(status="dismissed").count() == 40
+    assert DeadLetterItem.objects.filter(status="open", http_status=429).count() == 80
+
+
+def test_dismiss_selected(client, support_user, many_items):
+    client.force_login(support_user)
+    ids = [many_items[0].pk, many_items[1].pk]
+    client.post(reverse("dlq_bulk"), {"action": "resolve_selected", "item": ids})
+    assert set(
+        DeadLetterItem.objects.filter(status="dismissed").values_list("pk", flat=True)
+    ) == set(ids)
+
+
+def test_triage_groups_by_error_class_and_status(client, auditor_user, many_items):
+    client.force_login(auditor_user)
+    page = client.get(reverse("dlq_triage")).content.decode()
+    assert ">80<" in page and ">40<" in page
+    assert "Rate limited" in page and "Not found" in page
+
+
+def test_triage_group_dismiss(client, support_user, many_items):
+    client.force_login(support_user)
+    client.post(
+        reverse("dlq_triage_action"),
+        {"action": "resolve", "error_class": "LookerApiError", "group_status": "404", "note": "ok"},
+    )
+    assert DeadLetterItem.objects.filter(status="dismissed").count() == 40
+
+
+def test_row_poll_stops_when_not_retrying(client, auditor_user, dlq_item):
+    client.force_login(auditor_user)
+    assert client.get(reverse("dlq_row", args=[dlq_item.pk])).status_code == 286
+    dlq_item.status = DeadLetterItem.Status.RETRYING
+    dlq_item.save()
+    response = client.get(reverse("dlq_row", args=[dlq_item.pk]))
+    assert response.status_code == 200 and 'hx-trigger="every 2s"' in response.content.decode()
+
+
+def test_one_click_retry_marks_the_row_and_queues_the_retry(client, support_user, dlq_item):
+    from django_q.models import OrmQ
+
+    client.force_login(support_user)
+    response = client.post(reverse("dlq_retry_one", args=[dlq_item.pk]), HTTP_HX_REQUEST="true")
+    html = response.content.decode()
+    assert f'id="dlq-row-{dlq_item.pk}"' in html and 'hx-trigger="every 2s"' in html
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == DeadLetterItem.Status.RETRYING
+    task = OrmQ.objects.get()
+    assert task.func() == "restore.tasks.run_dlq_retry_task"
+    assert task.args() == ([dlq_item.pk], support_user.pk)
+
+
+def test_retry_all_matching_the_filter_queues_only_open_matches(client, support_user, many_items):
+    from django_q.models import OrmQ
+
+    DeadLetterItem.objects.filter(pk=many_items[1].pk).update(status="dismissed")
+    client.force_login(support_user)
+    client.post(reverse("dlq_bulk"), {"action": "retry_filter", "http_status": "429"})
+    ids = OrmQ.objects.get().args()[0]
+    assert len(ids) == 79 and many_items[1].pk not in ids
+    assert DeadLetterItem.objects.filter(status="retrying").count() == 79
+
+
+def test_retry_of_a_closed_item_does_nothing(client, support_user, dlq_item):
+    dlq_item.status = DeadLetterItem.Status.DISMISSED
+    dlq_item.save()
+    client.force_login(support_user)
+    response = client.post(reverse("dlq_retry_one", args=[dlq_item.pk]), follow=True)
+    assert b"not open" in response.content
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == DeadLetterItem.Status.DISMISSED

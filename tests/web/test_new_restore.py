@@ -1,0 +1,132 @@
+"""New restore: defaults, validation, live count, and the explicit confirmation before writing."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from restore.models import RestoreSession
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(backup, destination, **extra) -> dict:
+    data = {
+        "backup": backup.pk,
+        "destination": destination.pk,
+        "workers": 8,
+        "rate_limit_per_second": 10,
+        "max_retries": 5,
+        "checkpoint_interval": 100,
+    }
+    return data | extra
+
+
+def test_form_has_sensible_defaults_and_prefill(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    page = client.get(
+        reverse("restore_new"), {"backup": backup.pk, "types": "dashboard", "ids": "101"}
+    ).content.decode()
+    assert 'name="workers" value="8"' in page and 'name="max_retries" value="5"' in page
+    assert 'value="dashboard" id="id_types_8" checked' in page
+    assert 'value="101"' in page
+
+
+def test_live_count_of_selected_items(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    html = client.get(
+        reverse("restore_count"), form_data(backup, destination, types="dashboard")
+    ).content.decode()
+    assert "<strong>2</strong> items selected" in html
+    html = client.get(
+        reverse("restore_count"), form_data(backup, destination, types="dashboard", ids="101")
+    ).content.decode()
+    assert "<strong>1</strong> item selected" in html
+    html = client.get(
+        reverse("restore_count"), form_data(backup, destination, workers=99)
+    ).content.decode()
+    assert 'class="error"' in html
+
+
+def test_validation_messages(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("restore_new"),
+        form_data(
+            backup, destination, workers=0, updated_after="2026-02-01", updated_before="2026-01-01"
+        ),
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "greater than or equal to 1" in html
+    assert "end date is before the start date" in html
+
+
+def test_review_names_the_destination_and_count_and_writes_nothing(
+    client, admin_user, backup, destination
+):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("restore_new"), form_data(backup, destination, types="dashboard", action="review")
+    )
+    html = response.content.decode()
+    assert "Restore 2 items into prod" in html
+    assert 'name="confirm_count" value="2"' in html
+    assert not RestoreSession.objects.exists()
+
+
+def test_start_without_confirmation_writes_nothing(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    client.post(
+        reverse("restore_new"), form_data(backup, destination, types="dashboard", action="start")
+    )
+    assert not RestoreSession.objects.exists()
+
+
+def test_start_with_a_stale_count_asks_again(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("restore_new"),
+        form_data(
+            backup,
+            destination,
+            types="dashboard",
+            action="start",
+            confirm="yes",
+            confirm_count="7",
+            confirm_destination="prod",
+        ),
+        follow=True,
+    )
+    assert b"selection changed" in response.content
+    assert not RestoreSession.objects.exists()
+
+
+def test_confirmed_start_records_the_session(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    response = client.post(
+        reverse("restore_new"),
+        form_data(
+            backup,
+            destination,
+            types="dashboard",
+            ids="101",
+            with_dependencies="on",
+            action="start",
+            confirm="yes",
+            confirm_count="1",
+            confirm_destination="prod",
+        ),
+    )
+    session = RestoreSession.objects.get()
+    assert response["Location"] == reverse("session_detail", args=[session.pk])
+    assert session.started_by == admin_user and not session.dry_run
+    assert session.config["selection"]["ids"] == ["101"]
+    assert session.config["with_dependencies"] is True
+
+
+def test_plan_records_a_dry_run_session(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    client.post(reverse("restore_new"), form_data(backup, destination, action="plan"))
+    session = RestoreSession.objects.get()
+    assert session.dry_run and session.config["dry_run"] is True

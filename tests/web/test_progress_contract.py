@@ -1,0 +1,41 @@
+"""The session page reads what the runner publishes: its real progress document, rendered."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from restore.engine.errors import LookerApiError
+
+pytestmark = pytest.mark.django_db
+
+
+def test_runner_progress_document_renders(client, auditor_user, running_session):
+    from restore.engine import runner
+
+    progress = runner.Progress({"dashboard": 10, "look": 5}, {})
+    for _ in range(4):
+        progress.count("look", "created")
+    progress.count("dashboard", "updated")
+    progress.error(
+        "dashboard",
+        "77",
+        LookerApiError("Too many requests", status=429, method="PATCH", path="/dashboards/77"),
+    )
+    progress.count("dashboard", "failed")
+    for _ in range(3):
+        progress.document({})  # builds the throughput series
+    running_session.progress = progress.document(
+        {"configured_rate": 10.0, "current_rate": 5.0, "throttled": True, "throttle_events": 1}
+    )
+    running_session.save()
+    client.force_login(auditor_user)
+    html = client.get(
+        reverse("session_progress", args=[running_session.pk]), HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "6 of 15 items" in html
+    assert "4 created" in html and "1 updated" in html and "1 failed" in html
+    assert 'look <small class="muted">4/5' in html and 'dashboard <small class="muted">2/10' in html
+    assert "current rate: 5.0" in html and "throttled: True" in html
+    assert "dashboard 77" in html and "Too many requests" in html
+    assert "<polyline" in html
