@@ -236,12 +236,25 @@ def personal_folder_of(ctx: RestoreContext, dest_user_id: str) -> str | None:
 def soft_ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:
     """A reference inside a sub-resource (a tile's look, a board item's content): when it cannot
     be resolved, the sub-resource is restored without it and the item reports why, instead of
-    blocking a whole dashboard for one broken tile (the source held a dangling reference too)."""
+    blocking a whole dashboard for one broken tile (the source held a dangling reference too).
+
+    When the backup does hold the live target (it failed, or was not selected), dropping the
+    reference would lose it for good: the item is blocked instead, so a DLQ retry after the
+    target is restored puts the reference back."""
     try:
         return ref(ctx, ct, source_id, field)
     except MissingDependencyError as exc:
+        if _backup_has_live(ctx, ct, source_id):
+            raise
         ctx.warn(f"{exc}; restored without it")
         return None
+
+
+def _backup_has_live(ctx: RestoreContext, ct: ContentType, source_id: Any) -> bool:
+    if ctx.source is None or ctx.lenient:
+        return False
+    item = ctx.source.get_item(ct, str(source_id))
+    return item is not None and not getattr(item, "deleted", False)
 
 
 def drop_unresolved(body: dict[str, Any], content: dict[str, Any], *fields: str) -> dict[str, Any]:
