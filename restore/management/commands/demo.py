@@ -41,6 +41,10 @@ def wait_for_port(port: int, timeout: float = 60) -> None:
 
 
 def interrupt(signum, frame) -> None:
+    """Stop as Ctrl-C would; further signals are ignored so they cannot cut the clean-up short
+    (uv forwards the TERM it gets, so the second one comes almost at once)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     raise KeyboardInterrupt
 
 
@@ -91,6 +95,7 @@ class Command(BaseCommand):
         procs: list[subprocess.Popen] = []
         # `kill`/`timeout` send SIGTERM: stop the children as Ctrl-C would.
         signal.signal(signal.SIGTERM, interrupt)
+        signal.signal(signal.SIGINT, interrupt)
         try:
             self.spawn(
                 procs, "-m", "looker_emulator", "serve", "--port", str(emulator_port),
