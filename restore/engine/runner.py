@@ -386,11 +386,6 @@ def mark_deferred(session: RestoreSession, ct: ContentType, sid: str, what: list
         row.update(diff=diff)
 
 
-def deferred_keys(session: RestoreSession) -> list[tuple[int, str]]:
-    rows = session.results.filter(diff__has_key="deferred").values_list("content_type", "source_id")
-    return sorted(rows, key=lambda r: (RANK.get(ContentType(r[0]), 99), r[1]))
-
-
 # -- the session ----------------------------------------------------------------------------------
 class SessionRunner:
     """Runs one session to its end (or cancel, or lost lease) in this process."""
@@ -501,17 +496,31 @@ class SessionRunner:
         )
 
     def _second_pass(self, reader: Any) -> None:
-        """Items whose references to later types were deferred get them now (and say so)."""
-        for ct_value, sid in deferred_keys(self.session):
-            if self.stop.is_set():
-                return
-            rows = RestoreItemResult.objects.filter(
-                session=self.session, content_type=ct_value, source_id=sid
+        """Items whose references to later types were deferred get them now (and say so).
+
+        In parallel like a level: every object exists by now, so the second-pass writes (a user's
+        groups and roles, a cycle member's parent) do not depend on each other."""
+        deferred = {
+            (ct, sid): (diff or {}).get("deferred", [])
+            for ct, sid, diff in self.session.results.filter(diff__has_key="deferred").values_list(
+                "content_type", "source_id", "diff"
             )
-            what = ((rows.values_list("diff", flat=True).first()) or {}).get("deferred", [])
-            item = reader.get_item(ContentType(ct_value), sid)
-            if item is not None:
-                self.items.run(_Again(item), again=True)
+        }
+        keys = sorted(deferred, key=lambda k: (RANK.get(ContentType(k[0]), 99), k[1]))
+        items = (reader.get_item(ContentType(ct), sid) for ct, sid in keys)
+        run_level_items(
+            self.items,
+            None,
+            (i for i in items if i is not None),
+            set(),
+            self.session.options.workers,
+            self.stop,
+            again=True,
+        )
+        for (ct, sid), what in deferred.items():
+            rows = RestoreItemResult.objects.filter(
+                session=self.session, content_type=ct, source_id=sid
+            )
             row = rows.first()
             if row is not None:
                 diff = {k: v for k, v in (row.diff or {}).items() if k != "deferred"}
@@ -620,16 +629,21 @@ class SessionRunner:
 
 def run_level_items(
     runner: ItemRunner,
-    ct: ContentType,
+    ct: ContentType | None,
     items: Iterable[Any],
     done: set[str],
     workers: int,
     stop: threading.Event,
     after_item: Callable[[], None] = lambda: None,
+    *,
+    again: bool = False,
 ) -> None:
     """Items of one level through a pool: at most `workers * 2` read ahead (bounded memory), an
-    item waits while an item it refers to (its parent folder) is still running."""
-    refs = SELF_REFERENCES.get(ct)
+    item waits while an item it refers to (its parent folder) is still running.
+
+    `ct` None: items of several types with no order among them (the second pass)."""
+    refs = SELF_REFERENCES.get(ct) if ct is not None else None
+    name = ct.slug if ct is not None else "again"
     running: set[str] = set()
     cond = threading.Condition()
     window = threading.BoundedSemaphore(workers * 2)
@@ -637,11 +651,11 @@ def run_level_items(
     def work(item: Any, key: str) -> None:
         try:
             if not stop.is_set():
-                runner.run(item)
+                runner.run(item, again=again)
                 after_item()
         except Exception as exc:  # never lose the pool to one item  # noqa: BLE001
-            log.exception("item %s %s crashed the worker", ct.slug, key)
-            runner.progress.error(ct.slug, key, exc)
+            log.exception("item %s %s crashed the worker", name, key)
+            runner.progress.error(name, key, exc)
         finally:
             close_old_connections()
             with cond:
@@ -649,7 +663,7 @@ def run_level_items(
                 cond.notify_all()
             window.release()
 
-    with ThreadPoolExecutor(workers, thread_name_prefix=f"restore-{ct.slug}") as pool:
+    with ThreadPoolExecutor(workers, thread_name_prefix=f"restore-{name}") as pool:
         futures: list[Future] = []
         for item in items:
             if stop.is_set():

@@ -17,7 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from restore.engine.backup_reader import BackupError, Selection, open_backup
@@ -233,11 +233,15 @@ def finish_session(session: RestoreSession) -> dict[str, Any]:
 
 def counts_by_type(session: RestoreSession) -> dict[str, dict[str, int]]:
     out: dict[str, dict[str, int]] = {}
-    rows = session.results.values_list("content_type", "action")
-    for ct, action in rows:
+    rows = (
+        session.results.order_by()
+        .values_list("content_type", "action")
+        .annotate(n=models.Count("id"))
+    )
+    for ct, action, n in rows:
         bucket = out.setdefault(ContentType(ct).slug, dict.fromkeys(COUNTED, 0))
         key = "failed" if action in ("failed", "blocked", "pending") else action
-        bucket[key] += 1
+        bucket[key] += n
     return out
 
 
@@ -245,8 +249,8 @@ def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | N
     by_type = by_type if by_type is not None else counts_by_type(session)
     totals = {k: sum(c[k] for c in by_type.values()) for k in COUNTED}
     blocked = session.results.filter(action="blocked").count()
-    verify_rows = session.results.filter(diff__isnull=False).values_list("diff", flat=True)
-    mismatches = sum(1 for d in verify_rows if isinstance(d, dict) and d.get("verify"))
+    # Counted by the database: loading every row's diff here made memory grow with the session.
+    mismatches = session.results.filter(diff__has_key="verify").exclude(diff__verify=None).count()
     duration = (
         (session.finished_at - session.started_at).total_seconds()
         if session.finished_at and session.started_at
