@@ -84,6 +84,9 @@ class RestoreContext:
     # (type, source ID) of items in a reference cycle: created without it, fixed in the second pass.
     cycle_members: set[tuple[ContentType, str]] = field(default_factory=set)
     compat: Any = None  # compat.Compatibility of the destination, once checked
+    # Folders this run created: nothing of the backup can be in them yet, so items going there
+    # skip the natural-key search on their first attempt (two requests for a look or dashboard).
+    fresh_folders: set[str] = field(default_factory=set)
     # Rollback: a reference to an object that no longer exists is left as it is (with a warning)
     # instead of failing the item; the pre-image may point at objects deleted before the restore.
     lenient: bool = False
@@ -157,6 +160,17 @@ class RestoreContext:
         if not hasattr(self._local, "active"):
             self._local.active = set()
         return self._local.active
+
+    def attempted_before(self, ct: Any, source_id: str) -> bool:
+        """Has this session tried the item before (a retry, a resume, a DLQ retry)? Then an earlier
+        POST may have gone through unseen: the object must be looked up before creating it."""
+        if self.session is None:
+            return True
+        from restore.models import RestoreItemResult
+
+        return RestoreItemResult.objects.filter(
+            session=self.session, content_type=int(ct), source_id=source_id
+        ).exists()
 
     # -- small shared caches (lookups by natural key, existence checks) ---------------------------
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:

@@ -68,9 +68,10 @@ def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
     if not email:
         return None
     found = _search(ctx, "/users/search", {"email": email}, {"email": email})
-    if found is None and content.get("first_name"):
+    retried = content.get("id") is None or ctx.attempted_before(CT.USER, str(content["id"]))
+    if found is None and content.get("first_name") and retried:
         # A create whose response was lost on an instance that ignored the email in the body:
-        # the same name and no email credentials yet.
+        # the same name and no email credentials yet (only an earlier attempt can have made it).
         names = {"first_name": content["first_name"], "last_name": content.get("last_name") or ""}
         rows = ctx.client.get("/users/search", names) or []
         orphans = [
