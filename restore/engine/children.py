@@ -8,12 +8,14 @@ destination holds them in backup order, so a second run pairs them again and cha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
 from restore.engine.diffs import field_diff, same
 from restore.engine.errors import MissingDependencyError
+from restore.engine.fanout import Batch, run_all
 from restore.engine.payloads import query_body, user_email, writable
 from restore.engine.references import drop_unresolved, later_ref, ref, soft_ref
 
@@ -81,9 +83,10 @@ def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
 
 # -- users and roles -------------------------------------------------------------------------------
 def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
-    _sync_email(ctx, c, dest_id, current)
+    fresh = _fresh_user(ctx, c, dest_id) if current is None else None
+    _sync_email(ctx, c, dest_id, current, fresh)
     if current is None and c.get("personal_folder_id") is not None:
-        _map_personal_folder(ctx, c, dest_id)
+        _map_personal_folder(ctx, c, dest_id, fresh)
     groups = _memberships(ctx, CT.GROUP, c.get("group_ids"), "group_ids")
     roles = _memberships(ctx, CT.ROLE, c.get("role_ids"), "role_ids")
     if groups is None or roles is None:
@@ -125,7 +128,17 @@ def _memberships(ctx: RestoreContext, ct: ContentType, ids: Any, field: str) -> 
     return out
 
 
-def _sync_email(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+def _fresh_user(ctx: RestoreContext, c: Body, dest_id: str) -> Body | None:
+    """A user just created: one GET for both its email credentials and its personal folder."""
+    if ctx.dry_run or not (user_email(c) or c.get("personal_folder_id") is not None):
+        return None
+    fields = "id,credentials_email,personal_folder_id"
+    return ctx.client.get(f"/users/{dest_id}", {"fields": fields})
+
+
+def _sync_email(
+    ctx: RestoreContext, c: Body, dest_id: str, current: Body | None, fresh: Body | None
+) -> None:
     email = user_email(c)
     if not email:
         return
@@ -133,7 +146,7 @@ def _sync_email(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None
         # just created with the email in its body: add credentials only if they did not stick
         if ctx.dry_run:
             return
-        current = ctx.client.get(f"/users/{dest_id}", {"fields": "id,credentials_email"})
+        current = fresh
     have = ((current or {}).get("credentials_email") or {}).get("email")
     if have is None:
         ctx.write("POST", f"/users/{dest_id}/credentials_email", {"email": email})
@@ -141,12 +154,11 @@ def _sync_email(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None
         ctx.write("PATCH", f"/users/{dest_id}/credentials_email", {"email": email}, {"email": have})
 
 
-def _map_personal_folder(ctx: RestoreContext, c: Body, dest_id: str) -> None:
+def _map_personal_folder(ctx: RestoreContext, c: Body, dest_id: str, user: Body | None) -> None:
     """Looker gives a new user a personal folder: the backup's personal folder maps to it."""
     if ctx.dry_run:
         ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), f"(personal folder of {dest_id})")
         return
-    user = ctx.client.get(f"/users/{dest_id}", {"fields": "id,personal_folder_id"})
     if user and user.get("personal_folder_id") is not None:
         ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), str(user["personal_folder_id"]))
 
@@ -162,61 +174,105 @@ def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
 
 # -- dashboards ------------------------------------------------------------------------------------
 def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
-    _sync_filters(ctx, c.get("dashboard_filters") or [], dest_id, current)
-    pairs = _sync_elements(ctx, c.get("dashboard_elements") or [], dest_id, current)
-    element_ids = {str(w.get("id")): str(d["id"]) for w, d in pairs if d is not None}
-    _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, element_ids)
+    """Filters, tiles, then layout positions; independent requests run concurrently.
+
+    New tiles are created one after another in backup order: tiles without a same-ID match pair by
+    position (ID order), so the destination's IDs must come out in backup order for the next run
+    to pair them again and change nothing. Meanwhile helpers write the filters and build the next
+    tiles' bodies (look tiles restore their look with --with-dependencies).
+    """
+    have = _by_id((current or {}).get("dashboard_elements"))
+    pairs = pair(ctx, _by_id(c.get("dashboard_elements")), have)
+    first = _filter_tasks(ctx, c.get("dashboard_filters") or [], dest_id, current)
+    first += [
+        _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}") for x in leftovers(pairs, have)
+    ]
+    bodies = [_task(_element_body, ctx, w, dest_id, existing) for w, existing in pairs]
+    written = list(pairs)
+    with Batch(ctx, first + bodies) as batch:
+        for k in range(len(first)):
+            batch.result(k)  # filters before tiles: tiles may listen to them
+        for i, (w, existing) in enumerate(pairs):
+            if existing is None:
+                body = batch.result(len(first) + i)
+                written[i] = (w, ctx.write("POST", "/dashboard_elements", body))
+        built = batch.finish()[len(first) :]
+    run_all(ctx, _element_patches(ctx, pairs, built))
+    element_ids = {str(w.get("id")): str(d["id"]) for w, d in written if d is not None}
+    created = any(existing is None for _, existing in pairs)
+    _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, current, element_ids, created)
 
 
-def _sync_filters(ctx: RestoreContext, wanted: list[Body], dest_id: str, cur: Body | None) -> None:
+def _task(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: fn(*args)
+
+
+def _filter_tasks(
+    ctx: RestoreContext, wanted: list[Body], dest_id: str, cur: Body | None
+) -> list[Callable[[], Any]]:
+    """The filter writes (paired by name, so their order does not matter)."""
     have = {f.get("name"): f for f in (cur or {}).get("dashboard_filters") or []}
+    tasks = []
     for f in wanted:
         body = writable("DashboardFilter", f)
         existing = have.pop(f.get("name"), None)
         if existing is None:
             create = writable("CreateDashboardFilter", {**f, "dashboard_id": dest_id})
-            ctx.write("POST", "/dashboard_filters", create)
+            tasks.append(_task(ctx.write, "POST", "/dashboard_filters", create))
         elif field_diff(body, existing):
             delta = {k: body[k] for k in field_diff(body, existing)}
-            ctx.write("PATCH", f"/dashboard_filters/{existing['id']}", delta, existing)
+            path = f"/dashboard_filters/{existing['id']}"
+            tasks.append(_task(ctx.write, "PATCH", path, delta, existing))
     for extra in have.values():
-        ctx.write("DELETE", f"/dashboard_filters/{extra['id']}")
+        tasks.append(_task(ctx.write, "DELETE", f"/dashboard_filters/{extra['id']}"))
+    return tasks
 
 
-def _sync_elements(
-    ctx: RestoreContext, wanted: list[Body], dest_id: str, cur: Body | None
-) -> list[tuple[Body, Body | None]]:
-    have = _by_id((cur or {}).get("dashboard_elements"))
-    pairs = pair(ctx, _by_id(wanted), have)
-    for extra in leftovers(pairs, have):
-        ctx.write("DELETE", f"/dashboard_elements/{extra['id']}")
-    out = []
-    for w, existing in pairs:
-        body = _element_body(ctx, w, dest_id, existing)
-        if existing is None:
-            existing = ctx.write("POST", "/dashboard_elements", body)
-        elif field_diff(body, existing):
+def _element_patches(
+    ctx: RestoreContext, pairs: list[tuple[Body, Body | None]], bodies: list[Body]
+) -> list[Callable[[], Any]]:
+    """PATCHes of the existing tiles that differ from the backup."""
+    tasks = []
+    for (_, existing), body in zip(pairs, bodies, strict=True):
+        if existing is not None and field_diff(body, existing):
             delta = {k: body[k] for k in field_diff(body, existing)}
-            ctx.write("PATCH", f"/dashboard_elements/{existing['id']}", delta, existing)
-        out.append((w, existing))
-    return out
+            path = f"/dashboard_elements/{existing['id']}"
+            tasks.append(_task(ctx.write, "PATCH", path, delta, existing))
+    return tasks
 
 
 def _element_body(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | None) -> Body:
     body = writable("DashboardElement", e, exclude=frozenset({"dashboard_layout_id", "query_id"}))
     body["dashboard_id"] = dest_id
     body["look_id"] = soft_ref(ctx, CT.LOOK, e.get("look_id"), f"tile {e.get('id')}: look_id")
-    if e.get("query") or e.get("query_id"):
+    if existing is None and _inline_query(ctx, e, body):
+        # create_dashboard_element takes the query itself: one request instead of two
+        body["query"] = query_body(e["query"])
+    elif e.get("query") or e.get("query_id"):
         body["query_id"] = query_id_for(ctx, e, existing)
     else:
         body["query_id"] = None
     return drop_unresolved(body, e, "look_id")
 
 
+def _inline_query(ctx: RestoreContext, e: Body, body: Body) -> bool:
+    """A new query tile gets its query inline in the POST. A look tile keeps its separate query (as
+    before: Looker creates no query inline next to a look_id); on the same instance the existing
+    query_id is reused as it is (queries are immutable). A PATCH keeps create_query + query_id."""
+    if not e.get("query") or body.get("look_id") is not None:
+        return False
+    return not (ctx.same_instance and e.get("query_id"))
+
+
 def _sync_layouts(
-    ctx: RestoreContext, wanted: list[Body], dest_id: str, element_ids: dict[str, str]
+    ctx: RestoreContext,
+    wanted: list[Body],
+    dest_id: str,
+    current: Body | None,
+    element_ids: dict[str, str],
+    tiles_created: bool,
 ) -> None:
-    have = _by_id(_current_layouts(ctx, dest_id))
+    have = _by_id(_current_layouts(ctx, dest_id, current, tiles_created))
     pairs = pair(ctx, _by_id(wanted), have)
     for w, existing in pairs:
         body = writable("DashboardLayout", w, exclude=frozenset({"dashboard_id"}))
@@ -225,15 +281,22 @@ def _sync_layouts(
         elif field_diff(body, existing):
             delta = {k: body[k] for k in field_diff(body, existing)}
             ctx.write("PATCH", f"/dashboard_layouts/{existing['id']}", delta, existing)
-        _sync_components(ctx, w, existing, element_ids)
+        run_all(ctx, _component_tasks(ctx, w, existing, element_ids))
     for extra in leftovers(pairs, have):
         if not extra.get("active"):
             ctx.write("DELETE", f"/dashboard_layouts/{extra['id']}")
 
 
-def _current_layouts(ctx: RestoreContext, dest_id: str) -> list[Body]:
+def _current_layouts(
+    ctx: RestoreContext, dest_id: str, current: Body | None, tiles_created: bool
+) -> list[Body]:
+    """The dashboard GET already holds its layouts; read them again only when new tiles were
+    written (Looker gave each one a layout component whose ID the run needs)."""
     if dest_id.startswith("("):  # a dashboard that a dry run would create
         return []
+    known = (current or {}).get("dashboard_layouts")
+    if known is not None and (ctx.dry_run or not tiles_created):
+        return known
     return ctx.client.get(f"/dashboards/{dest_id}/dashboard_layouts") or []
 
 
@@ -241,13 +304,15 @@ POSITION = ("row", "column", "width", "height", "deleted")
 GRANULAR = ("granular_row", "granular_column", "granular_width", "granular_height")
 
 
-def _sync_components(
+def _component_tasks(
     ctx: RestoreContext, layout: Body, existing: Body, element_ids: dict[str, str]
-) -> None:
+) -> list[Callable[[], Any]]:
+    """PATCHes that put each tile's layout component where the backup has it."""
     by_element = {
         str(c.get("dashboard_element_id")): c
         for c in existing.get("dashboard_layout_components") or []
     }
+    tasks = []
     for comp in layout.get("dashboard_layout_components") or []:
         element = element_ids.get(str(comp.get("dashboard_element_id")), "")
         target = by_element.get(element)
@@ -261,7 +326,9 @@ def _sync_components(
         diff = field_diff(body, target)
         if diff:
             delta = {k: body[k] for k in diff}
-            ctx.write("PATCH", f"/dashboard_layout_components/{target['id']}", delta, target)
+            path = f"/dashboard_layout_components/{target['id']}"
+            tasks.append(_task(ctx.write, "PATCH", path, delta, target))
+    return tasks
 
 
 # -- boards ----------------------------------------------------------------------------------------

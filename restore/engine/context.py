@@ -174,10 +174,25 @@ class RestoreContext:
 
     # -- small shared caches (lookups by natural key, existence checks) ---------------------------
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
+        """`compute()` once per key, even when several workers ask at the same moment (the others
+        wait for the first one's answer instead of sending the same lookup)."""
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
-        value = compute()
+        with self.key_lock(("cached", key)):
+            with self._lock:
+                if key in self._cache:
+                    return self._cache[key]
+            value = compute()
+            with self._lock:
+                self._cache[key] = value
+                self._cache.pop(("lock", ("cached", key)), None)
+        return value
+
+    def cached_value(self, key: Any) -> Any:
+        with self._lock:
+            return self._cache.get(key)
+
+    def remember(self, key: Any, value: Any) -> None:
         with self._lock:
             self._cache[key] = value
-        return value

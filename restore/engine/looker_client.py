@@ -260,13 +260,20 @@ def _io_error(
     )
 
 
+FANOUT_SLOTS = 8  # restore.engine.fanout.MAX_PARALLEL (not imported: fanout imports the engine)
+
+
 class LookerClient:
     """JSON over looker-sdk for one destination. Thread-safe; share one per session."""
 
     def __init__(self, settings: LookerSettings, *, workers: int = 8) -> None:
         self.settings = settings
         session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=max(workers, 1), pool_maxsize=max(workers, 1) + 2)
+        # Each worker, plus the dashboard fan-out (fanout.MAX_PARALLEL, shared by the session),
+        # plus slack: beyond the pool urllib3 would open and drop connections instead of reusing.
+        adapter = HTTPAdapter(
+            pool_connections=max(workers, 1), pool_maxsize=max(workers, 1) + FANOUT_SLOTS + 2
+        )
         session.mount("http://", adapter)
         session.mount("https://", adapter)
         self.transport = GatedTransport(settings, session)

@@ -47,7 +47,7 @@ def restore_item(
     """
     ct = ContentType(item.content_type)
     sid = source_id_of(item)
-    done = None if again else ctx.cached(("outcome", ct, sid), lambda: None)
+    done = None if again else ctx.cached_value(("outcome", ct, sid))
     if done is not None:
         return done
     local = ctx._local
@@ -64,9 +64,12 @@ def restore_item(
     finally:
         if saved is not None:
             local.changes, local.warnings, local.deferred = saved
-    if outcome.destination_id:  # a slim copy: memory stays bounded over 50,000 items
-        ctx._cache[("outcome", ct, sid)] = ItemOutcome(
-            outcome.action, ct, sid, outcome.name, outcome.destination_id
+    if nested and outcome.destination_id:
+        # Restored ahead of its level as a dependency: its own turn must not redo it. Only these
+        # are kept (slim), so memory does not grow with the number of items.
+        ctx.remember(
+            ("outcome", ct, sid),
+            ItemOutcome(outcome.action, ct, sid, outcome.name, outcome.destination_id),
         )
     return outcome
 
@@ -91,10 +94,15 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
         if ct == ContentType.FOLDER:
             ctx.fresh_folders.add(dest_id)
     else:
-        dest_id = str(current[restorer.key_field])
-        current_for_children = current
-        dest_id = update(ctx, restorer, sid, dest_id, body, current)
-        out.pre_image = current
+        dest_id, recreated = update(
+            ctx, restorer, sid, str(current[restorer.key_field]), body, current
+        )
+        if recreated:  # deleted between our GET and PATCH: its sub-resources are gone too
+            current_for_children = None
+            out.action = "created"
+        else:
+            current_for_children = current
+            out.pre_image = current
     ctx.idmap.record(ct, sid, dest_id)
     if restorer.sync_children is not None:
         restorer.sync_children(ctx, content, dest_id, current_for_children)
@@ -202,17 +210,18 @@ def create(ctx: RestoreContext, r: TypeRestorer, sid: str, body: Body) -> str:
 
 def update(
     ctx: RestoreContext, r: TypeRestorer, sid: str, dest_id: str, body: Body, current: Body
-) -> str:
+) -> tuple[str, bool]:
+    """PATCH only the fields that differ. Returns the ID and whether it had to be created again."""
     delta = {k: body[k] for k in field_diff(body, current) if k not in r.create_only}
     if not delta:
-        return dest_id
+        return dest_id, False
     try:
         ctx.write("PATCH", r.object_path(dest_id), delta, current)
     except LookerApiError as exc:
         if exc.status != 404:
             raise
-        return create(ctx, r, sid, body)  # deleted between our GET and PATCH
-    return dest_id
+        return create(ctx, r, sid, body), True  # deleted between our GET and PATCH
+    return dest_id, False
 
 
 def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) -> None:
