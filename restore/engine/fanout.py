@@ -25,15 +25,22 @@ from restore.engine.context import RestoreContext
 
 T = TypeVar("T")
 
-# Concurrent sub-resource requests of the whole context at once: the client's connection pool
-# has room for them on top of the workers' (looker_client.FANOUT_SLOTS, kept equal by a test).
+# Concurrent sub-resource requests of the whole context at once, at most the session's worker
+# count (a user who asked for 1 worker gets no fan-out): the client's connection pool has room
+# for them on top of the workers' (looker_client.FANOUT_SLOTS, kept equal by a test).
 MAX_PARALLEL = 8
+
+
+def budget(ctx: RestoreContext) -> int:
+    return min(MAX_PARALLEL, ctx.config.workers)
 
 
 def _slots(ctx: RestoreContext) -> threading.BoundedSemaphore:
     """One budget per context, shared by all workers: the fan-out never multiplies by workers."""
     with ctx._lock:  # not ctx.cached: two first callers must not create two budgets
-        return ctx._cache.setdefault(("fanout-slots",), threading.BoundedSemaphore(MAX_PARALLEL))
+        return ctx._cache.setdefault(
+            ("fanout-slots",), threading.BoundedSemaphore(max(budget(ctx), 1))
+        )
 
 
 class Batch(Generic[T]):
@@ -54,6 +61,7 @@ class Batch(Generic[T]):
         self._pool: ThreadPoolExecutor | None = None
         self._results: list[T] = []
         self._futures: list[Future[Any]] = []
+        limit = min(limit, budget(ctx))
         if len(tasks) <= 1 or limit <= 1 or getattr(ctx._local, "in_fanout", False):
             self._results = [task() for task in tasks]
             self._done = True

@@ -272,7 +272,8 @@ class LookerClient:
         # Each worker, plus the dashboard fan-out (fanout.MAX_PARALLEL, shared by the session),
         # plus slack: beyond the pool urllib3 would open and drop connections instead of reusing.
         adapter = HTTPAdapter(
-            pool_connections=max(workers, 1), pool_maxsize=max(workers, 1) + FANOUT_SLOTS + 2
+            pool_connections=max(workers, 1),
+            pool_maxsize=max(workers, 1) + min(workers, FANOUT_SLOTS) + 2,
         )
         session.mount("http://", adapter)
         session.mount("https://", adapter)

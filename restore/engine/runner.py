@@ -406,7 +406,8 @@ class SessionRunner:
         self.client = client
         self.process = process or engine_process
         self.limiter = limiter
-        self.heartbeat_interval = heartbeat_interval or max(0.5, min(5.0, lease_seconds() / 4))
+        # Also how soon a cancel is noticed and how fresh the live progress is: once a second.
+        self.heartbeat_interval = heartbeat_interval or max(0.25, min(1.0, lease_seconds() / 4))
         self.on_progress = on_progress
         self.stop = threading.Event()
         self.stop_reason = ""

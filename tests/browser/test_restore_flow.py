@@ -226,7 +226,7 @@ def test_cancel_then_resume_from_the_session_page(
 ):
     backup = Backup.register(backup_file, user=admin)
     assert backup.verify(), backup.verification_error
-    emulator.set_faults(latency_ms=150)  # slow enough to cancel mid-way
+    emulator.set_faults(latency_ms=300)  # slow enough to cancel mid-way
     login(page, live_server, "alice")
     page.goto(f"{live_server.url}/restores/new/?backup={backup.pk}&types=look&types=dashboard")
     page.get_by_label("Workers").fill("1")

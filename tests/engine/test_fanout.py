@@ -129,3 +129,10 @@ def test_the_client_pool_has_room_for_the_fanout():
     from restore.engine.looker_client import FANOUT_SLOTS
 
     assert FANOUT_SLOTS == MAX_PARALLEL
+
+
+def test_one_worker_means_no_fanout():
+    ctx = RestoreContext(CountingClient(), None, RestoreConfig(workers=1), False)  # type: ignore[arg-type]
+    ctx.begin_item()
+    run_all(ctx, tasks(ctx, 6))
+    assert ctx.client.most == 1
