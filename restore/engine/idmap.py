@@ -28,6 +28,11 @@ def same_instance(source_instance: str, destination_url: str) -> bool:
     return bool(src) and src == instance_key(destination_url)
 
 
+# Entries kept in memory when the database has them all: beyond it the oldest are dropped (and read
+# again if needed), so a 50,000-item session uses no more memory than a 5,000-item one.
+CACHE_LIMIT = 10_000
+
+
 class IdMap:
     """Lookups and records against IDMapping.
 
@@ -74,17 +79,27 @@ class IdMap:
         )
         if row is not None:
             with self._lock:
-                self._cache[key] = row
-                self._targets.setdefault(int(ct), set()).add(row)
+                self._remember(key, row)
         return row
+
+    def _remember(self, key: tuple[int, str], destination_id: str) -> None:
+        """Cache an entry (under the lock); bounded only when the database holds every entry."""
+        self._cache[key] = destination_id
+        targets = self._targets.setdefault(key[0], set())
+        targets.add(destination_id)
+        if not (self.persist and self.write):
+            return
+        while len(self._cache) > CACHE_LIMIT:
+            del self._cache[next(iter(self._cache))]
+        if len(targets) > CACHE_LIMIT:
+            targets.clear()  # knows_destination asks the database instead
 
     def record(self, ct: ContentType, source_id: str, destination_id: str) -> None:
         key = (int(ct), str(source_id))
         with self._lock:
             if self._cache.get(key) == str(destination_id):
                 return
-            self._cache[key] = str(destination_id)
-            self._targets.setdefault(int(ct), set()).add(str(destination_id))
+            self._remember(key, str(destination_id))
         if not (self.persist and self.write):
             return
         from restore.models import IDMapping

@@ -1,0 +1,35 @@
+"""The ID map's memory is bounded when the database holds every entry, and nothing is forgotten."""
+
+from __future__ import annotations
+
+import pytest
+
+from restore.engine import idmap
+from restore.engine.content_types import ContentType
+from restore.models import Destination
+
+
+@pytest.fixture
+def destination(db) -> Destination:
+    dest = Destination(name="d", base_url="https://dest.example.com", client_id="x")
+    dest.set_client_secret("s")
+    dest.save()
+    return dest
+
+
+def test_it_drops_the_oldest_entries_and_reads_them_back(destination, monkeypatch):
+    monkeypatch.setattr(idmap, "CACHE_LIMIT", 50)
+    ids = idmap.IdMap("https://src.example.com", destination)
+    for n in range(200):
+        ids.record(ContentType.LOOK, str(n), str(1000 + n))
+    assert len(ids._cache) <= 50
+    assert ids.get(ContentType.LOOK, "0") == "1000"  # evicted, read back from the database
+    assert ids.knows_destination(ContentType.LOOK, "1001")
+
+
+def test_a_dry_run_map_keeps_everything_in_memory(destination, monkeypatch):
+    monkeypatch.setattr(idmap, "CACHE_LIMIT", 50)
+    ids = idmap.IdMap("https://src.example.com", destination, write=False)
+    for n in range(200):
+        ids.record(ContentType.LOOK, str(n), f"(new {n})")
+    assert ids.get(ContentType.LOOK, "0") == "(new 0)"  # nothing in the database to fall back on
