@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.request
 import uuid
@@ -39,7 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from looker_emulator.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET  # noqa: E402
+from looker_emulator.testing import (  # noqa: E402
+    DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET,
+    serve_subprocess,
+)
 
 RouteKey = tuple[str, str, str]  # (method, route template, status) as /_emulator/stats counts them
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -213,44 +216,9 @@ def emulator(
 
     No state file and no `items` option: the empty migration target (`--items 0`).
     """
-    cmd = [sys.executable, "-m", "looker_emulator", "serve", "--host", "127.0.0.1", "--port", "0"]
-    if state_file is not None:
-        cmd += ["--state", str(state_file)]
-    cmd += _flags(options)
-    proc = subprocess.Popen(
-        cmd,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    lines: collections.deque[str] = collections.deque(maxlen=200)
-    found: dict[str, str] = {}
-    ready = threading.Event()
-
-    def drain() -> None:  # an undrained pipe would block the server
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.append(line)
-            if "listening on " in line and not ready.is_set():
-                found["url"] = line.rsplit("listening on ", 1)[1].strip()
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, name="emulator-output", daemon=True).start()
-    try:
-        ready.wait(timeout_s)
-        if "url" not in found:
-            raise RuntimeError("emulator did not start:\n" + "".join(lines))
-        yield EmulatorProcess(proc, found["url"], lines)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(15)
+    args = ["--host", "127.0.0.1", *_flags(options)]
+    with serve_subprocess(*args, state_file=state_file, timeout_s=timeout_s) as (proc, url, out):
+        yield EmulatorProcess(proc, url, out)
 
 
 def generate_state(out: Path, items: int, seed: int = 1) -> Path:

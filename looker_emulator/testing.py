@@ -170,6 +170,16 @@ def emulator_process(
     The process prints `looker-emulator listening on URL` once ready; extra CLI flags go in args.
     Its output is drained in the background; the process is terminated on exit.
     """
+    with serve_subprocess(*args, state_file=state_file, timeout_s=timeout_s) as (_proc, url, _out):
+        yield url
+
+
+@contextlib.contextmanager
+def serve_subprocess(
+    *args: str, state_file: str | Path | None = None, timeout_s: float = 60.0
+) -> Iterator[tuple[subprocess.Popen[str], str, collections.deque[str]]]:
+    """`emulator_process` for callers that also need the process (its PID, for CPU and memory)
+    and its last 200 lines of output."""
     cmd = [sys.executable, "-m", "looker_emulator", "serve", "--port", "0", *args]
     if state_file is not None:
         cmd += ["--state", str(state_file)]
@@ -203,7 +213,7 @@ def emulator_process(
             raise RuntimeError("emulator process did not start:\n" + "".join(lines))
         with urllib.request.urlopen(f"{url}/_emulator/health", timeout=10) as resp:
             resp.read()
-        yield url
+        yield proc, url, lines
     finally:
         proc.terminate()
         try:
