@@ -231,17 +231,22 @@ def form_data_from_config(session: RestoreSession) -> dict[str, Any]:
     return {k: v for k, v in data.items() if v not in (None, False, "", [])}
 
 
-class ResultFilterForm(forms.Form):
-    action = forms.ChoiceField(
-        choices=[("", "All actions")] + list(RestoreItemResult.Action.choices), required=False
-    )
-    content_type = forms.TypedChoiceField(
+def content_type_filter() -> forms.TypedChoiceField:
+    """The optional "Type" filter of the list pages (results, DLQ, ID mappings)."""
+    return forms.TypedChoiceField(
         choices=[("", "All types")] + CONTENT_TYPE_CHOICES,
         coerce=int,
         required=False,
         empty_value=None,
         label="Type",
     )
+
+
+class ResultFilterForm(forms.Form):
+    action = forms.ChoiceField(
+        choices=[("", "All actions")] + list(RestoreItemResult.Action.choices), required=False
+    )
+    content_type = content_type_filter()
     q = forms.CharField(max_length=200, required=False, label="ID or name")
 
 
@@ -252,13 +257,7 @@ class DLQFilterForm(forms.Form):
         initial=DeadLetterItem.Status.OPEN,
     )
     session = forms.IntegerField(required=False, min_value=1)
-    content_type = forms.TypedChoiceField(
-        choices=[("", "All types")] + CONTENT_TYPE_CHOICES,
-        coerce=int,
-        required=False,
-        empty_value=None,
-        label="Type",
-    )
+    content_type = content_type_filter()
     error_class = forms.CharField(max_length=200, required=False, label="Error class")
     http_status = forms.IntegerField(
         required=False, min_value=0, max_value=999, label="HTTP status"
@@ -351,11 +350,5 @@ class HistoryFilterForm(forms.Form):
 
 
 class MappingFilterForm(forms.Form):
-    content_type = forms.TypedChoiceField(
-        choices=[("", "All types")] + CONTENT_TYPE_CHOICES,
-        coerce=int,
-        required=False,
-        empty_value=None,
-        label="Type",
-    )
+    content_type = content_type_filter()
     q = forms.CharField(max_length=255, required=False, label="Source or destination ID")
