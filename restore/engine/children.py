@@ -2,12 +2,15 @@
 
 Each sync makes the destination match the backup through the dry-run-aware `ctx.write`: create what
 is missing, PATCH what differs, delete what the backup does not have. Tiles and sections pair with the
-destination's by ID on the same instance, otherwise (and for the rest) by position: after one sync the
-destination holds them in backup order, so a second run pairs them again and changes nothing.
+destination's by ID on the same instance; tiles then by content (a tile identical to the backup's is
+its counterpart wherever its ID falls, so tiles can be created in parallel and a second run still
+pairs them and changes nothing); the rest by position (sections and board items are created in
+backup order for that reason).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -15,9 +18,15 @@ from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
 from restore.engine.diffs import field_diff, same
 from restore.engine.errors import MissingDependencyError
-from restore.engine.fanout import Batch, run_all
+from restore.engine.fanout import run_all
 from restore.engine.payloads import query_body, user_email, writable
-from restore.engine.references import drop_unresolved, later_ref, ref, soft_ref
+from restore.engine.references import (
+    drop_unresolved,
+    later_ref,
+    ref,
+    remember_user_email,
+    soft_ref,
+)
 
 CT = ContentType
 Body = dict[str, Any]
@@ -33,24 +42,56 @@ def _by_id(rows: list[Body] | None) -> list[Body]:
 
 
 def pair(
-    ctx: RestoreContext, wanted: list[Body], have: list[Body]
+    ctx: RestoreContext,
+    wanted: list[Body],
+    have: list[Body],
+    key: Callable[[Body], str] | None = None,
 ) -> list[tuple[Body, Body | None]]:
-    """Pair backup rows with destination rows: same ID (same instance), then by position."""
+    """Pair backup rows with destination rows: same ID (same instance), then same `key` (content
+    that identifies a row), then by position."""
     free = list(have)
-    out: list[tuple[Body, Body | None]] = []
-    unpaired: list[int] = []
-    for i, w in enumerate(wanted):
-        hit = next(
-            (h for h in free if ctx.same_instance and str(h["id"]) == str(w.get("id"))), None
-        )
-        if hit is not None:
-            free.remove(hit)
-        else:
-            unpaired.append(i)
-        out.append((w, hit))
-    for i in unpaired:
-        out[i] = (out[i][0], free.pop(0) if free else None)
+    out: list[tuple[Body, Body | None]] = [(w, None) for w in wanted]
+
+    def match(test: Callable[[Body, Body], bool]) -> None:
+        for i, (w, hit) in enumerate(out):
+            if hit is None:
+                found = next((h for h in free if test(w, h)), None)
+                if found is not None:
+                    free.remove(found)
+                    out[i] = (w, found)
+
+    if ctx.same_instance:
+        match(lambda w, h: str(h["id"]) == str(w.get("id")))
+    if key is not None:
+        keys = {id(h): key(h) for h in free}
+        match(lambda w, h: keys[id(h)] == key(w))
+    for i, (w, hit) in enumerate(out):
+        if hit is None and free:
+            out[i] = (w, free.pop(0))
     return out
+
+
+TILE_TEXT = ("type", "title", "title_text", "subtitle_text", "body_text", "note_text")
+QUERY_SHAPE = (
+    "model",
+    "view",
+    "fields",
+    "pivots",
+    "filters",
+    "filter_expression",
+    "sorts",
+    "limit",
+)
+
+
+def tile_key(tile: Body) -> str:
+    """What identifies a tile on any instance: its texts and its query's shape (IDs differ)."""
+    query = tile.get("query") or {}
+    shape = {
+        "text": [tile.get(k) for k in TILE_TEXT],
+        "query": [query.get(k) for k in QUERY_SHAPE],
+    }
+    return json.dumps(shape, sort_keys=True, default=str)
 
 
 def leftovers(pairs: list[tuple[Body, Body | None]], have: list[Body]) -> list[Body]:
@@ -129,9 +170,20 @@ def _memberships(ctx: RestoreContext, ct: ContentType, ids: Any, field: str) -> 
 
 
 def _fresh_user(ctx: RestoreContext, c: Body, dest_id: str) -> Body | None:
-    """A user just created: one GET for both its email credentials and its personal folder."""
-    if ctx.dry_run or not (user_email(c) or c.get("personal_folder_id") is not None):
+    """A user just created: its email credentials and personal folder, from the create's answer
+    when that holds both, otherwise from one GET."""
+    email = user_email(c)
+    if ctx.dry_run or not (email or c.get("personal_folder_id") is not None):
         return None
+    if email:
+        remember_user_email(ctx, email, dest_id)
+    created = getattr(ctx._local, "created", None) or {}
+    have_email = ((created.get("credentials_email") or {}).get("email") or "").lower()
+    complete = (not email or have_email == email.lower()) and (
+        c.get("personal_folder_id") is None or created.get("personal_folder_id") is not None
+    )
+    if str(created.get("id")) == dest_id and complete:
+        return created
     fields = "id,credentials_email,personal_folder_id"
     return ctx.client.get(f"/users/{dest_id}", {"fields": fields})
 
@@ -176,29 +228,23 @@ def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
 def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
     """Filters, tiles, then layout positions; independent requests run concurrently.
 
-    New tiles are created one after another in backup order: tiles without a same-ID match pair by
-    position (ID order), so the destination's IDs must come out in backup order for the next run
-    to pair them again and change nothing. Meanwhile helpers write the filters and build the next
-    tiles' bodies (look tiles restore their look with --with-dependencies).
+    First the filters are written while the tiles' bodies are built (look tiles restore their look
+    with --with-dependencies); then the tiles are created and updated, all at once: filters first,
+    since tiles may listen to them. New tiles get IDs in no particular order, which is fine: the next
+    run pairs them with the backup's by content (`tile_key`).
     """
     have = _by_id((current or {}).get("dashboard_elements"))
-    pairs = pair(ctx, _by_id(c.get("dashboard_elements")), have)
+    pairs = pair(ctx, _by_id(c.get("dashboard_elements")), have, tile_key)
     first = _filter_tasks(ctx, c.get("dashboard_filters") or [], dest_id, current)
     first += [
         _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}") for x in leftovers(pairs, have)
     ]
     bodies = [_task(_element_body, ctx, w, dest_id, existing) for w, existing in pairs]
-    written = list(pairs)
-    with Batch(ctx, first + bodies) as batch:
-        for k in range(len(first)):
-            batch.result(k)  # filters before tiles: tiles may listen to them
-        for i, (w, existing) in enumerate(pairs):
-            if existing is None:
-                body = batch.result(len(first) + i)
-                written[i] = (w, ctx.write("POST", "/dashboard_elements", body))
-        built = batch.finish()[len(first) :]
-    run_all(ctx, _element_patches(ctx, pairs, built))
-    element_ids = {str(w.get("id")): str(d["id"]) for w, d in written if d is not None}
+    built = run_all(ctx, first + bodies)[len(first) :]
+    written = run_all(ctx, _element_writes(ctx, pairs, built))
+    element_ids = {
+        str(w.get("id")): str(d["id"]) for (w, _), d in zip(pairs, written, strict=True) if d
+    }
     created = any(existing is None for _, existing in pairs)
     _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, current, element_ids, created)
 
@@ -228,17 +274,24 @@ def _filter_tasks(
     return tasks
 
 
-def _element_patches(
+def _element_writes(
     ctx: RestoreContext, pairs: list[tuple[Body, Body | None]], bodies: list[Body]
-) -> list[Callable[[], Any]]:
-    """PATCHes of the existing tiles that differ from the backup."""
-    tasks = []
-    for (_, existing), body in zip(pairs, bodies, strict=True):
-        if existing is not None and field_diff(body, existing):
-            delta = {k: body[k] for k in field_diff(body, existing)}
-            path = f"/dashboard_elements/{existing['id']}"
-            tasks.append(_task(ctx.write, "PATCH", path, delta, existing))
-    return tasks
+) -> list[Callable[[], Body | None]]:
+    """Per tile: POST a new one, PATCH an existing one that differs; each task answers the tile."""
+    return [
+        _task(_write_element, ctx, existing, body)
+        for (_, existing), body in zip(pairs, bodies, strict=True)
+    ]
+
+
+def _write_element(ctx: RestoreContext, existing: Body | None, body: Body) -> Body | None:
+    if existing is None:
+        return ctx.write("POST", "/dashboard_elements", body)
+    diff = field_diff(body, existing)
+    if diff:
+        delta = {k: body[k] for k in diff}
+        ctx.write("PATCH", f"/dashboard_elements/{existing['id']}", delta, existing)
+    return existing
 
 
 def _element_body(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | None) -> Body:

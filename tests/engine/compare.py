@@ -2,7 +2,8 @@
 
 Writable fields come straight from the spec (not from the engine's generated list). References are
 translated through the ID map the restore recorded (identity when there is no row, same instance).
-Sub-resources: dashboard filters (by name), tiles (in ID order), layout components (by tile), board
+Sub-resources: dashboard filters (by name), tiles (surviving ones by ID, recreated ones by their texts,
+then in ID order), layout components (by tile), board
 sections and items (in their order), user memberships and email, scheduled plan destinations.
 """
 
@@ -157,7 +158,8 @@ class Comparer:
             extra(where, content, have)
 
     def pair(self, want: list, have: list) -> list:
-        """Tiles keep their ID when they survived (same instance); recreated ones pair in order."""
+        """Tiles keep their ID when they survived (same instance); recreated ones are created in
+        parallel, so they pair by their texts (title, type, ...), then in order."""
         free = list(have)
         out = []
         for w in want:
@@ -165,6 +167,11 @@ class Comparer:
             if hit is not None:
                 free.remove(hit)
             out.append([w, hit])
+        for row in out:
+            hit = next((h for h in free if _texts(h) == _texts(row[0])), None)
+            if row[1] is None and hit is not None:
+                free.remove(hit)
+                row[1] = hit
         for row in out:
             if row[1] is None:
                 row[1] = free.pop(0)
@@ -245,6 +252,11 @@ class Comparer:
             return
         for w, h in zip(ws, hs, strict=True):
             self.fields(f"{where} destination", "ScheduledPlanDestination", w, h)
+
+
+def _texts(tile: dict) -> tuple:
+    keys = ("type", "title", "title_text", "subtitle_text", "body_text", "note_text")
+    return tuple(tile.get(k) for k in keys)
 
 
 def _by_id(rows: list | None) -> list:
