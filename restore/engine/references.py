@@ -173,6 +173,11 @@ def find_user_by_email(ctx: RestoreContext, email: str) -> str | None:
     return ctx.cached(("user-email", email.lower()), lookup)
 
 
+def remember_user_email(ctx: RestoreContext, email: str, dest_id: str) -> None:
+    """A user this run created: later lookups of its email find it without asking again."""
+    ctx.remember(("user-email", email.lower()), dest_id)
+
+
 def user_by_source_email(ctx: RestoreContext, source_user_id: str) -> str | None:
     """Cross-instance: the destination user with the backup user's email."""
     if ctx.same_instance or ctx.source is None:

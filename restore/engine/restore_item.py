@@ -149,27 +149,9 @@ def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Bod
     """The destination object: mapped or same ID first, then by natural key."""
     dest_id = ctx.idmap.get(r.ct, sid) or (sid if ctx.same_instance else None)
     current = ctx.client.get_or_none(r.object_path(dest_id)) if dest_id else None
-    if current is None and not _nothing_there_yet(ctx, r, sid, content):
+    if current is None:
         current = r.natural_key(ctx, content)
     return current
-
-
-PARENT_FIELD = {
-    ContentType.FOLDER: "parent_id",
-    ContentType.LOOK: "folder_id",
-    ContentType.DASHBOARD: "folder_id",
-}
-
-
-def _nothing_there_yet(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> bool:
-    """The item goes into a folder this run created and was never attempted before, so a search
-    by natural key cannot find anything: skip it (a migration saves two requests per item)."""
-    field = PARENT_FIELD.get(r.ct)
-    parent = content.get(field) if field else None
-    if parent in (None, "") or not ctx.fresh_folders:
-        return False
-    dest = ctx.idmap.get(ContentType.FOLDER, str(parent))
-    return dest in ctx.fresh_folders and not ctx.attempted_before(r.ct, sid)
 
 
 def _skip(
@@ -205,6 +187,7 @@ def _when(value: Any) -> dt.datetime | None:
 def create(ctx: RestoreContext, r: TypeRestorer, sid: str, body: Body) -> str:
     record_intent(ctx, r.ct, sid, body)
     created = ctx.write("POST", r.path, body)
+    ctx._local.created = created  # what Looker answered: sub-resource syncs may need no GET
     return str(created[r.key_field])
 
 

@@ -15,7 +15,14 @@ from restore.engine.context import RestoreContext
 from restore.engine.errors import MissingDependencyError
 from restore.engine.looker_client import LookerClient
 from restore.engine.payloads import user_email, writable
-from restore.engine.references import cycle_ref, drop_unresolved, later_ref, owner, ref
+from restore.engine.references import (
+    cycle_ref,
+    drop_unresolved,
+    find_user_by_email,
+    later_ref,
+    owner,
+    ref,
+)
 
 CT = ContentType
 Body = dict[str, Any]
@@ -67,7 +74,8 @@ def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
     email = user_email(content)
     if not email:
         return None
-    found = _search(ctx, "/users/search", {"email": email}, {"email": email})
+    found_id = find_user_by_email(ctx, email)  # cached: an owner lookup may have asked already
+    found = ctx.client.get_or_none(f"/users/{found_id}") if found_id else None
     retried = content.get("id") is None or ctx.attempted_before(CT.USER, str(content["id"]))
     if found is None and content.get("first_name") and retried:
         # A create whose response was lost on an instance that ignored the email in the body:
@@ -85,21 +93,33 @@ def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
     return found
 
 
+def _in_fresh_folder(ctx: RestoreContext, ct: ContentType, content: Body, folder: str) -> bool:
+    """The folder was created by this run and the item never attempted before: a search by
+    natural key in it cannot find anything (a migration saves a request or two per item)."""
+    if folder not in ctx.fresh_folders:
+        return False
+    return content.get("id") is not None and not ctx.attempted_before(ct, str(content["id"]))
+
+
 def _find_folder(ctx: RestoreContext, content: Body) -> Body | None:
     name = content.get("name")
     try:
         parent = ref(ctx, CT.FOLDER, content.get("parent_id"), "parent_id")
     except MissingDependencyError:
         return None  # nothing can be under a parent the destination does not have
+    if not name or not parent or _in_fresh_folder(ctx, CT.FOLDER, content, parent):
+        return None
     params = {"name": name, "parent_id": parent}
-    return _search(ctx, "/folders/search", params, params) if name and parent else None
+    return _search(ctx, "/folders/search", params, params)
 
 
-def _by_title_in_folder(path: str) -> Callable[[RestoreContext, Body], Body | None]:
+def _by_title_in_folder(ct: ContentType) -> Callable[[RestoreContext, Body], Body | None]:
+    path = f"/{ct.slug}s"
+
     def find(ctx: RestoreContext, content: Body) -> Body | None:
         title = content.get("title")
         folder = ref(ctx, CT.FOLDER, content.get("folder_id"), "folder_id")
-        if not title or not folder:
+        if not title or not folder or _in_fresh_folder(ctx, ct, content, folder):
             return None
         params = {"title": title, "folder_id": folder, "deleted": "false"}
         hit = _search(ctx, f"{path}/search", params, {"title": title, "folder_id": folder})
@@ -265,7 +285,7 @@ RESTORERS: dict[ContentType, TypeRestorer] = {
             "LookWithQuery",
             "LookWithQuery",
             _look,
-            _by_title_in_folder("/looks"),
+            _by_title_in_folder(CT.LOOK),
         ),
         TypeRestorer(
             CT.DASHBOARD,
@@ -273,7 +293,7 @@ RESTORERS: dict[ContentType, TypeRestorer] = {
             "Dashboard",
             "Dashboard",
             _dashboard,
-            _by_title_in_folder("/dashboards"),
+            _by_title_in_folder(CT.DASHBOARD),
             children.sync_dashboard,
         ),
         TypeRestorer(
