@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import shutil
+import socket
+import ssl
+import subprocess
 import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import make_destination
@@ -122,8 +130,178 @@ def test_no_credentials_in_the_environment(emu, monkeypatch):
 
 
 def test_pool_is_sized_to_the_workers(emu):
-    adapter = client(emu).transport.session.get_adapter(emu.url)
-    assert adapter._pool_maxsize >= 16
+    c = client(emu)
+    assert c.transport.pool_maxsize >= 16
+    pool = c.transport.pool.connection_from_url(emu.url)
+    assert pool.pool.maxsize == c.transport.pool_maxsize and not pool.block
+
+
+def test_query_params_reach_the_server_encoded(emu):
+    c = client(emu)
+    name = "a b&c=ü%/+"
+    c.post("/folders", {"name": name, "parent_id": "1"})
+    found = c.get("/folders/search", {"name": name, "fields": "id,name"})
+    assert [f["name"] for f in found] == [name] and set(found[0]) == {"id", "name"}
+    assert c.get("/folders/search", {"name": "a b&c"}) == []
+
+
+def test_urllib3_never_retries_by_itself(emu):
+    # Each rule fires once: had urllib3 retried (Retry-After on a 503, a read timeout), the call would
+    # have succeeded on the second try.
+    c = client(emu, timeout=1)
+    gate = RecordingGate()
+    c.set_gate(gate)
+    emu.set_faults(add_rules=[{"path": "*/dashboards/1", "status": 503, "retry_after": 1}])
+    with pytest.raises(LookerApiError) as unavailable:
+        c.get("/dashboards/1")
+    assert unavailable.value.status == 503 and unavailable.value.retry_after == 1.0
+    emu.set_faults(add_rules=[{"path": "*/dashboards/4", "action": "delay", "delay_ms": 2500}])
+    with pytest.raises(LookerApiError) as slow:
+        c.get("/dashboards/4")
+    assert slow.value.kind == "timeout" and slow.value.status is None
+    assert gate.seen[-2:] == [(503, 1.0), (None, None)]
+    assert c.get("/dashboards/4")["id"] == "4"
+
+
+def test_connection_refused_is_a_connection_error():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again before the client connects
+    c = LookerClient(LookerSettings(f"http://127.0.0.1:{port}", "id", "secret"))
+    gate = RecordingGate()
+    c.set_gate(gate)
+    with pytest.raises(LookerApiError) as refused:
+        c.login()
+    exc = refused.value
+    assert exc.kind == "connection" and exc.status is None and exc.transient
+    assert exc.method == "POST" and exc.path == "/api/4.0/login" and exc.request_payload is None
+    assert gate.seen == [(None, None)]
+
+
+def test_base_url_without_http_scheme_is_a_connection_error():
+    with pytest.raises(LookerApiError) as refused:
+        LookerClient(LookerSettings("looker.example.com", "id", "secret")).login()
+    assert refused.value.kind == "connection" and "http://" in refused.value.body
+
+
+def test_redirects_are_followed():
+    with fake_looker() as server:
+        c = LookerClient(LookerSettings(server.url, "id", "secret"))
+        assert c.get("/old") == {"path": "/api/4.0/new"}
+    assert server.seen[-2:] == [("GET", "/api/4.0/old"), ("GET", "/api/4.0/new")]
+
+
+@pytest.fixture
+def no_proxy_env(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    return monkeypatch
+
+
+def test_proxy_from_the_environment_is_used(no_proxy_env):
+    # looker.invalid does not resolve: only the proxy can answer, and it sees absolute-form requests.
+    with fake_looker() as proxy:
+        no_proxy_env.setenv("HTTP_PROXY", proxy.url)
+        c = LookerClient(LookerSettings("http://looker.invalid", "id", "secret"))
+        assert c.transport.proxy == proxy.url
+        assert c.get("/dashboards", {"fields": "id"}) == {"path": "/api/4.0/dashboards"}
+        assert proxy.seen == [
+            ("POST", "http://looker.invalid/api/4.0/login"),
+            ("GET", "http://looker.invalid/api/4.0/dashboards?fields=id"),
+        ]
+        no_proxy_env.setenv("NO_PROXY", "example.com,.invalid")
+        bypass = LookerClient(LookerSettings("http://looker.invalid", "id", "secret"))
+        assert bypass.transport.proxy is None
+        assert type(bypass.transport.pool).__name__ == "PoolManager"
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_tls_verification_and_ca_bundle(tmp_path, no_proxy_env):
+    if not shutil.which("openssl"):
+        pytest.skip("needs the openssl command")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    with fake_looker(tls=(cert, key)) as server:
+        settings = LookerSettings(server.url, "id", "secret")
+        no_proxy_env.delenv("REQUESTS_CA_BUNDLE", raising=False)
+        no_proxy_env.delenv("CURL_CA_BUNDLE", raising=False)
+        with pytest.raises(LookerApiError) as untrusted:  # certifi's bundle does not know the cert
+            LookerClient(settings).login()
+        assert untrusted.value.kind == "connection" and "SSL" in untrusted.value.body
+        insecure = LookerSettings(server.url, "id", "secret", verify_ssl=False)
+        assert LookerClient(insecure).get("/x") == {"path": "/api/4.0/x"}
+        no_proxy_env.setenv("CURL_CA_BUNDLE", str(cert))
+        assert LookerClient(settings).get("/y") == {"path": "/api/4.0/y"}
+
+
+class RecordingGate:
+    def __init__(self) -> None:
+        self.seen: list[tuple[int | None, float | None]] = []
+
+    def acquire(self) -> None:
+        return None
+
+    def record(self, status, retry_after) -> None:
+        self.seen.append((status, retry_after))
+
+
+class FakeLooker(BaseHTTPRequestHandler):
+    """Just enough Looker: login, a redirect (/old -> /new), and {"path": ...} for anything else.
+    Records (method, request target): the target is absolute-form when the server acts as a proxy."""
+
+    protocol_version = "HTTP/1.1"
+
+    def answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        self.server.seen.append((self.command, self.path))
+        path = urllib.parse.urlsplit(self.path).path
+        if path.endswith("/old"):
+            self.send_response(302)
+            self.send_header("Location", "/api/4.0/new")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        token = {"access_token": "t", "token_type": "Bearer", "expires_in": 3600}
+        body = json.dumps(token if path.endswith("/login") else {"path": path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = answer
+
+    def log_message(self, *args) -> None:
+        return None
+
+
+@contextlib.contextmanager
+def fake_looker(tls=None):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FakeLooker)
+    server.daemon_threads = True
+    server.seen = []
+    scheme = "http"
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+        scheme = "https"
+    server.url = f"{scheme}://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.django_db
