@@ -13,6 +13,7 @@ sync converges because it is idempotent.
 
 from __future__ import annotations
 
+import concurrent.futures
 import contextlib
 import threading
 from collections.abc import Callable, Sequence
@@ -29,6 +30,21 @@ T = TypeVar("T")
 # count (a user who asked for 1 worker gets no fan-out): the client's connection pool has room
 # for them on top of the workers' (looker_client.FANOUT_SLOTS, kept equal by a test).
 MAX_PARALLEL = 8
+
+# The threads that run the tasks, shared by every batch of the process: a pool per batch (one per
+# dashboard) cost 5-9% of a restore's CPU in thread start-up. How many run at once is the
+# context's budget (`_slots`); this only caps idle threads kept across sessions.
+POOL_THREADS = 32
+_pool_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+
+
+def _shared_pool() -> ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="restore-sub")
+        return _pool
 
 
 def budget(ctx: RestoreContext) -> int:
@@ -52,17 +68,13 @@ class Batch(Generic[T]):
     inline at once: a helper waiting for helpers could otherwise hold every slot of the budget.
     """
 
-    def __init__(
-        self, ctx: RestoreContext, tasks: Sequence[Callable[[], T]], *, limit: int = MAX_PARALLEL
-    ) -> None:
+    def __init__(self, ctx: RestoreContext, tasks: Sequence[Callable[[], T]]) -> None:
         self.ctx = ctx
         self.failed = threading.Event()
         self._done = False
-        self._pool: ThreadPoolExecutor | None = None
         self._results: list[T] = []
         self._futures: list[Future[Any]] = []
-        limit = min(limit, budget(ctx))
-        if len(tasks) <= 1 or limit <= 1 or getattr(ctx._local, "in_fanout", False):
+        if len(tasks) <= 1 or budget(ctx) <= 1 or getattr(ctx._local, "in_fanout", False):
             self._results = [task() for task in tasks]
             self._done = True
             return
@@ -71,8 +83,8 @@ class Batch(Generic[T]):
         self._mark = len(ctx.changes)
         self._active = set(ctx.active_dependencies())
         self._slots = _slots(ctx)
-        self._pool = ThreadPoolExecutor(min(limit, len(tasks)), thread_name_prefix="restore-sub")
-        self._futures = [self._pool.submit(self._run, task) for task in tasks]
+        pool = _shared_pool()
+        self._futures = [pool.submit(self._run, task) for task in tasks]
 
     def _run(self, task: Callable[[], T]) -> tuple[T | None, list[Any], list[str], list[str]]:
         local = self.ctx._local
@@ -103,8 +115,7 @@ class Batch(Generic[T]):
         if self._done:
             return self._results
         self._done = True
-        assert self._pool is not None
-        self._pool.shutdown(wait=True)
+        concurrent.futures.wait(self._futures)
         ctx = self.ctx
         changes: list[Any] = []
         error: BaseException | None = None
@@ -137,9 +148,7 @@ class Batch(Generic[T]):
             self.finish()
 
 
-def run_all(
-    ctx: RestoreContext, tasks: Sequence[Callable[[], T]], *, limit: int = MAX_PARALLEL
-) -> list[T]:
-    """Run independent `tasks` concurrently (at most `limit` at a time); results in task order."""
-    with Batch(ctx, tasks, limit=limit) as batch:
+def run_all(ctx: RestoreContext, tasks: Sequence[Callable[[], T]]) -> list[T]:
+    """Run independent `tasks` concurrently (at most the context's budget); results in order."""
+    with Batch(ctx, tasks) as batch:
         return batch.finish()
