@@ -31,6 +31,7 @@ def same_instance(source_instance: str, destination_url: str) -> bool:
 # Entries kept in memory when the database has them all: beyond it the oldest are dropped (and read
 # again if needed), so a 50,000-item session uses no more memory than a 5,000-item one.
 CACHE_LIMIT = 10_000
+UNIQUE_FIELDS = ["source_instance", "destination_instance", "content_type", "source_id"]
 
 
 class IdMap:
@@ -104,12 +105,20 @@ class IdMap:
             return
         from restore.models import IDMapping
 
-        IDMapping.objects.update_or_create(
+        row = IDMapping(
             source_instance=self.source_instance,
             destination_instance=self.destination,
             content_type=int(ct),
             source_id=str(source_id),
-            defaults={"destination_id": str(destination_id), "session": self.session},
+            destination_id=str(destination_id),
+            session=self.session,
+        )
+        # One upsert (INSERT ... ON CONFLICT DO UPDATE) instead of SELECT + INSERT/UPDATE.
+        IDMapping.objects.bulk_create(
+            [row],
+            update_conflicts=True,
+            unique_fields=UNIQUE_FIELDS,
+            update_fields=["destination_id", "session", "updated_at"],
         )
 
     def knows_destination(self, ct: ContentType, destination_id: str) -> bool:

@@ -213,12 +213,15 @@ def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) ->
         return
     from restore.models import RestoreItemResult
 
-    RestoreItemResult.objects.get_or_create(
+    row = RestoreItemResult(
         session=ctx.session,
         content_type=int(ct),
         source_id=sid,
-        defaults={"action": RestoreItemResult.Action.PENDING, "name": display_name(body)},
+        action=RestoreItemResult.Action.PENDING,
+        name=display_name(body),
     )
+    # One INSERT that keeps an existing row (a retry's or a resumed session's) as it is.
+    RestoreItemResult.objects.bulk_create([row], ignore_conflicts=True)
 
 
 def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:

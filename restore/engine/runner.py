@@ -268,7 +268,6 @@ class ItemRunner:
         except Exception as exc:  # any failure of the item is the item's: DLQ, with the trace  # noqa: BLE001
             self._failed(ct, sid, item, exc, history)
             return None
-        _created_by_us(self.session, outcome)
         record_outcome(self.session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
         if outcome.deferred and not again:
             mark_deferred(self.session, ct, outcome.source_id, outcome.deferred)
@@ -350,23 +349,6 @@ def engine_process(ctx: RestoreContext, item: Any) -> ItemOutcome:
     if isinstance(item, _Again):
         return restore_item(ctx, item.item, again=True)
     return restore_item(ctx, item)
-
-
-def _created_by_us(session: RestoreSession, outcome: ItemOutcome) -> None:
-    """An object found on a retry or resume while our create intent is pending was created by this
-    session (the POST went through, its response or a later sub-request was lost): it counts as
-    created, and a rollback deletes it rather than restoring a "pre-image" we wrote ourselves."""
-    if outcome.action not in ("updated", "unchanged"):
-        return
-    pending = RestoreItemResult.objects.filter(
-        session=session,
-        content_type=int(outcome.content_type),
-        source_id=outcome.source_id,
-        action=RestoreItemResult.Action.PENDING,
-    ).exists()
-    if pending:
-        outcome.action = "created"
-        outcome.pre_image = None
 
 
 def _name(item: Any) -> str:

@@ -145,7 +145,13 @@ def _run_one(
 
 
 def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
-    """Write an item's result; a second pass keeps the first pass's "created"."""
+    """Write an item's result; a second pass keeps the first pass's "created".
+
+    An object found on a retry or resume while our create intent is pending was created by this
+    session (the POST went through, its response or a later sub-request was lost): it counts as
+    created, and a rollback deletes it rather than restoring a "pre-image" we wrote ourselves.
+    One SELECT and one INSERT or UPDATE: this runs for every item, its cost is the runner's.
+    """
     key = {
         "session": session,
         "content_type": int(outcome.content_type),
@@ -153,7 +159,10 @@ def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: i
     }
     with transaction.atomic():
         row = RestoreItemResult.objects.select_for_update().filter(**key).first()
-        done = row is not None and row.action != RestoreItemResult.Action.PENDING
+        pending = row is not None and row.action == RestoreItemResult.Action.PENDING
+        if pending and outcome.action in ("updated", "unchanged"):
+            outcome.action, outcome.pre_image = "created", None
+        done = row is not None and not pending
         action = outcome.action
         if done and row.action in ("created", "updated") and action in ("updated", "unchanged"):
             action = "created" if row.action == "created" else "updated"
@@ -161,21 +170,22 @@ def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: i
         pre_image = row.pre_image if done and row.pre_image is not None else outcome.pre_image
         changes = ((row.diff or {}).get("changes") or [] if done else []) + outcome.changes
         message = _message(outcome) or (row.message if done else "")
-        RestoreItemResult.objects.update_or_create(
-            **key,
-            defaults={
-                "name": outcome.name[:500],
-                "action": action,
-                "destination_id": outcome.destination_id,
-                "message": message,
-                "diff": {"changes": changes, "verify": outcome.verify_diff}
-                if changes or outcome.verify_diff
-                else None,
-                "pre_image": pre_image,
-                "duration_ms": duration_ms,
-                "finished_at": timezone.now(),
-            },
-        )
+        values = {
+            "name": outcome.name[:500],
+            "action": action,
+            "destination_id": outcome.destination_id,
+            "message": message,
+            "diff": {"changes": changes, "verify": outcome.verify_diff}
+            if changes or outcome.verify_diff
+            else None,
+            "pre_image": pre_image,
+            "duration_ms": duration_ms,
+            "finished_at": timezone.now(),
+        }
+        if row is None:
+            RestoreItemResult.objects.create(**key, **values)
+        else:
+            RestoreItemResult.objects.filter(pk=row.pk).update(**values)
 
 
 def _message(outcome: ItemOutcome) -> str:
