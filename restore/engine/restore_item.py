@@ -17,7 +17,7 @@ from restore.engine.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext, SourceItem
 from restore.engine.diffs import field_diff
 from restore.engine.errors import ItemTooLargeError, LookerApiError
-from restore.engine.references import ROOT_FLAGS, equivalent_folder
+from restore.engine.references import ROOT_FLAGS, equivalent_folder, prefetch
 from restore.engine.restorers import RESTORERS, TypeRestorer
 
 Body = dict[str, Any]
@@ -82,6 +82,8 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     restorer = RESTORERS[ct]
     if ct == ContentType.FOLDER and _system_folder(ctx, sid, content, out):
         return out
+    if restorer.dependencies is not None:
+        prefetch(ctx, restorer.dependencies(content))
     current = locate(ctx, restorer, sid, content)
     if current is not None and _skip(ctx, restorer, content, current, out):
         ctx.idmap.record(ct, sid, out.destination_id)

@@ -16,6 +16,7 @@ from restore.engine.errors import MissingDependencyError
 from restore.engine.looker_client import LookerClient
 from restore.engine.payloads import user_email, writable
 from restore.engine.references import (
+    Ref,
     cycle_ref,
     drop_unresolved,
     find_user_by_email,
@@ -41,6 +42,8 @@ class TypeRestorer:
     # fields sent on create only (the key of a LookML model cannot change)
     create_only: frozenset[str] = frozenset()
     deep_fields: str | None = None  # `fields=` for the GET that takes the pre-image
+    # the references worth restoring side by side first (`prefetch`, with --with-dependencies)
+    dependencies: Callable[[Body], list[Ref]] | None = None
 
     def object_path(self, dest_id: str) -> str:
         return f"{self.path}/{LookerClient.quote(dest_id)}"
@@ -235,6 +238,17 @@ def _plan(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
     return body
 
 
+def _content_refs(c: Body) -> list[Ref]:
+    """A look's or dashboard's folder and owner, and its look tiles' looks."""
+    refs: list[Ref] = [
+        (CT.FOLDER, c.get("folder_id"), "folder_id"),
+        (CT.USER, c.get("user_id"), "user_id"),
+    ]
+    for tile in c.get("dashboard_elements") or []:
+        refs.append((CT.LOOK, tile.get("look_id"), f"tile {tile.get('id')}: look_id"))
+    return refs
+
+
 RESTORERS: dict[ContentType, TypeRestorer] = {
     r.ct: r
     for r in (
@@ -286,6 +300,7 @@ RESTORERS: dict[ContentType, TypeRestorer] = {
             "LookWithQuery",
             _look,
             _by_title_in_folder(CT.LOOK),
+            dependencies=_content_refs,
         ),
         TypeRestorer(
             CT.DASHBOARD,
@@ -295,6 +310,7 @@ RESTORERS: dict[ContentType, TypeRestorer] = {
             _dashboard,
             _by_title_in_folder(CT.DASHBOARD),
             children.sync_dashboard,
+            dependencies=_content_refs,
         ),
         TypeRestorer(
             CT.BOARD, "/boards", "Board", "Board", _board, _find_board, children.sync_board
