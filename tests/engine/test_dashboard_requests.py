@@ -79,6 +79,18 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         assert writes(counts) == 0, counts
         assert counts["GET /api/4.0/dashboards/{dashboard_id}/dashboard_layouts"] == 0, counts
 
+        # The new tiles were created at once, so their IDs follow no order: they pair with the
+        # backup's by content. One tile renamed in the destination is the only write.
+        dest_dash = mapping_of(dest)[(1, str(dash_id))]
+        tiles = client_for(empty).get(f"/dashboards/{dest_dash}")["dashboard_elements"]
+        client_for(empty).patch(f"/dashboard_elements/{tiles[5]['id']}", {"title": "renamed"})
+        empty.reset()
+        third = run_session(start_session(backup, dest, config), client_for(empty, recorder))
+        assert third["by_type"]["dashboard"]["updated"] == 1, third
+        counts = routes(empty)
+        assert counts["PATCH /api/4.0/dashboard_elements/{dashboard_element_id}"] == 1, counts
+        assert writes(counts) == 1, counts
+
 
 def test_moved_tiles_are_put_back_from_the_dashboard_get(tmp_path, recorder):
     """Tiles moved and one renamed in the destination: PATCHes only, layouts not read again."""
