@@ -21,6 +21,7 @@ import functools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -132,8 +133,20 @@ def descendants(pid: int) -> list[int]:
 
 
 # -- Django ---------------------------------------------------------------------------------------
+def exit_on_signals() -> None:
+    """SIGTERM and SIGHUP (run_all's timeout, a closed terminal) unwind like Ctrl-C: every `with`
+    block stops its emulator or qcluster (its own process group) instead of leaving it running."""
+
+    def unwind(signum: int, frame: Any) -> None:
+        raise SystemExit(128 + signum)
+
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, unwind)
+
+
 def setup_django(prefix: str, *, keep: bool = False) -> Path:
     """A throwaway data dir with its own migrated SQLite DB; removed at exit unless keep."""
+    exit_on_signals()
     data = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-"))
     os.environ["LOOKERVAULT_DATA_DIR"] = str(data)
     os.environ["DJANGO_SETTINGS_MODULE"] = "lookervault_web.settings"
