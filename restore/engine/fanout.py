@@ -32,9 +32,10 @@ T = TypeVar("T")
 MAX_PARALLEL = 8
 
 # The threads that run the tasks, shared by every batch of the process: a pool per batch (one per
-# dashboard) cost 5-9% of a restore's CPU in thread start-up. How many run at once is the
-# context's budget (`_slots`); this only caps idle threads kept across sessions.
-POOL_THREADS = 32
+# dashboard) cost 5-9% of a restore's CPU in thread start-up. A task is submitted only once it has
+# a slot of its context's budget, so no pool thread ever waits for one: the pool needs no more
+# threads than the budgets of the sessions running in the process at once.
+POOL_THREADS = 2 * MAX_PARALLEL
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -84,7 +85,13 @@ class Batch(Generic[T]):
         self._active = set(ctx.active_dependencies())
         self._slots = _slots(ctx)
         pool = _shared_pool()
-        self._futures = [pool.submit(self._run, task) for task in tasks]
+        for task in tasks:
+            self._slots.acquire()  # released by _run: at most the budget in flight
+            try:
+                self._futures.append(pool.submit(self._run, task))
+            except BaseException:
+                self._slots.release()
+                raise
 
     def _run(self, task: Callable[[], T]) -> tuple[T | None, list[Any], list[str], list[str]]:
         local = self.ctx._local
@@ -92,15 +99,15 @@ class Batch(Generic[T]):
         local.active = set(self._active)
         local.in_fanout = True
         try:
-            with self._slots:
-                if self.failed.is_set():  # the item failed: it is retried as a whole
-                    return None, [], [], []
-                try:
-                    return task(), local.changes, local.warnings, local.deferred
-                except BaseException:
-                    self.failed.set()
-                    raise
+            if self.failed.is_set():  # the item failed: it is retried as a whole
+                return None, [], [], []
+            try:
+                return task(), local.changes, local.warnings, local.deferred
+            except BaseException:
+                self.failed.set()
+                raise
         finally:
+            self._slots.release()
             local.in_fanout = False
             connections.close_all()  # a dependency restore may have opened one in this thread
 

@@ -88,8 +88,12 @@ def prefetch(ctx: RestoreContext, refs: list[Ref]) -> None:
     """With --with-dependencies: restore an item's missing dependencies side by side before the
     item meets them one after another (a dashboard's folder chain, its owner, its look tiles'
     looks). At 100 ms per request that is most of the wait for one dashboard. A dependency that
-    fails here is left for the item's own reference to meet and report."""
+    fails here is left for the item's own reference to meet and report. Not while this thread
+    restores a dependency: it holds that dependency's lock, and waiting for fan-out slots held by
+    tasks that wait for the same lock would never end."""
     if not ctx.config.with_dependencies or ctx.dry_run or ctx.source is None:
+        return
+    if ctx.active_dependencies():
         return
     todo = {
         (ct, str(sid)): field
