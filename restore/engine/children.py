@@ -52,19 +52,21 @@ def pair(
     free = list(have)
     out: list[tuple[Body, Body | None]] = [(w, None) for w in wanted]
 
-    def match(test: Callable[[Body, Body], bool]) -> None:
+    def match(label: Callable[[Body], str]) -> None:
+        """Pair each unpaired row with the first free row of the same label (each computed once)."""
+        labels = {id(h): label(h) for h in free}
         for i, (w, hit) in enumerate(out):
             if hit is None:
-                found = next((h for h in free if test(w, h)), None)
+                mine = label(w)
+                found = next((h for h in free if labels[id(h)] == mine), None)
                 if found is not None:
                     free.remove(found)
                     out[i] = (w, found)
 
     if ctx.same_instance:
-        match(lambda w, h: str(h["id"]) == str(w.get("id")))
+        match(lambda row: str(row.get("id")))
     if key is not None:
-        keys = {id(h): key(h) for h in free}
-        match(lambda w, h: keys[id(h)] == key(w))
+        match(key)
     for i, (w, hit) in enumerate(out):
         if hit is None and free:
             out[i] = (w, free.pop(0))
@@ -124,6 +126,8 @@ def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
 
 # -- users and roles -------------------------------------------------------------------------------
 def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    if current is None and user_email(c) and not ctx.dry_run:
+        remember_user_email(ctx, user_email(c), dest_id)  # owners' email lookups find it now
     fresh = _fresh_user(ctx, c, dest_id) if current is None else None
     _sync_email(ctx, c, dest_id, current, fresh)
     if current is None and c.get("personal_folder_id") is not None:
@@ -175,8 +179,6 @@ def _fresh_user(ctx: RestoreContext, c: Body, dest_id: str) -> Body | None:
     email = user_email(c)
     if ctx.dry_run or not (email or c.get("personal_folder_id") is not None):
         return None
-    if email:
-        remember_user_email(ctx, email, dest_id)
     created = getattr(ctx._local, "created", None) or {}
     have_email = ((created.get("credentials_email") or {}).get("email") or "").lower()
     complete = (not email or have_email == email.lower()) and (
