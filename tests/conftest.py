@@ -1,4 +1,5 @@
-"""Fixtures shared by every test: users in each role, fixture backups, a fresh data dir."""
+"""Fixtures shared by every test: users in each role, a destination, fixture backups, a fresh
+data dir."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import pytest
 from django.contrib.auth.models import Group, User
 
 from restore import roles
+from restore.models import Destination
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 FIXTURES = SHARED / "fixtures"
@@ -62,6 +64,14 @@ def auditor_user(db) -> User:
 @pytest.fixture
 def no_role_user(db) -> User:
     return make_user("nobody", None)
+
+
+@pytest.fixture
+def destination(db) -> Destination:
+    d = Destination(name="prod", base_url="https://looker.example.com", client_id="cid")
+    d.set_client_secret("TOP-SECRET-VALUE")
+    d.save()
+    return d
 
 
 @pytest.fixture

@@ -2,19 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
 from restore.engine import idmap
 from restore.engine.content_types import ContentType
-from restore.models import Destination
-
-
-@pytest.fixture
-def destination(db) -> Destination:
-    dest = Destination(name="d", base_url="https://dest.example.com", client_id="x")
-    dest.set_client_secret("s")
-    dest.save()
-    return dest
 
 
 def test_it_drops_the_oldest_entries_and_reads_them_back(destination, monkeypatch):

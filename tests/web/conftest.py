@@ -9,21 +9,12 @@ from restore.engine.content_types import ContentType
 from restore.models import (
     Backup,
     DeadLetterItem,
-    Destination,
     IDMapping,
     RestoreItemResult,
     RestoreSession,
 )
 
 XSS = "<script>alert('x')</script>"
-
-
-@pytest.fixture
-def destination(db) -> Destination:
-    d = Destination(name="prod", base_url="https://looker.example.com", client_id="cid")
-    d.set_client_secret("TOP-SECRET-VALUE")
-    d.save()
-    return d
 
 
 @pytest.fixture
