@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     runs, ideals, in_flight = [], [], []
     for rep in range(args.reps):
         with emulator(latency_ms=args.latency_ms, jitter_ms=args.jitter_ms, seed=rep + 1) as emu:
-            result = run_restore(backup, emu, workers=args.workers)
+            result = run_restore(backup, emu, workers=args.workers, fanout=args.fanout)
         ideal = args.workers / (mean_latency_s * result.requests_per_item)
         runs.append(result)
         ideals.append(ideal)
@@ -95,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
                 "latency_ms": args.latency_ms,
                 "jitter_ms": args.jitter_ms,
                 "workers": args.workers,
+                "fanout": args.fanout,
                 **per_type_medians(runs),
                 "session_requests": median(
                     r.levels[SESSION_LEVEL].total if SESSION_LEVEL in r.levels else 0 for r in runs

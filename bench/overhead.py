@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = []
     for rep in range(args.reps):
         with emulator() as emu:
-            result = run_restore(backup, emu, workers=args.workers)
+            result = run_restore(backup, emu, workers=args.workers, fanout=args.fanout)
         log(f"rep {rep + 1}/{args.reps}: {result.describe()}")
         runs.append(result)
         print(
@@ -78,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
                 "failed": max(r.failed for r in runs),
                 "bottleneck": "restore" if restore_busy >= emulator_busy else "emulator",
                 "workers": args.workers,
+                "fanout": args.fanout,
                 "reps": args.reps,
                 "ok": (items_per_s or 0) >= TARGET_ITEMS_PER_S,
             },

@@ -75,7 +75,13 @@ def storm_run(
     from restore.models import RestoreSession
     from tests.execution.storm import measure_storm
 
-    session = new_session(backup, new_destination(emu), workers=workers, rate_limit_per_second=rate)
+    session = new_session(
+        backup,
+        new_destination(emu),
+        workers=workers,
+        fanout=args.fanout,
+        rate_limit_per_second=rate,
+    )
     runner = threading.Thread(target=run_session, args=(session.pk,), daemon=True)
     runner.start()
     try:
@@ -115,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         for config in CONFIGS:
             rate = limiter_rate(config, args.limit)
             with emulator(rate_limit=args.limit) as emu:
-                result = run_restore(backup, emu, workers=args.workers, rate_limit_per_second=rate)
+                result = run_restore(
+                    backup,
+                    emu,
+                    workers=args.workers,
+                    fanout=args.fanout,
+                    rate_limit_per_second=rate,
+                )
             runs[config].append(result)
             ideal = args.limit / ok_requests_per_item(result)
             log(f"rep {rep + 1}/{args.reps} {config}: {result.describe()}")
@@ -163,6 +175,7 @@ def main(argv: list[str] | None = None) -> int:
             fields[f"{config}_storm_pre_rps"] = median(s["pre_rps"] for s in storms[config])
     fields["requests_per_item"] = median(ok_requests_per_item(r) for r in runs["set"])
     fields["workers"] = args.workers
+    fields["fanout"] = args.fanout
     fields["reps"] = args.reps
     fields["ok"] = (ratios["set"] or 0) >= TARGET_RATIO
     print(last_line("rate_limited", fields))

@@ -83,6 +83,7 @@ def run_on_cluster(
     *,
     latency_ms: float,
     workers: int,
+    fanout: int,
     timeout_s: float,
     label: str,
     processes: int = 1,
@@ -97,7 +98,7 @@ def run_on_cluster(
     else:
         env = app_env(data, Q_WORKERS="1")
     with emulator(latency_ms=latency_ms) as emu:
-        session = new_session(backup, new_destination(emu), workers=workers)
+        session = new_session(backup, new_destination(emu), workers=workers, fanout=fanout)
         with qcluster(env, data / f"qcluster-{label}.log") as proc:
             sampler = PeakSampler(proc.pid)
             thread = threading.Thread(target=sampler.run, name="rss-sampler", daemon=True)
@@ -171,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
                 backups[name],
                 latency_ms=args.latency_ms,
                 workers=args.workers,
+                fanout=args.fanout,
                 timeout_s=args.timeout,
                 label=label,
                 processes=args.processes,
@@ -190,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     fields["rss_ratio"] = large_rss / small_rss if small_rss and large_rss else None
     fields["latency_ms"] = args.latency_ms
     fields["workers"] = args.workers
+    fields["fanout"] = args.fanout
     fields["processes"] = args.processes
     fields["reps"] = args.reps
     completed = all(r["status"] == "completed" for rs in runs.values() for r in rs)

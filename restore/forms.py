@@ -131,6 +131,13 @@ class RestoreForm(forms.Form):
     )
 
     workers = forms.IntegerField(min_value=1, max_value=32, initial=DEFAULTS.workers)
+    fanout = forms.IntegerField(
+        min_value=1,
+        max_value=4,
+        required=False,
+        initial=DEFAULTS.fanout,
+        label="Sub-requests per worker (a dashboard's tiles at once)",
+    )
     rate_limit_per_second = forms.FloatField(
         min_value=0.1,
         required=False,
@@ -187,6 +194,7 @@ class RestoreForm(forms.Form):
         try:
             return RestoreConfig(
                 workers=d["workers"],
+                fanout=d.get("fanout") or DEFAULTS.fanout,
                 rate_limit_per_second=d.get("rate_limit_per_second"),
                 rate_limit_per_minute=d.get("rate_limit_per_minute"),
                 checkpoint_interval=d["checkpoint_interval"],
@@ -220,6 +228,7 @@ def form_data_from_config(session: RestoreSession) -> dict[str, Any]:
         "include_deleted": sel.get("include_deleted", False),
         "with_dependencies": config.with_dependencies,
         "workers": config.workers,
+        "fanout": config.fanout,
         "rate_limit_per_second": config.rate_limit_per_second or "",
         "rate_limit_per_minute": config.rate_limit_per_minute or "",
         "max_retries": config.max_retries,

@@ -20,6 +20,9 @@ def add_target_options(parser: Any) -> None:
 def add_run_options(parser: Any) -> None:
     """Options of every restore run (the RestoreConfig fields)."""
     parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument(
+        "--fanout", type=int, default=3, help="a dashboard's tile requests at once per worker"
+    )
     parser.add_argument("--rate-limit-per-second", type=float, default=10.0)
     parser.add_argument("--rate-limit-per-minute", type=float, default=None)
     parser.add_argument("--checkpoint-interval", type=int, default=100)
@@ -64,6 +67,7 @@ def config_from(opts: dict[str, Any], selection: dict[str, Any]) -> RestoreConfi
     try:
         return RestoreConfig(
             workers=opts["workers"],
+            fanout=opts["fanout"],
             rate_limit_per_second=opts["rate_limit_per_second"],
             rate_limit_per_minute=opts["rate_limit_per_minute"],
             checkpoint_interval=opts["checkpoint_interval"],

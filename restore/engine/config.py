@@ -13,6 +13,10 @@ class RestoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     workers: int = Field(8, ge=1, le=32)
+    # Sub-requests per worker: one item's independent writes (a dashboard's tiles, filters and
+    # layout components) sent at once. The session shares workers × fanout of them, so one
+    # dashboard restored alone gets them all; 1 sends them one after another.
+    fanout: int = Field(3, ge=1, le=4)
     rate_limit_per_second: float | None = Field(10.0, gt=0)
     rate_limit_per_minute: float | None = Field(None, gt=0)
     checkpoint_interval: int = Field(100, ge=1, le=100_000)
@@ -25,3 +29,13 @@ class RestoreConfig(BaseModel):
     # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
     # validated by the backup reader's Selection model.
     selection: dict[str, Any] = Field(default_factory=dict)
+
+    @property
+    def fanout_budget(self) -> int:
+        """Sub-requests in flight at once for the whole session (see `restore.engine.fanout`)."""
+        return self.workers * self.fanout if self.fanout > 1 else 1
+
+    @property
+    def max_in_flight(self) -> int:
+        """Requests the session can have open at once: one per worker plus the fan-out's."""
+        return self.workers + self.fanout_budget

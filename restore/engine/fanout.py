@@ -26,16 +26,12 @@ from restore.engine.context import RestoreContext
 
 T = TypeVar("T")
 
-# Concurrent sub-resource requests of the whole context at once, at most the session's worker
-# count (a user who asked for 1 worker gets no fan-out): the client's connection pool has room
-# for them on top of the workers' (looker_client.FANOUT_SLOTS, kept equal by a test).
-MAX_PARALLEL = 8
-
 # The threads that run the tasks, shared by every batch of the process: a pool per batch (one per
 # dashboard) cost 5-9% of a restore's CPU in thread start-up. A task is submitted only once it has
-# a slot of its context's budget, so no pool thread ever waits for one: the pool needs no more
-# threads than the budgets of the sessions running in the process at once.
-POOL_THREADS = 2 * MAX_PARALLEL
+# a slot of its context's budget (`RestoreConfig.fanout_budget`, at most 32 × 4), so it starts at
+# once as long as the budgets of the sessions running in one process at once add up to no more
+# than this; the executor starts threads only as they are needed.
+POOL_THREADS = 256
 _pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
@@ -49,7 +45,7 @@ def _shared_pool() -> ThreadPoolExecutor:
 
 
 def budget(ctx: RestoreContext) -> int:
-    return min(MAX_PARALLEL, ctx.config.workers)
+    return ctx.config.fanout_budget
 
 
 def _slots(ctx: RestoreContext) -> threading.BoundedSemaphore:

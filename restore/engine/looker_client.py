@@ -436,21 +436,14 @@ def _io_error(
     )
 
 
-FANOUT_SLOTS = 8  # restore.engine.fanout.MAX_PARALLEL (not imported: fanout imports the engine)
-
-
 class LookerClient:
     """JSON over looker-sdk for one destination. Thread-safe; share one per session."""
 
-    def __init__(self, settings: LookerSettings, *, workers: int = 8) -> None:
+    def __init__(self, settings: LookerSettings, *, in_flight: int = 8) -> None:
         self.settings = settings
-        # Each worker, plus the dashboard fan-out (fanout.MAX_PARALLEL, shared by the session),
-        # plus slack: beyond the pool urllib3 would open and drop connections instead of reusing.
-        self.transport = GatedTransport(
-            settings,
-            num_pools=max(workers, 1),
-            pool_maxsize=max(workers, 1) + min(workers, FANOUT_SLOTS) + 2,
-        )
+        # Room for every request the session can have open (`RestoreConfig.max_in_flight`), plus
+        # slack: beyond the pool urllib3 would open and drop connections instead of reusing them.
+        self.transport = GatedTransport(settings, num_pools=4, pool_maxsize=max(in_flight, 1) + 2)
         self.auth = LockedAuthSession(
             settings, self.transport, serialize.deserialize40, API_VERSION
         )
@@ -461,8 +454,8 @@ class LookerClient:
         self._version: dict[str, Any] | None = None
 
     @classmethod
-    def for_destination(cls, destination: Destination, *, workers: int = 8) -> LookerClient:
-        return cls(LookerSettings.for_destination(destination), workers=workers)
+    def for_destination(cls, destination: Destination, *, in_flight: int = 8) -> LookerClient:
+        return cls(LookerSettings.for_destination(destination), in_flight=in_flight)
 
     # -- hooks --------------------------------------------------------------------------------------
     def set_gate(self, gate: RequestGate) -> None:
@@ -528,7 +521,7 @@ def _json(text: Any) -> Any:
 
 def check_connection(destination: Destination) -> str:
     """Log in and read the Looker release; raise LookerApiError with a message a person can act on."""
-    client = LookerClient.for_destination(destination, workers=1)
+    client = LookerClient.for_destination(destination, in_flight=1)
     try:
         client.login()
     except LookerApiError as exc:

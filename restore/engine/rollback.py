@@ -50,7 +50,9 @@ def rollback_session(
         status=RestoreSession.Status.RUNNING,
         started_at=timezone.now(),
     )
-    client = client or LookerClient.for_destination(original.destination, workers=1)
+    client = client or LookerClient.for_destination(
+        original.destination, in_flight=config.max_in_flight
+    )
     client.login()
     ctx = RestoreContext(
         client=client,

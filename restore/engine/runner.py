@@ -322,7 +322,9 @@ def open_session_context(
 ) -> RestoreContext:
     """Log in and read GET /versions through the limiter, retrying transient failures."""
     config = session.options
-    client = client or LookerClient.for_destination(session.destination, workers=config.workers)
+    client = client or LookerClient.for_destination(
+        session.destination, in_flight=config.max_in_flight
+    )
     client.set_gate(limiter)
     ctx = call_with_retries(
         lambda: open_context(session, reader, client), max_retries=config.max_retries

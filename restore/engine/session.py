@@ -54,7 +54,7 @@ def open_context(
     """Client (logged in once), ID map and options for a session; checks GET /versions first."""
     config = session.options
     destination = session.destination
-    client = client or LookerClient.for_destination(destination, workers=config.workers)
+    client = client or LookerClient.for_destination(destination, in_flight=config.max_in_flight)
     client.login()
     source = session.source_instance or (reader.source_instance() if reader else "") or ""
     ctx = RestoreContext(

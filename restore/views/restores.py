@@ -73,6 +73,7 @@ SELECTION_FIELDS = [
 ]
 OPTION_FIELDS = [
     "workers",
+    "fanout",
     "rate_limit_per_second",
     "rate_limit_per_minute",
     "max_retries",

@@ -45,7 +45,7 @@ def make_backup(emu: RunningEmulator, path: Path) -> Backup:
 
 
 def client_for(emu: RunningEmulator, recorder: SpecRecorder | None = None) -> LookerClient:
-    client = LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret), workers=4)
+    client = LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret), in_flight=4)
     if recorder is not None:
         client.add_observer(recorder)
     return client

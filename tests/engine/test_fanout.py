@@ -11,7 +11,7 @@ import pytest
 from restore.engine.config import RestoreConfig
 from restore.engine.context import RestoreContext
 from restore.engine.errors import LookerApiError, MissingDependencyError
-from restore.engine.fanout import MAX_PARALLEL, Batch, run_all
+from restore.engine.fanout import POOL_THREADS, Batch, run_all
 
 
 class CountingClient:
@@ -36,8 +36,8 @@ class CountingClient:
     patch = put = post
 
 
-def context(*, dry_run: bool) -> RestoreContext:
-    ctx = RestoreContext(CountingClient(), None, RestoreConfig(dry_run=dry_run), False)  # type: ignore[arg-type]
+def context(*, dry_run: bool, **config: Any) -> RestoreContext:
+    ctx = RestoreContext(CountingClient(), None, RestoreConfig(dry_run=dry_run, **config), False)  # type: ignore[arg-type]
     ctx.begin_item()
     return ctx
 
@@ -65,7 +65,7 @@ def test_changes_warnings_and_deferrals_land_in_the_item_in_task_order(dry_run):
         assert client.sent == []
     else:
         assert len(client.sent) == 20
-        assert 1 < client.most <= MAX_PARALLEL
+        assert 1 < client.most <= ctx.config.fanout_budget
 
 
 @pytest.mark.parametrize(
@@ -125,14 +125,17 @@ def test_batch_hands_results_to_the_caller_as_they_come_and_keeps_the_callers_er
     assert len(started) < 40  # tasks not started yet were skipped
 
 
-def test_the_client_pool_has_room_for_the_fanout():
-    from restore.engine.looker_client import FANOUT_SLOTS
+def test_the_budget_is_shared_by_the_session_and_the_pool_has_room_for_it():
+    ctx = context(dry_run=False, workers=2, fanout=3)
+    other = threading.Thread(target=run_all, args=(ctx, tasks(ctx, 12)))
+    other.start()  # a second worker's item fanning out at the same time
+    run_all(ctx, tasks(ctx, 12))
+    other.join()
+    assert ctx.client.most == 6  # 2 workers × 3, not 6 per item
+    assert 2 * RestoreConfig(workers=32, fanout=4).fanout_budget <= POOL_THREADS
 
-    assert FANOUT_SLOTS == MAX_PARALLEL
 
-
-def test_one_worker_means_no_fanout():
-    ctx = RestoreContext(CountingClient(), None, RestoreConfig(workers=1), False)  # type: ignore[arg-type]
-    ctx.begin_item()
+def test_fanout_one_means_one_request_after_another():
+    ctx = context(dry_run=False, workers=8, fanout=1)
     run_all(ctx, tasks(ctx, 6))
     assert ctx.client.most == 1

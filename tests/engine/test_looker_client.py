@@ -28,7 +28,9 @@ def emu():
 
 
 def client(emu, **kw) -> LookerClient:
-    return LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret, **kw), workers=16)
+    return LookerClient(
+        LookerSettings(emu.url, emu.client_id, emu.client_secret, **kw), in_flight=16
+    )
 
 
 def logins(emu) -> int:

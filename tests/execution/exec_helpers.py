@@ -31,8 +31,9 @@ def make_backup(emu: RunningEmulator, path: Path) -> Backup:
     return backup
 
 
-def client_for(emu: RunningEmulator, workers: int = 8) -> LookerClient:
-    return LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret), workers=workers)
+def client_for(emu: RunningEmulator, in_flight: int = 32) -> LookerClient:
+    settings = LookerSettings(emu.url, emu.client_id, emu.client_secret)
+    return LookerClient(settings, in_flight=in_flight)
 
 
 def new_session(backup: Backup, dest: Destination, **config) -> RestoreSession:

@@ -99,7 +99,7 @@ def test_cancel_from_the_cli_then_resume_finishes_without_duplicates(small_backu
     import subprocess
     import sys
 
-    from procs_helpers import results_count, session_row, wait_for
+    from procs_helpers import query, results_count, session_row, wait_for
 
     from tests.procs import ROOT
 
@@ -109,7 +109,7 @@ def test_cancel_from_the_cli_then_resume_finishes_without_duplicates(small_backu
         before = object_ids(emu)
         run = subprocess.Popen(
             [sys.executable, "manage.py", "restore", "all", "--backup", str(small_backup),
-             "--destination", "dest", "--workers", "2", "--json"],
+             "--destination", "dest", "--workers", "2", "--fanout", "2", "--json"],
             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
@@ -122,6 +122,8 @@ def test_cancel_from_the_cli_then_resume_finishes_without_duplicates(small_backu
         assert run.returncode == 1, err[-2000:]
         assert json.loads(out)["status"] == "cancelled"
         assert session_row(data, 1)["status"] == "cancelled"
+        config = json.loads(query(data, "select config from restore_restoresession")[0][0])
+        assert (config["workers"], config["fanout"]) == (2, 2)
         assert cli(env, "cancel", "1", ok=False).returncode != 0  # not running any more
         resumed = json.loads(cli(env, "resume", "1", "--json").stdout)
         assert resumed["status"] == "completed" and resumed["failed"] == 0

@@ -53,12 +53,18 @@ def test_validation_messages(client, admin_user, backup, destination):
     response = client.post(
         reverse("restore_new"),
         form_data(
-            backup, destination, workers=0, updated_after="2026-02-01", updated_before="2026-01-01"
+            backup,
+            destination,
+            workers=0,
+            fanout=5,
+            updated_after="2026-02-01",
+            updated_before="2026-01-01",
         ),
     )
     assert response.status_code == 400
     html = response.content.decode()
     assert "greater than or equal to 1" in html
+    assert "less than or equal to 4" in html
     assert "end date is before the start date" in html
 
 
@@ -112,6 +118,7 @@ def test_confirmed_start_records_the_session(client, admin_user, backup, destina
             types="dashboard",
             ids="101",
             with_dependencies="on",
+            fanout="2",
             action="start",
             confirm="yes",
             confirm_count="1",
@@ -123,6 +130,9 @@ def test_confirmed_start_records_the_session(client, admin_user, backup, destina
     assert session.started_by == admin_user and not session.dry_run
     assert session.config["selection"]["ids"] == ["101"]
     assert session.config["with_dependencies"] is True
+    assert session.config["fanout"] == 2
+    page = client.get(response["Location"]).content.decode()
+    assert "8 workers × 2 sub-requests" in page
 
 
 def test_plan_records_a_dry_run_session(client, admin_user, backup, destination):
