@@ -125,6 +125,10 @@ def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
 
 
 # -- users and roles -------------------------------------------------------------------------------
+def _task(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
+    return lambda: fn(*args)
+
+
 def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
     if current is None and user_email(c) and not ctx.dry_run:
         remember_user_email(ctx, user_email(c), dest_id)  # owners' email lookups find it now
@@ -136,19 +140,25 @@ def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
     roles = _memberships(ctx, CT.ROLE, c.get("role_ids"), "role_ids")
     if groups is None or roles is None:
         return  # memberships are set in the second pass, once groups and roles exist
+    # Each membership is its own request, independent of the others: sent at once.
     have = [str(g) for g in (current or {}).get("group_ids") or []]
-    for gid in groups:
-        if gid not in have:
-            ctx.write("POST", f"/groups/{gid}/users", {"user_id": dest_id})
-    for gid in have:
+    tasks = [
+        _task(ctx.write, "POST", f"/groups/{gid}/users", {"user_id": dest_id})
+        for gid in groups
+        if gid not in have
+    ]
+    tasks += [
+        _task(ctx.write, "DELETE", f"/groups/{gid}/users/{dest_id}")
+        for gid in have
         # only memberships of groups the backup knows are ours to remove
-        if gid not in groups and _ours(ctx, CT.GROUP, gid):
-            ctx.write("DELETE", f"/groups/{gid}/users/{dest_id}")
+        if gid not in groups and _ours(ctx, CT.GROUP, gid)
+    ]
     have_roles = [str(r) for r in (current or {}).get("role_ids") or []]
     keep = [r for r in have_roles if not _ours(ctx, CT.ROLE, r)]
     wanted_roles = sorted(set(roles) | set(keep))
     if wanted_roles != sorted(have_roles):
-        ctx.write("PUT", f"/users/{dest_id}/roles", wanted_roles)
+        tasks.append(_task(ctx.write, "PUT", f"/users/{dest_id}/roles", wanted_roles))
+    run_all(ctx, tasks)
 
 
 def _ours(ctx: RestoreContext, ct: ContentType, dest_id: str) -> bool:
@@ -249,10 +259,6 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     }
     created = any(existing is None for _, existing in pairs)
     _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, current, element_ids, created)
-
-
-def _task(fn: Callable[..., Any], *args: Any) -> Callable[[], Any]:
-    return lambda: fn(*args)
 
 
 def _filter_tasks(
