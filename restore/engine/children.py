@@ -238,12 +238,13 @@ def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
 
 # -- dashboards ------------------------------------------------------------------------------------
 def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
-    """Filters, tiles, then layout positions; independent requests run concurrently.
+    """Filters and tiles at once, then layout positions.
 
-    First the filters are written while the tiles' bodies are built (look tiles restore their look
-    with --with-dependencies); then the tiles are created and updated, all at once: filters first,
-    since tiles may listen to them. New tiles get IDs in no particular order, which is fine: the next
-    run pairs them with the backup's by content (`tile_key`).
+    The filters, the tiles' deletions and each tile (its query or look first where it needs one,
+    with --with-dependencies the look restored, then the tile) are independent of each other and
+    run concurrently: a tile names the filters it listens to, it does not need them to exist. New
+    tiles get IDs in no particular order, which is fine: the next run pairs them with the backup's
+    by content (`tile_key`).
     """
     have = _by_id((current or {}).get("dashboard_elements"))
     pairs = pair(ctx, _by_id(c.get("dashboard_elements")), have, tile_key)
@@ -251,9 +252,8 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     first += [
         _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}") for x in leftovers(pairs, have)
     ]
-    bodies = [_task(_element_body, ctx, w, dest_id, existing) for w, existing in pairs]
-    built = run_all(ctx, first + bodies)[len(first) :]
-    written = run_all(ctx, _element_writes(ctx, pairs, built))
+    tiles = [_task(_sync_element, ctx, w, dest_id, existing) for w, existing in pairs]
+    written = run_all(ctx, first + tiles)[len(first) :]
     element_ids = {
         str(w.get("id")): str(d["id"]) for (w, _), d in zip(pairs, written, strict=True) if d
     }
@@ -282,17 +282,9 @@ def _filter_tasks(
     return tasks
 
 
-def _element_writes(
-    ctx: RestoreContext, pairs: list[tuple[Body, Body | None]], bodies: list[Body]
-) -> list[Callable[[], Body | None]]:
-    """Per tile: POST a new one, PATCH an existing one that differs; each task answers the tile."""
-    return [
-        _task(_write_element, ctx, existing, body)
-        for (_, existing), body in zip(pairs, bodies, strict=True)
-    ]
-
-
-def _write_element(ctx: RestoreContext, existing: Body | None, body: Body) -> Body | None:
+def _sync_element(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | None) -> Body | None:
+    """One tile: POST a new one, PATCH an existing one that differs; answers the tile."""
+    body = _element_body(ctx, e, dest_id, existing)
     if existing is None:
         return ctx.write("POST", "/dashboard_elements", body)
     diff = field_diff(body, existing)
