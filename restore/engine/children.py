@@ -224,7 +224,9 @@ def _map_personal_folder(ctx: RestoreContext, c: Body, dest_id: str, user: Body 
         ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), f"(personal folder of {dest_id})")
         return
     if user and user.get("personal_folder_id") is not None:
-        ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), str(user["personal_folder_id"]))
+        folder = str(user["personal_folder_id"])
+        ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), folder)
+        ctx.fresh_folders.add(folder)  # Looker made it empty with the user: nothing to search in
 
 
 def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
