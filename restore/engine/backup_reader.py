@@ -42,7 +42,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import urllib.parse
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
@@ -459,6 +459,20 @@ class BackupReader:
         )
         row = next(self._rows(sql, (ct.value, plain, composite, plain)), None)
         return _item(row) if row else None
+
+    def items_by_stored_ids(
+        self, content_type: ContentType | str | int, stored_ids: Sequence[str], *, batch: int = 200
+    ) -> Iterator[BackupItem]:
+        """Items with exactly these stored IDs (`raw_id`), in that order; absent ones skipped."""
+        ct = ContentType.parse(content_type)
+        for start in range(0, len(stored_ids), batch):
+            chunk = list(stored_ids[start : start + batch])
+            sql = (
+                f"SELECT {_COLUMNS} FROM content_items WHERE content_type = ?"
+                f" AND id IN ({', '.join('?' * len(chunk))})"
+            )
+            found = {item.raw_id: item for item in map(_item, self._rows(sql, (ct.value, *chunk)))}
+            yield from (found[i] for i in chunk if i in found)
 
     def _rows(self, sql: str, params: Any = (), batch_size: int = 500) -> Iterator[tuple[Any, ...]]:
         """Rows of a query, `batch_size` at a time; damage found while reading is a BackupError."""

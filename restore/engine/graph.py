@@ -8,8 +8,8 @@ its members follow in ID order, are created without the reference, and get it in
 from __future__ import annotations
 
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Protocol
 
 from restore.engine.content_types import ContentType
 
@@ -48,16 +48,25 @@ def topological(ids: Sequence[str], deps: dict[str, list[str]]) -> tuple[list[st
     return order, cyclic
 
 
-def dependency_order(ct: ContentType, items: list[Any]) -> tuple[list[Any], set[str]]:
-    """Items of one type, each after the items of that type it refers to; and the cycle members.
+class ItemReader(Protocol):
+    def iter_items(self, selection: Any) -> Iterable[Any]: ...
 
-    Cycle members come last; the restore creates them without the self-reference and sets it in
-    the second pass (see `references.cycle_ref`).
+    def items_by_stored_ids(self, ct: ContentType, stored_ids: Sequence[str]) -> Iterator[Any]: ...
+
+
+def ordered_items(
+    reader: ItemReader, ct: ContentType, selection: Any
+) -> tuple[Iterator[Any], set[str]]:
+    """A self-referencing level's items, parents first, and its cycle members.
+
+    Only the IDs and references are held while ordering, then the items are read again in that
+    order: a backup with 7,000 folders held all of them (~14 MB) for the whole level.
     """
-    refs = SELF_REFERENCES.get(ct)
-    if refs is None:
-        return items, set()
-    by_id = {str(i.id): i for i in items}
-    deps = {str(i.id): refs(_content(i)) for i in items}
-    order, cyclic = topological(list(by_id), deps)
-    return [by_id[i] for i in order + cyclic], set(cyclic)
+    refs = SELF_REFERENCES[ct]
+    stored: dict[str, str] = {}
+    deps: dict[str, list[str]] = {}
+    for item in reader.iter_items(selection):
+        stored[str(item.id)] = item.raw_id
+        deps[str(item.id)] = refs(_content(item))
+    order, cyclic = topological(list(stored), deps)
+    return reader.items_by_stored_ids(ct, [stored[i] for i in order + cyclic]), set(cyclic)

@@ -40,7 +40,7 @@ from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
 from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
-from restore.engine.graph import SELF_REFERENCES, dependency_order
+from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.looker_client import LookerClient
 from restore.engine.rate_limiter import AdaptiveRateLimiter
 from restore.engine.restore_item import display_name, restore_item, source_id_of
@@ -676,7 +676,7 @@ def level_items(
     if ct not in SELF_REFERENCES:
         yield from reader.iter_items(sel)
         return
-    ordered, cyclic = dependency_order(ct, list(reader.iter_items(sel)))
+    ordered, cyclic = ordered_items(reader, ct, sel)
     ctx.cycle_members |= {(ct, i) for i in cyclic}
     yield from ordered
 

@@ -26,7 +26,7 @@ from restore.engine.config import RestoreConfig
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
 from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
-from restore.engine.graph import SELF_REFERENCES, dependency_order
+from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.idmap import IdMap, same_instance
 from restore.engine.looker_client import LookerClient
 from restore.engine.restore_item import display_name, restore_item, source_id_of
@@ -89,7 +89,7 @@ def plan_levels(
         if not count:
             continue
         if ct in SELF_REFERENCES:
-            ordered, cyclic = dependency_order(ct, list(reader.iter_items(sel)))
+            ordered, cyclic = ordered_items(reader, ct, sel)
             yield ct, ordered, cyclic, count
         else:
             yield ct, reader.iter_items(sel), set(), count

@@ -13,7 +13,7 @@ from restore.engine.backup_reader import Selection, open_backup
 from restore.engine.compat import Compatibility, fields_of
 from restore.engine.content_types import ContentType
 from restore.engine.diffs import field_diff
-from restore.engine.graph import dependency_order, topological
+from restore.engine.graph import ordered_items, topological
 from restore.engine.idmap import instance_key, same_instance
 from restore.engine.payloads import SPEC_FIELDS_PATH, writable
 from restore.engine.restore_item import source_id_of
@@ -64,15 +64,20 @@ def test_folders_come_parent_first_and_cycles_do_not_loop():
     assert order == ["a", "b", "c"] and cyclic == []
     order, cyclic = topological(["x", "y", "z"], {"x": ["y"], "y": ["x"], "z": []})
     assert order == ["z"] and sorted(cyclic) == ["x", "y"]
-    with open_backup(FIXTURES.format("parallel")) as reader:
-        folders = list(reader.iter_items(Selection(content_types=["folder"])))
-    ordered, cyc = dependency_order(ContentType.FOLDER, list(reversed(folders)))
-    ids = [f.id for f in ordered]
-    for f in ordered:
-        parent = f.content.get("parent_id")
-        if parent in ids:
-            assert ids.index(parent) < ids.index(f.id)
-    assert cyc == set()
+    for style in ("parallel", "sequential"):  # IDs stored as `42` and as `folder::42`
+        with open_backup(FIXTURES.format(style)) as reader:
+            selection = Selection(content_types=["folder"])
+            stored = [f.raw_id for f in reader.iter_items(selection)]
+            items, cyc = ordered_items(reader, ContentType.FOLDER, selection)
+            ordered = list(items)
+        ids = [f.id for f in ordered]
+        assert sorted(f.raw_id for f in ordered) == sorted(stored)
+        assert any(f.content.get("parent_id") in ids for f in ordered)
+        for f in ordered:
+            parent = f.content.get("parent_id")
+            if parent in ids:
+                assert ids.index(parent) < ids.index(f.id)
+        assert cyc == set()
 
 
 def test_instance_identity_ignores_paths_and_case():
