@@ -147,8 +147,17 @@ def exit_on_signals() -> None:
         signal.signal(sig, unwind)
 
 
-def setup_django(prefix: str, *, keep: bool = False) -> Path:
-    """A throwaway data dir with its own migrated SQLite DB; removed at exit unless keep."""
+POSTGRES_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+REDIS_URL = "redis://127.0.0.1:6379/13"
+
+
+def setup_django(prefix: str, *, keep: bool = False, backend: str = "sqlite") -> Path:
+    """A throwaway data dir with its own migrated database; removed at exit unless keep.
+
+    backend "sqlite" (the embedded default: SQLite + the ORM broker) or "postgres+redis" (the
+    deployment at scale: a throwaway PostgreSQL database on 127.0.0.1:5432 and the Redis broker
+    on 127.0.0.1:6379, under a cluster name of this run's own).
+    """
     exit_on_signals()
     data = Path(tempfile.mkdtemp(prefix=f"bench-{prefix}-"))
     os.environ["LOOKERVAULT_DATA_DIR"] = str(data)
@@ -158,6 +167,14 @@ def setup_django(prefix: str, *, keep: bool = False) -> Path:
     os.environ.setdefault("LOG_LEVEL", "WARNING")
     for var in ("DATABASE_URL", "REDIS_URL", "LOOKERVAULT_DISTRIBUTED"):
         os.environ.pop(var, None)
+    if backend == "postgres+redis":
+        name = f"bench_{prefix.replace('-', '_')}_{os.getpid()}"
+        _throwaway_postgres(name, keep=keep)
+        os.environ["DATABASE_URL"] = f"postgres://postgres@127.0.0.1:5432/{name}"
+        os.environ["REDIS_URL"] = REDIS_URL
+        os.environ["Q_CLUSTER_NAME"] = name
+    elif backend != "sqlite":
+        raise SystemExit(f"unknown backend {backend!r}: sqlite or postgres+redis")
     import django
 
     django.setup()
@@ -169,6 +186,31 @@ def setup_django(prefix: str, *, keep: bool = False) -> Path:
     else:
         atexit.register(shutil.rmtree, data, ignore_errors=True)
     return data
+
+
+def _throwaway_postgres(name: str, *, keep: bool) -> None:
+    import psycopg
+
+    with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(POSTGRES_ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    if keep:
+        log(f"database kept: {name}")
+    else:
+        atexit.register(drop)
+
+
+def backend_env() -> dict[str, str]:
+    """What a subprocess of the app needs to use this run's database and broker."""
+    keys = ("DATABASE_URL", "REDIS_URL", "Q_CLUSTER_NAME")
+    return {k: os.environ[k] for k in keys if k in os.environ}
 
 
 # -- the emulator ---------------------------------------------------------------------------------

@@ -39,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     add_common_args,
+    backend_env,
     descendants,
     emulator,
     fmt,
@@ -94,9 +95,11 @@ def run_on_cluster(
     from tests.procs import app_env, qcluster
 
     if processes > 1:
-        env = app_env(data, Q_WORKERS=str(processes + 1), LOOKERVAULT_DISTRIBUTED="1")
+        env = app_env(
+            data, Q_WORKERS=str(processes + 1), LOOKERVAULT_DISTRIBUTED="1", **backend_env()
+        )
     else:
-        env = app_env(data, Q_WORKERS="1")
+        env = app_env(data, Q_WORKERS="1", **backend_env())
     with emulator(latency_ms=latency_ms) as emu:
         session = new_session(backup, new_destination(emu), workers=workers, fanout=fanout)
         with qcluster(env, data / f"qcluster-{label}.log") as proc:
@@ -157,10 +160,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=1, help="worker processes (> 1: distributed session)"
     )
+    parser.add_argument(
+        "--backend",
+        choices=["sqlite", "postgres+redis"],
+        default="sqlite",
+        help="the embedded default, or PostgreSQL + the Redis broker (the deployment at scale)",
+    )
     add_common_args(parser)
     args = parser.parse_args(argv)
 
-    data = setup_django("scale-memory", keep=args.keep)
+    data = setup_django("scale-memory", keep=args.keep, backend=args.backend)
     sizes = {"small": args.small, "large": args.large}
     backups = {name: make_backup(data, n, args.seed) for name, n in sizes.items()}
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in sizes}
@@ -194,6 +203,7 @@ def main(argv: list[str] | None = None) -> int:
     fields["workers"] = args.workers
     fields["fanout"] = args.fanout
     fields["processes"] = args.processes
+    fields["backend"] = args.backend
     fields["reps"] = args.reps
     completed = all(r["status"] == "completed" for rs in runs.values() for r in rs)
     fields["ok"] = (
