@@ -16,6 +16,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
@@ -26,34 +27,26 @@ from restore.engine.context import RestoreContext
 
 T = TypeVar("T")
 
-# The threads that run the tasks, shared by every batch of the process: a pool per batch (one per
-# dashboard) cost 5-9% of a restore's CPU in thread start-up. A task is submitted only once it has
-# a slot of its context's budget (`RestoreConfig.fanout_budget`, at most 32 × 4), so it starts at
-# once as long as the budgets of the sessions running in one process at once add up to no more
-# than this; the executor starts threads only as they are needed.
-POOL_THREADS = 256
-_pool_lock = threading.Lock()
-_pool: ThreadPoolExecutor | None = None
-
-
-def _shared_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(POOL_THREADS, thread_name_prefix="restore-sub")
-        return _pool
-
 
 def budget(ctx: RestoreContext) -> int:
     return ctx.config.fanout_budget
 
 
-def _slots(ctx: RestoreContext) -> threading.BoundedSemaphore:
-    """One budget per context, shared by all workers: the fan-out never multiplies by workers."""
+def _slots_and_pool(ctx: RestoreContext) -> tuple[threading.BoundedSemaphore, ThreadPoolExecutor]:
+    """One budget per context (session), shared by all its workers, and a pool of exactly that
+    many threads: the fan-out never multiplies by workers, and a task submitted once it has a
+    slot always finds a thread. A pool per batch (one per dashboard) cost 5-9% of a restore's CPU
+    in thread start-up; one larger pool per process kept starting threads over a long run (a
+    thread that has just finished a task is not idle yet when the next one comes), and the
+    worker's memory grew with them."""
     with ctx._lock:  # not ctx.cached: two first callers must not create two budgets
-        return ctx._cache.setdefault(
-            ("fanout-slots",), threading.BoundedSemaphore(max(budget(ctx), 1))
-        )
+        found = ctx._cache.get(("fanout",))
+        if found is None:
+            size = max(budget(ctx), 1)
+            pool = ThreadPoolExecutor(size, thread_name_prefix="restore-sub")
+            weakref.finalize(ctx, pool.shutdown, wait=False)  # its threads end with the session
+            found = ctx._cache[("fanout",)] = (threading.BoundedSemaphore(size), pool)
+        return found
 
 
 class Batch(Generic[T]):
@@ -79,8 +72,7 @@ class Batch(Generic[T]):
             ctx._local.changes = []
         self._mark = len(ctx.changes)
         self._active = set(ctx.active_dependencies())
-        self._slots = _slots(ctx)
-        pool = _shared_pool()
+        self._slots, pool = _slots_and_pool(ctx)
         for task in tasks:
             self._slots.acquire()  # released by _run: at most the budget in flight
             try:

@@ -11,7 +11,7 @@ import pytest
 from restore.engine.config import RestoreConfig
 from restore.engine.context import RestoreContext
 from restore.engine.errors import LookerApiError, MissingDependencyError
-from restore.engine.fanout import POOL_THREADS, Batch, run_all
+from restore.engine.fanout import Batch, run_all
 
 
 class CountingClient:
@@ -132,7 +132,14 @@ def test_the_budget_is_shared_by_the_session_and_the_pool_has_room_for_it():
     run_all(ctx, tasks(ctx, 12))
     other.join()
     assert ctx.client.most == 6  # 2 workers × 3, not 6 per item
-    assert 2 * RestoreConfig(workers=32, fanout=4).fanout_budget <= POOL_THREADS
+
+
+def test_the_sessions_threads_never_outnumber_its_budget():
+    ctx = context(dry_run=False, workers=2, fanout=2)
+    for _ in range(30):  # a long session: many dashboards, one after another
+        run_all(ctx, tasks(ctx, 5))
+    _, pool = ctx._cache[("fanout",)]
+    assert 1 < len(pool._threads) <= 4
 
 
 def test_fanout_one_means_one_request_after_another():
