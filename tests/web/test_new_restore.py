@@ -133,6 +133,10 @@ def test_confirmed_start_records_the_session(client, admin_user, backup, destina
     assert session.config["fanout"] == 2
     page = client.get(response["Location"]).content.decode()
     assert "8 workers × 2 sub-requests" in page
+    del session.config["fanout"]  # a session recorded before the option existed
+    session.save(update_fields=["config"])
+    page = client.get(response["Location"]).content.decode()
+    assert "8 workers × 3 sub-requests" in page
 
 
 def test_plan_records_a_dry_run_session(client, admin_user, backup, destination):
