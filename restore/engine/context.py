@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from restore.engine import row_sql
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import ContentType
 from restore.engine.diffs import field_diff
@@ -168,9 +169,8 @@ class RestoreContext:
             return True
         from restore.models import RestoreItemResult
 
-        return RestoreItemResult.objects.filter(
-            session=self.session, content_type=int(ct), source_id=source_id
-        ).exists()
+        key = {"session": self.session.pk, "content_type": int(ct), "source_id": source_id}
+        return row_sql.exists(RestoreItemResult, key)
 
     # -- small shared caches (lookups by natural key, existence checks) ---------------------------
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import urllib.parse
 
+from restore.engine import row_sql
 from restore.engine.content_types import ContentType
 
 
@@ -68,16 +69,8 @@ class IdMap:
             return None
         from restore.models import IDMapping
 
-        row = (
-            IDMapping.objects.filter(
-                source_instance=self.source_instance,
-                destination_instance=self.destination,
-                content_type=int(ct),
-                source_id=str(source_id),
-            )
-            .values_list("destination_id", flat=True)
-            .first()
-        )
+        found = row_sql.select_one(IDMapping, ["destination_id"], self._key(ct, source_id))
+        row = found["destination_id"] if found else None
         if row is not None:
             with self._lock:
                 self._remember(key, row)
@@ -105,21 +98,25 @@ class IdMap:
             return
         from restore.models import IDMapping
 
-        row = IDMapping(
-            source_instance=self.source_instance,
-            destination_instance=self.destination,
-            content_type=int(ct),
-            source_id=str(source_id),
-            destination_id=str(destination_id),
-            session=self.session,
-        )
         # One upsert (INSERT ... ON CONFLICT DO UPDATE) instead of SELECT + INSERT/UPDATE.
-        IDMapping.objects.bulk_create(
-            [row],
-            update_conflicts=True,
-            unique_fields=UNIQUE_FIELDS,
-            update_fields=["destination_id", "session", "updated_at"],
+        row_sql.insert(
+            IDMapping,
+            {
+                **self._key(ct, source_id),
+                "destination_id": str(destination_id),
+                "session": getattr(self.session, "pk", None),
+            },
+            conflict=UNIQUE_FIELDS,
+            update=["destination_id", "session", "updated_at"],
         )
+
+    def _key(self, ct: ContentType, source_id: str) -> dict[str, object]:
+        return {
+            "source_instance": self.source_instance,
+            "destination_instance": getattr(self.destination, "pk", self.destination),
+            "content_type": int(ct),
+            "source_id": str(source_id),
+        }
 
     def knows_destination(self, ct: ContentType, destination_id: str) -> bool:
         """Is this destination object the counterpart of some backup object (any session)?"""

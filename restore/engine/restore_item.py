@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from restore.engine import row_sql
 from restore.engine.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext, SourceItem
 from restore.engine.diffs import field_diff
@@ -215,15 +216,18 @@ def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) ->
         return
     from restore.models import RestoreItemResult
 
-    row = RestoreItemResult(
-        session=ctx.session,
-        content_type=int(ct),
-        source_id=sid,
-        action=RestoreItemResult.Action.PENDING,
-        name=display_name(body),
-    )
     # One INSERT that keeps an existing row (a retry's or a resumed session's) as it is.
-    RestoreItemResult.objects.bulk_create([row], ignore_conflicts=True)
+    row_sql.insert(
+        RestoreItemResult,
+        {
+            "session": ctx.session.pk,
+            "content_type": int(ct),
+            "source_id": sid,
+            "action": RestoreItemResult.Action.PENDING,
+            "name": display_name(body),
+        },
+        conflict=["session", "content_type", "source_id"],
+    )
 
 
 def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:

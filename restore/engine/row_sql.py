@@ -1,0 +1,140 @@
+"""Hand-written SQL for the few statements that run for every item restored.
+
+Why: building a query through the ORM costs ~0.4-0.5 ms of CPU, sending the same statement through
+the connection's cursor ~0.03 ms (measured: an ID-map lookup, 503 vs 28 us). A restore makes five
+or six of them per item, under the GIL the HTTP threads need: at 20 ms per request they were ~45%
+of the restore process' busy time. So these statements are written out once per model and column
+set (cached), and values still go through each field's own conversion to and from the database
+(`get_db_prep_save` / `from_db_value`), so JSON, datetimes and foreign keys are stored exactly as
+the ORM stores them, on SQLite and PostgreSQL alike. Everything else keeps using the ORM.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from typing import Any
+
+from django.db import connection, models
+from django.utils import timezone
+
+
+def select_one(
+    model: type[models.Model],
+    columns: Sequence[str],
+    where: dict[str, Any],
+    *,
+    for_update: bool = False,
+) -> dict[str, Any] | None:
+    """The first row matching `where` (field name → value), as field name → Python value."""
+    sql = _select_sql(model, tuple(columns), tuple(where), for_update)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _prepared(model, where))
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    return {name: _loaded(model, name, value) for name, value in zip(columns, row, strict=True)}
+
+
+def exists(model: type[models.Model], where: dict[str, Any]) -> bool:
+    return select_one(model, ["pk"], where) is not None
+
+
+def insert(
+    model: type[models.Model],
+    values: dict[str, Any],
+    *,
+    conflict: Sequence[str] = (),
+    update: Sequence[str] = (),
+) -> None:
+    """INSERT one row; fields not given take their defaults (and `auto_now` fields the time).
+
+    With `conflict` (a unique constraint's fields): an existing row is kept as it is, or, with
+    `update`, those of its fields are set from the new row (an upsert, one statement)."""
+    values = {**_defaults(model, values), **values}
+    sql = _insert_sql(model, tuple(values), tuple(conflict), tuple(update))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, _prepared(model, values))
+
+
+def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:
+    """UPDATE one row by primary key."""
+    sql = _update_sql(model, tuple(values))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*_prepared(model, values), pk])
+
+
+# -- building blocks -------------------------------------------------------------------------------
+def _field(model: type[models.Model], name: str) -> models.Field:
+    return model._meta.pk if name == "pk" else model._meta.get_field(name)
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return connection.ops.quote_name(_field(model, name).column)
+
+
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _prepared(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+    return [_field(model, k).get_db_prep_save(v, connection) for k, v in values.items()]
+
+
+def _loaded(model: type[models.Model], name: str, value: Any) -> Any:
+    field = _field(model, name)
+    if value is not None and hasattr(field, "from_db_value"):
+        return field.from_db_value(value, None, connection)
+    return value
+
+
+def _defaults(model: type[models.Model], given: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for field in model._meta.concrete_fields:
+        if field.primary_key or field.name in given:
+            continue
+        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+            out[field.name] = timezone.now()
+        else:
+            out[field.name] = field.get_default()
+    return out
+
+
+def _where(model: type[models.Model], names: tuple[str, ...]) -> str:
+    return " AND ".join(f"{_column(model, n)} = %s" for n in names)
+
+
+@functools.cache
+def _select_sql(
+    model: type[models.Model], columns: tuple[str, ...], where: tuple[str, ...], for_update: bool
+) -> str:
+    cols = ", ".join(_column(model, c) for c in columns)
+    sql = f"SELECT {cols} FROM {_table(model)} WHERE {_where(model, where)} LIMIT 1"
+    if for_update and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    return sql
+
+
+@functools.cache
+def _insert_sql(
+    model: type[models.Model],
+    names: tuple[str, ...],
+    conflict: tuple[str, ...],
+    update: tuple[str, ...],
+) -> str:
+    cols = ", ".join(_column(model, n) for n in names)
+    sql = f"INSERT INTO {_table(model)} ({cols}) VALUES ({', '.join(['%s'] * len(names))})"
+    if conflict:
+        target = ", ".join(_column(model, n) for n in conflict)
+        if update:
+            sets = ", ".join(f"{_column(model, n)} = EXCLUDED.{_column(model, n)}" for n in update)
+            sql += f" ON CONFLICT ({target}) DO UPDATE SET {sets}"
+        else:
+            sql += f" ON CONFLICT ({target}) DO NOTHING"
+    return sql
+
+
+@functools.cache
+def _update_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
+    sets = ", ".join(f"{_column(model, n)} = %s" for n in names)
+    return f"UPDATE {_table(model)} SET {sets} WHERE {_column(model, 'pk')} = %s"
