@@ -12,7 +12,7 @@ the ORM stores them, on SQLite and PostgreSQL alike. Everything else keeps using
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.db import connection, models
@@ -78,7 +78,33 @@ def _table(model: type[models.Model]) -> str:
 
 
 def _prepared(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
-    return [_field(model, k).get_db_prep_save(v, connection) for k, v in values.items()]
+    out = []
+    for name, value in values.items():
+        simple = _simple(model, name)
+        if value is None:
+            out.append(None)
+        elif simple is not None:
+            out.append(simple(value))
+        else:
+            out.append(_field(model, name).get_db_prep_save(value, connection))
+    return out
+
+
+# Text and integer fields (and keys to integer primary keys) need only str() or int(): the field's
+# own conversion would give the same value at a third of these statements' CPU (measured).
+SIMPLE: dict[str, Callable[[Any], Any]] = {"CharField": str, "TextField": str}
+SIMPLE |= dict.fromkeys(
+    ["IntegerField", "SmallIntegerField", "PositiveSmallIntegerField", "BigIntegerField"], int
+)
+SIMPLE |= {"AutoField": int, "BigAutoField": int}
+
+
+@functools.cache
+def _simple(model: type[models.Model], name: str) -> Callable[[Any], Any] | None:
+    field = _field(model, name)
+    if field.get_internal_type() == "ForeignKey":
+        field = field.target_field
+    return SIMPLE.get(field.get_internal_type())
 
 
 def _loaded(model: type[models.Model], name: str, value: Any) -> Any:
