@@ -132,3 +132,7 @@ def test_two_qcluster_processes_restore_a_backup_with_ordering_kept(backup, back
             assert str(spans[a][1]) <= str(spans[b][0]), (ContentType(a).slug, ContentType(b).slug)
         assert_no_duplicates(emu, before, target)
         assert compare_with_backup(backup, emu, target) == []
+        # A worker process keeps its session context from one chunk to the next: it logs in once
+        # (the coordinator, each of the 4 worker processes, a connection check), not per chunk.
+        logins = sum(r["count"] for r in emu.stats()["requests"] if r["route"].endswith("/login"))
+        assert logins <= 8 < sum(chunks), (logins, chunks)
