@@ -89,18 +89,25 @@ def take(state: State, params: LimiterParams, now: float) -> float:
 
 
 def observe(
-    state: State, params: LimiterParams, now: float, status: int | None, retry_after: float | None
+    state: State,
+    params: LimiterParams,
+    now: float,
+    status: int | None,
+    retry_after: float | None,
+    *,
+    also_ok: int = 0,
 ) -> bool:
-    """Account for one finished request. Returns True when the state changed beyond counters."""
-    state["requests"] += 1
-    _count_throughput(state, params, now)
+    """Account for one finished request (and `also_ok` earlier successes not reported yet).
+    Returns True when the state changed beyond counters."""
+    state["requests"] += 1 + also_ok
+    _count_throughput(state, params, now, 1 + also_ok)
     if status == 429:
         return _throttle(state, params, now, retry_after)
     return _maybe_recover(state, params, now)
 
 
-def _count_throughput(state: State, params: LimiterParams, now: float) -> None:
-    state["obs_count"] += 1
+def _count_throughput(state: State, params: LimiterParams, now: float, n: int = 1) -> None:
+    state["obs_count"] += n
     span = now - state["obs_start"]
     if span >= params.observe_window:
         state["obs_rate"] = state["obs_count"] / span
@@ -259,6 +266,11 @@ class RedisStore:
         raise RuntimeError("rate limiter state under too much contention")
 
 
+# With a shared store and no rate in force, the longest a process goes without reading the state
+# (and reporting its successes): how late it can notice another process' 429 pause.
+SHARED_REFRESH_S = 0.25
+
+
 class AdaptiveRateLimiter:
     """The session's RequestGate. Thread-safe; with a shared store, process-safe too."""
 
@@ -275,7 +287,9 @@ class AdaptiveRateLimiter:
         self._sleep = sleep
         self._clock = clock
         self._snapshot: State = initial_state(params, 0.0)
-        self._snapshot_at = 0.0
+        self._snapshot_at = -1e18  # never read yet
+        self._pending_lock = threading.Lock()
+        self._pending_ok = 0  # successes not reported to a shared store yet
 
     @classmethod
     def from_config(cls, config: RestoreConfig, **kwargs: Any) -> AdaptiveRateLimiter:
@@ -283,31 +297,65 @@ class AdaptiveRateLimiter:
 
     def acquire(self) -> None:
         """Block until this worker may send one request."""
+        if self._free_to_go():
+            return
         while True:
-            wait, self._snapshot = self.store.apply(lambda s, now: take(s, self.params, now))
+            wait = self._apply(lambda s, now: take(s, self.params, now))
             if wait <= 0:
                 return
             self._sleep(min(wait, 0.25))
 
     def record(self, status: int | None, retry_after: float | None = None) -> None:
         """Report how a request ended (status None for connection errors and timeouts)."""
+        if status != 429 and self._unlimited_shared():
+            with self._pending_lock:
+                self._pending_ok += 1
+            if self._clock() - self._snapshot_at >= SHARED_REFRESH_S:
+                self._apply(lambda s, now: None)  # reports them
+            return
         if status != 429 and not self._may_change(status):
             return
-        _, self._snapshot = self.store.apply(
-            lambda s, now: observe(s, self.params, now, status, retry_after)
-        )
+        self._apply(lambda s, now: observe(s, self.params, now, status, retry_after))
+
+    def _apply(self, fn: Callable[[State, float], Any]) -> Any:
+        """`fn` on the store's state, after reporting the successes not reported yet."""
+        with self._pending_lock:
+            pending, self._pending_ok = self._pending_ok, 0
+
+        def with_pending(state: State, now: float) -> Any:
+            if pending:
+                observe(state, self.params, now, 200, None, also_ok=pending - 1)
+            return fn(state, now)
+
+        self._snapshot_at = self._clock()
+        result, self._snapshot = self.store.apply(with_pending)
+        return result
+
+    def _unlimited_shared(self) -> bool:
+        return self.store.kind != "local" and self._snapshot.get("rate") is None
+
+    def _free_to_go(self) -> bool:
+        """Shared store, no rate in force, no pause: no round trip per request (two database
+        transactions per request serialised every process of a distributed session). The state
+        is read again at least every SHARED_REFRESH_S, when successes are reported in one batch,
+        so another process' 429 pauses this one within that time."""
+        if not self._unlimited_shared():
+            return False
+        if self._clock() - self._snapshot_at >= SHARED_REFRESH_S:
+            return False
+        return time.time() >= self._snapshot.get("blocked_until", 0.0)
 
     def _may_change(self, status: int | None) -> bool:
         # A shared store costs a round trip: skip successes while we know we are at full rate.
         if self.store.kind == "local":
             return True
         rate = self._snapshot.get("rate")
-        at_full = rate == self.params.base_rate
-        return not at_full or self.params.base_rate is None
+        return rate != self.params.base_rate
 
     def state(self) -> dict[str, Any]:
         """The limiter as progress pages show it."""
-        _, snapshot = self.store.apply(lambda s, now: None)
+        self._apply(lambda s, now: None)
+        snapshot = self._snapshot
         now = time.time() if self.store.kind != "local" else self._clock()
         out = public_state(snapshot, self.params, now)
         out["scope"] = self.store.kind

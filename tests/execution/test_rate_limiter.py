@@ -9,6 +9,7 @@ import pytest
 
 from restore.engine.config import RestoreConfig
 from restore.engine.rate_limiter import (
+    SHARED_REFRESH_S,
     AdaptiveRateLimiter,
     DatabaseStore,
     LimiterParams,
@@ -163,3 +164,32 @@ def test_redis_store_is_shared_between_limiters():
     start = time.monotonic()
     b.acquire()
     assert time.monotonic() - start >= 0.5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_unlimited_shared_limiter_reports_in_batches_and_still_sees_another_process_pause():
+    params = LimiterParams(base_rate=None)
+    a = AdaptiveRateLimiter(params, DatabaseStore("s2", params))
+    b = AdaptiveRateLimiter(params, DatabaseStore("s2", params))
+    applied = 0
+    apply = a.store.apply
+
+    def counted(fn):
+        nonlocal applied
+        applied += 1
+        return apply(fn)
+
+    a.store.apply = counted  # the real store, its round trips counted
+    for _ in range(300):
+        a.acquire()
+        a.record(200)
+    assert applied < 30  # not two database transactions per request
+    time.sleep(SHARED_REFRESH_S)
+    a.acquire()  # reads the state again, and reports the successes not reported yet
+    assert b.state()["requests"] == 300  # every success counted, in batches
+
+    b.record(429, 1)
+    time.sleep(SHARED_REFRESH_S)
+    start = time.monotonic()
+    a.acquire()
+    assert time.monotonic() - start >= 0.5  # the pause another process met holds this one too
