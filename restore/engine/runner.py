@@ -534,7 +534,7 @@ class SessionRunner:
             updated_at=timezone.now(), **fields
         )
         refresh_counters(self.session, worker_id=self.worker_id, summary=False, by_type=by_type)
-        malloc_trim.trim()  # a long run's freed memory back to the OS (see the module)
+        malloc_trim.trim()  # a long run's freed memory back to the OS, every 10 s (see there)
 
     def _heartbeat(self) -> None:
         try:
