@@ -319,8 +319,10 @@ class AdaptiveRateLimiter:
 
     def _apply(self, fn: Callable[[State, float], Any]) -> Any:
         """`fn` on the store's state, after reporting the successes not reported yet."""
-        with self._pending_lock:
-            pending, self._pending_ok = self._pending_ok, 0
+        pending = 0
+        if self._pending_ok:  # only ever non-zero with a shared store: no lock per local request
+            with self._pending_lock:
+                pending, self._pending_ok = self._pending_ok, 0
 
         def with_pending(state: State, now: float) -> Any:
             if pending:

@@ -5,8 +5,9 @@ the connection's cursor ~0.03 ms (measured: an ID-map lookup, 503 vs 28 us). A r
 or six of them per item, under the GIL the HTTP threads need: at 20 ms per request they were ~45%
 of the restore process' busy time. So these statements are written out once per model and column
 set (cached), and values still go through each field's own conversion to and from the database
-(`get_db_prep_save` / `from_db_value`), so JSON, datetimes and foreign keys are stored exactly as
-the ORM stores them, on SQLite and PostgreSQL alike. Everything else keeps using the ORM.
+(`get_db_prep_save` / `from_db_value`; text and integers need only str() / int()), so JSON,
+datetimes and foreign keys are stored exactly as the ORM stores them, on SQLite and PostgreSQL
+alike. Everything else keeps using the ORM.
 """
 
 from __future__ import annotations
