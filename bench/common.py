@@ -87,7 +87,7 @@ def add_common_args(parser: Any, *, reps: int = 3, workers: int = 8) -> None:
     parser.add_argument("--reps", type=int, default=reps, help="repetitions (medians reported)")
     parser.add_argument("--workers", type=int, default=workers, help="restore workers")
     parser.add_argument(
-        "--fanout", type=int, default=3, help="sub-requests per worker (RestoreConfig.fanout)"
+        "--fanout", type=int, default=4, help="sub-requests per worker (RestoreConfig.fanout)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway data dir")
 

@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 100.0])
     parser.add_argument("--runs", "--reps", type=int, default=20, dest="runs", help="timed runs")
     parser.add_argument("--rate-limit-per-second", type=float, default=None)
-    parser.add_argument("--fanout", type=int, default=3, help="sub-requests per worker")
+    parser.add_argument("--fanout", type=int, default=4, help="sub-requests per worker")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway data dir")
     args = parser.parse_args(argv)
 

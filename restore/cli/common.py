@@ -21,7 +21,10 @@ def add_run_options(parser: Any) -> None:
     """Options of every restore run (the RestoreConfig fields)."""
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument(
-        "--fanout", type=int, default=3, help="a dashboard's tile requests at once per worker"
+        "--fanout",
+        type=int,
+        default=RestoreConfig().fanout,
+        help="a dashboard's tile requests at once per worker",
     )
     parser.add_argument("--rate-limit-per-second", type=float, default=10.0)
     parser.add_argument("--rate-limit-per-minute", type=float, default=None)

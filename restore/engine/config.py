@@ -15,8 +15,10 @@ class RestoreConfig(BaseModel):
     workers: int = Field(8, ge=1, le=32)
     # Sub-requests per worker: one item's independent writes (a dashboard's tiles, filters and
     # layout components) sent at once. The session shares workers × fanout of them, so one
-    # dashboard restored alone gets them all; 1 sends them one after another.
-    fanout: int = Field(3, ge=1, le=4)
+    # dashboard restored alone gets them all (8 × 4 = 32: a 26-tile dashboard's tiles and filters
+    # in one round; 4 measured 5-7% faster than 3 in bench/ and no more CPU per item);
+    # 1 sends them one after another.
+    fanout: int = Field(4, ge=1, le=4)
     rate_limit_per_second: float | None = Field(10.0, gt=0)
     rate_limit_per_minute: float | None = Field(None, gt=0)
     checkpoint_interval: int = Field(100, ge=1, le=100_000)

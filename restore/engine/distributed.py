@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import close_old_connections
 
+from restore.engine import malloc_trim
 from restore.engine.backup_reader import open_backup
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
@@ -154,6 +155,7 @@ def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: 
         run_level_items(runner, ct, items, done, config.workers, stop)
         n = runner.progress.done_this_run
         log.info("restore chunk of session %s: %s %s items done", session_id, n, ct.slug)
+        malloc_trim.trim()  # the end of a chunk is this process' checkpoint; at most every 10 s
         return n
     finally:
         stop.set()
