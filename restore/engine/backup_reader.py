@@ -46,6 +46,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cached_property
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -86,10 +87,13 @@ EXPECTED_TABLES = (
 )
 MAX_LISTED_PROBLEMS = 50
 MAX_SQL_VALUES = 400
-_COLUMNS = (
+# The columns before the blob: lookervault's schema puts folder_id after content_data, so reading
+# it (or the blob) walks the blob's overflow pages; these are in the row's first page.
+_META_COLUMNS = (
     "content_type, id, name, owner_id, owner_email, created_at, updated_at, synced_at,"
-    " deleted_at, content_size, content_data, folder_id"
+    " deleted_at, content_size"
 )
+_COLUMNS = f"{_META_COLUMNS}, content_data, folder_id"
 _decoder = msgspec.msgpack.Decoder()
 
 
@@ -493,14 +497,47 @@ class BackupReader:
         Holds at most `batch_size` rows at a time. Items with corrupt blobs are yielded too (see
         `BackupItem.error`).
         """
-        sel = _selection(selection)
+        for _, item in self._matching(_selection(selection), batch_size, whole=True):
+            yield item
+
+    def count(self, selection: Selection | dict[str, Any] | None = None) -> int:
+        """How many items a selection matches (without reading their objects)."""
+        return sum(1 for _ in self._matching(_selection(selection), 500, whole=False))
+
+    def page(
+        self, selection: Selection | dict[str, Any] | None, offset: int, limit: int
+    ) -> list[BackupItem]:
+        """Items `offset` to `offset + limit` of a selection, in `iter_items`' order.
+
+        Not `islice(iter_items(...))`: the rows skipped over are matched on the columns before the
+        blob and only the page's rows are read whole, so the last page of 50,000 items or a name
+        search does not read every object (see `_META_COLUMNS`).
+        """
+        matching = self._matching(_selection(selection), 500, whole=False)
+        rowids = [rowid for rowid, _ in islice(matching, offset, offset + limit)]
+        if not rowids:
+            return []
+        marks = ", ".join("?" * len(rowids))
+        sql = f"SELECT rowid, {_COLUMNS} FROM content_items WHERE rowid IN ({marks})"
+        found = {row[0]: _item(row[1:]) for row in self._rows(sql, rowids)}
+        return [found[rowid] for rowid in rowids if rowid in found]
+
+    def _matching(
+        self, sel: Selection, batch_size: int, *, whole: bool
+    ) -> Iterator[tuple[int, BackupItem]]:
+        """(rowid, item) of the matching rows; without `whole` the items lack their object (and
+        their folder unless the selection filters on it)."""
         owner_ids, owner_email = self._owner_filter(sel.owner)
         folders = self._folder_filter(sel.folder_id, sel.include_subfolders)
         after = _as_utc(sel.updated_after, end=False) if sel.updated_after else None
         before = _as_utc(sel.updated_before, end=True) if sel.updated_before else None
         needle = sel.search.casefold() if sel.search else None
+        if whole:
+            columns = _COLUMNS
+        else:
+            columns = f"{_META_COLUMNS}, NULL, {'NULL' if folders is None else 'folder_id'}"
         for ct in sel.types():
-            sql = f"SELECT {_COLUMNS} FROM content_items WHERE content_type = ?"
+            sql = f"SELECT rowid, {columns} FROM content_items WHERE content_type = ?"
             params: list[Any] = [ct.value]
             if not sel.include_deleted:
                 sql += " AND deleted_at IS NULL"
@@ -517,7 +554,7 @@ class BackupReader:
                 params += sorted(in_folders)
                 in_folders = None
             for row in self._rows(sql + " ORDER BY rowid", params, batch_size):
-                item = _item(row)
+                item = _item(row[1:])
                 if ids is not None and item.raw_id not in ids:
                     continue
                 if in_folders is not None and item.folder_id not in in_folders:
@@ -528,11 +565,7 @@ class BackupReader:
                     continue
                 if (after or before) and not _in_range(item.updated_at, after, before):
                     continue
-                yield item
-
-    def count(self, selection: Selection | dict[str, Any] | None = None) -> int:
-        """How many items a selection matches."""
-        return sum(1 for _ in self.iter_items(selection))
+                yield row[0], item
 
     def folder_tree(self) -> dict[str, str | None]:
         """Folder ID -> parent ID for every folder in the backup (from the stored objects)."""

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from itertools import islice
 from pathlib import Path
 
 from django.conf import settings
@@ -188,13 +187,11 @@ def reader_selection(filters: dict) -> Selection:
 
 
 def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool]:
-    """Stream the matching items and keep one page (plus one row to know if there is a next)."""
+    """One page of the matching items (plus one row to know if there is a next)."""
     offset = (number - 1) * PER_PAGE
     try:
         with open_backup(backup.path) as reader:
-            rows = list(
-                islice(reader.iter_items(reader_selection(filters)), offset, offset + PER_PAGE + 1)
-            )
+            rows = reader.page(reader_selection(filters), offset, PER_PAGE + 1)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
     return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE

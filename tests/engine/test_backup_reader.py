@@ -142,6 +142,44 @@ def test_selection_filters(path: Path) -> None:
         assert r.count() == 23
 
 
+@pytest.mark.parametrize("path", [PARALLEL, SEQUENTIAL], ids=["parallel", "sequential"])
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {},
+        {"include_deleted": True},
+        {"search": "sdk"},
+        {"owner": "zach@example.com"},
+        {"folder_id": "12", "include_subfolders": True},
+        {"types": ["look", "dashboard"], "updated_after": "2025-12-10"},
+        {"ids": "21, 101, 102"},
+    ],
+)
+def test_a_page_and_a_count_are_what_iterating_gives(path: Path, selection: dict) -> None:
+    """page() and count() match rows without reading objects; what they return must not differ."""
+    with open_backup(path) as r:
+        every = list(r.iter_items(selection))
+        assert r.count(selection) == len(every)
+        for offset, limit in [(0, 5), (3, 4), (len(every) - 2, 5), (len(every), 5)]:
+            page = r.page(selection, max(offset, 0), limit)
+            assert page == every[max(offset, 0) : max(offset, 0) + limit]  # every field, blob too
+            assert all(item.error is None and item.content for item in page)
+
+
+def test_a_page_deep_in_a_long_folder_list(tmp_path: Path) -> None:
+    path = tmp_path / "deep.db"
+    with BackupWriter(path) as writer:
+        for i in range(1, 1001):
+            parent = str(i - 1) if i > 1 else None
+            writer.add("folder", {"id": str(i), "name": f"f{i}", "parent_id": parent})
+            writer.add("look", {"id": str(i), "title": f"look {i}", "folder_id": str(i)})
+    with open_backup(path) as r:
+        sel = Selection(types=["look"], folder_id="500", include_subfolders=True)  # > 400 IDs
+        assert r.count(sel) == 501
+        assert [i.id for i in r.page(sel, 495, 10)] == [str(i) for i in range(995, 1001)]
+        assert r.page(sel, 495, 10)[0].content["title"] == "look 995"
+
+
 def test_soft_deleted_items_are_left_out_unless_asked(tmp_path: Path) -> None:
     out = tmp_path / "deleted.db"
     with BackupWriter(out) as writer:
@@ -269,6 +307,8 @@ def test_a_garbage_blob_fails_only_that_item(tmp_path: Path) -> None:
         with pytest.raises(CorruptItemError, match="dashboard 101"):
             _ = reader.get_item("dashboard", "101").content
         assert reader.get_item("dashboard", "102").content["title"] == "EMEA activity"
+        assert [i.label for i in reader.page({"types": ["dashboard"]}, 0, 1)] == ["dashboard 101"]
+        assert reader.page({"types": ["dashboard"]}, 0, 1)[0].error == broken["dashboard 101"]
         report = reader.verify()
         assert not report.ok and report.corrupt_items == 2
         assert any(p.startswith("dashboard 101:") for p in report.problems)
