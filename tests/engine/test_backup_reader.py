@@ -180,6 +180,18 @@ def test_a_page_deep_in_a_long_folder_list(tmp_path: Path) -> None:
         assert r.page(sel, 495, 10)[0].content["title"] == "look 995"
 
 
+def test_a_name_search_folds_case_beyond_ascii(tmp_path: Path) -> None:
+    out = tmp_path / "names.db"
+    with BackupWriter(out) as writer:
+        writer.add("dashboard", {"id": "1", "title": "Umsatz Straße"})
+        writer.add("dashboard", {"id": "2", "title": "ÉTÉ sales"})
+        writer.add("dashboard", {"id": "3", "title": "Other"})
+    with open_backup(out) as r:
+        assert ids(r, Selection(search="STRASSE")) == ["dashboard:1"]
+        assert [i.id for i in r.page(Selection(search="été"), 0, 5)] == ["2"]
+        assert r.count(Selection(search="s")) == 2
+
+
 def test_soft_deleted_items_are_left_out_unless_asked(tmp_path: Path) -> None:
     out = tmp_path / "deleted.db"
     with BackupWriter(out) as writer:
