@@ -44,9 +44,11 @@ from looker_emulator.testing import (  # noqa: E402
     DEFAULT_CLIENT_SECRET,
     serve_subprocess,
 )
+from restore.engine.config import RestoreConfig  # noqa: E402  (pydantic only: no Django set-up)
 
 RouteKey = tuple[str, str, str]  # (method, route template, status) as /_emulator/stats counts them
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+DEFAULT_FANOUT = RestoreConfig().fanout  # the product's default, compared as it is
 SESSION_LEVEL = "session"  # requests outside every level: login, GET /versions
 SECOND_PASS = "second_pass"  # deferred references (users' groups and roles), after the last level
 
@@ -87,7 +89,10 @@ def add_common_args(parser: Any, *, reps: int = 3, workers: int = 8) -> None:
     parser.add_argument("--reps", type=int, default=reps, help="repetitions (medians reported)")
     parser.add_argument("--workers", type=int, default=workers, help="restore workers")
     parser.add_argument(
-        "--fanout", type=int, default=4, help="sub-requests per worker (RestoreConfig.fanout)"
+        "--fanout",
+        type=int,
+        default=DEFAULT_FANOUT,
+        help="sub-requests per worker (RestoreConfig.fanout)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway data dir")
 

@@ -41,6 +41,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
+    DEFAULT_FANOUT,
     EmulatorProcess,
     RunResult,
     emulator,
@@ -136,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 100.0])
     parser.add_argument("--runs", "--reps", type=int, default=20, dest="runs", help="timed runs")
     parser.add_argument("--rate-limit-per-second", type=float, default=None)
-    parser.add_argument("--fanout", type=int, default=4, help="sub-requests per worker")
+    parser.add_argument(
+        "--fanout", type=int, default=DEFAULT_FANOUT, help="sub-requests per worker"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway data dir")
     args = parser.parse_args(argv)
 

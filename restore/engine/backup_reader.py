@@ -529,6 +529,8 @@ class BackupReader:
             if len(rowids) >= limit:
                 break
             if query.check is None:
+                # Count first: a type the page starts after (most of them, on a deep page) costs
+                # one scan, not a fruitless LIMIT/OFFSET scan and then a count.
                 n = self._count(query)
                 if offset >= n:
                     offset -= n
@@ -549,8 +551,8 @@ class BackupReader:
             return []
         marks = ", ".join("?" * len(rowids))
         sql = f"SELECT rowid, {_COLUMNS} FROM content_items WHERE rowid IN ({marks})"
-        found = {row[0]: _item(row[1:]) for row in self._rows(sql, rowids)}
-        return [found[rowid] for rowid in rowids if rowid in found]
+        items = {row[0]: _item(row[1:]) for row in self._rows(sql, rowids)}
+        return [items[rowid] for rowid in rowids if rowid in items]
 
     def _queries(self, sel: Selection) -> Iterator[_Query]:
         """One query per selected type: what SQL can filter, and a check for the rest."""
