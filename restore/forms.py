@@ -161,6 +161,16 @@ class RestoreForm(forms.Form):
     fallback_owner_email = forms.EmailField(
         required=False, label="Fallback owner email (when an owner has no match)"
     )
+    instance = forms.ChoiceField(
+        choices=[
+            ("auto", "Decide from a sample of the destination (recommended)"),
+            ("same", "It is the instance the backup came from"),
+            ("other", "It is another instance (a migration)"),
+        ],
+        initial="auto",
+        required=False,
+        label="Is the destination the instance the backup came from?",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -204,6 +214,7 @@ class RestoreForm(forms.Form):
                 with_dependencies=bool(d.get("with_dependencies")),
                 verify=bool(d.get("verify")),
                 fallback_owner_email=d.get("fallback_owner_email") or None,
+                instance=d.get("instance") or "auto",
                 selection=self.selection(),
             )
         except ValidationError as exc:
@@ -236,6 +247,7 @@ def form_data_from_config(session: RestoreSession) -> dict[str, Any]:
         "skip_if_modified": config.skip_if_modified,
         "verify": config.verify,
         "fallback_owner_email": config.fallback_owner_email or "",
+        "instance": config.instance if config.instance != "auto" else "",
     }
     return {k: v for k, v in data.items() if v not in (None, False, "", [])}
 

@@ -192,6 +192,9 @@ class RestoreSession(models.Model):
     error_message = models.TextField(blank=True)
     progress = models.JSONField(default=dict, blank=True)
     summary = models.JSONField(default=dict, blank=True)
+    # Same instance or not: the sample checked at the start, or the user's override
+    # (identity.InstanceCheck.as_dict()).
+    identity = models.JSONField(default=dict, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -266,6 +269,9 @@ class IDMapping(models.Model):
     content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
     source_id = models.CharField(max_length=255)
     destination_id = models.CharField(max_length=255)
+    # The destination object's immutable fields when the entry was recorded (identity.evidence):
+    # a later session trusts the entry only while the object still shows them.
+    evidence = models.JSONField(null=True, blank=True)
     session = models.ForeignKey(
         RestoreSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

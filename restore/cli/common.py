@@ -35,6 +35,21 @@ def add_run_options(parser: Any) -> None:
     parser.add_argument("--with-dependencies", action="store_true")
     parser.add_argument("--verify", action="store_true", help="re-fetch and compare after writing")
     parser.add_argument("--fallback-owner", default=None, help="email of the fallback owner")
+    same = parser.add_mutually_exclusive_group()
+    same.add_argument(
+        "--same-instance",
+        action="store_const",
+        const="same",
+        dest="instance",
+        help="the destination is the instance the backup came from (overrides the sampled decision)",
+    )
+    same.add_argument(
+        "--other-instance",
+        action="store_const",
+        const="other",
+        dest="instance",
+        help="the destination is another instance: a migration (overrides the sampled decision)",
+    )
     parser.add_argument("--json", action="store_true", dest="as_json")
 
 
@@ -80,6 +95,7 @@ def config_from(opts: dict[str, Any], selection: dict[str, Any]) -> RestoreConfi
             with_dependencies=opts["with_dependencies"],
             verify=opts["verify"],
             fallback_owner_email=opts["fallback_owner"],
+            instance=opts.get("instance") or "auto",
             selection=selection,
         )
     except ValueError as exc:

@@ -121,7 +121,10 @@ def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
         return None
     if ctx.same_instance:
         return str(query_id)
-    raise MissingDependencyError(f"query_id {query_id}: the backup holds no query definition")
+    raise MissingDependencyError(
+        f"query_id {query_id}: the backup holds no query definition (lookervault saves looks "
+        "without their query), and query IDs do not carry over to another instance"
+    )
 
 
 # -- users and roles -------------------------------------------------------------------------------
@@ -136,28 +139,34 @@ def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
     _sync_email(ctx, c, dest_id, current, fresh)
     if current is None and c.get("personal_folder_id") is not None:
         _map_personal_folder(ctx, c, dest_id, fresh)
+    for key, word in (("group_ids", "group memberships"), ("role_ids", "roles")):
+        if key not in c:
+            ctx.warn(f"the backup holds no {word} for this user: left as they are")
     groups = _memberships(ctx, CT.GROUP, c.get("group_ids"), "group_ids")
     roles = _memberships(ctx, CT.ROLE, c.get("role_ids"), "role_ids")
     if groups is None or roles is None:
         return  # memberships are set in the second pass, once groups and roles exist
     # Each membership is its own request, independent of the others: sent at once.
-    have = [str(g) for g in (current or {}).get("group_ids") or []]
-    tasks = [
-        _task(ctx.write, "POST", f"/groups/{gid}/users", {"user_id": dest_id})
-        for gid in groups
-        if gid not in have
-    ]
-    tasks += [
-        _task(ctx.write, "DELETE", f"/groups/{gid}/users/{dest_id}")
-        for gid in have
-        # only memberships of groups the backup knows are ours to remove
-        if gid not in groups and _ours(ctx, CT.GROUP, gid)
-    ]
-    have_roles = [str(r) for r in (current or {}).get("role_ids") or []]
-    keep = [r for r in have_roles if not _ours(ctx, CT.ROLE, r)]
-    wanted_roles = sorted(set(roles) | set(keep))
-    if wanted_roles != sorted(have_roles):
-        tasks.append(_task(ctx.write, "PUT", f"/users/{dest_id}/roles", wanted_roles))
+    tasks = []
+    if "group_ids" in c:
+        have = [str(g) for g in (current or {}).get("group_ids") or []]
+        tasks += [
+            _task(ctx.write, "POST", f"/groups/{gid}/users", {"user_id": dest_id})
+            for gid in groups
+            if gid not in have
+        ]
+        tasks += [
+            _task(ctx.write, "DELETE", f"/groups/{gid}/users/{dest_id}")
+            for gid in have
+            # only memberships of groups the backup knows are ours to remove
+            if gid not in groups and _ours(ctx, CT.GROUP, gid)
+        ]
+    if "role_ids" in c:
+        have_roles = [str(r) for r in (current or {}).get("role_ids") or []]
+        keep = [r for r in have_roles if not _ours(ctx, CT.ROLE, r)]
+        wanted_roles = sorted(set(roles) | set(keep))
+        if wanted_roles != sorted(have_roles):
+            tasks.append(_task(ctx.write, "PUT", f"/users/{dest_id}/roles", wanted_roles))
     run_all(ctx, tasks)
 
 
@@ -248,19 +257,65 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     tiles get IDs in no particular order, which is fine: the next run pairs them with the backup's
     by content (`tile_key`).
     """
+    held = {
+        key: key in c for key in ("dashboard_elements", "dashboard_filters", "dashboard_layouts")
+    }
+    _note_absent(ctx, c, current, held)
     have = _by_id((current or {}).get("dashboard_elements"))
-    pairs = pair(ctx, _by_id(c.get("dashboard_elements")), have, tile_key)
-    first = _filter_tasks(ctx, c.get("dashboard_filters") or [], dest_id, current)
-    first += [
-        _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}") for x in leftovers(pairs, have)
-    ]
+    wanted = _by_id(c.get("dashboard_elements")) if held["dashboard_elements"] else []
+    if not ctx.same_instance:
+        wanted = [e for e in wanted if not _foreign_merge_tile(ctx, e)]
+        have = [e for e in have if not e.get("merge_result_id")]  # never ours to delete
+    pairs = pair(ctx, wanted, have, tile_key) if held["dashboard_elements"] else []
+    first = []
+    if held["dashboard_filters"]:
+        first += _filter_tasks(ctx, c.get("dashboard_filters") or [], dest_id, current)
+    if held["dashboard_elements"]:
+        first += [
+            _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}")
+            for x in leftovers(pairs, have)
+        ]
     tiles = [_task(_sync_element, ctx, w, dest_id, existing) for w, existing in pairs]
     written = run_all(ctx, first + tiles)[len(first) :]
     element_ids = {
         str(w.get("id")): str(d["id"]) for (w, _), d in zip(pairs, written, strict=True) if d
     }
-    created = any(existing is None for _, existing in pairs)
-    _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, current, element_ids, created)
+    if held["dashboard_layouts"]:
+        created = any(existing is None for _, existing in pairs)
+        _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, current, element_ids, created)
+
+
+def _foreign_merge_tile(ctx: RestoreContext, e: Body) -> bool:
+    """A merged-results tile names a merge query of the source instance, which another instance
+    does not have: the rest of the dashboard is restored, this tile is reported."""
+    if not e.get("merge_result_id"):
+        return False
+    title = e.get("title") or e.get("title_text") or e.get("id")
+    ctx.warn(
+        f"tile {title!r} shows merged results (merge query {e['merge_result_id']} of the source "
+        "instance): not restored here; recreate its merge query in Looker"
+    )
+    return True
+
+
+ABSENT_WORDS = {
+    "dashboard_elements": "tiles",
+    "dashboard_filters": "filters",
+    "dashboard_layouts": "layouts",
+}
+
+
+def _note_absent(ctx: RestoreContext, c: Body, current: Body | None, held: dict[str, bool]) -> None:
+    """Absent is not empty: say what the backup does not hold and was therefore left alone."""
+    for key, present in held.items():
+        if present:
+            continue
+        word = ABSENT_WORDS[key]
+        if current is None:
+            ctx.warn(f"the backup holds no {word} for this dashboard: it is created without them")
+            continue
+        n = len(current.get(key) or [])
+        ctx.warn(f"the backup holds no {word} for this dashboard: its {n} {word} were not touched")
 
 
 def _filter_tasks(
@@ -388,6 +443,10 @@ def _component_tasks(
 
 # -- boards ----------------------------------------------------------------------------------------
 def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
+    if "board_sections" not in c:
+        n = len((current or {}).get("board_sections") or [])
+        ctx.warn(f"the backup holds no sections for this board: its {n} sections were not touched")
+        return
     wanted = _ordered(c.get("board_sections") or [], c.get("section_order"))
     have = _ordered(
         (current or {}).get("board_sections") or [], (current or {}).get("section_order")
@@ -417,6 +476,11 @@ def _ordered(rows: list[Body], order: list[Any] | None) -> list[Body]:
 
 
 def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bool) -> None:
+    if "board_items" not in section:
+        ctx.warn(
+            f"the backup holds no items for board section {section.get('id')}: left as they are"
+        )
+        return
     wanted = _ordered(section.get("board_items") or [], section.get("item_order"))
     have = _ordered(existing.get("board_items") or [], existing.get("item_order"))
     pairs = pair(ctx, wanted, have)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,10 @@ class RestoreConfig(BaseModel):
     with_dependencies: bool = False
     verify: bool = False
     fallback_owner_email: str | None = None
+    # Is the destination the instance the backup came from? "auto": decided at the start from a
+    # sample of IDs and their immutable fields; "same" / "other": the user's override
+    # (--same-instance / --other-instance), recorded with the sample's evidence.
+    instance: Literal["auto", "same", "other"] = "auto"
     # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
     # validated by the backup reader's Selection model.
     selection: dict[str, Any] = Field(default_factory=dict)

@@ -76,6 +76,9 @@ class RestoreContext:
     idmap: IdMap
     config: RestoreConfig
     same_instance: bool
+    # Did the session's sample find any backup object under its own ID in the destination? If not
+    # (a migration into a fresh instance), items skip the lookup by their own ID.
+    ids_may_match: bool = True
     source: ItemSource | None = None
     session: Any = None  # RestoreSession, when there is one (intents, results)
     # Called with each dependency outcome restored on the way (--with-dependencies).

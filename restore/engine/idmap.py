@@ -1,38 +1,34 @@
-"""The persistent source→destination ID map, with a per-session cache in front of the database.
+"""The persistent source→destination ID map, trusted only on evidence, with a per-session cache.
 
-Keyed by (source instance, destination, content type, source ID). Same-instance restores record
-identity rows too, so an object recreated under a new ID is followed by everything that refers to it.
+Keyed by (destination, content type, source ID). lookervault records no source instance, so the
+map cannot be keyed by one; instead every entry keeps the destination object's immutable fields
+(`identity.evidence`) as they were when it was recorded, and an entry from an earlier session is
+used only after the destination object has been checked against them: an entry whose object was
+deleted, or whose ID now holds something else (the instance was reset), is not trusted. Types
+without immutable fields (groups, roles, permission and model sets) keep their name at recording
+time as weak evidence: the entry holds while the object still bears that name or the backup's.
+Within one session an object is the counterpart of one backup item only (`claim`).
 """
 
 from __future__ import annotations
 
 import threading
-import urllib.parse
+from collections.abc import Callable
+from typing import Any
 
 from restore.engine import row_sql
 from restore.engine.content_types import ContentType
 
-
-def instance_key(url: str) -> str:
-    """Normalise a Looker URL to scheme://host[:port] (what identifies an instance)."""
-    text = (url or "").strip()
-    if "://" not in text:
-        text = "https://" + text
-    parts = urllib.parse.urlsplit(text)
-    host = (parts.hostname or "").lower()
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme.lower()}://{host}{port}" if host else ""
-
-
-def same_instance(source_instance: str, destination_url: str) -> bool:
-    src = instance_key(source_instance)
-    return bool(src) and src == instance_key(destination_url)
-
+# The source key of every entry: backups carry no trustworthy source identity (see above).
+SOURCE_KEY = ""
 
 # Entries kept in memory when the database has them all: beyond it the oldest are dropped (and read
 # again if needed), so a 50,000-item session uses no more memory than a 5,000-item one.
 CACHE_LIMIT = 10_000
 UNIQUE_FIELDS = ["source_instance", "destination_instance", "content_type", "source_id"]
+
+# verifier(type, source ID, destination ID, recorded evidence) → is the entry still true?
+Verifier = Callable[[ContentType, str, str, dict[str, Any] | None], bool]
 
 
 class IdMap:
@@ -40,61 +36,154 @@ class IdMap:
 
     `persist=False` keeps it in memory only (rollback, tests). `write=False` (dry runs) reads the
     database but keeps what the plan would map in memory, so later items resolve like in a real run.
+    `verifier` checks entries of earlier sessions (None: trusted as they are, e.g. in a rollback,
+    whose entries are the session's own).
     """
 
     def __init__(
         self,
-        source_instance: str,
         destination,
         session=None,
         *,
         persist: bool = True,
         write: bool = True,
+        verifier: Verifier | None = None,
     ):
-        self.source_instance = source_instance
         self.destination = destination
         self.session = session
         self.persist = persist
         self.write = write
+        self.verifier = verifier
+        # (type, source ID) → destination ID, for entries recorded or verified in this session
         self._cache: dict[tuple[int, str], str] = {}
-        self._targets: dict[int, set[str]] = {}  # destination IDs per type, for reverse lookups
+        self._rejected: set[tuple[int, str, str]] = set()  # (type, source ID, destination ID)
+        self._claims: dict[tuple[int, str], str] = {}  # (type, destination ID) → source ID
         self._lock = threading.Lock()
 
+    # -- lookups ------------------------------------------------------------------------------------
     def get(self, ct: ContentType, source_id: str) -> str | None:
+        """The destination ID of a backup object, only when the entry is trusted."""
         key = (int(ct), str(source_id))
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
+        entry = self.stored(ct, source_id)
+        if entry is None:
+            return None
+        dest_id, recorded, ours = entry
+        if (key[0], key[1], dest_id) in self._rejected:
+            return None
+        checked = ours or self.verifier is None
+        if not checked and not self.verifier(ct, key[1], dest_id, recorded):
+            self.reject(ct, key[1], dest_id)
+            return None
+        if not self.claim(ct, dest_id, key[1]):
+            self.reject(ct, key[1], dest_id)
+            return None
+        with self._lock:
+            self._remember(key, dest_id)
+        return dest_id
+
+    def get_cached(self, ct: ContentType, source_id: str) -> str | None:
+        """An entry recorded or verified in this session (no database, no check)."""
+        with self._lock:
+            return self._cache.get((int(ct), str(source_id)))
+
+    def is_rejected(self, ct: ContentType, source_id: str, destination_id: str) -> bool:
+        with self._lock:
+            return (int(ct), str(source_id), str(destination_id)) in self._rejected
+
+    def stored(
+        self, ct: ContentType, source_id: str
+    ) -> tuple[str, dict[str, Any] | None, bool] | None:
+        """The entry as the database holds it (unverified): destination ID, its evidence, and
+        whether this session recorded it (then it needs no check)."""
         if not self.persist:
             return None
         from restore.models import IDMapping
 
-        found = row_sql.select_one(IDMapping, ["destination_id"], self._key(ct, source_id))
-        row = found["destination_id"] if found else None
-        if row is not None:
-            with self._lock:
-                self._remember(key, row)
-        return row
+        row = row_sql.select_one(
+            IDMapping, ["destination_id", "evidence", "session"], self._key(ct, source_id)
+        )
+        if row is None:
+            return None
+        return (
+            row["destination_id"],
+            row["evidence"],
+            row["session"] == getattr(self.session, "pk", False),
+        )
+
+    def trust(self, ct: ContentType, source_id: str, destination_id: str) -> bool:
+        """Accept an entry checked by the caller (it fetched the object anyway)."""
+        if not self.claim(ct, destination_id, source_id):
+            self.reject(ct, source_id, destination_id)
+            return False
+        with self._lock:
+            self._remember((int(ct), str(source_id)), str(destination_id))
+        return True
+
+    def reject(self, ct: ContentType, source_id: str, destination_id: str) -> None:
+        with self._lock:
+            self._rejected.add((int(ct), str(source_id), str(destination_id)))
+
+    def claim(self, ct: ContentType, destination_id: str, source_id: str) -> bool:
+        """Make `destination_id` the counterpart of `source_id` for this session; False when
+        another backup item holds it already (two items never map onto one live object)."""
+        with self._lock:
+            holder = self._claims.setdefault((int(ct), str(destination_id)), str(source_id))
+        return holder == str(source_id)
+
+    def claimed_by_other(self, ct: ContentType, destination_id: str, source_id: str) -> bool:
+        """Is this destination object another backup item's counterpart (this session, or a
+        trusted entry of an earlier one)?"""
+        with self._lock:
+            holder = self._claims.get((int(ct), str(destination_id)))
+        if holder is not None:
+            return holder != str(source_id)
+        for other in self._sources_of(ct, destination_id):
+            if other != str(source_id) and self.get(ct, other) == str(destination_id):
+                return True
+        return False
+
+    def _sources_of(self, ct: ContentType, destination_id: str) -> list[str]:
+        if not self.persist:
+            return []
+        from restore.models import IDMapping
+
+        return list(
+            IDMapping.objects.filter(
+                source_instance=SOURCE_KEY,
+                destination_instance=self.destination,
+                content_type=int(ct),
+                destination_id=str(destination_id),
+            ).values_list("source_id", flat=True)[:10]
+        )
 
     def _remember(self, key: tuple[int, str], destination_id: str) -> None:
         """Cache an entry (under the lock); bounded only when the database holds every entry."""
         self._cache[key] = destination_id
-        targets = self._targets.setdefault(key[0], set())
-        targets.add(destination_id)
         if not (self.persist and self.write):
             return
         while len(self._cache) > CACHE_LIMIT:
             del self._cache[next(iter(self._cache))]
-        if len(targets) > CACHE_LIMIT:
-            targets.clear()  # knows_destination asks the database instead
 
-    def record(self, ct: ContentType, source_id: str, destination_id: str) -> None:
+    # -- records ------------------------------------------------------------------------------------
+    def record(
+        self,
+        ct: ContentType,
+        source_id: str,
+        destination_id: str,
+        evidence: dict[str, Any] | None = None,
+    ) -> None:
+        """Map a backup object to its destination counterpart, with the destination object's
+        immutable fields (what a later session checks before trusting the entry)."""
         key = (int(ct), str(source_id))
         with self._lock:
-            if self._cache.get(key) == str(destination_id):
+            self._claims.setdefault((key[0], str(destination_id)), key[1])
+            if self._cache.get(key) == str(destination_id) and evidence is None:
                 return
             self._remember(key, str(destination_id))
-        if not (self.persist and self.write):
+        if not (self.persist and self.write) or str(destination_id).startswith("("):
             return
         from restore.models import IDMapping
 
@@ -104,15 +193,35 @@ class IdMap:
             {
                 **self._key(ct, source_id),
                 "destination_id": str(destination_id),
+                "evidence": evidence or None,
                 "session": getattr(self.session, "pk", None),
             },
             conflict=UNIQUE_FIELDS,
-            update=["destination_id", "session", "updated_at"],
+            update=["destination_id", "evidence", "session", "updated_at"],
         )
+
+    def forget(self, ct: ContentType, destination_id: str) -> int:
+        """Remove the entries that point at a destination object (it was deleted)."""
+        with self._lock:
+            for key in [
+                k for k, v in self._cache.items() if k[0] == int(ct) and v == destination_id
+            ]:
+                del self._cache[key]
+            self._claims.pop((int(ct), str(destination_id)), None)
+        if not (self.persist and self.write):
+            return 0
+        from restore.models import IDMapping
+
+        deleted, _ = IDMapping.objects.filter(
+            destination_instance=self.destination,
+            content_type=int(ct),
+            destination_id=str(destination_id),
+        ).delete()
+        return deleted
 
     def _key(self, ct: ContentType, source_id: str) -> dict[str, object]:
         return {
-            "source_instance": self.source_instance,
+            "source_instance": SOURCE_KEY,
             "destination_instance": getattr(self.destination, "pk", self.destination),
             "content_type": int(ct),
             "source_id": str(source_id),
@@ -121,14 +230,13 @@ class IdMap:
     def knows_destination(self, ct: ContentType, destination_id: str) -> bool:
         """Is this destination object the counterpart of some backup object (any session)?"""
         with self._lock:
-            if str(destination_id) in self._targets.get(int(ct), set()):
+            if (int(ct), str(destination_id)) in self._claims:
                 return True
         if not self.persist:
             return False
         from restore.models import IDMapping
 
         return IDMapping.objects.filter(
-            source_instance=self.source_instance,
             destination_instance=self.destination,
             content_type=int(ct),
             destination_id=str(destination_id),

@@ -14,36 +14,10 @@ from typing import Any
 
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
+from restore.engine.counterpart import proven_same_id
 from restore.engine.errors import MissingDependencyError, RestoreError
 from restore.engine.fanout import run_all
-from restore.engine.looker_client import LookerClient
 from restore.engine.payloads import user_email
-
-PATHS: dict[ContentType, str] = {
-    ContentType.USER: "/users",
-    ContentType.GROUP: "/groups",
-    ContentType.PERMISSION_SET: "/permission_sets",
-    ContentType.MODEL_SET: "/model_sets",
-    ContentType.ROLE: "/roles",
-    ContentType.FOLDER: "/folders",
-    ContentType.LOOKML_MODEL: "/lookml_models",
-    ContentType.LOOK: "/looks",
-    ContentType.DASHBOARD: "/dashboards",
-    ContentType.BOARD: "/boards",
-    ContentType.SCHEDULED_PLAN: "/scheduled_plans",
-}
-
-
-def object_path(ct: ContentType, dest_id: str) -> str:
-    return f"{PATHS[ct]}/{LookerClient.quote(dest_id)}"
-
-
-def exists(ctx: RestoreContext, ct: ContentType, dest_id: str) -> bool:
-    """Does the destination hold this object? (cached per session)"""
-    return ctx.cached(
-        ("exists", ct, dest_id),
-        lambda: ctx.client.get_or_none(object_path(ct, dest_id), {"fields": "id"}) is not None,
-    )
 
 
 def ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:
@@ -62,11 +36,13 @@ def ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str
         by_email = user_by_source_email(ctx, sid)
         if by_email is not None:
             return by_email
-    wanted = ctx.config.with_dependencies and ctx.source is not None
-    if wanted and not (ctx.same_instance and exists(ctx, ct, sid)):
+    if proven_same_id(ctx, ct, sid):
+        # The destination holds the backup's object under the same ID (evidence, or the
+        # session's same-instance decision for types without immutable fields).
+        ctx.idmap.record(ct, sid, sid)
+        return sid
+    if ctx.config.with_dependencies and ctx.source is not None:
         return restore_dependency(ctx, ct, sid, field)
-    if ctx.same_instance and exists(ctx, ct, sid):
-        return sid  # unchanged IDs pass through (checked once: never a raw dangling ID)
     if ctx.lenient:
         ctx.warn(f"{field}: {ct.slug} {sid} no longer exists; left as it is")
         return None
@@ -178,10 +154,7 @@ def owner(ctx: RestoreContext, source_user_id: Any, field: str = "user_id") -> s
         found = ref(ctx, ContentType.USER, sid, field)
     except MissingDependencyError:
         found = None
-    passed_through = (
-        ctx.same_instance and found == sid and ctx.idmap.get(ContentType.USER, sid) is None
-    )
-    if found is not None and not (passed_through and not exists(ctx, ContentType.USER, sid)):
+    if found is not None:
         return found
     fallback = fallback_owner(ctx)
     if fallback is not None:
@@ -246,9 +219,12 @@ def equivalent_folder(ctx: RestoreContext, folder: dict[str, Any]) -> str | None
         if folder.get(flag):
             return root_folder(ctx, flag)
     if folder.get("is_personal") and folder.get("creator_id") is not None:
-        if ctx.same_instance:
-            return str(folder["id"])
-        user = ref(ctx, ContentType.USER, folder["creator_id"], "creator_id")
+        # Personal folders follow their owner: a user deleted and restored under a new ID has a
+        # new personal folder, and the old one's content belongs there.
+        try:
+            user = ref(ctx, ContentType.USER, folder["creator_id"], "creator_id")
+        except MissingDependencyError:
+            return None
         return personal_folder_of(ctx, user) if user else None
     return None
 

@@ -16,8 +16,11 @@ from typing import Any
 from restore.engine import row_sql
 from restore.engine.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext, SourceItem
+from restore.engine.counterpart import acceptable_hit, entry_holds, is_same, recorded_evidence
 from restore.engine.diffs import field_diff
 from restore.engine.errors import ItemTooLargeError, LookerApiError
+from restore.engine.identity import WITHOUT_EVIDENCE
+from restore.engine.payloads import writable
 from restore.engine.references import ROOT_FLAGS, equivalent_folder, prefetch
 from restore.engine.restorers import RESTORERS, TypeRestorer
 
@@ -80,6 +83,10 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if ct in NOT_RESTORABLE:
         out.action, out.message = "skipped", "explores are defined in LookML: not writable via API"
         return out
+    if ct == ContentType.DASHBOARD and _lookml_dashboard(sid, content):
+        out.action = "skipped"
+        out.message = "LookML dashboard: defined in LookML, not restorable through the API"
+        return out
     restorer = RESTORERS[ct]
     if ct == ContentType.FOLDER and _system_folder(ctx, sid, content, out):
         return out
@@ -87,7 +94,7 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
         prefetch(ctx, restorer.dependencies(content))
     current = locate(ctx, restorer, sid, content)
     if current is not None and _skip(ctx, restorer, content, current, out):
-        ctx.idmap.record(ct, sid, out.destination_id)
+        ctx.idmap.record(ct, sid, out.destination_id, recorded_evidence(ct, current))
         return out
     body = _compatible(ctx, restorer, restorer.build(ctx, content, current))
     if current is None:
@@ -106,7 +113,8 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
         else:
             current_for_children = current
             out.pre_image = current
-    ctx.idmap.record(ct, sid, dest_id)
+    written = current if current_for_children is not None else getattr(ctx._local, "created", None)
+    ctx.idmap.record(ct, sid, dest_id, recorded_evidence(ct, written))
     if restorer.sync_children is not None:
         restorer.sync_children(ctx, content, dest_id, current_for_children)
     if out.action != "created":
@@ -121,6 +129,11 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if ctx.config.verify and not ctx.dry_run and out.action in ("created", "updated"):
         out.verify_diff = verify(ctx, restorer, dest_id, body)
     return out
+
+
+def _lookml_dashboard(sid: str, content: Body) -> bool:
+    """LookML dashboards have IDs like `model::name` and are read-only through the API."""
+    return "::" in sid or (bool(content.get("readonly")) and not sid.isdigit())
 
 
 def _compatible(ctx: RestoreContext, r: TypeRestorer, body: Body) -> Body:
@@ -149,12 +162,47 @@ def _system_folder(ctx: RestoreContext, sid: str, content: Body, out: ItemOutcom
 
 
 def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Body | None:
-    """The destination object: mapped or same ID first, then by natural key."""
-    dest_id = ctx.idmap.get(r.ct, sid) or (sid if ctx.same_instance else None)
-    current = ctx.client.get_or_none(r.object_path(dest_id)) if dest_id else None
-    if current is None:
-        current = r.natural_key(ctx, content)
-    return current
+    """The destination object that is this item's counterpart, or None (it will be created).
+
+    On evidence only (see `counterpart`): a trusted ID-map entry, then the same ID, then the
+    natural key — a title match never overrides an ID match."""
+    ct = r.ct
+    tried: set[str] = set()
+    mapped = ctx.idmap.get_cached(ct, sid)
+    entry = None if mapped is not None else ctx.idmap.stored(ct, sid)
+    if mapped is not None:
+        tried.add(mapped)
+        current = ctx.client.get_or_none(r.object_path(mapped))
+        if current is not None:
+            return current
+    elif entry is not None and not ctx.idmap.is_rejected(ct, sid, entry[0]):
+        dest_id, recorded, ours = entry
+        tried.add(dest_id)
+        current = ctx.client.get_or_none(r.object_path(dest_id))
+        holds = current is not None and (ours or entry_holds(ct, content, current, recorded))
+        if holds and ctx.idmap.trust(ct, sid, dest_id):
+            return current
+        ctx.idmap.reject(ct, sid, dest_id)
+    if sid not in tried and _may_hold_same_id(ctx, ct):
+        tried.add(sid)
+        current = ctx.client.get_or_none(r.object_path(sid))
+        if is_same(ctx, ct, content, current) and ctx.idmap.trust(ct, sid, sid):
+            return current
+    if ct == ContentType.LOOKML_MODEL and tried:
+        return None  # its natural key is its ID: already looked up
+    hit = r.natural_key(ctx, content)
+    if hit is None or not acceptable_hit(ctx, ct, sid, content, hit, r.key_field):
+        return None
+    return hit if ctx.idmap.claim(ct, str(hit[r.key_field]), sid) else None
+
+
+def _may_hold_same_id(ctx: RestoreContext, ct: ContentType) -> bool:
+    """Worth a GET under the backup's own ID? On the same instance always; on another one only
+    for types with immutable fields, and only when the sample found any object kept its ID
+    (a migration into a fresh instance saves a request per item)."""
+    if ctx.same_instance or ct == ContentType.LOOKML_MODEL:
+        return True
+    return ct not in WITHOUT_EVIDENCE and ctx.ids_may_match
 
 
 def _skip(
@@ -167,14 +215,27 @@ def _skip(
     if not ctx.config.skip_if_modified:
         return False
     ours, theirs = _when(content.get("updated_at")), _when(current.get("updated_at"))
-    if ours and theirs and theirs > ours:
+    if ours and theirs:
+        if theirs <= ours:
+            return False
         out.action, out.destination_id = "skipped", str(current[r.key_field])
         out.message = (
             f"modified in the destination since the backup "
             f"(destination updated_at {current.get('updated_at')}, backup {content.get('updated_at')})"
         )
         return True
-    return False
+    # No update time on one side (folders, users, groups, roles, permission and model sets):
+    # whether it was modified cannot be told, so any difference from the backup counts as one.
+    differing = field_diff(writable(r.update_schema, content), current)
+    differing = [f for f in differing if not f.endswith("_id") and f not in r.create_only]
+    if not differing:
+        return False
+    out.action, out.destination_id = "skipped", str(current[r.key_field])
+    out.message = (
+        f"the backup records no update time for {r.ct.slug}s and the destination differs from it "
+        f"({', '.join(sorted(differing)[:5])}): left as it is (--skip-if-modified)"
+    )
+    return True
 
 
 def _when(value: Any) -> dt.datetime | None:

@@ -181,10 +181,17 @@ def _plain(schema: str) -> Callable[[RestoreContext, Body, Body | None], Body]:
 
 def _role(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
     body = writable("Role", c)
-    body["permission_set_id"] = ref(
-        ctx, CT.PERMISSION_SET, c.get("permission_set_id"), "permission_set_id"
-    )
-    body["model_set_id"] = ref(ctx, CT.MODEL_SET, c.get("model_set_id"), "model_set_id")
+    for field, ct in (("permission_set_id", CT.PERMISSION_SET), ("model_set_id", CT.MODEL_SET)):
+        if field in c:
+            body[field] = ref(ctx, ct, c.get(field), field)
+    return body
+
+
+def _held_refs(body: Body, c: Body, *fields: str) -> Body:
+    """Absent is not empty: a reference the backup does not hold is not sent (never blanked)."""
+    for name in fields:
+        if name not in c:
+            body.pop(name, None)
     return body
 
 
@@ -202,7 +209,7 @@ def _look(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
     drop_unresolved(body, c, "folder_id")
     _set_owner(ctx, body, c)
     body["query_id"] = children.query_id_for(ctx, c, current)
-    return body
+    return _held_refs(body, c, "folder_id", "query_id")
 
 
 def _dashboard(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
@@ -210,9 +217,17 @@ def _dashboard(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
     body["folder_id"] = ref(ctx, CT.FOLDER, c.get("folder_id"), "folder_id")
     drop_unresolved(body, c, "folder_id")
     _set_owner(ctx, body, c)
-    if not ctx.same_instance:
-        body.pop("slug", None)  # slugs are unique per instance; a new one is assigned
+    _held_refs(body, c, "folder_id")
+    if current is not None and not ctx.same_instance:
+        body.pop("slug", None)  # slugs are unique per instance: an existing one is kept
+    elif current is None and body.get("slug") and _slug_taken(ctx, body["slug"]):
+        ctx.warn(f"slug {body.pop('slug')} is held by another dashboard: a new slug was assigned")
     return body
+
+
+def _slug_taken(ctx: RestoreContext, slug: str) -> bool:
+    """Old links keep working when a recreated dashboard keeps its slug, if no other holds it."""
+    return bool(ctx.client.get("/dashboards/search", {"slug": slug, "fields": "id"}))
 
 
 def _board(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
@@ -231,10 +246,12 @@ def _plan(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
         raise MissingDependencyError(
             "query_id: a schedule of a bare query cannot move to another instance"
         )
-    body["scheduled_plan_destination"] = [
-        {k: v for k, v in d.items() if k != "scheduled_plan_id"}
-        for d in body.get("scheduled_plan_destination") or []
-    ]
+    if "scheduled_plan_destination" in c:
+        body["scheduled_plan_destination"] = [
+            {k: v for k, v in d.items() if k != "scheduled_plan_id"}
+            for d in body.get("scheduled_plan_destination") or []
+        ]
+    _held_refs(body, c, "dashboard_id", "look_id")
     return body
 
 

@@ -56,7 +56,7 @@ def rollback_session(
     client.login()
     ctx = RestoreContext(
         client=client,
-        idmap=IdMap(session.source_instance, original.destination, persist=False),
+        idmap=IdMap(original.destination, persist=False),
         config=config,
         same_instance=True,
         session=session,

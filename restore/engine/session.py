@@ -26,9 +26,10 @@ from restore.engine.compat import check_compatibility
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
+from restore.engine.counterpart import decide_instance, verify_entry
 from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.graph import SELF_REFERENCES, ordered_items
-from restore.engine.idmap import IdMap, same_instance
+from restore.engine.idmap import IdMap
 from restore.engine.looker_client import LookerClient
 from restore.engine.restore_item import display_name, restore_item, source_id_of
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
@@ -42,7 +43,6 @@ def start_session(
     return RestoreSession.objects.create(
         backup=backup,
         destination=destination,
-        source_instance=backup.source_instance or "",
         config=config.model_dump(mode="json"),
         dry_run=config.dry_run,
         started_by=user,
@@ -52,21 +52,29 @@ def start_session(
 def open_context(
     session: RestoreSession, reader: Any, client: LookerClient | None = None
 ) -> RestoreContext:
-    """Client (logged in once), ID map and options for a session; checks GET /versions first."""
+    """Client (logged in once), ID map and options for a session; checks GET /versions first.
+
+    Same instance or not is decided once per session, from a sample of the destination (or by the
+    user), and kept: a resumed session goes on with the decision it started with."""
     config = session.options
     destination = session.destination
     client = client or LookerClient.for_destination(destination, in_flight=config.max_in_flight)
     client.login()
-    source = session.source_instance or (reader.source_instance() if reader else "") or ""
     ctx = RestoreContext(
         client=client,
-        idmap=IdMap(source, destination, session, write=not config.dry_run),
+        idmap=IdMap(destination, session, write=not config.dry_run),
         config=config,
-        same_instance=same_instance(source, destination.base_url),
+        same_instance=False,
         source=reader,
         session=session,
     )
+    ctx.idmap.verifier = lambda ct, sid, dest, recorded: verify_entry(ctx, ct, sid, dest, recorded)
     ctx.compat = check_compatibility(client)
+    if not session.identity:
+        session.identity = decide_instance(ctx, reader, config.instance).as_dict()
+        session.save(update_fields=["identity"])
+    ctx.same_instance = bool(session.identity.get("same_instance"))
+    ctx.ids_may_match = ctx.same_instance or bool(session.identity.get("same"))
     return ctx
 
 
@@ -281,4 +289,5 @@ def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | N
         "by_type": by_type,
         "duration_s": duration,
         "error": session.error_message or None,
+        "instance": session.identity or None,
     }

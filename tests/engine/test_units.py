@@ -14,7 +14,7 @@ from restore.engine.compat import Compatibility, fields_of
 from restore.engine.content_types import ContentType
 from restore.engine.diffs import field_diff
 from restore.engine.graph import ordered_items, topological
-from restore.engine.idmap import instance_key, same_instance
+from restore.engine.identity import InstanceCheck, same_object
 from restore.engine.payloads import SPEC_FIELDS_PATH, writable
 from restore.engine.restore_item import source_id_of
 from restore.engine.restorers import RESTORERS
@@ -80,14 +80,33 @@ def test_folders_come_parent_first_and_cycles_do_not_loop():
         assert cyc == set()
 
 
-def test_instance_identity_ignores_paths_and_case():
+def test_evidence_compares_moments_not_spellings():
+    import datetime as dt
+
+    backup = {"created_at": dt.datetime(2023, 11, 22, 22, 22, 25, 109000, tzinfo=dt.UTC)}
+    live = {"created_at": "2023-11-22T22:22:25.109+00:00", "title": "renamed"}
+    assert same_object(ContentType.DASHBOARD, backup, live) is True
     assert (
-        instance_key("HTTPS://Looker.Example.com:19999/api/4.0")
-        == "https://looker.example.com:19999"
+        same_object(ContentType.DASHBOARD, backup, {"created_at": "2023-11-22T22:22:26Z"}) is False
     )
-    assert same_instance("https://looker.example.com:19999", "https://LOOKER.example.com:19999/")
-    assert not same_instance("https://a.example.com", "https://b.example.com")
-    assert not same_instance("", "https://b.example.com")
+    assert same_object(ContentType.GROUP, {"name": "a"}, {"name": "b"}) is None  # no evidence
+    user = {"credentials_email": {"created_at": "2024-06-02 13:53:22.868000"}}
+    assert same_object(
+        ContentType.USER, user, {"credentials_email": {"created_at": "2024-06-02T13:53:22.868Z"}}
+    )
+    assert same_object(ContentType.USER, user, {"credentials_email": None}) is None
+    folder = {"created_at": "2025-01-01T00:00:00Z", "content_metadata_id": "16"}
+    assert same_object(ContentType.FOLDER, folder, {**folder, "content_metadata_id": "17"}) is False
+
+
+def test_the_instance_decision_weighs_matches_against_missing_and_other_objects():
+    wrecked = InstanceCheck(sampled=60, same=40, other=0, missing=20)
+    fresh = InstanceCheck(sampled=47, same=2, other=0, missing=45)
+    reset = InstanceCheck(sampled=60, same=3, other=50, missing=7)
+    for check in (wrecked, fresh, reset):
+        check.decide()
+    assert (wrecked.same_instance, fresh.same_instance, reset.same_instance) == (True, False, False)
+    assert "40 of 60 sampled IDs hold the same objects" in wrecked.summary
 
 
 def test_fields_a_destination_release_lacks_are_dropped_with_a_warning():

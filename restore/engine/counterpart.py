@@ -1,0 +1,176 @@
+"""Which destination object is a backup item's counterpart: where identity is decided per item.
+
+In order, each step only on evidence (`identity`):
+1. a trusted ID-map entry (its object still shows the immutable fields recorded with it);
+2. the same ID, when its immutable fields match the backup's, or — for types that have none —
+   when the session decided this is the instance the backup came from;
+3. the natural key (email, name in parent, title in folder…), unless the object found is proven
+   to be another backup item's counterpart, is claimed by another item in this session, or (same
+   instance, content with titles that need not be unique) contradicts the item's own evidence.
+   A title match never overrides an ID match: step 3 runs only when 1 and 2 found nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from restore.engine.content_types import ContentType
+from restore.engine.context import RestoreContext
+from restore.engine.identity import (
+    EVIDENCE_FIELDS,
+    WITHOUT_EVIDENCE,
+    InstanceCheck,
+    check_instance,
+    evidence,
+    same_object,
+    sample_items,
+    verdict,
+)
+from restore.engine.looker_client import LookerClient
+
+CT = ContentType
+Body = dict[str, Any]
+
+# Titles are not unique: on the instance the backup came from, a look or dashboard found by title
+# whose immutable fields say it is another object is not adopted (it is someone's copy).
+TITLED = frozenset({CT.LOOK, CT.DASHBOARD, CT.BOARD, CT.SCHEDULED_PLAN})
+
+PATHS: dict[ContentType, str] = {
+    CT.USER: "/users",
+    CT.GROUP: "/groups",
+    CT.PERMISSION_SET: "/permission_sets",
+    CT.MODEL_SET: "/model_sets",
+    CT.ROLE: "/roles",
+    CT.FOLDER: "/folders",
+    CT.LOOKML_MODEL: "/lookml_models",
+    CT.LOOK: "/looks",
+    CT.DASHBOARD: "/dashboards",
+    CT.BOARD: "/boards",
+    CT.SCHEDULED_PLAN: "/scheduled_plans",
+}
+
+
+def object_path(ct: ContentType, dest_id: str) -> str:
+    return f"{PATHS[ct]}/{LookerClient.quote(dest_id)}"
+
+
+def light_fields(ct: ContentType) -> str:
+    return EVIDENCE_FIELDS.get(ct, "id,name")
+
+
+# -- what an ID-map entry records -----------------------------------------------------------------
+def recorded_evidence(ct: ContentType, obj: Body | None) -> dict[str, Any] | None:
+    """What to keep with an entry: the immutable fields, or the name for types without any."""
+    if not obj:
+        return None
+    if ct in WITHOUT_EVIDENCE:
+        return {"name": obj.get("name")} if obj.get("name") is not None else None
+    return evidence(ct, obj) or None
+
+
+def entry_holds(
+    ct: ContentType, backup: Body | None, found: Body | None, recorded: dict[str, Any] | None
+) -> bool:
+    """Does the destination object an entry points at still match it?"""
+    if found is None:
+        return False
+    if ct in WITHOUT_EVIDENCE:
+        if not recorded:
+            return True
+        names = {recorded.get("name"), (backup or {}).get("name")} - {None}
+        return found.get("name") in names
+    if recorded:
+        return verdict(recorded, evidence(ct, found)) is not False
+    return True
+
+
+def verify_entry(
+    ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str, recorded: dict[str, Any] | None
+) -> bool:
+    """The ID map's verifier: one light GET (cached per session) of the object it points at."""
+    if str(dest_id).startswith("("):
+        return True  # a dry run's stand-in
+    found = fetch_light(ctx, ct, dest_id)
+    backup = _backup_content(ctx, ct, sid) if ct in WITHOUT_EVIDENCE else None
+    return entry_holds(ct, backup, found, recorded)
+
+
+def fetch_light(ctx: RestoreContext, ct: ContentType, dest_id: str) -> Body | None:
+    return ctx.cached(
+        ("light", ct, str(dest_id)),
+        lambda: ctx.client.get_or_none(object_path(ct, dest_id), {"fields": light_fields(ct)}),
+    )
+
+
+def _backup_content(ctx: RestoreContext, ct: ContentType, sid: str) -> Body | None:
+    if ctx.source is None:
+        return None
+    item = ctx.source.get_item(ct, sid)
+    if item is None or getattr(item, "error", None):
+        return None
+    return item.content
+
+
+# -- same object by ID ----------------------------------------------------------------------------
+def is_same(ctx: RestoreContext, ct: ContentType, content: Body, found: Body | None) -> bool:
+    """Is `found` (the destination object under the backup item's own ID) that item?"""
+    if found is None:
+        return False
+    decided = same_object(ct, content, found)
+    if decided is None:
+        return ctx.same_instance
+    return decided
+
+
+def proven_same_id(ctx: RestoreContext, ct: ContentType, sid: str) -> bool:
+    """A reference's target: does the destination hold the backup's object under the same ID?
+    (light GET, cached.) Used where no ID-map entry exists."""
+    found = fetch_light(ctx, ct, sid)
+    if found is None:
+        return False
+    content = _backup_content(ctx, ct, sid)
+    if content is None:
+        return ctx.same_instance  # the backup does not hold it: only the session's decision
+    return is_same(ctx, ct, content, found)
+
+
+# -- natural-key hits -----------------------------------------------------------------------------
+def acceptable_hit(
+    ctx: RestoreContext, ct: ContentType, sid: str, content: Body, hit: Body, key_field: str
+) -> bool:
+    """May the object found by natural key be this item's counterpart?"""
+    dest_id = str(hit.get(key_field))
+    if ctx.idmap.claimed_by_other(ct, dest_id, sid):
+        return False
+    if dest_id != sid and _belongs_to_other_item(ctx, ct, dest_id, hit):
+        return False
+    if ctx.same_instance and ct in TITLED and same_object(ct, content, hit) is False:
+        # someone's copy with the same title; our own earlier create (a lost response) is adopted
+        return ctx.attempted_before(ct, sid)
+    return True
+
+
+def _belongs_to_other_item(ctx: RestoreContext, ct: ContentType, dest_id: str, hit: Body) -> bool:
+    """The backup holds another item under the hit's ID and the hit is that item's object."""
+    other = _backup_content(ctx, ct, dest_id)
+    return other is not None and is_same(ctx, ct, other, hit)
+
+
+# -- the instance-level decision ------------------------------------------------------------------
+def decide_instance(ctx: RestoreContext, reader: Any, choice: str) -> InstanceCheck:
+    """Sample the destination (unless the user chose), for `ctx.same_instance`."""
+    check = InstanceCheck()
+    if reader is not None:
+        samples = sample_items(reader)
+        threads = max(1, min(16, ctx.config.max_in_flight))
+        check = check_instance(
+            lambda ct, sid, fields: ctx.client.get_or_none(
+                object_path(ct, sid), {"fields": fields}
+            ),
+            samples,
+            threads=threads,
+        )
+    if choice in ("same", "other"):
+        check.decided_by = "user"
+        check.same_instance = choice == "same"
+    return check
