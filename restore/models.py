@@ -153,8 +153,9 @@ class RestoreSession(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         RUNNING = "running"
-        COMPLETED = "completed"
-        FAILED = "failed"
+        COMPLETED = "completed"  # every item done, none failed
+        COMPLETED_WITH_FAILURES = "completed_with_failures", "completed with failures"
+        FAILED = "failed"  # stopped by an error, or every item failed
         CANCELLED = "cancelled"
 
     class Kind(models.TextChoices):
@@ -162,9 +163,10 @@ class RestoreSession(models.Model):
         ROLLBACK = "rollback"
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    FINISHED_STATUSES = (Status.COMPLETED, Status.COMPLETED_WITH_FAILURES)
 
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.RESTORE)
-    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    status = models.CharField(max_length=30, choices=Status, default=Status.PENDING)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -224,6 +226,19 @@ class RestoreSession(models.Model):
     @property
     def done_count(self) -> int:
         return self.created + self.updated + self.unchanged + self.skipped + self.failed
+
+    @staticmethod
+    def final_status(*, error: str, cancelled: bool, done: int, failed: int) -> str:
+        """What a run that ended says about itself: never "completed" when items failed."""
+        if error:
+            return RestoreSession.Status.FAILED
+        if cancelled:
+            return RestoreSession.Status.CANCELLED
+        if failed and failed >= done:
+            return RestoreSession.Status.FAILED
+        if failed:
+            return RestoreSession.Status.COMPLETED_WITH_FAILURES
+        return RestoreSession.Status.COMPLETED
 
     def request_cancel(self) -> bool:
         """Ask the workers to stop after their current item. Returns False if not running."""
@@ -312,6 +327,9 @@ class RestoreItemResult(models.Model):
     pre_image = models.JSONField(null=True, blank=True)
     duration_ms = models.IntegerField(default=0)
     finished_at = models.DateTimeField(default=timezone.now)
+    # Set when a dead-letter retry later succeeded: the item still counts as failed in the session
+    # it failed in (its outcome then), and as "since retried" beside it.
+    retried_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

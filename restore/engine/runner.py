@@ -336,7 +336,11 @@ class ItemRunner:
         self.progress.error(ct.slug, sid, exc)
 
     def retry_dead_letter(self, dead: DeadLetterItem, user: Any) -> tuple[bool, str]:
-        """Run a DLQ item again; resolve it on success, reopen it on failure."""
+        """Run a DLQ item again; on failure it is open again with the new attempts.
+
+        On success the item's result row takes the new outcome and is marked retried: the session
+        still counts it as failed (what happened then), with "since retried" beside. A dry run's
+        item is planned again, never "resolved": nothing was written."""
         history: list[dict[str, Any]] = []
         try:
             item = self.source_item(dead)
@@ -347,8 +351,16 @@ class ItemRunner:
             dlq.reopen(dead, exc, history)
             return False, str(exc)
         record_outcome(self.session, outcome)
-        dlq.mark_resolved(dead, user, f"retry succeeded: {outcome.action} {outcome.destination_id}")
-        return True, f"{outcome.action} {outcome.destination_id}".strip()
+        RestoreItemResult.objects.filter(
+            session=self.session, content_type=int(outcome.content_type), source_id=dead.content_id
+        ).update(retried_at=timezone.now())
+        detail = f"{outcome.action} {outcome.destination_id}".strip()
+        if self.session.dry_run:
+            note = f"planned again (dry run, nothing written): would be {outcome.action}"
+            dead.resolve(user, note=note, status=DeadLetterItem.Status.DISMISSED)
+            return True, note
+        dlq.mark_resolved(dead, user, f"retry succeeded: {detail}")
+        return True, detail
 
 
 def open_session_context(
@@ -686,15 +698,15 @@ class SessionRunner:
         session = RestoreSession.objects.get(pk=self.session_id)
         if session.worker_id != self.worker_id:
             return summary_dict(session)  # somebody else owns it now
-        if error:
-            status = RestoreSession.Status.FAILED
-        elif self.stop_reason == "cancelled":
-            status = RestoreSession.Status.CANCELLED
-        elif self.stop_reason:
-            status = RestoreSession.Status.FAILED
+        if self.stop_reason and self.stop_reason != "cancelled" and not error:
             error = self.stop_reason
-        else:
-            status = RestoreSession.Status.COMPLETED
+        totals = refresh_counters(session, worker_id=self.worker_id, summary=False)
+        done, failed = sum(totals.values()), totals["failed"]
+        status = RestoreSession.final_status(
+            error=error, cancelled=self.stop_reason == "cancelled", done=done, failed=failed
+        )
+        if status == RestoreSession.Status.FAILED and not error:
+            error = f"every item failed ({failed} of {done})"
         doc = self.progress.document(self._limiter_state()) if hasattr(self, "progress") else {}
         RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
             status=status,

@@ -238,7 +238,9 @@ def finish_session(session: RestoreSession) -> dict[str, Any]:
     for name, value in totals.items():
         setattr(session, name, value)
     if session.status == RestoreSession.Status.RUNNING:
-        session.status = RestoreSession.Status.COMPLETED
+        session.status = RestoreSession.final_status(
+            error="", cancelled=False, done=sum(totals.values()), failed=totals["failed"]
+        )
     session.finished_at = timezone.now()
     session.summary = summary_dict(session, counts)
     session.save()
@@ -246,17 +248,28 @@ def finish_session(session: RestoreSession) -> dict[str, Any]:
 
 
 def counts_by_type(session: RestoreSession) -> dict[str, dict[str, int]]:
+    """Counts per type from the result rows. An item a DLQ retry fixed later still counts as failed
+    here (what the session did); `since_retried` says how many of those were fixed since."""
     out: dict[str, dict[str, int]] = {}
+    retried = models.ExpressionWrapper(
+        models.Q(retried_at__isnull=False), output_field=models.BooleanField()
+    )
     rows = (
         session.results.order_by()
-        .values_list("content_type", "action")
+        .annotate(retried=retried)
+        .values_list("content_type", "action", "retried")
         .annotate(n=models.Count("id"))
     )
-    for ct, action, n in rows:
+    for ct, action, was_retried, n in rows:
         bucket = out.setdefault(ContentType(ct).slug, dict.fromkeys(COUNTED, 0))
-        key = "failed" if action in ("failed", "blocked", "pending") else action
-        bucket[key] += n
+        failed = was_retried or action in ("failed", "blocked", "pending")
+        bucket["failed" if failed else action] += n
     return out
+
+
+def since_retried(session: RestoreSession) -> int:
+    """Failed items of the session a dead-letter retry has fixed since."""
+    return session.results.filter(retried_at__isnull=False).count()
 
 
 def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None) -> dict:
@@ -276,6 +289,7 @@ def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | N
         "dry_run": session.dry_run,
         **totals,
         "blocked": blocked,
+        "since_retried": since_retried(session),
         "verify_mismatches": mismatches,
         "total": session.total,
         "by_type": by_type,

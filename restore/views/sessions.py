@@ -150,8 +150,10 @@ def session_rollback(request, session_id: int):
         messages.error(request, str(exc))
         return redirect("session_detail", session_id=session.pk)
     enqueue_session(rollback.pk)
-    messages.success(request, f"Rolling back session {session.pk} as session {rollback.pk}.")
-    return redirect("session_detail", session_id=rollback.pk)
+    messages.success(
+        request, f"Rolling back session {session.pk} as session {rollback.pk} (listed below)."
+    )
+    return redirect("session_detail", session_id=session.pk)
 
 
 def describe_sessions(sessions) -> None:

@@ -106,7 +106,7 @@ def test_rollback_is_queued_for_the_workers(client, admin_user, session, results
         admin_user,
         RestoreSession.Status.PENDING,
     )
-    assert response["Location"] == reverse("session_detail", args=[rollback.pk])
+    assert response["Location"] == reverse("session_detail", args=[session.pk])
     # The same task as every session: the runner reads the session's kind.
     assert [q.func() for q in OrmQ.objects.all()] == ["restore.tasks.run_session_task"]
     assert OrmQ.objects.get().args() == (rollback.pk,)
