@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -386,8 +388,29 @@ def open_session_context(
         return opener(session, client)
 
     ctx = call_with_retries(open_it, max_retries=config.max_retries)
+    if session.dry_run and opener is None:
+        resume_plan(ctx, session)
     ctx.client = RetryingClient(client, config.max_retries)
     return ctx
+
+
+NEW_ID = re.compile(r"^\(new (\d+)\)$")
+
+
+def resume_plan(ctx: RestoreContext, session: RestoreSession) -> None:
+    """A dry run keeps what its plan maps in memory only; a resumed one takes it back from its
+    result rows, so later items resolve exactly as in an uninterrupted plan."""
+    rows = session.results.exclude(destination_id="").values_list(
+        "content_type", "source_id", "destination_id", "action"
+    )
+    last = 0
+    for ct, sid, did, action in rows.iterator(chunk_size=2000):
+        ctx.idmap.record(ContentType(ct), sid, did)
+        if match := NEW_ID.match(did):
+            last = max(last, int(match.group(1)))
+        if action == "created" and ct == int(ContentType.FOLDER):
+            ctx.fresh_folders.add(did)
+    ctx._fake_ids = itertools.count(last + 1)
 
 
 class _Again:
