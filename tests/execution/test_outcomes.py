@@ -16,7 +16,7 @@ from exec_helpers import make_destination
 from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
 from restore.engine import retry
-from restore.models import Backup, RestoreSession
+from restore.models import Backup, DeadLetterItem, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -104,3 +104,27 @@ def test_some_items_failed_is_completed_with_failures_then_retried(
     assert "2 failed, 2 since retried" in page
     history = client.get(reverse("history")).content.decode()
     assert "(2 since retried)" in history
+
+
+def test_a_dry_run_item_retried_from_the_dlq_is_planned_again_not_resolved(groups_backup):
+    with running_emulator() as emu:
+        make_destination(emu)
+        emu.set_faults(
+            add_rules=[{"method": "GET", "path": "*/groups*", "status": 422, "count": 1000}]
+        )
+        code, plan = restore_cli(groups_backup, "--dry-run")
+        assert (plan["status"], plan["failed"], code) == ("failed", GROUPS, 1), plan
+        emu.set_faults(clear=True)
+        emu.reset()
+        out = io.StringIO()
+        call_command("restore", "dlq", "retry", "--session", str(plan["session_id"]), stdout=out)
+        assert emu.stats()["creates"] == {}
+        assert all(
+            r["method"] == "GET" or r["route"].endswith("/login") for r in emu.stats()["requests"]
+        )
+    items = DeadLetterItem.objects.filter(session_id=plan["session_id"])
+    assert {i.status for i in items} == {DeadLetterItem.Status.DISMISSED}
+    assert all("would be created" in i.resolution_note for i in items)
+    session = RestoreSession.objects.get(pk=plan["session_id"])
+    assert set(session.results.values_list("action", flat=True)) == {"created"}
+    assert (session.failed, session.summary["since_retried"]) == (GROUPS, GROUPS)
