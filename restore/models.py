@@ -64,6 +64,24 @@ class Backup(models.Model):
         )
         return backup
 
+    def restore_refusal(self) -> str:
+        """Why this backup cannot be restored from now ("" when it can): it must be verified, and
+        its file must still be the one verified (same SHA-256), not replaced on disk since."""
+        again = f"verify it again (`manage.py backups verify {self.pk}`, or Verify on its page)"
+        if self.status != self.Status.VERIFIED:
+            detail = f": {self.verification_error}" if self.verification_error else ""
+            return f"backup {self.pk} is not verified ({self.status}{detail}); {again}"
+        try:
+            digest = file_sha256(Path(self.path))
+        except OSError as exc:
+            return f"backup {self.pk}: its file cannot be read ({exc})"
+        if digest != self.sha256:
+            return (
+                f"backup {self.pk}: its file changed since it was verified (SHA-256 {digest[:12]}… "
+                f"instead of {self.sha256[:12]}…); {again}"
+            )
+        return ""
+
     def verify(self) -> bool:
         """Check the file (integrity, schema, every blob) and record what it holds."""
         from restore.engine.backup_reader import BackupError, open_backup

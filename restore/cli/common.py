@@ -92,6 +92,8 @@ def resolve_backup(value: str) -> Backup:
         found = Backup.objects.filter(pk=int(value)).first()
         if found is None:
             raise CommandError(f"no registered backup with ID {value}")
+        if refusal := found.restore_refusal():
+            raise CommandError(refusal)
         return found
     path = Path(value).expanduser()
     found = Backup.objects.filter(path=str(path.resolve())).first()
@@ -100,8 +102,10 @@ def resolve_backup(value: str) -> Backup:
             found = Backup.register(path)
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
-    if found.status != Backup.Status.VERIFIED and not found.verify():
-        raise CommandError(f"backup {found.path} failed verification: {found.verification_error}")
+    if found.status == Backup.Status.PENDING:
+        found.verify()
+    if refusal := found.restore_refusal():
+        raise CommandError(refusal)
     return found
 
 

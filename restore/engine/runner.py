@@ -498,6 +498,8 @@ class SessionRunner:
             if kind == RestoreSession.Kind.ROLLBACK:
                 self._run_rollback()
             else:
+                if refusal := self.session.backup.restore_refusal():
+                    raise BackupError(refusal)
                 with open_backup(self.session.backup.path) as reader:
                     self._run_restore(reader, config)
         except (BackupError, RestoreError) as exc:
