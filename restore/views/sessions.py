@@ -22,7 +22,7 @@ from restore.engine.runner import session_is_stale, summary_csv
 from restore.forms import ResultFilterForm, form_data_from_config
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
-from restore.views.helpers import paginate, pretty_json, render_page
+from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.progress import progress_view
 
 
@@ -296,7 +296,7 @@ def session_results_csv(request, session_id: int):
             ["type", "source_id", "name", "action", "destination_id", "duration_ms", "message"]
         )
         for ct, *rest in rows.iterator(chunk_size=2000):
-            yield writer.writerow([ContentType(ct).slug, *rest])
+            yield writer.writerow([ContentType(ct).slug, *(csv_cell(v) for v in rest)])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-items.csv"'

@@ -128,3 +128,15 @@ def test_a_dry_run_item_retried_from_the_dlq_is_planned_again_not_resolved(group
     session = RestoreSession.objects.get(pk=plan["session_id"])
     assert set(session.results.values_list("action", flat=True)) == {"created"}
     assert (session.failed, session.summary["since_retried"]) == (GROUPS, GROUPS)
+
+
+def test_a_restore_with_a_wrong_secret_says_so_in_words(groups_backup):
+    with running_emulator() as emu:
+        dest = make_destination(emu)
+        dest.set_client_secret("not-the-secret")
+        dest.save()
+        code, summary = restore_cli(groups_backup)
+    assert (summary["status"], code) == ("failed", 1), summary
+    assert summary["error"].startswith("login refused: wrong client ID or secret for "), summary
+    session = RestoreSession.objects.get(pk=summary["session_id"])
+    assert "Not found" not in session.error_message
