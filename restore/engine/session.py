@@ -1,6 +1,5 @@
-"""A restore session end to end, sequentially: the reference runner behind `restore single/all`.
-
-Function boundaries the execution layer (issue 5) builds on:
+"""The pieces of a restore session the runner (`restore.engine.runner`, the one way to run a
+session of any kind) strings together:
 - `start_session(...)` creates the RestoreSession row; `open_context(session, reader)` builds the
   RestoreContext (client, ID map, options, compatibility check);
 - `plan_levels(reader, selection)` yields (content type, items in dependency order) per level;
@@ -8,12 +7,10 @@ Function boundaries the execution layer (issue 5) builds on:
 - `record_outcome` / `record_failure` write the RestoreItemResult row; `deferred` outcomes need a
   second `restore_item(..., again=True)` after the last level;
 - `finish_session(session)` computes the counters and the JSON summary.
-`run_session` strings them together in one thread; the parallel runner replaces only that loop.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,16 +18,16 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from restore.engine import row_sql
-from restore.engine.backup_reader import BackupError, Selection, open_backup
+from restore.engine.backup_reader import BackupError, Selection
 from restore.engine.compat import check_compatibility
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
-from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.errors import LookerApiError
 from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.idmap import IdMap, same_instance
 from restore.engine.looker_client import LookerClient
-from restore.engine.restore_item import display_name, restore_item, source_id_of
+from restore.engine.restore_item import display_name, source_id_of
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -94,55 +91,6 @@ def plan_levels(
             yield ct, ordered, cyclic, count
         else:
             yield ct, reader.iter_items(sel), set(), count
-
-
-def run_session(session: RestoreSession, client: LookerClient | None = None) -> dict[str, Any]:
-    """Run (or dry-run) a session in this thread; returns its summary."""
-    session.status, session.started_at = RestoreSession.Status.RUNNING, timezone.now()
-    session.save(update_fields=["status", "started_at"])
-    try:
-        with open_backup(session.backup.path) as reader:
-            ctx = open_context(session, reader, client)
-            ctx.first_pass = True
-            ctx.on_dependency = lambda o: record_outcome(session, o)
-            again = _run_levels(ctx, session, reader)
-            ctx.first_pass = False
-            for item in again:
-                _run_one(ctx, session, item, again=True)
-    except (BackupError, RestoreError) as exc:
-        session.status, session.error_message = RestoreSession.Status.FAILED, str(exc)
-        session.save(update_fields=["status", "error_message"])
-        return finish_session(session)
-    return finish_session(session)
-
-
-def _run_levels(ctx: RestoreContext, session: RestoreSession, reader: Any) -> list[Any]:
-    again = []
-    for ct, items, cyclic, count in plan_levels(reader, selection_of(ctx.config)):
-        ctx.cycle_members |= {(ct, i) for i in cyclic}
-        session.total += count
-        session.save(update_fields=["total"])
-        for item in items:
-            outcome = _run_one(ctx, session, item)
-            if outcome is not None and outcome.deferred:
-                again.append(item)
-    return again
-
-
-def _run_one(
-    ctx: RestoreContext, session: RestoreSession, item: Any, *, again: bool = False
-) -> ItemOutcome | None:
-    started = time.monotonic()
-    try:
-        outcome = restore_item(ctx, item, again=again)
-    except MissingDependencyError as exc:
-        record_blocked(session, item, str(exc))
-        return None
-    except (LookerApiError, RestoreError, BackupError) as exc:
-        record_failure(session, item, exc)
-        return None
-    record_outcome(session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
-    return outcome
 
 
 def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
