@@ -64,6 +64,24 @@ class Backup(models.Model):
         )
         return backup
 
+    def restore_refusal(self) -> str:
+        """Why this backup cannot be restored from now ("" when it can): it must be verified, and
+        its file must still be the one verified (same SHA-256), not replaced on disk since."""
+        again = f"verify it again (`manage.py backups verify {self.pk}`, or Verify on its page)"
+        if self.status != self.Status.VERIFIED:
+            detail = f": {self.verification_error}" if self.verification_error else ""
+            return f"backup {self.pk} is not verified ({self.status}{detail}); {again}"
+        try:
+            digest = file_sha256(Path(self.path))
+        except OSError as exc:
+            return f"backup {self.pk}: its file cannot be read ({exc})"
+        if digest != self.sha256:
+            return (
+                f"backup {self.pk}: its file changed since it was verified (SHA-256 {digest[:12]}… "
+                f"instead of {self.sha256[:12]}…); {again}"
+            )
+        return ""
+
     def verify(self) -> bool:
         """Check the file (integrity, schema, every blob) and record what it holds."""
         from restore.engine.backup_reader import BackupError, open_backup
@@ -153,8 +171,9 @@ class RestoreSession(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending"
         RUNNING = "running"
-        COMPLETED = "completed"
-        FAILED = "failed"
+        COMPLETED = "completed"  # every item done, none failed
+        COMPLETED_WITH_FAILURES = "completed_with_failures", "completed with failures"
+        FAILED = "failed"  # stopped by an error, or every item failed
         CANCELLED = "cancelled"
 
     class Kind(models.TextChoices):
@@ -162,9 +181,10 @@ class RestoreSession(models.Model):
         ROLLBACK = "rollback"
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
+    FINISHED_STATUSES = (Status.COMPLETED, Status.COMPLETED_WITH_FAILURES)
 
     kind = models.CharField(max_length=20, choices=Kind, default=Kind.RESTORE)
-    status = models.CharField(max_length=20, choices=Status, default=Status.PENDING)
+    status = models.CharField(max_length=30, choices=Status, default=Status.PENDING)
     started_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -227,6 +247,19 @@ class RestoreSession(models.Model):
     @property
     def done_count(self) -> int:
         return self.created + self.updated + self.unchanged + self.skipped + self.failed
+
+    @staticmethod
+    def final_status(*, error: str, cancelled: bool, done: int, failed: int) -> str:
+        """What a run that ended says about itself: never "completed" when items failed."""
+        if error:
+            return RestoreSession.Status.FAILED
+        if cancelled:
+            return RestoreSession.Status.CANCELLED
+        if failed and failed >= done:
+            return RestoreSession.Status.FAILED
+        if failed:
+            return RestoreSession.Status.COMPLETED_WITH_FAILURES
+        return RestoreSession.Status.COMPLETED
 
     def request_cancel(self) -> bool:
         """Ask the workers to stop after their current item. Returns False if not running."""
@@ -318,6 +351,9 @@ class RestoreItemResult(models.Model):
     pre_image = models.JSONField(null=True, blank=True)
     duration_ms = models.IntegerField(default=0)
     finished_at = models.DateTimeField(default=timezone.now)
+    # Set when a dead-letter retry later succeeded: the item still counts as failed in the session
+    # it failed in (its outcome then), and as "since retried" beside it.
+    retried_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -108,6 +108,8 @@ def resolve_backup(value: str) -> Backup:
         found = Backup.objects.filter(pk=int(value)).first()
         if found is None:
             raise CommandError(f"no registered backup with ID {value}")
+        if refusal := found.restore_refusal():
+            raise CommandError(refusal)
         return found
     path = Path(value).expanduser()
     found = Backup.objects.filter(path=str(path.resolve())).first()
@@ -116,8 +118,10 @@ def resolve_backup(value: str) -> Backup:
             found = Backup.register(path)
         except FileNotFoundError as exc:
             raise CommandError(str(exc)) from exc
-    if found.status != Backup.Status.VERIFIED and not found.verify():
-        raise CommandError(f"backup {found.path} failed verification: {found.verification_error}")
+    if found.status == Backup.Status.PENDING:
+        found.verify()
+    if refusal := found.restore_refusal():
+        raise CommandError(refusal)
     return found
 
 
@@ -136,18 +140,34 @@ def resolve_session(value: str) -> RestoreSession:
     return found
 
 
+# The exit code of a command that ran a session says how it ended (docs/cli.md); 2 is bad usage.
+EXIT_CODES = {
+    "completed": 0,
+    "failed": 1,
+    "completed_with_failures": 3,
+    "cancelled": 4,
+}
+
+
+def exit_code(status: str) -> int:
+    return EXIT_CODES.get(status, 1)
+
+
 def print_summary(command: Any, summary: dict[str, Any], as_json: bool) -> int:
-    """Print a session summary; the exit code is 0 only when nothing failed."""
+    """Print a session summary; the exit code follows the session's final status."""
     if as_json:
         command.stdout.write(json.dumps(summary, sort_keys=True))
     else:
         counts = ", ".join(
             f"{summary[k]} {k}" for k in ("created", "updated", "unchanged", "skipped", "failed")
         )
+        if summary.get("since_retried"):
+            counts += f" ({summary['since_retried']} since retried)"
         mode = " (dry run)" if summary.get("dry_run") else ""
-        command.stdout.write(f"Session {summary['session_id']} {summary['status']}{mode}: {counts}")
+        status = str(summary["status"]).replace("_", " ")
+        command.stdout.write(f"Session {summary['session_id']} {status}{mode}: {counts}")
         for slug, c in summary.get("by_type", {}).items():
             command.stdout.write(f"  {slug:15} " + " ".join(f"{k}={v}" for k, v in c.items()))
         if summary.get("error"):
             command.stderr.write(f"error: {summary['error']}")
-    return 0 if summary["status"] == "completed" and not summary["failed"] else 1
+    return exit_code(summary["status"])

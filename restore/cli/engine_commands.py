@@ -19,7 +19,7 @@ from restore.cli.common import (
 )
 from restore.engine.content_types import ContentType
 from restore.engine.errors import RestoreError
-from restore.engine.rollback import rollback_session
+from restore.engine.rollback import start_rollback
 from restore.engine.session import start_session
 
 
@@ -70,14 +70,13 @@ def add_rollback(parser: Any) -> None:
 
 
 def handle_rollback(command: Any, opts: dict[str, Any]) -> int:
+    """Undo a restore: a session of kind rollback, run (and resumable) like any other."""
     original = resolve_session(opts["session"])
-    if original.is_active:
-        raise CommandError(f"session {original.pk} is still {original.status}")
     try:
-        summary = rollback_session(original, dry_run=opts["dry_run"])
+        session = start_rollback(original, dry_run=opts["dry_run"])
     except RestoreError as exc:
         raise CommandError(str(exc)) from exc
-    return print_summary(command, summary, opts["as_json"])
+    return print_summary(command, execute(session), opts["as_json"])
 
 
 COMMANDS = {

@@ -2,7 +2,7 @@
 
 Runs happen in the foreground with the parallel runner (a progress bar on stderr when it is a
 terminal, never on stdout, so `--json` stays parseable), or with `--enqueue` on the qcluster.
-Exit codes: 0 ok, 1 when something failed or could not be done (with a message), 2 bad usage.
+Exit codes: see `restore.cli.common.EXIT_CODES` and docs/cli.md.
 """
 
 from __future__ import annotations
@@ -132,8 +132,11 @@ def handle_resume(command: Any, opts: dict[str, Any]) -> int:
     from restore.engine.runner import session_is_stale
 
     session = resolve_session(opts["session"])
-    if session.status == RestoreSession.Status.COMPLETED:
-        raise CommandError(f"session {session.pk} is already completed: nothing to resume")
+    if session.status in RestoreSession.FINISHED_STATUSES:
+        raise CommandError(
+            f"session {session.pk} is already {session.get_status_display()}: nothing to resume"
+            + (" (retry its failed items from the dead-letter queue)" if session.failed else "")
+        )
     if session.status == RestoreSession.Status.RUNNING and not session_is_stale(session):
         raise CommandError(
             f"session {session.pk} is running (worker {session.worker_id}, last heartbeat "

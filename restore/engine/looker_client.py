@@ -114,7 +114,10 @@ class LockedAuthSession(auth_session.AuthSession):
         if not self.is_authenticated:
             with self._lock:
                 if not self.is_authenticated:
-                    self._login(transport_options)
+                    try:
+                        self._login(transport_options)
+                    except LookerApiError as exc:
+                        raise login_refused(exc, self.settings.base_url) from exc
         return {"Authorization": f"Bearer {self.token.access_token}"}
 
     def forget_token(self, stale: str) -> None:
@@ -122,6 +125,20 @@ class LockedAuthSession(auth_session.AuthSession):
         with self._lock:
             if self.token.access_token == stale:
                 self.token = auth_token.AuthToken()
+
+
+def login_refused(exc: LookerApiError, base_url: str) -> LookerApiError:
+    """Looker answers wrong credentials with 404 (or 401/403): say so in words, wherever a login
+    fails (a connection test, a restore, a rollback, a DLQ retry)."""
+    if exc.status not in (401, 403, 404):
+        return exc
+    return LookerApiError(
+        f"login refused: wrong client ID or secret for {base_url}",
+        status=exc.status,
+        body=exc.body,
+        method=exc.method,
+        path=exc.path,
+    )
 
 
 class GatedTransport(transport.Transport):
@@ -523,15 +540,8 @@ def check_connection(destination: Destination) -> str:
     """Log in and read the Looker release; raise LookerApiError with a message a person can act on."""
     client = LookerClient.for_destination(destination, in_flight=1)
     try:
-        client.login()
+        client.login()  # wrong credentials already say so (login_refused)
     except LookerApiError as exc:
-        if exc.status in (401, 403, 404):
-            raise LookerApiError(
-                f"login refused: wrong client ID or secret for {destination.base_url}",
-                status=exc.status,
-                method=exc.method,
-                path=exc.path,
-            ) from exc
         if exc.status is None:
             raise LookerApiError(
                 f"cannot reach {destination.base_url} ({exc.kind}): {exc.body[:200]}",

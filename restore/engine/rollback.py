@@ -1,29 +1,51 @@
 """Undo a finished restore: "return the destination to how it was before this session".
 
-Objects the session created are deleted (last type first); objects it updated get their pre-image
-back through the same restorers (same instance, IDs as they are), first type first. The rollback is
-itself a session (kind=rollback) with its own results, and can be dry-run.
+A rollback is a session of kind `rollback`, run by the same runner as a restore (lease, heartbeat,
+cancel, retries, DLQ, resume). Its items are the original session's result rows: objects the
+session created are deleted (last type first, the latest creation first, so sub-folders go before
+their parents); objects it updated get their pre-image back through the same restorers (same
+instance, IDs as they are), first type first. A deleted object's ID mappings are removed, so a
+later restore creates it again instead of referring to an ID that no longer exists. Every step is
+idempotent: an object already gone is "unchanged", a pre-image already in place needs no write, so
+a resumed or second rollback changes nothing twice.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-
-from django.utils import timezone
 
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
 from restore.engine.errors import LookerApiError, RestoreError
 from restore.engine.idmap import IdMap
-from restore.engine.looker_client import LookerClient
 from restore.engine.restore_item import restore_item
 from restore.engine.restorers import RESTORERS
-from restore.engine.session import finish_session, record_outcome
-from restore.models import RestoreItemResult, RestoreSession
+from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
 RANK = {ct: n for n, ct in enumerate(RESTORE_ORDER)}
+DELETE, PUT_BACK = "delete", "put_back"
+
+
+@dataclass
+class RollbackItem:
+    """One step of a rollback, keyed like the original session's result row it undoes."""
+
+    content_type: ContentType
+    id: str  # the original row's source ID: the key of this step's own result row
+    op: str  # DELETE or PUT_BACK
+    destination_id: str
+    name: str
+    row_id: int  # the original result row (its pre-image is read when the step runs)
+    data: bytes = b""
+
+    @property
+    def content(self) -> dict[str, Any]:
+        if self.content_type == ContentType.LOOKML_MODEL:
+            return {"id": self.id, "name": self.id}
+        return {"id": self.id}
 
 
 @dataclass
@@ -33,13 +55,26 @@ class PreImageItem:
     content: dict[str, Any]
 
 
-def rollback_session(
-    original: RestoreSession, *, dry_run: bool = False, client: LookerClient | None = None
-) -> dict[str, Any]:
+def start_rollback(
+    original: RestoreSession, *, dry_run: bool = False, user: Any = None
+) -> RestoreSession:
+    """Create the rollback session (pending) after checking the original can be undone."""
+    if original.kind != RestoreSession.Kind.RESTORE:
+        raise RestoreError(f"session {original.pk} is a {original.kind}: only a restore is undone")
     if original.dry_run:
         raise RestoreError(f"session {original.pk} was a dry run: it changed nothing to undo")
-    config = RestoreConfig(dry_run=dry_run, workers=1)
-    session = RestoreSession.objects.create(
+    if original.is_active:
+        raise RestoreError(f"session {original.pk} is still {original.status}")
+    live = original.rollbacks.filter(
+        status__in=RestoreSession.ACTIVE_STATUSES, dry_run=False
+    ).first()
+    if live is not None and not dry_run:
+        raise RestoreError(
+            f"rollback session {live.pk} of session {original.pk} is {live.status}: "
+            "resume or cancel it instead of starting another"
+        )
+    config = RestoreConfig(dry_run=dry_run, workers=1, **inherited_limits(original.options))
+    return RestoreSession.objects.create(
         kind=RestoreSession.Kind.ROLLBACK,
         rollback_of=original,
         backup=original.backup,
@@ -47,37 +82,48 @@ def rollback_session(
         source_instance=original.destination.base_url,
         config=config.model_dump(mode="json"),
         dry_run=dry_run,
-        status=RestoreSession.Status.RUNNING,
-        started_at=timezone.now(),
+        started_by=user,
     )
-    client = client or LookerClient.for_destination(
-        original.destination, in_flight=config.max_in_flight
+
+
+def inherited_limits(config: RestoreConfig) -> dict[str, Any]:
+    """A rollback treats the destination as gently as the restore it undoes did."""
+    keep = ("rate_limit_per_second", "rate_limit_per_minute", "max_retries", "checkpoint_interval")
+    return {k: getattr(config, k) for k in keep}
+
+
+def plan(session: RestoreSession) -> list[RollbackItem]:
+    """The steps of a rollback session, in the order they run."""
+    original = session.rollback_of
+    if original is None:
+        raise RestoreError(f"rollback session {session.pk} does not say which session it undoes")
+    rows = list(
+        original.results.filter(action__in=["created", "updated", "failed"])
+        .exclude(destination_id="")
+        .defer("pre_image")
     )
-    client.login()
-    ctx = RestoreContext(
-        client=client,
-        idmap=IdMap(original.destination, persist=False),
-        config=config,
-        same_instance=True,
-        session=session,
-        lenient=True,
-    )
-    results = list(original.results.filter(action__in=["created", "updated", "failed"]))
-    session.total = len(results)
-    session.save(update_fields=["total"])
-    # last type first, and within a type the latest creation first (sub-folders before parents)
     created = sorted(
-        _of(results, "created"), key=lambda r: (-RANK[ContentType(r.content_type)], -r.pk)
+        (r for r in rows if _action(r) == "created"),
+        key=lambda r: (-RANK.get(ContentType(r.content_type), 0), -r.pk),
     )
-    for row in created:
-        _delete_created(ctx, session, row)
-    for row in sorted(_of(results, "updated"), key=lambda r: RANK[ContentType(r.content_type)]):
-        _put_back(ctx, session, row)
-    return finish_session(session)
+    updated = sorted(
+        (r for r in rows if _action(r) == "updated"),
+        key=lambda r: RANK.get(ContentType(r.content_type), 0),
+    )
+    return [_item(r, DELETE) for r in created] + [_item(r, PUT_BACK) for r in updated]
 
 
-def _of(rows: list[RestoreItemResult], action: str) -> list[RestoreItemResult]:
-    return [r for r in rows if _action(r) == action and r.destination_id]
+def _item(row: RestoreItemResult, op: str) -> RollbackItem:
+    ct = ContentType(row.content_type)
+    return RollbackItem(ct, row.source_id, op, row.destination_id, row.name, row.pk)
+
+
+def item_for(session: RestoreSession, content_type: int, source_id: str) -> RollbackItem | None:
+    """The step of a rollback session for one original item (a DLQ retry)."""
+    for item in plan(session):
+        if int(item.content_type) == int(content_type) and item.id == source_id:
+            return item
+    return None
 
 
 def _action(row: RestoreItemResult) -> str:
@@ -89,46 +135,70 @@ def _action(row: RestoreItemResult) -> str:
     changes = (row.diff or {}).get("changes") or []
     if any(c.get("method") == "POST" and c.get("path") == path for c in changes):
         return "created"
-    return "updated" if row.pre_image else "failed"
+    has_pre_image = RestoreItemResult.objects.filter(pk=row.pk, pre_image__isnull=False).exists()
+    return "updated" if has_pre_image else "failed"
 
 
-def _delete_created(ctx: RestoreContext, session: RestoreSession, row: RestoreItemResult) -> None:
-    ct = ContentType(row.content_type)
-    outcome = ItemOutcome("updated", ct, row.source_id, row.name, row.destination_id)
-    outcome.message = f"deleted: created by session {row.session_id}"
-    try:
-        ctx.begin_item()
-        ctx.write("DELETE", RESTORERS[ct].object_path(row.destination_id))
-        outcome.changes = [c.as_dict() for c in ctx.changes]
-    except LookerApiError as exc:
-        if exc.status != 404:
-            return _failed(session, row, exc)
-        outcome.action, outcome.message = "unchanged", "already gone"
-    record_outcome(session, outcome)
-
-
-def _put_back(ctx: RestoreContext, session: RestoreSession, row: RestoreItemResult) -> None:
-    if not row.pre_image:
-        return
-    ct = ContentType(row.content_type)
-    item = PreImageItem(ct, row.destination_id, row.pre_image)
-    try:
-        outcome = restore_item(ctx, item)
-    except (LookerApiError, RestoreError) as exc:
-        return _failed(session, row, exc)
-    outcome.source_id, outcome.name = row.source_id, row.name
-    record_outcome(session, outcome)
-
-
-def _failed(session: RestoreSession, row: RestoreItemResult, exc: Exception) -> None:
-    RestoreItemResult.objects.update_or_create(
+def new_context(session: RestoreSession, client: Any) -> RestoreContext:
+    """Same instance, IDs as they are; references to objects gone since are left as they are."""
+    return RestoreContext(
+        client=client,
+        idmap=IdMap(session.destination, persist=False),
+        config=session.options,
+        same_instance=True,
         session=session,
-        content_type=row.content_type,
-        source_id=row.source_id,
-        defaults={"action": "failed", "message": _detail(exc), "name": row.name},
+        lenient=True,
     )
 
 
-def _detail(exc: Exception) -> str:
-    body = getattr(exc, "body", "")
-    return f"{exc}\n{body[:2000]}" if body else str(exc)
+def process_item(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
+    """One step; raises LookerApiError on failure (the runner retries it, or dead-letters it)."""
+    if item.op == DELETE:
+        return _delete_created(ctx, item)
+    return _put_back(ctx, item)
+
+
+def _delete_created(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
+    ct = item.content_type
+    outcome = ItemOutcome("updated", ct, item.id, item.name, item.destination_id)
+    outcome.message = f"deleted: created by session {ctx.session.rollback_of_id}"
+    ctx.begin_item()
+    try:
+        ctx.write("DELETE", RESTORERS[ct].object_path(item.destination_id))
+    except LookerApiError as exc:
+        if exc.status != 404:
+            raise
+        outcome.action, outcome.message = "unchanged", "already gone"
+    outcome.changes = [c.as_dict() for c in ctx.changes]
+    if not ctx.dry_run:
+        forget_mappings(ctx.session.destination_id, ct, item.destination_id)
+    return outcome
+
+
+def forget_mappings(destination_id: int, ct: ContentType, object_id: str) -> int:
+    """Remove every source→destination mapping to an object that no longer exists."""
+    deleted, _ = IDMapping.objects.filter(
+        destination_instance_id=destination_id, content_type=int(ct), destination_id=object_id
+    ).delete()
+    return deleted
+
+
+def _put_back(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
+    ct = item.content_type
+    pre_image = (
+        RestoreItemResult.objects.filter(pk=item.row_id).values_list("pre_image", flat=True).first()
+    )
+    if not pre_image:
+        outcome = ItemOutcome("skipped", ct, item.id, item.name, item.destination_id)
+        outcome.message = "no pre-image was recorded: nothing to put back"
+        return outcome
+    outcome = restore_item(ctx, PreImageItem(ct, item.destination_id, pre_image))
+    outcome.source_id, outcome.name = item.id, item.name
+    return outcome
+
+
+def steps_by_type(items: list[RollbackItem]) -> Iterator[tuple[str, int]]:
+    counts: dict[str, int] = {}
+    for item in items:
+        counts[item.content_type.slug] = counts.get(item.content_type.slug, 0) + 1
+    yield from counts.items()

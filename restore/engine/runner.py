@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import logging
 import os
+import re
 import socket
 import threading
 import time
@@ -80,6 +82,9 @@ class SessionBusy(RestoreError):
     """Another live worker holds the session (or it is finished)."""
 
 
+RUNNABLE_KINDS = (RestoreSession.Kind.RESTORE, RestoreSession.Kind.ROLLBACK)
+
+
 # -- the lease ------------------------------------------------------------------------------------
 def claim_session(session_id: int, worker_id: str) -> bool:
     """Take the session if nobody live holds it. The row count says who won."""
@@ -94,7 +99,7 @@ def claim_session(session_id: int, worker_id: str) -> bool:
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
     )
     n = (
-        RestoreSession.objects.filter(pk=session_id)
+        RestoreSession.objects.filter(pk=session_id, kind__in=RUNNABLE_KINDS)
         .filter(Q(status__in=resumable) | dead)
         .update(
             status=RestoreSession.Status.RUNNING,
@@ -108,6 +113,20 @@ def claim_session(session_id: int, worker_id: str) -> bool:
     if n == 1:
         RestoreSession.objects.filter(pk=session_id, started_at__isnull=True).update(started_at=now)
     return n == 1
+
+
+class UnknownSessionKind(SessionBusy):
+    """A session this runner does not know how to run: refused, never run as a restore."""
+
+
+def refuse_unknown_kind(session_id: int) -> str:
+    """The session's kind, or UnknownSessionKind: what a session is decides how it runs."""
+    kind = RestoreSession.objects.filter(pk=session_id).values_list("kind", flat=True).first()
+    if kind is None:
+        raise SessionBusy(f"no session {session_id}")
+    if kind not in RUNNABLE_KINDS:
+        raise UnknownSessionKind(f"session {session_id} is of unknown kind {kind!r}: not run")
+    return kind
 
 
 def session_is_stale(session: RestoreSession) -> bool:
@@ -233,10 +252,27 @@ class ItemRunner:
 
     @classmethod
     def for_session(cls, session: RestoreSession, reader: Any, client: Any = None) -> ItemRunner:
-        """For DLQ retries: the session's context with a fresh limiter."""
+        """For DLQ retries: the session's context with a fresh limiter (a rollback's own)."""
+        refuse_unknown_kind(session.pk)
         limiter = AdaptiveRateLimiter.from_config(session.options)
+        if session.kind == RestoreSession.Kind.ROLLBACK:
+            from restore.engine import rollback
+
+            ctx = open_session_context(session, None, client, limiter, opener=rollback.new_context)
+            return cls(session, ctx, limiter=limiter, process=rollback.process_item)
         ctx = open_session_context(session, reader, client, limiter)
         return cls(session, ctx, limiter=limiter)
+
+    def source_item(self, dead: DeadLetterItem) -> Any:
+        """What a dead-letter item runs again: a rollback's step, else the backup item."""
+        if self.session.kind == RestoreSession.Kind.ROLLBACK:
+            from restore.engine import rollback
+
+            step = rollback.item_for(self.session, dead.content_type, dead.content_id)
+            if step is None:
+                raise RestoreError(f"{dead.content_id} is no longer a step of this rollback")
+            return step
+        return dlq.DlqSourceItem(dead)
 
     @staticmethod
     def rank(content_type: int) -> int:
@@ -302,10 +338,14 @@ class ItemRunner:
         self.progress.error(ct.slug, sid, exc)
 
     def retry_dead_letter(self, dead: DeadLetterItem, user: Any) -> tuple[bool, str]:
-        """Run a DLQ item again; resolve it on success, reopen it on failure."""
-        item = dlq.DlqSourceItem(dead)
+        """Run a DLQ item again; on failure it is open again with the new attempts.
+
+        On success the item's result row takes the new outcome and is marked retried: the session
+        still counts it as failed (what happened then), with "since retried" beside. A dry run's
+        item is planned again, never "resolved": nothing was written."""
         history: list[dict[str, Any]] = []
         try:
+            item = self.source_item(dead)
             outcome = call_with_retries(
                 lambda: self.process(self.ctx, item), max_retries=self.max_retries, history=history
             )
@@ -313,24 +353,64 @@ class ItemRunner:
             dlq.reopen(dead, exc, history)
             return False, str(exc)
         record_outcome(self.session, outcome)
-        dlq.mark_resolved(dead, user, f"retry succeeded: {outcome.action} {outcome.destination_id}")
-        return True, f"{outcome.action} {outcome.destination_id}".strip()
+        RestoreItemResult.objects.filter(
+            session=self.session, content_type=int(outcome.content_type), source_id=dead.content_id
+        ).update(retried_at=timezone.now())
+        detail = f"{outcome.action} {outcome.destination_id}".strip()
+        if self.session.dry_run:
+            note = f"planned again (dry run, nothing written): would be {outcome.action}"
+            dead.resolve(user, note=note, status=DeadLetterItem.Status.DISMISSED)
+            return True, note
+        dlq.mark_resolved(dead, user, f"retry succeeded: {detail}")
+        return True, detail
 
 
 def open_session_context(
-    session: RestoreSession, reader: Any, client: Any, limiter: AdaptiveRateLimiter
+    session: RestoreSession,
+    reader: Any,
+    client: Any,
+    limiter: AdaptiveRateLimiter,
+    *,
+    opener: Callable[[RestoreSession, Any], RestoreContext] | None = None,
 ) -> RestoreContext:
-    """Log in and read GET /versions through the limiter, retrying transient failures."""
+    """Log in (and, for a restore, read GET /versions) through the limiter, retrying transient
+    failures. `opener(session, client)` builds another kind's context after the login."""
     config = session.options
     client = client or LookerClient.for_destination(
         session.destination, in_flight=config.max_in_flight
     )
     client.set_gate(limiter)
-    ctx = call_with_retries(
-        lambda: open_context(session, reader, client), max_retries=config.max_retries
-    )
+
+    def open_it() -> RestoreContext:
+        if opener is None:
+            return open_context(session, reader, client)
+        client.login()
+        return opener(session, client)
+
+    ctx = call_with_retries(open_it, max_retries=config.max_retries)
+    if session.dry_run and opener is None:
+        resume_plan(ctx, session)
     ctx.client = RetryingClient(client, config.max_retries)
     return ctx
+
+
+NEW_ID = re.compile(r"^\(new (\d+)\)$")
+
+
+def resume_plan(ctx: RestoreContext, session: RestoreSession) -> None:
+    """A dry run keeps what its plan maps in memory only; a resumed one takes it back from its
+    result rows, so later items resolve exactly as in an uninterrupted plan."""
+    rows = session.results.exclude(destination_id="").values_list(
+        "content_type", "source_id", "destination_id", "action"
+    )
+    last = 0
+    for ct, sid, did, action in rows.iterator(chunk_size=2000):
+        ctx.idmap.record(ContentType(ct), sid, did)
+        if match := NEW_ID.match(did):
+            last = max(last, int(match.group(1)))
+        if action == "created" and ct == int(ContentType.FOLDER):
+            ctx.fresh_folders.add(did)
+    ctx._fake_ids = itertools.count(last + 1)
 
 
 class _Again:
@@ -397,43 +477,31 @@ class SessionRunner:
         self.stop_reason = ""
         self.items_since_checkpoint = 0
         self._ckpt_lock = threading.Lock()
+        self._beat_thread: threading.Thread | None = None
 
     # public
     def run(self) -> dict[str, Any]:
+        kind = refuse_unknown_kind(self.session_id)
         if not claim_session(self.session_id, self.worker_id):
             session = RestoreSession.objects.get(pk=self.session_id)
             raise SessionBusy(
                 f"session {self.session_id} is {session.status}"
                 + (f" and held by {session.worker_id}" if session.is_active else "")
             )
-        self.session = RestoreSession.objects.select_related("backup", "destination").get(
-            pk=self.session_id
-        )
+        self.session = RestoreSession.objects.select_related(
+            "backup", "destination", "rollback_of"
+        ).get(pk=self.session_id)
         config = self.session.options
         self.limiter = self.limiter or AdaptiveRateLimiter.from_config(config)
         error = ""
-        beat = None
         try:
-            with open_backup(self.session.backup.path) as reader:
-                self.progress = self._initial_progress(reader)
-                beat = threading.Thread(target=self._heartbeat, name="restore-heartbeat")
-                beat.daemon = True
-                beat.start()
-                ctx = open_session_context(self.session, reader, self.client, self.limiter)
-                ctx.first_pass = True
-                ctx.on_dependency = lambda o: record_outcome(self.session, o)
-                self.items = ItemRunner(
-                    self.session,
-                    ctx,
-                    process=self.process,
-                    limiter=self.limiter,
-                    progress=self.progress,
-                    should_stop=self.stop.is_set,
-                )
-                self._run_levels(ctx, reader, config)
-                if not self.stop.is_set():
-                    ctx.first_pass = False
-                    self._second_pass(reader)
+            if kind == RestoreSession.Kind.ROLLBACK:
+                self._run_rollback()
+            else:
+                if refusal := self.session.backup.restore_refusal():
+                    raise BackupError(refusal)
+                with open_backup(self.session.backup.path) as reader:
+                    self._run_restore(reader, config)
         except (BackupError, RestoreError) as exc:
             log.exception("session %s failed", self.session_id)
             error = str(exc)
@@ -442,9 +510,72 @@ class SessionRunner:
             error = f"{type(exc).__name__}: {exc}"
         finally:
             self.stop.set()
-            if beat is not None:
-                beat.join(10)
+            if self._beat_thread is not None:
+                self._beat_thread.join(10)
         return self._finish(error)
+
+    def _start_heartbeat(self) -> None:
+        """Before logging in: a login that fails for minutes still holds the lease visibly."""
+        self._beat_thread = threading.Thread(target=self._heartbeat, name="restore-heartbeat")
+        self._beat_thread.daemon = True
+        self._beat_thread.start()
+
+    def _run_restore(self, reader: Any, config: Any) -> None:
+        self.progress = self._initial_progress(reader)
+        self._start_heartbeat()
+        ctx = open_session_context(self.session, reader, self.client, self.limiter)
+        ctx.first_pass = True
+        ctx.on_dependency = lambda o: record_outcome(self.session, o)
+        self.items = ItemRunner(
+            self.session,
+            ctx,
+            process=self.process,
+            limiter=self.limiter,
+            progress=self.progress,
+            should_stop=self.stop.is_set,
+        )
+        self._run_levels(ctx, reader, config)
+        if not self.stop.is_set():
+            ctx.first_pass = False
+            self._second_pass(reader)
+
+    def _run_rollback(self) -> None:
+        """A rollback's steps one after another (sub-folders before their parents); steps with a
+        final result row are done already (resume)."""
+        from restore.engine import rollback
+
+        steps = rollback.plan(self.session)
+        self._set_total(len(steps))
+        self.progress = Progress(dict(rollback.steps_by_type(steps)), counts_by_type(self.session))
+        self._start_heartbeat()
+        ctx = open_session_context(
+            self.session, None, self.client, self.limiter, opener=rollback.new_context
+        )
+        self.items = ItemRunner(
+            self.session,
+            ctx,
+            process=rollback.process_item,
+            limiter=self.limiter,
+            progress=self.progress,
+            should_stop=self.stop.is_set,
+        )
+        done = set(
+            self.session.results.filter(action__in=FINAL_ACTIONS).values_list(
+                "content_type", "source_id"
+            )
+        )
+        for step in steps:
+            if self.stop.is_set():
+                return
+            if (int(step.content_type), step.id) in done:
+                continue
+            self.progress.current_type = step.content_type.slug
+            self.items.run(step)
+            self._maybe_checkpoint(step.content_type)
+
+    def _set_total(self, total: int) -> None:
+        RestoreSession.objects.filter(pk=self.session_id).update(total=total)
+        self.session.total = total
 
     # levels
     def _run_levels(self, ctx: RestoreContext, reader: Any, config: Any) -> None:
@@ -578,9 +709,7 @@ class SessionRunner:
             n = reader.count(sel)
             if n:
                 totals[ct.slug] = n
-        total = sum(totals.values())
-        RestoreSession.objects.filter(pk=self.session_id).update(total=total)
-        self.session.total = total
+        self._set_total(sum(totals.values()))
         base = counts_by_type(self.session)
         # Pending intents are re-run: count them when they finish, not now.
         pending = self.session.results.filter(action="pending").values_list("content_type")
@@ -594,15 +723,15 @@ class SessionRunner:
         session = RestoreSession.objects.get(pk=self.session_id)
         if session.worker_id != self.worker_id:
             return summary_dict(session)  # somebody else owns it now
-        if error:
-            status = RestoreSession.Status.FAILED
-        elif self.stop_reason == "cancelled":
-            status = RestoreSession.Status.CANCELLED
-        elif self.stop_reason:
-            status = RestoreSession.Status.FAILED
+        if self.stop_reason and self.stop_reason != "cancelled" and not error:
             error = self.stop_reason
-        else:
-            status = RestoreSession.Status.COMPLETED
+        totals = refresh_counters(session, worker_id=self.worker_id, summary=False)
+        done, failed = sum(totals.values()), totals["failed"]
+        status = RestoreSession.final_status(
+            error=error, cancelled=self.stop_reason == "cancelled", done=done, failed=failed
+        )
+        if status == RestoreSession.Status.FAILED and not error:
+            error = f"every item failed ({failed} of {done})"
         doc = self.progress.document(self._limiter_state()) if hasattr(self, "progress") else {}
         RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
             status=status,

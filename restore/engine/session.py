@@ -1,6 +1,5 @@
-"""A restore session end to end, sequentially: the reference runner behind `restore single/all`.
-
-Function boundaries the execution layer (issue 5) builds on:
+"""The pieces of a restore session the runner (`restore.engine.runner`, the one way to run a
+session of any kind) strings together:
 - `start_session(...)` creates the RestoreSession row; `open_context(session, reader)` builds the
   RestoreContext (client, ID map, options, compatibility check);
 - `plan_levels(reader, selection)` yields (content type, items in dependency order) per level;
@@ -8,12 +7,10 @@ Function boundaries the execution layer (issue 5) builds on:
 - `record_outcome` / `record_failure` write the RestoreItemResult row; `deferred` outcomes need a
   second `restore_item(..., again=True)` after the last level;
 - `finish_session(session)` computes the counters and the JSON summary.
-`run_session` strings them together in one thread; the parallel runner replaces only that loop.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -21,17 +18,17 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from restore.engine import row_sql
-from restore.engine.backup_reader import BackupError, Selection, open_backup
+from restore.engine.backup_reader import BackupError, Selection
 from restore.engine.compat import check_compatibility
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
 from restore.engine.counterpart import decide_instance, verify_entry
-from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.errors import LookerApiError
 from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.idmap import IdMap
 from restore.engine.looker_client import LookerClient
-from restore.engine.restore_item import display_name, restore_item, source_id_of
+from restore.engine.restore_item import display_name, source_id_of
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -102,55 +99,6 @@ def plan_levels(
             yield ct, ordered, cyclic, count
         else:
             yield ct, reader.iter_items(sel), set(), count
-
-
-def run_session(session: RestoreSession, client: LookerClient | None = None) -> dict[str, Any]:
-    """Run (or dry-run) a session in this thread; returns its summary."""
-    session.status, session.started_at = RestoreSession.Status.RUNNING, timezone.now()
-    session.save(update_fields=["status", "started_at"])
-    try:
-        with open_backup(session.backup.path) as reader:
-            ctx = open_context(session, reader, client)
-            ctx.first_pass = True
-            ctx.on_dependency = lambda o: record_outcome(session, o)
-            again = _run_levels(ctx, session, reader)
-            ctx.first_pass = False
-            for item in again:
-                _run_one(ctx, session, item, again=True)
-    except (BackupError, RestoreError) as exc:
-        session.status, session.error_message = RestoreSession.Status.FAILED, str(exc)
-        session.save(update_fields=["status", "error_message"])
-        return finish_session(session)
-    return finish_session(session)
-
-
-def _run_levels(ctx: RestoreContext, session: RestoreSession, reader: Any) -> list[Any]:
-    again = []
-    for ct, items, cyclic, count in plan_levels(reader, selection_of(ctx.config)):
-        ctx.cycle_members |= {(ct, i) for i in cyclic}
-        session.total += count
-        session.save(update_fields=["total"])
-        for item in items:
-            outcome = _run_one(ctx, session, item)
-            if outcome is not None and outcome.deferred:
-                again.append(item)
-    return again
-
-
-def _run_one(
-    ctx: RestoreContext, session: RestoreSession, item: Any, *, again: bool = False
-) -> ItemOutcome | None:
-    started = time.monotonic()
-    try:
-        outcome = restore_item(ctx, item, again=again)
-    except MissingDependencyError as exc:
-        record_blocked(session, item, str(exc))
-        return None
-    except (LookerApiError, RestoreError, BackupError) as exc:
-        record_failure(session, item, exc)
-        return None
-    record_outcome(session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
-    return outcome
 
 
 def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
@@ -246,7 +194,9 @@ def finish_session(session: RestoreSession) -> dict[str, Any]:
     for name, value in totals.items():
         setattr(session, name, value)
     if session.status == RestoreSession.Status.RUNNING:
-        session.status = RestoreSession.Status.COMPLETED
+        session.status = RestoreSession.final_status(
+            error="", cancelled=False, done=sum(totals.values()), failed=totals["failed"]
+        )
     session.finished_at = timezone.now()
     session.summary = summary_dict(session, counts)
     session.save()
@@ -254,17 +204,28 @@ def finish_session(session: RestoreSession) -> dict[str, Any]:
 
 
 def counts_by_type(session: RestoreSession) -> dict[str, dict[str, int]]:
+    """Counts per type from the result rows. An item a DLQ retry fixed later still counts as failed
+    here (what the session did); `since_retried` says how many of those were fixed since."""
     out: dict[str, dict[str, int]] = {}
+    retried = models.ExpressionWrapper(
+        models.Q(retried_at__isnull=False), output_field=models.BooleanField()
+    )
     rows = (
         session.results.order_by()
-        .values_list("content_type", "action")
+        .annotate(retried=retried)
+        .values_list("content_type", "action", "retried")
         .annotate(n=models.Count("id"))
     )
-    for ct, action, n in rows:
+    for ct, action, was_retried, n in rows:
         bucket = out.setdefault(ContentType(ct).slug, dict.fromkeys(COUNTED, 0))
-        key = "failed" if action in ("failed", "blocked", "pending") else action
-        bucket[key] += n
+        failed = was_retried or action in ("failed", "blocked", "pending")
+        bucket["failed" if failed else action] += n
     return out
+
+
+def since_retried(session: RestoreSession) -> int:
+    """Failed items of the session a dead-letter retry has fixed since."""
+    return session.results.filter(retried_at__isnull=False).count()
 
 
 def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None) -> dict:
@@ -284,6 +245,7 @@ def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | N
         "dry_run": session.dry_run,
         **totals,
         "blocked": blocked,
+        "since_retried": since_retried(session),
         "verify_mismatches": mismatches,
         "total": session.total,
         "by_type": by_type,

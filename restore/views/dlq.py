@@ -21,6 +21,7 @@ from restore.views.helpers import (
     paginate,
     pretty_json,
     render_page,
+    safe_next,
 )
 
 RETRYABLE = (DeadLetterItem.Status.OPEN,)
@@ -141,7 +142,7 @@ def dlq_retry_one(request, item_id: int):
         messages.success(request, f"Retrying {item.content_type_enum.slug} {item.content_id}.")
     else:
         messages.error(request, "This item is not open, so it cannot be retried.")
-    return redirect(request.POST.get("next") or reverse("dlq_item", args=[item.pk]))
+    return redirect(safe_next(request, reverse("dlq_item", args=[item.pk])))
 
 
 @require_POST

@@ -117,6 +117,9 @@ def restore_new(request):
         form.add_error(None, exc)
         return form_page(request, form, status=400)
     if action == "plan":
+        if refusal := form.cleaned_data["backup"].restore_refusal():
+            form.add_error("backup", refusal)
+            return form_page(request, form, status=400)
         session = start_session(form, request.user, dry_run=True)
         messages.success(request, "Planning in the background: nothing is written in Looker.")
         return redirect("session_detail", session_id=session.pk)
@@ -131,6 +134,10 @@ def restore_new(request):
         same = request.POST.get("confirm_destination") == destination.name and request.POST.get(
             "confirm_count"
         ) == str(count)
+        refusal = form.cleaned_data["backup"].restore_refusal() if confirmed and same else ""
+        if refusal:  # hashed once at the start, not on every live count
+            form.add_error("backup", refusal)
+            return form_page(request, form, status=400)
         if confirmed and same:
             session = start_session(form, request.user, dry_run=False)
             messages.success(request, f"Restore started into {destination.name}.")

@@ -16,13 +16,14 @@ from django_htmx.http import HttpResponseStopPolling
 from restore import roles
 from restore.access import require_perm
 from restore.engine.content_types import ContentType
+from restore.engine.errors import RestoreError
+from restore.engine.rollback import start_rollback
 from restore.engine.runner import session_is_stale, summary_csv
 from restore.forms import ResultFilterForm, form_data_from_config
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
-from restore.views.helpers import paginate, pretty_json, render_page
+from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.progress import progress_view
-from restore.web_tasks import enqueue_rollback
 
 
 def get_session(session_id: int) -> RestoreSession:
@@ -143,13 +144,14 @@ def session_rollback(request, session_id: int):
     if request.POST.get("confirm") != "yes":
         messages.error(request, "Tick the confirmation box to roll this restore back.")
         return redirect("session_detail", session_id=session.pk)
-    if session.rollbacks.filter(status__in=RestoreSession.ACTIVE_STATUSES).exists():
-        messages.error(request, "A rollback of this session is already running.")
+    try:
+        rollback = start_rollback(session, user=request.user)
+    except RestoreError as exc:
+        messages.error(request, str(exc))
         return redirect("session_detail", session_id=session.pk)
-    enqueue_rollback(session.pk, request.user.pk)
+    enqueue_session(rollback.pk)
     messages.success(
-        request,
-        f"Rolling back session {session.pk} in the background; it is listed below once it starts.",
+        request, f"Rolling back session {session.pk} as session {rollback.pk} (listed below)."
     )
     return redirect("session_detail", session_id=session.pk)
 
@@ -294,7 +296,7 @@ def session_results_csv(request, session_id: int):
             ["type", "source_id", "name", "action", "destination_id", "duration_ms", "message"]
         )
         for ct, *rest in rows.iterator(chunk_size=2000):
-            yield writer.writerow([ContentType(ct).slug, *rest])
+            yield writer.writerow([ContentType(ct).slug, *(csv_cell(v) for v in rest)])
 
     response = StreamingHttpResponse(lines(), content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-items.csv"'

@@ -62,3 +62,18 @@ def recorder() -> Iterator[SpecRecorder]:
 def backup_factory(tmp_path: Path) -> Callable[[RunningEmulator], Backup]:
     counter = iter(range(1000))
     return lambda emu: make_backup(emu, tmp_path / f"backup-{next(counter)}.db")
+
+
+def run(session, client: LookerClient | None = None) -> dict:
+    """Run a session (any kind) to its end with the production runner, as users run it."""
+    from restore.engine.runner import run_session
+
+    return run_session(session.pk, client=client)
+
+
+def quick(**config):
+    """A RestoreConfig without the default 10 requests/s ceiling (the emulator needs none)."""
+    from restore.engine.config import RestoreConfig
+
+    config.setdefault("rate_limit_per_second", None)
+    return RestoreConfig(**config)

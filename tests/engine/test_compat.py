@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client_for, make_destination
+from conftest import client_for, make_destination, quick, run
 
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -18,7 +17,7 @@ def test_destination_without_api_40_is_refused_before_writing(
     dest = make_destination(empty_emu)
     old = {"looker_release_version": "7.20.0", "supported_versions": [{"version": "3.1"}]}
     empty_emu.call(lambda e: e.api.handlers.__setitem__("versions", lambda req: old))
-    summary = run_session(start_session(backup, dest, RestoreConfig()), client_for(empty_emu))
+    summary = run(start_session(backup, dest, quick()), client_for(empty_emu))
     assert summary["status"] == "failed"
     assert "does not offer API 4.0" in summary["error"]
     assert empty_emu.stats()["creates"] == {}

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from conftest import client_for, make_destination
+from conftest import client_for, make_destination, quick, run
 
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -16,8 +15,8 @@ def test_cross_instance_migration_then_rerun_creates_nothing(
 ):
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
-    session = start_session(backup, dest, RestoreConfig())
-    summary = run_session(session, client=client_for(empty_emu, recorder))
+    session = start_session(backup, dest, quick())
+    summary = run(session, client=client_for(empty_emu, recorder))
     print(summary)
     assert summary["failed"] == 0, list(
         session.results.exclude(
@@ -26,8 +25,8 @@ def test_cross_instance_migration_then_rerun_creates_nothing(
     )
     creates_after_first = empty_emu.stats()["creates"]
 
-    again = start_session(backup, dest, RestoreConfig())
-    summary2 = run_session(again, client=client_for(empty_emu, recorder))
+    again = start_session(backup, dest, quick())
+    summary2 = run(again, client=client_for(empty_emu, recorder))
     print(summary2)
     assert summary2["created"] == 0
     assert summary2["failed"] == 0
@@ -43,9 +42,7 @@ def test_cross_instance_every_field_and_reference_follows(
 
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
-    summary = run_session(
-        start_session(backup, dest, RestoreConfig()), client=client_for(empty_emu, recorder)
-    )
+    summary = run(start_session(backup, dest, quick()), client=client_for(empty_emu, recorder))
     assert summary["failed"] == 0
     with open_backup(backup.path) as reader:
         result = compare_backup(reader, client_for(empty_emu), mapping_of(dest), same=False)

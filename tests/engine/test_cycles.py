@@ -4,12 +4,11 @@ under Shared, the second pass sets what Looker allows and reports what it refuse
 from __future__ import annotations
 
 import pytest
-from conftest import client_for, make_destination
+from conftest import client_for, make_destination, quick, run
 
 from looker_emulator.backup import BackupWriter
-from restore.engine.config import RestoreConfig
-from restore.engine.rollback import rollback_session
-from restore.engine.session import run_session, start_session
+from restore.engine.rollback import start_rollback
+from restore.engine.session import start_session
 from restore.models import Backup, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,9 +28,7 @@ def test_folder_cycle_is_broken_not_looped(empty_emu, tmp_path, recorder):
     backup = Backup.register(path)
     assert backup.verify(), backup.verification_error
     dest = make_destination(empty_emu)
-    summary = run_session(
-        start_session(backup, dest, RestoreConfig()), client_for(empty_emu, recorder)
-    )
+    summary = run(start_session(backup, dest, quick()), client_for(empty_emu, recorder))
     rows = {
         r.source_id: r for r in RestoreItemResult.objects.filter(session_id=summary["session_id"])
     }
@@ -47,8 +44,9 @@ def test_folder_cycle_is_broken_not_looped(empty_emu, tmp_path, recorder):
     )
 
     # The undo still knows Alpha was created (its second pass failed): everything goes away.
-    undo = rollback_session(
-        RestoreSession.objects.get(pk=summary["session_id"]), client=client_for(empty_emu)
+    undo = run(
+        start_rollback(RestoreSession.objects.get(pk=summary["session_id"])),
+        client_for(empty_emu),
     )
     assert undo["failed"] == 0
     names = {f["name"] for f in client_for(empty_emu).get("/folders")}

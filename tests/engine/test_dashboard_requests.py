@@ -10,13 +10,12 @@ from collections import Counter
 
 import pytest
 from compare import compare_backup, mapping_of
-from conftest import client_for, make_backup, make_destination
+from conftest import client_for, make_backup, make_destination, quick, run
 from test_single_dashboard import build_dashboard
 
 from looker_emulator.testing import RunningEmulator, running_emulator
 from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,14 +39,14 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         dash_id = build_dashboard(client_for(src))
         backup = make_backup(src, tmp_path / "one.db")
         dest = make_destination(empty, "empty")
-        config = RestoreConfig(
+        config = quick(
             with_dependencies=True,
             selection={"content_types": ["dashboard"], "ids": [dash_id]},
         )
         before = empty.stats()["state_counts"].get("queries", 0)
         empty.reset()
         empty.set_faults(latency_ms=20)  # so requests of one dashboard can overlap
-        summary = run_session(start_session(backup, dest, config), client_for(empty, recorder))
+        summary = run(start_session(backup, dest, config), client_for(empty, recorder))
         assert summary["failed"] == 0, summary
         assert summary["by_type"]["dashboard"]["created"] == 1
         stats = empty.stats()
@@ -72,7 +71,7 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         # Converged: the same restore again writes nothing, and needs no second read of the
         # layouts (the dashboard GET holds them).
         empty.reset()
-        again = run_session(start_session(backup, dest, config), client_for(empty, recorder))
+        again = run(start_session(backup, dest, config), client_for(empty, recorder))
         assert again["failed"] == 0, again
         assert again["by_type"]["dashboard"]["unchanged"] == 1, again
         counts = routes(empty)
@@ -85,7 +84,7 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         tiles = client_for(empty).get(f"/dashboards/{dest_dash}")["dashboard_elements"]
         client_for(empty).patch(f"/dashboard_elements/{tiles[5]['id']}", {"title": "renamed"})
         empty.reset()
-        third = run_session(start_session(backup, dest, config), client_for(empty, recorder))
+        third = run(start_session(backup, dest, config), client_for(empty, recorder))
         assert third["by_type"]["dashboard"]["updated"] == 1, third
         counts = routes(empty)
         assert counts["PATCH /api/4.0/dashboard_elements/{dashboard_element_id}"] == 1, counts
@@ -104,8 +103,8 @@ def test_moved_tiles_are_put_back_from_the_dashboard_get(tmp_path, recorder):
             client.patch(f"/dashboard_layout_components/{comp['id']}", {"row": 99, "column": 3})
         client.patch(f"/dashboard_elements/{d['dashboard_elements'][2]['id']}", {"title": "x"})
         emu.reset()
-        summary = run_session(
-            start_session(backup, dest, RestoreConfig(selection={"ids": [dash_id]})),
+        summary = run(
+            start_session(backup, dest, quick(selection={"ids": [dash_id]})),
             client_for(emu, recorder),
         )
         assert summary["failed"] == 0 and summary["updated"] == 1, summary

@@ -6,13 +6,12 @@ import time
 
 import pytest
 from compare import compare_backup, mapping_of
-from conftest import client_for, make_backup, make_destination
+from conftest import client_for, make_backup, make_destination, quick, run
 from wreck import wreck
 
 from looker_emulator.testing import running_emulator
 from restore.engine.backup_reader import open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,9 +39,7 @@ def test_disaster_recovery_restores_every_writable_field(disaster, tmp_path, rec
         assert len(before.diffs) > 50, damage  # the wreck really changed things
 
         started = time.monotonic()
-        summary = run_session(
-            start_session(backup, dest, RestoreConfig()), client_for(emu, recorder)
-        )
+        summary = run(start_session(backup, dest, quick()), client_for(emu, recorder))
         elapsed = time.monotonic() - started
         print(f"restored {summary['total']} items in {elapsed:.1f}s: {summary}")
         assert summary["status"] == "completed"

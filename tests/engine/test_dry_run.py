@@ -1,14 +1,18 @@
-"""Dry run: zero write requests (emulator stats), and its plan is what the real run then does."""
+"""Dry run: zero write requests (emulator stats), and its plan is what the real run then does, on
+the production runner users run. A plan cancelled and resumed is the plan run in one go."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from conftest import client_for, make_destination
+from conftest import client_for, make_destination, quick, run
 from wreck import wreck
 
 from looker_emulator.testing import running_emulator
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
+from restore.models import RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -43,14 +47,14 @@ def changed_fields(session) -> dict[tuple[int, str], list]:
 
 def check_plan_matches_run(emu, backup, dest, recorder) -> None:
     emu.reset()
-    plan = start_session(backup, dest, RestoreConfig(dry_run=True))
-    planned = run_session(plan, client_for(emu, recorder))
+    plan = start_session(backup, dest, quick(dry_run=True))
+    planned = run(plan, client_for(emu, recorder))
     assert planned["failed"] == 0, planned
     assert writes(emu) == 0
     assert emu.stats()["creates"] == {}
 
-    real = start_session(backup, dest, RestoreConfig())
-    done = run_session(real, client_for(emu, recorder))
+    real = start_session(backup, dest, quick())
+    done = run(real, client_for(emu, recorder))
     assert done["failed"] == 0, done
     assert actions(plan) == actions(real)
     assert changed_fields(plan) == changed_fields(real)
@@ -70,3 +74,34 @@ def test_dry_run_cross_instance_into_empty(source_emu, empty_emu, backup_factory
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
     check_plan_matches_run(empty_emu, backup, dest, recorder)
+
+
+def test_a_plan_cancelled_and_resumed_is_the_same_plan(source_emu, empty_emu, backup_factory):
+    """Objects the plan would create get stand-in IDs that later items refer to (a look in a new
+    folder): a resumed plan takes them back from its rows instead of failing those items."""
+    backup = backup_factory(source_emu)
+    dest = make_destination(empty_emu)
+    whole = start_session(backup, dest, quick(dry_run=True))
+    assert run(whole, client_for(empty_emu))["failed"] == 0
+
+    empty_emu.set_faults(latency_ms=20)
+    parts = start_session(backup, dest, quick(dry_run=True, workers=2))
+    first: dict = {}
+    thread = threading.Thread(target=lambda: first.update(run(parts, client_for(empty_emu))))
+    thread.start()
+    deadline = time.monotonic() + 120
+    while parts.results.count() < 40 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert parts.request_cancel()
+    thread.join(120)
+    assert first["status"] == "cancelled", first
+    assert parts.results.count() < whole.results.count()
+
+    empty_emu.set_faults(latency_ms=0)
+    resumed = run(parts, client_for(empty_emu))
+    assert resumed["status"] == "completed" and resumed["failed"] == 0, resumed
+    assert actions(parts) == actions(whole)
+    assert (
+        RestoreSession.objects.get(pk=parts.pk).created
+        == RestoreSession.objects.get(pk=whole.pk).created
+    )

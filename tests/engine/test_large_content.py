@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 from compare import compare_backup, mapping_of
-from conftest import client_for, make_backup, make_destination
+from conftest import client_for, make_backup, make_destination, quick, run
 
 from looker_emulator.testing import running_emulator
 from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.config import RestoreConfig
 from restore.engine.errors import ItemTooLargeError
 from restore.engine.restore_item import restore_item
-from restore.engine.session import open_context, run_session, start_session
+from restore.engine.session import open_context, start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,11 +51,11 @@ def test_large_dashboard_and_look_migrate_exactly(tmp_path, recorder):
         dash_id, look_id = build(client_for(src))
         backup = make_backup(src, tmp_path / "big.db")
         dest = make_destination(dst)
-        config = RestoreConfig(
+        config = quick(
             with_dependencies=True,
             selection={"content_types": ["dashboard", "look"], "ids": [dash_id, look_id]},
         )
-        summary = run_session(start_session(backup, dest, config), client_for(dst, recorder))
+        summary = run(start_session(backup, dest, config), client_for(dst, recorder))
         assert summary["failed"] == 0, summary
         with open_backup(backup.path) as reader:
             result = compare_backup(
@@ -83,7 +82,7 @@ def test_item_refused_as_too_large_is_reported_not_retried(tmp_path):
         backup = make_backup(src, tmp_path / "big.db")
         dest = make_destination(dst)
         dst.set_faults(add_rules=[{"method": "POST", "path": "*/looks", "status": 413, "count": 5}])
-        session = start_session(backup, dest, RestoreConfig(with_dependencies=True))
+        session = start_session(backup, dest, quick(with_dependencies=True))
         with open_backup(backup.path) as reader:
             ctx = open_context(session, reader, client_for(dst))
             look = next(reader.iter_items(Selection(content_types=["look"], search="Huge vis")))

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 from compare import compare_backup, mapping_of
-from conftest import client_for, make_destination
+from conftest import client_for, make_destination, quick, run
 
 from restore.engine.backup_reader import open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
 from restore.models import Backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,9 +19,7 @@ def test_fixture_backup_migrates_and_reruns_clean(style, empty_emu, recorder):
     backup = Backup.register(FIXTURES.format(style))
     assert backup.verify(), backup.verification_error
     dest = make_destination(empty_emu)
-    first = run_session(
-        start_session(backup, dest, RestoreConfig()), client_for(empty_emu, recorder)
-    )
+    first = run(start_session(backup, dest, quick()), client_for(empty_emu, recorder))
     from restore.models import RestoreItemResult
 
     bad = list(
@@ -41,8 +38,6 @@ def test_fixture_backup_migrates_and_reruns_clean(style, empty_emu, recorder):
         result = compare_backup(reader, client_for(empty_emu), mapping_of(dest), same=False)
     assert result.diffs == [], "\n".join(result.diffs[:20])
     creates = empty_emu.stats()["creates"]
-    second = run_session(
-        start_session(backup, dest, RestoreConfig()), client_for(empty_emu, recorder)
-    )
+    second = run(start_session(backup, dest, quick()), client_for(empty_emu, recorder))
     assert second["created"] == 0 and second["failed"] == 0, second
     assert empty_emu.stats()["creates"] == creates

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import pytest
 from compare import compare_backup, mapping_of
-from conftest import client_for, make_backup, make_destination
+from conftest import client_for, make_backup, make_destination, quick, run
 
 from looker_emulator.testing import running_emulator
 from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.session import run_session, start_session
+from restore.engine.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,8 +38,8 @@ def test_personal_folder_content_lands_in_the_new_users_folder_with_no_search(tm
         backup = make_backup(src, tmp_path / "personal.db")
         dest = make_destination(empty, "empty")
 
-        config = RestoreConfig(selection=SELECTION)
-        first = run_session(start_session(backup, dest, config), client_for(empty))
+        config = quick(selection=SELECTION)
+        first = run(start_session(backup, dest, config), client_for(empty))
         assert first["failed"] == 0, first
         assert first["by_type"]["look"]["created"] == first["by_type"]["dashboard"]["created"] == 1
         assert content_searches(empty) == 0  # 4 before: 2 per item
@@ -53,7 +52,7 @@ def test_personal_folder_content_lands_in_the_new_users_folder_with_no_search(tm
             "My board"
         ]
 
-        again = run_session(start_session(backup, dest, config), client_for(empty))
+        again = run(start_session(backup, dest, config), client_for(empty))
         assert again["failed"] == 0 and again["created"] == 0, again
         with open_backup(backup.path) as reader:
             result = compare_backup(

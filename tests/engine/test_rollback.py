@@ -1,23 +1,41 @@
-"""Undo a whole restore: after wreck → restore → rollback, the instance equals its wrecked state
-(a second backup taken right before the restore), field by field, trashed items included."""
+"""Undo a restore: a session of kind rollback, run by the production runner with its lease,
+heartbeat, cancel and resume. After wreck → restore → rollback the instance equals its wrecked
+state (a second backup taken right before the restore), field by field, trashed items included."""
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
-from compare import compare_backup
-from conftest import client_for, make_backup, make_destination
+from compare import compare_backup, mapping_of
+from conftest import client_for, make_backup, make_destination, quick, run
+from django.core.management import call_command
+from django.core.management.base import CommandError
 
 from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
+from restore.engine import retry
 from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.rollback import rollback_session
-from restore.engine.session import run_session, start_session
+from restore.engine.errors import RestoreError
+from restore.engine.rollback import start_rollback
+from restore.engine.runner import SessionBusy, UnknownSessionKind
+from restore.engine.session import start_session
+from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_rollback_returns_the_instance_to_its_state_before_the_restore(tmp_path, recorder):
+@pytest.fixture(autouse=True)
+def _fast_retries():
+    retry.set_testing(True, max_wait=0.05)
+    yield
+    retry.set_testing(False)
+
+
+@pytest.fixture
+def restored(tmp_path):
+    """An emulator wrecked then restored: (emu, destination, restore session, wrecked backup)."""
     with running_emulator(items=300, seed=13) as emu:
         backup = make_backup(emu, tmp_path / "before.db")
         dest = make_destination(emu)
@@ -25,25 +43,161 @@ def test_rollback_returns_the_instance_to_its_state_before_the_restore(tmp_path,
             emu.url, seed=3, fraction=0.15, client_id=emu.client_id, client_secret=emu.client_secret
         )
         wrecked = make_backup(emu, tmp_path / "wrecked.db")
-
-        restored = start_session(backup, dest, RestoreConfig())
-        summary = run_session(restored, client_for(emu, recorder))
+        session = start_session(backup, dest, quick())
+        summary = run(session, client_for(emu))
         assert summary["failed"] == 0 and summary["updated"] > 20 and summary["created"] > 5, (
             summary
         )
+        session.refresh_from_db()
+        yield emu, dest, session, wrecked
 
-        undo = rollback_session(restored, client=client_for(emu, recorder))
-        from restore.models import RestoreItemResult
 
-        bad = list(
-            RestoreItemResult.objects.filter(
-                session_id=undo["session_id"], action__in=["failed", "blocked"]
-            ).values_list("content_type", "source_id", "message")
+def differences(emu, wrecked) -> list[str]:
+    with open_backup(wrecked.path) as reader:
+        result = compare_backup(
+            reader, client_for(emu), {}, same=True, selection=Selection(include_deleted=True)
         )
-        assert undo["failed"] == 0, bad
-        with open_backup(wrecked.path) as reader:
-            result = compare_backup(
-                reader, client_for(emu), {}, same=True, selection=Selection(include_deleted=True)
-            )
-        assert result.diffs == [], "\n".join(result.diffs[:30])
-        assert result.compared > 3000
+    assert result.compared > 3000
+    return result.diffs
+
+
+def failures(session_id: int) -> list:
+    return list(
+        RestoreItemResult.objects.filter(
+            session_id=session_id, action__in=["failed", "blocked"]
+        ).values_list("content_type", "source_id", "message")
+    )
+
+
+def writes(emu) -> int:
+    """Successful writes the emulator answered since its stats were last reset."""
+    return sum(
+        r["count"]
+        for r in emu.stats()["requests"]
+        if r["method"] in ("POST", "PATCH", "PUT", "DELETE")
+        and isinstance(r["status"], int)
+        and r["status"] < 300
+        and not r["route"].endswith("/login")
+    )
+
+
+def test_rollback_returns_the_instance_to_its_state_before_the_restore(restored, recorder):
+    emu, _dest, session, wrecked = restored
+    undo = run(start_rollback(session), client_for(emu, recorder))
+    assert undo["status"] == "completed" and undo["failed"] == 0, failures(undo["session_id"])
+    assert differences(emu, wrecked) == []
+
+    # A second rollback changes nothing: what it deletes is gone, what it puts back is in place.
+    emu.reset()
+    again = run(start_rollback(session), client_for(emu))
+    assert again["status"] == "completed", again
+    assert (again["created"], again["updated"], again["failed"]) == (0, 0, 0), again
+    assert writes(emu) == 0
+    assert differences(emu, wrecked) == []
+
+
+def test_a_rollback_whose_login_failed_resumes_as_the_rollback(restored):
+    """The login answers 503 until the retries give up: the rollback fails (not "running"), and
+    resuming it finishes the rollback; nothing of the backup is restored again."""
+    emu, _dest, session, wrecked = restored
+    emu.set_faults(add_rules=[{"method": "POST", "path": "*/login", "status": 503, "count": 1000}])
+    rollback = start_rollback(session)
+    failed = run(rollback, client_for(emu))
+    assert failed["status"] == "failed" and "503" in (failed["error"] or ""), failed
+    assert not RestoreItemResult.objects.filter(session=rollback).exists()
+
+    emu.set_faults(clear=True)
+    emu.reset()
+    resumed = run(rollback, client_for(emu))
+    assert resumed["status"] == "completed" and resumed["failed"] == 0, resumed
+    assert emu.stats()["creates"] == {}
+    assert differences(emu, wrecked) == []
+    rollback.refresh_from_db()
+    assert rollback.kind == RestoreSession.Kind.ROLLBACK
+
+
+def test_a_live_rollback_is_not_taken_over_and_cancel_stops_it(restored):
+    emu, _dest, session, wrecked = restored
+    slow = {"action": "delay", "delay_ms": 150, "count": 100_000}
+    emu.set_faults(
+        add_rules=[
+            {"method": "DELETE", "path": "*", **slow},
+            {"method": "PATCH", "path": "*", **slow},
+        ]
+    )
+    rollback = start_rollback(session)
+    outcome: dict = {}
+    thread = threading.Thread(
+        target=lambda: outcome.update(first=run(rollback, client_for(emu))), daemon=True
+    )
+    thread.start()
+    wait_until(lambda: rollback.results.count() >= 3, "the rollback to get going")
+
+    with pytest.raises(SessionBusy):
+        run(rollback, client_for(emu))
+    with pytest.raises(CommandError, match="is running"):
+        call_command("restore", "resume", str(rollback.pk))
+    with pytest.raises(RestoreError, match="resume or cancel it"):
+        start_rollback(session)
+
+    assert rollback.request_cancel()
+    thread.join(120)
+    assert not thread.is_alive()
+    assert outcome["first"]["status"] == "cancelled", outcome
+    rollback.refresh_from_db()
+    assert rollback.results.count() < rollback.total
+
+    emu.set_faults(clear=True)
+    resumed = run(rollback, client_for(emu))
+    assert resumed["status"] == "completed" and resumed["failed"] == 0, resumed
+    assert differences(emu, wrecked) == []
+
+
+def test_restore_rollback_restore_across_instances(source_emu, empty_emu, tmp_path):
+    """The rollback removes the ID mappings of what it deletes: the next restore creates the
+    objects again instead of referring to IDs that no longer exist."""
+    backup = make_backup(source_emu, tmp_path / "source.db")
+    dest = make_destination(empty_emu)
+    first = run(start_session(backup, dest, quick()), client_for(empty_emu))
+    assert first["failed"] == 0 and first["created"] > 50, first
+    original = RestoreSession.objects.get(pk=first["session_id"])
+    created = set(
+        original.results.filter(action="created").values_list("content_type", "destination_id")
+    )
+
+    undo = run(start_rollback(original), client_for(empty_emu))
+    assert undo["failed"] == 0, failures(undo["session_id"])
+    left = set(
+        IDMapping.objects.filter(destination_instance=dest).values_list(
+            "content_type", "destination_id"
+        )
+    )
+    assert not created & left
+
+    again = run(start_session(backup, dest, quick()), client_for(empty_emu))
+    assert again["status"] == "completed" and again["failed"] == 0, failures(again["session_id"])
+    with open_backup(backup.path) as reader:
+        assert (
+            compare_backup(reader, client_for(empty_emu), mapping_of(dest), same=False).diffs == []
+        )
+
+
+def test_a_session_of_unknown_kind_is_refused_not_run_as_a_restore(source_emu, empty_emu, tmp_path):
+    backup = make_backup(source_emu, tmp_path / "source.db")
+    dest = make_destination(empty_emu)
+    session = start_session(backup, dest, quick())
+    RestoreSession.objects.filter(pk=session.pk).update(kind="reindex")
+    empty_emu.reset()
+    with pytest.raises(UnknownSessionKind, match="unknown kind 'reindex'"):
+        run(session, client_for(empty_emu))
+    session.refresh_from_db()
+    assert session.status == RestoreSession.Status.PENDING
+    assert empty_emu.stats()["total"] == 0
+
+
+def wait_until(predicate, what: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)

@@ -86,6 +86,20 @@ def session_row(target: Path | str, session_id: int) -> dict:
     return out
 
 
+def heartbeat_age(target: Path | str, session_id: int) -> float:
+    """Seconds since the session's last heartbeat (the database stores UTC)."""
+    from datetime import UTC, datetime
+
+    (beat,) = query(
+        target, "select heartbeat_at from restore_restoresession where id = ?", session_id
+    )[0]
+    if isinstance(beat, str):
+        beat = datetime.fromisoformat(beat)
+    if beat.tzinfo is None:
+        beat = beat.replace(tzinfo=UTC)
+    return (datetime.now(UTC) - beat).total_seconds()
+
+
 def results_count(data_dir: Path | str, session_id: int, final: bool = True) -> int:
     sql = "select count(*) from restore_restoreitemresult where session_id = ?"
     if final:

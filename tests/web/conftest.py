@@ -12,6 +12,7 @@ from restore.models import (
     IDMapping,
     RestoreItemResult,
     RestoreSession,
+    file_sha256,
 )
 
 XSS = "<script>alert('x')</script>"
@@ -24,6 +25,7 @@ def backup(db, fixture_backup_path) -> Backup:
         name="parallel.db",
         path=str(fixture_backup_path),
         status=Backup.Status.VERIFIED,
+        sha256=file_sha256(fixture_backup_path),
         item_counts={"dashboard": 2, "look": 2, "folder": 3},
         source_instance="https://source.example.com",
     )

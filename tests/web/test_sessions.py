@@ -100,9 +100,16 @@ def test_rollback_is_queued_for_the_workers(client, admin_user, session, results
 
     client.force_login(admin_user)
     response = client.post(reverse("session_rollback", args=[session.pk]), {"confirm": "yes"})
+    rollback = RestoreSession.objects.get(kind=RestoreSession.Kind.ROLLBACK)
+    assert (rollback.rollback_of, rollback.started_by, rollback.status) == (
+        session,
+        admin_user,
+        RestoreSession.Status.PENDING,
+    )
     assert response["Location"] == reverse("session_detail", args=[session.pk])
-    assert [q.func() for q in OrmQ.objects.all()] == ["restore.web_tasks.roll_back_session"]
-    assert OrmQ.objects.get().args() == (session.pk, admin_user.pk)
+    # The same task as every session: the runner reads the session's kind.
+    assert [q.func() for q in OrmQ.objects.all()] == ["restore.tasks.run_session_task"]
+    assert OrmQ.objects.get().args() == (rollback.pk,)
 
 
 def test_home_shows_running_sessions_with_progress_bars(

@@ -1,7 +1,8 @@
 """`manage.py restore <sub-command>`: restore Looker content from lookervault backups.
 
 Sub-commands live in `restore.cli` modules (see `restore.cli.COMMAND_MODULES`); this file only
-dispatches. Exit code: 0 when the session completed without failures, 1 otherwise, 2 on bad usage.
+dispatches. Exit codes (docs/cli.md): 0 completed, 1 failed or not possible, 2 bad usage,
+3 completed with failures, 4 cancelled.
 """
 
 from __future__ import annotations
@@ -23,4 +24,4 @@ class Command(BaseCommand):
         _add, handle = load_commands()[subcommand]
         code = handle(self, opts)
         if code:
-            raise CommandError("the session did not complete cleanly (see above)", returncode=code)
+            raise CommandError(f"exit code {code}: see above", returncode=code)
