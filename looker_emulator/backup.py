@@ -490,6 +490,7 @@ class BackupWriter:
         id_style: IdStyle = "plain",
         batch_size: int = 500,
         overwrite: bool = False,
+        record_completion: bool = False,
     ) -> None:
         """`config` is the session's config (lookervault's own keys); without it, a hand-made
         backup may record `source` as `{"source": URL}`, which real lookervault backups never do."""
@@ -502,6 +503,8 @@ class BackupWriter:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         self.id_style: IdStyle = id_style
+        # lookervault's extract stamps the session's completed_at; its storage code alone does not.
+        self.record_completion = record_completion
         self.batch_size = batch_size
         self.count = 0
         self.errors = 0
@@ -549,6 +552,11 @@ class BackupWriter:
             " WHERE id = ?",
             (status, total, self.errors, self.session_id),
         )
+        if self.record_completion:
+            self._conn.execute(
+                "UPDATE extraction_sessions SET completed_at = ? WHERE id = ?",
+                (_naive_now().isoformat(), self.session_id),
+            )
         self._conn.commit()
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()

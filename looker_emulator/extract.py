@@ -360,7 +360,9 @@ def extract(
     try:
         sdk.auth.authenticate({})  # log in once, before any parallel requests
         config = lookervault_config(id_style, workers)
-        with BackupWriter(partial, config=config, id_style=id_style, overwrite=True) as writer:
+        with BackupWriter(
+            partial, config=config, id_style=id_style, overwrite=True, record_completion=True
+        ) as writer:
             if shape == "raw":
                 for content_type, obj, deleted_at in extract_objects(sdk, workers=workers):
                     writer.add(content_type, obj, deleted_at=deleted_at)
