@@ -22,6 +22,7 @@ class Rendering:
     spec: Spec
     state: State
     base_url: str
+    client_id: str
     _response_schema: str | None
 
     def render(
@@ -55,9 +56,28 @@ class Rendering:
             "role_ids": list(r.get("role_ids") or []),
             "url": f"{self.base_url}/api/4.0/users/{r['id']}",
             "avatar_url": avatar_url(r.get("email")),
+            "credentials_api3": self._api3_credentials(r),
             "looker_versions": [],
             "sessions": [],
         }
+
+    def _api3_credentials(self, r: dict[str, Any]) -> list[dict[str, Any]]:
+        """The API user holds the emulator's client id, as a Looker API user holds its keys."""
+        if r["id"] != self.state.api_user_id:
+            return []
+        return [
+            self.shape(
+                "CredentialsApi3",
+                {
+                    "id": "1",
+                    "client_id": self.client_id,
+                    "created_at": r.get("created_at"),
+                    "is_disabled": False,
+                    "type": "api3",
+                    "url": f"{self.base_url}/api/4.0/users/{r['id']}/credentials_api3/1",
+                },
+            )
+        ]
 
     def _user_public(self, u: dict[str, Any]) -> dict[str, Any]:
         """UserPublic: its names and avatar are strings, never null, in the spec."""
