@@ -18,9 +18,17 @@ from looker_emulator.testing import running_emulator
 from restore.engine.config import RestoreConfig
 from restore.engine.looker_client import LookerClient, LookerSettings
 from restore.engine.session import run_session, start_session
-from restore.models import Backup, Destination
+from restore.models import Backup, DeadLetterItem, Destination, RestoreItemResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def failures() -> list[str]:
+    failed = RestoreItemResult.objects.filter(action=RestoreItemResult.Action.FAILED)
+    dead = DeadLetterItem.objects.all()
+    return [f"{r.content_type} {r.source_id}: {r.message[:300]}" for r in failed] + [
+        f"{d.content_type} {d.content_id}: {d.error_message[:300]}" for d in dead
+    ]
 
 
 def test_every_answer_of_a_full_restore_is_valid_against_the_spec(tmp_path: Path) -> None:
@@ -37,6 +45,7 @@ def test_every_answer_of_a_full_restore_is_valid_against_the_spec(tmp_path: Path
         summary = run_session(start_session(backup, dest, RestoreConfig()), client)
     print(f"restore: {summary}; answers checked: {proxy.answers}")
     assert summary["status"] == "completed", summary
+    assert summary["failed"] == 0, failures()
     assert summary["created"] > 300, summary
     assert proxy.answers > summary["created"]
     assert dict(proxy.problems) == {}
