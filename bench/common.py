@@ -312,6 +312,7 @@ def make_backup(data: Path, items: int, seed: int = 1, *, workers: int = 8) -> A
             client_id=src.client_id,
             client_secret=src.client_secret,
             workers=workers,
+            shape="raw",
         )
     state.unlink(missing_ok=True)
     backup = Backup.register(path)

@@ -4,7 +4,8 @@ A backup is what the restore side reads, so it must be indistinguishable from lo
 the same DDL text in `sqlite_master` (schema version 4, reached the way lookervault reaches it: the
 version-3 tables are created, then rebuilt with their UNIQUE constraints, so even the root pages match
 `../shared/fixtures/`), 16 KiB pages, WAL journal, `schema_version` rows 3 and 4, one
-`extraction_sessions` row whose config holds the source URL, empty restore tables, and one
+`extraction_sessions` row whose config is the caller's (`extract` gives lookervault's: content types,
+batch size, fields; lookervault records no source instance), empty restore tables, and one
 `content_items` row per object with `content_data = msgspec.msgpack.encode(api_object)`.
 
 Row columns follow lookervault's extractor conversion, checked against both fixtures:
@@ -472,7 +473,7 @@ def content_row(
 class BackupWriter:
     """Create a lookervault backup file and add API objects to it.
 
-        with BackupWriter("backup.db", source="https://looker.example.com:19999") as out:
+        with BackupWriter("backup.db", config={"content_types": [1, 2], "batch_size": 100}) as out:
             out.add("dashboard", dashboard_dict)
             out.add("look", look_dict, deleted_at=look_dict["deleted_at"])
 
@@ -485,10 +486,14 @@ class BackupWriter:
         path: str | Path,
         *,
         source: str | None = None,
+        config: Mapping[str, Any] | None = None,
         id_style: IdStyle = "plain",
         batch_size: int = 500,
         overwrite: bool = False,
+        record_completion: bool = False,
     ) -> None:
+        """`config` is the session's config (lookervault's own keys); without it, a hand-made
+        backup may record `source` as `{"source": URL}`, which real lookervault backups never do."""
         self.path = Path(path)
         if id_style not in ("plain", "composite"):
             raise ValueError(f"id_style must be 'plain' or 'composite', not {id_style!r}")
@@ -498,6 +503,8 @@ class BackupWriter:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
         self.id_style: IdStyle = id_style
+        # lookervault's extract stamps the session's completed_at; its storage code alone does not.
+        self.record_completion = record_completion
         self.batch_size = batch_size
         self.count = 0
         self.errors = 0
@@ -506,11 +513,14 @@ class BackupWriter:
         self._conn.execute("PRAGMA synchronous = NORMAL")
         create_schema(self._conn)
         self.session_id = str(uuid.uuid4())
-        config = json.dumps({"source": source}) if source else None
+        if config is not None:
+            config_text: str | None = json.dumps(dict(config))
+        else:
+            config_text = json.dumps({"source": source}) if source else None
         self._conn.execute(
             "INSERT INTO extraction_sessions (id, started_at, completed_at, status, total_items,"
             " error_count, config, metadata) VALUES (?, ?, NULL, 'running', 0, 0, ?, NULL)",
-            (self.session_id, _naive_now().isoformat(), config),
+            (self.session_id, _naive_now().isoformat(), config_text),
         )
         self._conn.commit()
 
@@ -542,6 +552,11 @@ class BackupWriter:
             " WHERE id = ?",
             (status, total, self.errors, self.session_id),
         )
+        if self.record_completion:
+            self._conn.execute(
+                "UPDATE extraction_sessions SET completed_at = ? WHERE id = ?",
+                (_naive_now().isoformat(), self.session_id),
+            )
         self._conn.commit()
         self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self._conn.close()

@@ -1,21 +1,30 @@
 """`python -m looker_emulator extract --from URL --out BACKUP.db`: a lookervault backup over the API.
 
-Like `lookervault extract` (its default parallel extractor: plain IDs), through the real looker-sdk:
-users, groups, permission sets, model sets, roles, folders, LookML models and their explores, looks
-(with their query) and dashboards (with elements, filters and layouts nested: one GET each),
-boards (with sections and items) and scheduled plans, paginated where the API paginates. The
-backup is written to `OUT.partial` and renamed when complete, so a failed run leaves no half backup.
+Two shapes of blob, one file format (the backup is written to `OUT.partial` and renamed when
+complete, so a failed run leaves no half backup):
 
-Trashed dashboards and looks (`deleted: true`, found with `search_*(deleted=true)`) are stored too,
-with the row's `deleted_at` set (from the object's `deleted_at`, else the extraction time): in
-lookervault a row with `deleted_at` is a deleted item, which its "active" indexes leave out and a
-restore skips unless asked. The object keeps its own `deleted` flag.
+- `shape="lookervault"` (the default) writes what `lookervault extract` writes: the same SDK calls
+  in the same order (`search_dashboards`, `search_looks`, `all_lookml_models`, `all_folders`,
+  `all_boards`, `all_users`, `all_groups`, `search_roles`, `all_permission_sets`, `all_model_sets`,
+  `all_scheduled_plans(all_users=True)`, paginated by 100 where lookervault paginates), each object
+  turned into a dict the way lookervault does it (the SDK model's attributes without the `None`
+  ones; nested models keep all their fields, timestamps become msgpack timestamps), its session
+  config (`content_types`, `batch_size`, `fields`, plus `workers`/`queue_size` in its parallel mode,
+  i.e. with plain IDs) and its row conversion. Like lookervault it backs up no explores (its
+  extractor has no branch for them) and no trashed content (the searches leave it out), and records
+  no source instance. A look carries `query_id` but no `query`.
+- `shape="raw"` keeps the emulator's older extract for tests that need embedded content: the API's
+  JSON as returned, looks and dashboards fetched one by one (a look with its `query`, a dashboard
+  with its tiles, filters and layouts), explores, and trashed dashboards and looks (found with
+  `search_*(deleted=true)`, the row's `deleted_at` set from the object's `deleted_at`, else the
+  extraction time; the object keeps its own `deleted` flag).
 
 The SDK is built with `looker_sdk.init40(config_settings=...)` from an explicit settings object
 (never `LOOKERSDK_*` environment variables). Its transport is wrapped so a failed call raises
 `ApiCallError` with the HTTP status and Looker's error body before the SDK's error path could run
-`ErrorDocHelper` (an outbound HTTP call without a timeout). Objects are fetched as the JSON the API
-returned (`get_json`), not through the SDK's typed models, which drop fields they do not know.
+`ErrorDocHelper` (an outbound HTTP call without a timeout). The raw shape fetches the JSON the API
+returned (`get_json`); the lookervault shape goes through the SDK's typed models, as lookervault
+does, and so drops the fields the SDK does not know, as lookervault's backups do.
 """
 
 from __future__ import annotations
@@ -30,16 +39,18 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import looker_sdk
 import requests
 from looker_sdk.rtl import api_methods, api_settings, transport
 from looker_sdk.sdk.api40 import methods as methods40
 
-from looker_emulator.backup import BackupWriter, IdStyle
+from looker_emulator.backup import CONTENT_TYPES, BackupWriter, IdStyle
 from looker_emulator.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
+Shape = Literal["lookervault", "raw"]
+SHAPES: tuple[Shape, ...] = ("lookervault", "raw")
 PAGE_SIZE = 100
 RETRIES = 6
 MAX_WAIT_S = 10.0
@@ -161,15 +172,19 @@ def get_json(sdk: methods40.Looker40SDK, path: str, **query: Any) -> Any:
     busy instance. Anything else fails at once.
     """
     params = {k: v for k, v in query.items() if v is not None}
+    text = with_retries(lambda: sdk.get(path, structure=str, query_params=params or None))
+    return json.loads(text) if text else None
+
+
+def with_retries(call: Callable[[], Any]) -> Any:
+    """call(), again on 429, 5xx and lost connections (honouring Retry-After), else its error."""
     for attempt in range(RETRIES + 1):
         try:
-            text = sdk.get(path, structure=str, query_params=params or None)
+            return call()
         except ApiCallError as exc:
             if attempt == RETRIES or not (exc.status is None or exc.status in TRANSIENT):
                 raise
             time.sleep(min(exc.retry_after or 0.2 * 2**attempt, MAX_WAIT_S))
-            continue
-        return json.loads(text) if text else None
     raise AssertionError("unreachable")
 
 
@@ -241,6 +256,61 @@ def extract_objects(
         yield "scheduled_plan", plan, None
 
 
+# lookervault's content types in the order it extracts them, with the SDK method and whether it
+# pages (limit/offset by 100). Explores are left out: lookervault's extractor has no branch for them.
+LOOKERVAULT_CALLS: tuple[tuple[str, str, bool, dict[str, Any]], ...] = (
+    ("dashboard", "search_dashboards", True, {}),
+    ("look", "search_looks", True, {}),
+    ("lookml_model", "all_lookml_models", False, {}),
+    ("folder", "all_folders", False, {}),
+    ("board", "all_boards", False, {}),
+    ("user", "all_users", True, {}),
+    ("group", "all_groups", True, {}),
+    ("role", "search_roles", True, {}),
+    ("permission_set", "all_permission_sets", False, {}),
+    ("model_set", "all_model_sets", False, {}),
+    ("scheduled_plan", "all_scheduled_plans", False, {"all_users": True}),
+)
+
+
+def sdk_object_to_dict(obj: Any) -> dict[str, Any]:
+    """lookervault's conversion: the model's public attributes that are not None (nested models
+    stay models: msgspec encodes them with all their fields)."""
+    return {k: v for k, v in vars(obj).items() if v is not None and not k.startswith("_")}
+
+
+def lookervault_objects(
+    sdk: methods40.Looker40SDK, batch_size: int = PAGE_SIZE
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(content type, object as lookervault stores it) through the SDK's typed methods."""
+    for content_type, method_name, pages, kwargs in LOOKERVAULT_CALLS:
+        method = getattr(sdk, method_name)
+        if not pages:
+            for obj in with_retries(lambda m=method, kw=kwargs: m(**kw)) or []:
+                yield content_type, sdk_object_to_dict(obj)
+            continue
+        offset = 0
+        while True:
+            page = with_retries(lambda m=method, o=offset: m(limit=batch_size, offset=o)) or []
+            for obj in page:
+                yield content_type, sdk_object_to_dict(obj)
+            if len(page) < batch_size:
+                break
+            offset += batch_size
+
+
+def lookervault_config(id_style: IdStyle, workers: int) -> dict[str, Any]:
+    """`extraction_sessions.config` as lookervault writes it (parallel mode: plain IDs)."""
+    config: dict[str, Any] = {
+        "content_types": [CONTENT_TYPES[c] for c, *_ in LOOKERVAULT_CALLS],
+        "batch_size": PAGE_SIZE,
+        "fields": None,
+    }
+    if id_style == "plain":
+        config |= {"workers": workers, "queue_size": workers * 100}
+    return config
+
+
 def _deleted_at(obj: dict[str, Any]) -> str:
     return obj.get("deleted_at") or datetime.now(UTC).isoformat()
 
@@ -262,12 +332,18 @@ def extract(
     client_id: str = DEFAULT_CLIENT_ID,
     client_secret: str = DEFAULT_CLIENT_SECRET,
     id_style: IdStyle = "plain",
+    shape: Shape = "lookervault",
     workers: int = 4,
     overwrite: bool = False,
     timeout: int = 60,
     verify_ssl: bool = True,
 ) -> dict[str, int]:
-    """Back up the instance at base_url into a new lookervault file; return counts per type."""
+    """Back up the instance at base_url into a new lookervault file; return counts per type.
+
+    shape="lookervault" writes lookervault's blobs; shape="raw" the API's JSON with looks' queries
+    and dashboards' tiles embedded (see the module docstring)."""
+    if shape not in SHAPES:
+        raise ValueError(f"shape must be one of {SHAPES}, not {shape!r}")
     out = Path(out)
     if out.exists() and not overwrite:
         raise FileExistsError(f"{out} already exists (use --overwrite)")
@@ -283,10 +359,18 @@ def extract(
     counts: dict[str, int] = {}
     try:
         sdk.auth.authenticate({})  # log in once, before any parallel requests
-        with BackupWriter(partial, source=base_url, id_style=id_style, overwrite=True) as writer:
-            for content_type, obj, deleted_at in extract_objects(sdk, workers=workers):
-                writer.add(content_type, obj, deleted_at=deleted_at)
-                counts[content_type] = counts.get(content_type, 0) + 1
+        config = lookervault_config(id_style, workers)
+        with BackupWriter(
+            partial, config=config, id_style=id_style, overwrite=True, record_completion=True
+        ) as writer:
+            if shape == "raw":
+                for content_type, obj, deleted_at in extract_objects(sdk, workers=workers):
+                    writer.add(content_type, obj, deleted_at=deleted_at)
+                    counts[content_type] = counts.get(content_type, 0) + 1
+            else:
+                for content_type, obj in lookervault_objects(sdk):
+                    writer.add(content_type, obj)
+                    counts[content_type] = counts.get(content_type, 0) + 1
         partial.replace(out)
     except BaseException:
         for suffix in ("", "-wal", "-shm"):
@@ -316,6 +400,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="plain",
         help="plain IDs like lookervault's parallel extractor (default) or type::id like its sequential one",
     )
+    parser.add_argument(
+        "--raw-blobs",
+        action="store_true",
+        help="store the API's JSON with looks' queries and dashboards' tiles embedded, explores and"
+        " trashed content (the emulator's older shape), not lookervault's SDK-model blobs",
+    )
     parser.add_argument("--workers", type=int, default=4, help="parallel look/dashboard fetches")
     parser.add_argument("--timeout", type=int, default=60, help="seconds per API request")
     parser.add_argument(
@@ -335,6 +425,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             client_id=args.client_id,
             client_secret=args.client_secret,
             id_style=args.id_style,
+            shape="raw" if args.raw_blobs else "lookervault",
             workers=args.workers,
             timeout=args.timeout,
             verify_ssl=not args.insecure,

@@ -90,6 +90,7 @@ KINDS: dict[str, Kind] = {
                 "query_id": "queries",
                 "look_id": "looks",
                 "dashboard_layout_id": "dashboard_layouts",
+                "merge_result_id": "merge_queries",
             },
             required=("dashboard_id",),
         ),
@@ -173,7 +174,11 @@ def is_id_field(name: str) -> bool:
     return name == "id" or name.endswith("_id") or name.endswith("_ids")
 
 
-DEFAULT_SCHEMA = {"queries": "Query", "explores": "LookmlModelExplore"}
+DEFAULT_SCHEMA = {
+    "queries": "Query",
+    "merge_queries": "MergeQuery",
+    "explores": "LookmlModelExplore",
+}
 
 NESTED: dict[str, frozenset[str]] = {
     "dashboards": frozenset({"dashboard_elements", "dashboard_filters", "dashboard_layouts"}),

@@ -18,6 +18,8 @@ from looker_emulator.kinds import (
 from looker_emulator.spec import Route, Spec
 from looker_emulator.state import State
 
+DEEP_BY_DEFAULT = frozenset({"dashboards"})
+
 
 class Listing:
     """Mixin of `Api`: list/search responses."""
@@ -38,8 +40,11 @@ class Listing:
         if offset or limit is not None:
             rows = rows[offset : None if limit is None else offset + limit]
         fields = _fields(query.get("fields"))
-        # Nested content is only built when asked for, lists of 10,000 dashboards stay cheap.
-        deep = fields is not None and bool(fields & NESTED.get(table, frozenset()))
+        # Dashboards are answered whole, as the spec's `Dashboard` says, unless `fields` leaves the
+        # nested parts out (the fast path: lists of 10,000 dashboards stay cheap). A folder's looks
+        # and dashboards are only built when `fields` asks for them.
+        nested = NESTED.get(table, frozenset())
+        deep = table in DEEP_BY_DEFAULT if fields is None else bool(fields & nested)
         schema = self._response_schema
         out = [self.render(table, r, deep=deep, schema=schema) for r in rows]
         return [_project(o, fields) for o in out] if fields else out

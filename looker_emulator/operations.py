@@ -9,7 +9,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from looker_emulator.errors import ApiError, not_found, validation_failed
-from looker_emulator.kinds import TOKEN_TTL_S, Request, base62, id_order, not_writable
+from looker_emulator.kinds import (
+    TOKEN_TTL_S,
+    Request,
+    base62,
+    id_order,
+    like_pattern,
+    not_writable,
+)
 from looker_emulator.spec import Spec
 from looker_emulator.state import State, now_iso
 
@@ -22,6 +29,8 @@ class Operations:
     base_url: str
     _response_schema: str | None
     tokens: dict[str, tuple[str, float]]
+    sessions: dict[str, dict[str, Any]]
+    default_color_collection_id: str
     client_id: str
     client_secret: str
 
@@ -67,6 +76,27 @@ class Operations:
             raise not_found()
         return self.respond_one("queries", self.load("queries", sorted(ids)[0]), req.query)
 
+    def op_create_merge_query(self, req: Request) -> Any:
+        """A merge of saved queries (Looker's "merged results"); each source query must exist."""
+        values = self.check_body(req, create=True)
+        sources = values.get("source_queries") or []
+        errs = [
+            (f"source_queries[{i}].query_id", "invalid", f"query {src.get('query_id')} not found")
+            for i, src in enumerate(sources)
+            if self.state.get("queries", src.get("query_id")) is None
+        ]
+        if not sources:
+            errs.append(("source_queries", "missing", "This field is required."))
+        if errs:
+            raise validation_failed(errs)
+        record = {**values, "id": self.state.new_id("merge_queries")}
+        self.state.insert("merge_queries", record)
+        return self.respond_one("merge_queries", record, req.query)
+
+    def op_merge_query(self, req: Request) -> Any:
+        record = self.load("merge_queries", req.params["merge_query_id"])
+        return self.respond_one("merge_queries", record, req.query)
+
     def op_explore(self, req: Request) -> Any:
         key = f"{req.params['lookml_model_name']}::{req.params['explore_name']}"
         return self.respond_one("explores", self.load("explores", key), req.query)
@@ -87,8 +117,87 @@ class Operations:
             "refresh_token": None,
         }
 
+    def op_login_user(self, req: Request) -> Any:
+        """POST /login/{user_id}: a token acting as that user (Looker's sudo), for an admin."""
+        user = self.load("users", req.params["user_id"])
+        if user.get("is_disabled"):
+            raise not_found()
+        token = secrets.token_urlsafe(30)
+        self.tokens[token] = (user["id"], time.time() + TOKEN_TTL_S)
+        self.sessions[token] = {"workspace_id": "production", "sudo_user_id": user["id"]}
+        return {
+            "access_token": token,
+            "token_type": "Bearer",
+            "expires_in": TOKEN_TTL_S,
+            "refresh_token": None,
+        }
+
+    def _session(self, req: Request) -> dict[str, Any]:
+        return self.sessions.setdefault(
+            req.token or "", {"workspace_id": "production", "sudo_user_id": None}
+        )
+
+    def op_session(self, req: Request) -> Any:
+        return self.shape("ApiSession", self._session(req))
+
+    def op_update_session(self, req: Request) -> Any:
+        body = self.check_body(req, create=False)
+        workspace = body.get("workspace_id")
+        if workspace is not None and workspace not in ("production", "dev"):
+            raise validation_failed([("workspace_id", "invalid", "must be production or dev")])
+        session = self._session(req)
+        if workspace is not None:
+            session["workspace_id"] = workspace
+        return self.shape("ApiSession", session)
+
+    # Looker's built-in color collections (a few; their palettes left out).
+    COLOR_COLLECTIONS = (
+        ("looker", "Looker"),
+        ("dashboard", "Dashboard"),
+        ("boardroom", "Boardroom"),
+        ("vivid", "Vivid"),
+    )
+
+    def _color_collection(self, cid: str) -> dict[str, Any]:
+        label = dict(self.COLOR_COLLECTIONS).get(cid)
+        if label is None:
+            raise not_found()
+        return self.shape(
+            "ColorCollection",
+            {"id": cid, "label": label},
+            {"categoricalPalettes": [], "sequentialPalettes": [], "divergingPalettes": []},
+        )
+
+    def op_all_color_collections(self, req: Request) -> Any:
+        return [self._color_collection(cid) for cid, _ in self.COLOR_COLLECTIONS]
+
+    def op_color_collection(self, req: Request) -> Any:
+        return self._color_collection(req.params["collection_id"])
+
+    def op_default_color_collection(self, req: Request) -> Any:
+        return self._color_collection(self.default_color_collection_id)
+
+    def op_set_default_color_collection(self, req: Request) -> Any:
+        cid = req.query.get("collection_id") or ""
+        collection = self._color_collection(cid)
+        self.default_color_collection_id = cid
+        return collection
+
+    def op_search_users_names(self, req: Request) -> Any:
+        """Users whose first name, last name, full name or email match the LIKE pattern."""
+        rx = like_pattern(req.params["pattern"])
+        rows = self.search("users", req.query, req.route)
+
+        def hit(u: dict[str, Any]) -> bool:
+            first, last = u.get("first_name") or "", u.get("last_name") or ""
+            names = (first, last, f"{first} {last}".strip(), u.get("email") or "")
+            return any(rx.fullmatch(n) for n in names if n)
+
+        return self.respond_list("users", [u for u in rows if hit(u)], req.query)
+
     def op_logout(self, req: Request) -> Any:
         self.tokens.pop(req.token or "", None)
+        self.sessions.pop(req.token or "", None)
         return None
 
     def op_versions(self, req: Request) -> Any:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from looker_emulator.kinds import DEFAULT_SCHEMA, KINDS, id_order
 from looker_emulator.spec import Spec
 from looker_emulator.state import State
+
+
+def avatar_url(email: str | None) -> str:
+    """Looker answers a Gravatar URL for every user (a blank image when there is no picture)."""
+    digest = hashlib.md5((email or "").strip().lower().encode(), usedforsecurity=False).hexdigest()
+    return f"https://gravatar.lookercdn.com/avatar/{digest}?s=156&d=blank"
 
 
 class Rendering:
@@ -15,6 +22,7 @@ class Rendering:
     spec: Spec
     state: State
     base_url: str
+    client_id: str
     _response_schema: str | None
 
     def render(
@@ -47,10 +55,46 @@ class Rendering:
             "group_ids": list(r.get("group_ids") or []),
             "role_ids": list(r.get("role_ids") or []),
             "url": f"{self.base_url}/api/4.0/users/{r['id']}",
-            "avatar_url": None,
+            "avatar_url": avatar_url(r.get("email")),
+            "credentials_api3": self._api3_credentials(r),
             "looker_versions": [],
             "sessions": [],
         }
+
+    def _api3_credentials(self, r: dict[str, Any]) -> list[dict[str, Any]]:
+        """The API user holds the emulator's client id, as a Looker API user holds its keys."""
+        if r["id"] != self.state.api_user_id:
+            return []
+        return [
+            self.shape(
+                "CredentialsApi3",
+                {
+                    "id": "1",
+                    "client_id": self.client_id,
+                    "created_at": r.get("created_at"),
+                    "is_disabled": False,
+                    "type": "api3",
+                    "url": f"{self.base_url}/api/4.0/users/{r['id']}/credentials_api3/1",
+                },
+            )
+        ]
+
+    def _user_public(self, u: dict[str, Any]) -> dict[str, Any]:
+        """UserPublic: its names and avatar are strings, never null, in the spec."""
+        return self.shape(
+            "UserPublic",
+            u,
+            {
+                "first_name": u.get("first_name") or "",
+                "last_name": u.get("last_name") or "",
+                "display_name": self._user_name(u["id"]),
+                "avatar_url": avatar_url(u.get("email")),
+            },
+        )
+
+    def _render_explores(self, r: dict[str, Any], deep: bool) -> dict[str, Any]:
+        # A non-nullable array in the spec: empty, not null, when the explore has none.
+        return {"supported_measure_types": r.get("supported_measure_types") or []}
 
     def _render_groups(self, r: dict[str, Any], deep: bool) -> dict[str, Any]:
         out: dict[str, Any] = {"user_count": len(self.state.lookup("users", "group_ids", r["id"]))}
@@ -258,9 +302,7 @@ class Rendering:
         )
         return {
             "title": (content or {}).get("title"),
-            "user": self.shape("UserPublic", user, {"display_name": self._user_name(user["id"])})
-            if user
-            else None,
+            "user": self._user_public(user) if user else None,
             "scheduled_plan_destination": [
                 self.shape("ScheduledPlanDestination", d)
                 for d in r.get("scheduled_plan_destination") or []

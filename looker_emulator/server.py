@@ -11,6 +11,7 @@ import collections
 import contextlib
 import ipaddress
 import math
+import re
 import signal
 import time
 import urllib.parse
@@ -47,6 +48,7 @@ REASONS = {
     504: "Gateway Timeout",
 }
 
+_SLASHES = re.compile("/{2,}")
 _encode = msgspec.json.Encoder().encode
 _decode = msgspec.json.decode
 
@@ -161,6 +163,10 @@ class Emulator:
     ) -> Response:
         url = httptools.parse_url(raw_url)
         path = urllib.parse.unquote(url.path.decode("latin-1"))
+        if "//" in path:
+            # The web servers in front of Looker collapse repeated slashes, and lookervault sends
+            # `//api/4.0/login` (pydantic adds a trailing slash to its base URL).
+            path = _SLASHES.sub("/", path)
         query = (
             dict(urllib.parse.parse_qsl(url.query.decode("latin-1"), keep_blank_values=True))
             if url.query

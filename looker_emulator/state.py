@@ -29,6 +29,7 @@ TABLES: tuple[str, ...] = (
     "lookml_models",
     "explores",
     "queries",
+    "merge_queries",
     "looks",
     "dashboards",
     "dashboard_layouts",

@@ -23,7 +23,15 @@ class TypeRules:
     base_url: str
     _response_schema: str | None
 
+    @staticmethod
+    def _blank_null_names(v: dict[str, Any]) -> None:
+        """Looker keeps a user's name set to null as "" (it reads back as an empty string)."""
+        for name in ("first_name", "last_name"):
+            if name in v and v[name] is None:
+                v[name] = ""
+
     def _before_create_users(self, v: dict[str, Any], uid: str | None) -> dict[str, Any]:
+        self._blank_null_names(v)
         creds = v.get("credentials_email")
         if creds:
             v["email"] = creds.get("email")
@@ -62,6 +70,7 @@ class TypeRules:
     def _before_update_users(
         self, rec: dict[str, Any], v: dict[str, Any], uid: str | None
     ) -> dict[str, Any]:
+        self._blank_null_names(v)
         creds = v.get("credentials_email")
         if creds is not None:
             self._check_email_free(creds.get("email"), rec["id"])
@@ -70,8 +79,40 @@ class TypeRules:
         return v
 
     def _before_delete_users(self, r: dict[str, Any]) -> None:
+        """Like Looker ("Removing user access" in its docs): the personal folder is deleted, the
+        looks and dashboards in it go to the trash, and the user's schedules are deleted."""
         if r["id"] == self.state.api_user_id:
             raise ApiError(403, "You cannot delete yourself")
+        folder = self.state.get("folders", r.get("personal_folder_id"))
+        if folder is not None:
+            self._trash_folder_tree(folder["id"], r["id"])
+        self._delete_where("scheduled_plans", "user_id", r["id"])
+
+    def _trash_folder_tree(self, fid: str, deleter_id: str) -> None:
+        """Delete a folder and its subfolders, moving their looks and dashboards to the trash
+        (they keep their folder_id; un-trashed, they go to the restoring user's personal folder)."""
+        for child in self.state.children("folders", "parent_id", fid):
+            self._trash_folder_tree(child["id"], deleter_id)
+        stamp = now_iso()
+        for table in ("looks", "dashboards"):
+            for content in self.state.children(table, "folder_id", fid):
+                if not content.get("deleted"):
+                    self.state.update(
+                        table,
+                        content["id"],
+                        {"deleted": True, "deleted_at": stamp, "deleter_id": deleter_id},
+                    )
+        self.state.delete("folders", fid)
+
+    def _rehome_untrashed(self, rec: dict[str, Any], v: dict[str, Any], uid: str | None) -> None:
+        """Content taken out of the trash whose folder is gone lands in the caller's personal
+        folder, as Looker does for content of a deleted user."""
+        untrashed = v.get("deleted") is False and rec.get("deleted") and "folder_id" not in v
+        if not untrashed or self.state.get("folders", rec.get("folder_id")) is not None:
+            return
+        me = self.state.get("users", uid) or {}
+        if me.get("personal_folder_id"):
+            v["folder_id"] = me["personal_folder_id"]
 
     def _check_folders(self, v: dict[str, Any], old: dict[str, Any] | None) -> None:
         parent = v.get("parent_id")
@@ -144,6 +185,7 @@ class TypeRules:
     def _before_update_looks(
         self, rec: dict[str, Any], v: dict[str, Any], uid: str | None
     ) -> dict[str, Any]:
+        self._rehome_untrashed(rec, v, uid)
         q = v.pop("query", None)
         if q and "query_id" not in v:
             v["query_id"] = self._new_query(q)["id"]
@@ -199,6 +241,7 @@ class TypeRules:
     def _before_update_dashboards(
         self, rec: dict[str, Any], v: dict[str, Any], uid: str | None
     ) -> dict[str, Any]:
+        self._rehome_untrashed(rec, v, uid)
         v.pop("folder", None)
         return v
 

@@ -38,7 +38,13 @@ def backup_file(emulator, tmp_path_factory) -> Path:
     from looker_emulator.extract import extract
 
     path = tmp_path_factory.mktemp("extract") / "looker-backup.db"
-    extract(emulator.url, path, client_id=emulator.client_id, client_secret=emulator.client_secret)
+    extract(
+        emulator.url,
+        path,
+        client_id=emulator.client_id,
+        client_secret=emulator.client_secret,
+        shape="raw",
+    )
     return path
 
 

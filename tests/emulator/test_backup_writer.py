@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -30,8 +31,9 @@ def rows(path: Path) -> list[tuple]:
 
 
 def rewrite(fixture: Path, out: Path, style: str) -> None:
-    """Feed the fixture's own API objects through our writer, in the fixture's order."""
-    with BackupWriter(out, source="https://looker.example.com:19999", id_style=style) as writer:
+    """Feed the fixture's own API objects and session config through our writer, in its order."""
+    (config,) = ro(fixture).execute("SELECT config FROM extraction_sessions").fetchone()
+    with BackupWriter(out, config=json.loads(config), id_style=style) as writer:
         for row in rows(fixture):
             writer.add(row[1], msgspec.msgpack.decode(row[10]))
 

@@ -34,7 +34,7 @@ def test_it_rides_out_rate_limits_server_errors_and_resets(tmp_path: Path) -> No
                     "count": 2,
                     "retry_after": 0,
                 },
-                {"method": "GET", "path": "*/dashboards/{dashboard_id}", "status": 503, "count": 4},
+                {"method": "GET", "path": "*/dashboards/search", "status": 503, "count": 4},
                 {"method": "GET", "path": "*/users", "action": "reset", "count": 1},
             ]
         )
@@ -43,7 +43,7 @@ def test_it_rides_out_rate_limits_server_errors_and_resets(tmp_path: Path) -> No
         stats = emu.stats()
     statuses = {(r["route"], r["status"]) for r in stats["requests"]}
     assert ("/api/4.0/looks/search", "429") in statuses
-    assert ("/api/4.0/dashboards/{dashboard_id}", "503") in statuses
+    assert ("/api/4.0/dashboards/search", "503") in statuses
     assert contents(busy) == contents(clean)
 
 

@@ -21,7 +21,13 @@ def _authed(sdk: SDK) -> dict[str, str]:
 def test_wrong_types_answer_422_with_lookers_body(sdk: SDK) -> None:
     dash = sdk.search_dashboards(limit=1)[0]
     url = f"{sdk.auth.settings.base_url}/api/4.0/dashboards/{dash.id}"
-    resp = raw(sdk, "PATCH", url, json={"title": 42, "hidden": "yes"}, headers=_authed(sdk))
+    resp = raw(
+        sdk,
+        "PATCH",
+        url,
+        json={"title": ["not", "a", "string"], "hidden": "yes"},
+        headers=_authed(sdk),
+    )
     assert resp.status_code == 422
     body = resp.json()
     doc = "https://cloud.google.com/looker/docs/r/err/4.0/422/patch/dashboards/:dashboard_id"

@@ -38,7 +38,7 @@ def make_destination(emu: RunningEmulator, name: str = "emu") -> Destination:
 
 
 def make_backup(emu: RunningEmulator, path: Path) -> Backup:
-    extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret)
+    extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret, shape="raw")
     backup = Backup.register(path)
     assert backup.verify(), backup.verification_error
     return backup

@@ -16,7 +16,9 @@ from looker_emulator.testing import running_emulator
 def small_backup(tmp_path_factory):
     path = tmp_path_factory.mktemp("backup") / "small.db"
     with running_emulator(items=120, seed=4) as emu:
-        extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret)
+        extract(
+            emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret, shape="raw"
+        )
     return path
 
 

@@ -42,7 +42,9 @@ def reachable(port: int) -> bool:
 def backup(tmp_path_factory):
     path = tmp_path_factory.mktemp("backup") / "dist.db"
     with running_emulator(items=300, seed=9) as emu:
-        extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret)
+        extract(
+            emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret, shape="raw"
+        )
     return path
 
 

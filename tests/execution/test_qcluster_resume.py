@@ -34,7 +34,9 @@ SHORT_LEASE = 3.0
 def big_backup(tmp_path_factory):
     path = tmp_path_factory.mktemp("backup") / "big.db"
     with running_emulator(items=ITEMS, seed=21) as emu:
-        extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret)
+        extract(
+            emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret, shape="raw"
+        )
     return path
 
 

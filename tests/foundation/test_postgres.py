@@ -88,7 +88,9 @@ def test_it_restores_and_updates_in_place_on_postgres(tmp_path, pg_url):
     a cross-instance restore, then a wrecked dashboard put back, its pre-image kept as JSON."""
     with running_emulator(items=60, seed=5) as src, running_emulator() as dst:
         backup = tmp_path / "b.db"
-        extract(src.url, backup, client_id=src.client_id, client_secret=src.client_secret)
+        extract(
+            src.url, backup, client_id=src.client_id, client_secret=src.client_secret, shape="raw"
+        )
         env = app_env(tmp_path, DATABASE_URL=pg_url, LV_SECRET=dst.client_secret)
         manage(env, "migrate", "-v", "0")
         manage(env, "destinations", "add", "dst", "--url", dst.url,

@@ -143,7 +143,7 @@ class Command(BaseCommand):
             self.stdout.write("Taking a lookervault backup of the sample instance...")
             self.python("-m", "looker_emulator", "extract", "--from", url, "--out",
                         str(backup_path), "--client-id", EMULATOR_CLIENT_ID,
-                        "--client-secret", secret)  # fmt: skip
+                        "--client-secret", secret, "--raw-blobs")  # fmt: skip
         backup = Backup.register(backup_path, name="Sample instance (demo)")
         if backup.status != Backup.Status.VERIFIED:
             backup.verify()
