@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('restore', '0004_ratelimitstate'),
+        ('restore', '0005_session_outcomes'),
     ]
 
     operations = [
