@@ -17,7 +17,8 @@ from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
 from restore.engine.config import RestoreConfig
 from restore.engine.looker_client import LookerClient, LookerSettings
-from restore.engine.session import run_session, start_session
+from restore.engine.runner import run_session
+from restore.engine.session import start_session
 from restore.models import Backup, DeadLetterItem, Destination, RestoreItemResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -42,7 +43,7 @@ def test_every_answer_of_a_full_restore_is_valid_against_the_spec(tmp_path: Path
         dest.set_client_secret(target.client_secret)
         dest.save()
         client = LookerClient(LookerSettings(proxy.url, target.client_id, target.client_secret))
-        summary = run_session(start_session(backup, dest, RestoreConfig()), client)
+        summary = run_session(start_session(backup, dest, RestoreConfig()).pk, client=client)
     print(f"restore: {summary}; answers checked: {proxy.answers}")
     assert summary["status"] == "completed", summary
     assert summary["failed"] == 0, failures()
