@@ -46,6 +46,11 @@ urlpatterns = [
     path("sessions/<int:session_id>/resume/", sessions.session_resume, name="session_resume"),
     path("sessions/<int:session_id>/rollback/", sessions.session_rollback, name="session_rollback"),
     path(
+        "sessions/<int:session_id>/rollback/preview/",
+        sessions.session_rollback_preview,
+        name="session_rollback_preview",
+    ),
+    path(
         "sessions/<int:session_id>/summary.json",
         sessions.session_summary_json,
         name="session_summary_json",

@@ -100,7 +100,7 @@ def plan(session: RestoreSession) -> list[RollbackItem]:
     rows = list(
         original.results.filter(action__in=["created", "updated", "failed"])
         .exclude(destination_id="")
-        .defer("pre_image")
+        .defer("pre_image", "diff")  # only a failed row's diff is read (`_action`)
     )
     created = sorted(
         (r for r in rows if _action(r) == "created"),
@@ -161,7 +161,8 @@ def process_item(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
 def _delete_created(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
     ct = item.content_type
     outcome = ItemOutcome("updated", ct, item.id, item.name, item.destination_id)
-    outcome.message = f"deleted: created by session {ctx.session.rollback_of_id}"
+    verb = "would be deleted" if ctx.dry_run else "deleted"
+    outcome.message = f"{verb}: created by session {ctx.session.rollback_of_id}"
     ctx.begin_item()
     try:
         ctx.write("DELETE", RESTORERS[ct].object_path(item.destination_id))
@@ -195,6 +196,14 @@ def _put_back(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
     outcome = restore_item(ctx, PreImageItem(ct, item.destination_id, pre_image))
     outcome.source_id, outcome.name = item.id, item.name
     return outcome
+
+
+def steps_by_op(session: RestoreSession) -> dict[str, int]:
+    """How many objects the rollback deletes and puts back (its page)."""
+    counts = dict.fromkeys((DELETE, PUT_BACK), 0)
+    for item in plan(session):
+        counts[item.op] += 1
+    return counts
 
 
 def steps_by_type(items: list[RollbackItem]) -> Iterator[tuple[str, int]]:

@@ -17,7 +17,7 @@ from restore import roles
 from restore.access import require_perm
 from restore.engine.content_types import ContentType
 from restore.engine.errors import RestoreError
-from restore.engine.rollback import start_rollback
+from restore.engine.rollback import start_rollback, steps_by_op
 from restore.engine.runner import session_is_stale, summary_csv
 from restore.forms import ResultFilterForm, form_data_from_config
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
@@ -78,6 +78,7 @@ def session_detail(request, session_id: int):
         "can_roll_back": can_roll_back(session),
         "summary_rows": summary_rows(session),
         "rollbacks": session.rollbacks.order_by("-created_at")[:10],
+        **rollback_context(session),
         "rerun_query": rerun_query(session),
         "selection": selection_summary(session.config or {}),
         "dlq_open": session.dlq_items.filter(status=DeadLetterItem.Status.OPEN).count()
@@ -131,6 +132,42 @@ def session_resume(request, session_id: int):
     enqueue_session(session.pk)
     messages.success(request, "Resuming: completed items are skipped.")
     return redirect("session_detail", session_id=session.pk)
+
+
+def rollback_context(session: RestoreSession) -> dict:
+    """What the page shows about undoing: for a rollback, what it deletes and puts back; for a
+    restore that can be undone (from its own page or its rollback preview's), the form."""
+    context: dict = {}
+    if session.kind == RestoreSession.Kind.ROLLBACK:
+        context["rollback_steps"] = steps_by_op(session)
+        original = session.rollback_of
+        undo_from_here = session.dry_run or session.status == RestoreSession.Status.FAILED
+        if (
+            original is not None
+            and undo_from_here
+            and not session.is_active
+            and can_roll_back(original)
+        ):
+            context["rollback_target"] = original
+    elif can_roll_back(session):
+        context["rollback_target"] = session
+    return context
+
+
+@require_POST
+@require_perm(roles.RUN)
+def session_rollback_preview(request, session_id: int):
+    """Plan the rollback (a dry-run rollback session, nothing written) and open it."""
+    session = get_session(session_id)
+    if not can_roll_back(session):
+        messages.error(request, "Only a finished restore that wrote something can be rolled back.")
+        return redirect("session_detail", session_id=session.pk)
+    preview = start_rollback(session, dry_run=True, user=request.user)
+    enqueue_session(preview.pk)
+    messages.success(
+        request, f"Previewing the rollback of session {session.pk}: nothing is written."
+    )
+    return redirect("session_detail", session_id=preview.pk)
 
 
 @require_POST

@@ -12,6 +12,7 @@ from compare import compare_backup, mapping_of
 from conftest import client_for, make_backup, make_destination, quick, run
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 
 from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
@@ -93,6 +94,40 @@ def test_rollback_returns_the_instance_to_its_state_before_the_restore(restored,
     assert again["status"] == "completed", again
     assert (again["created"], again["updated"], again["failed"]) == (0, 0, 0), again
     assert writes(emu) == 0
+    assert differences(emu, wrecked) == []
+
+
+def test_preview_rollback_page_plans_it_then_rolls_back_for_real(restored, client, admin_user):
+    """From the restore's page: "Preview rollback" plans it (nothing written) and shows what would
+    be deleted and put back; the real rollback is started from the preview's page."""
+    emu, _dest, session, wrecked = restored
+    client.force_login(admin_user)
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert "Preview rollback" in page and "Roll back this restore" in page
+
+    response = client.post(reverse("session_rollback_preview", args=[session.pk]))
+    preview = RestoreSession.objects.get(kind=RestoreSession.Kind.ROLLBACK)
+    assert preview.dry_run and preview.rollback_of == session
+    assert response["Location"] == reverse("session_detail", args=[preview.pk])
+    emu.reset()
+    planned = run(preview, client_for(emu))
+    assert planned["status"] == "completed" and planned["failed"] == 0, planned
+    assert writes(emu) == 0
+
+    page = client.get(response["Location"]).content.decode()
+    deletes = session.results.filter(action="created").count()
+    put_back = session.results.filter(action="updated").count()
+    assert "Rollback preview" in page
+    assert f"would delete the {deletes} objects it created and put back the {put_back}" in page
+    step = preview.results.filter(message__startswith="would be deleted").first()
+    detail = client.get(reverse("result_detail", args=[preview.pk, step.pk])).content.decode()
+    assert "DELETE" in detail and f"would be deleted: created by session {session.pk}" in detail
+    assert reverse("session_rollback", args=[session.pk]) in page
+
+    response = client.post(reverse("session_rollback", args=[session.pk]), {"confirm": "yes"})
+    real = RestoreSession.objects.get(kind=RestoreSession.Kind.ROLLBACK, dry_run=False)
+    undone = run(real, client_for(emu))
+    assert undone["status"] == "completed" and undone["failed"] == 0, failures(real.pk)
     assert differences(emu, wrecked) == []
 
 

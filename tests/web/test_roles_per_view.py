@@ -41,6 +41,7 @@ ROUTES = [
     ("session_cancel", {"session_id": "session"}, "post", RUN),
     ("session_resume", {"session_id": "session"}, "post", RUN),
     ("session_rollback", {"session_id": "session"}, "post", RUN),
+    ("session_rollback_preview", {"session_id": "session"}, "post", RUN),
     ("session_summary_json", {"session_id": "session"}, "get", VIEW),
     ("session_summary_csv", {"session_id": "session"}, "get", VIEW),
     ("session_results_csv", {"session_id": "session"}, "get", VIEW),
