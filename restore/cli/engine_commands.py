@@ -66,6 +66,11 @@ def _run(command: Any, opts: dict[str, Any], selection: dict[str, Any]) -> int:
 def add_rollback(parser: Any) -> None:
     parser.add_argument("session", help="ID of the restore session to undo")
     parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument(
+        "--confirm-changed",
+        action="store_true",
+        help="undo even objects changed in the destination since the restore (else refused)",
+    )
     parser.add_argument("--json", action="store_true", dest="as_json")
 
 
@@ -73,7 +78,9 @@ def handle_rollback(command: Any, opts: dict[str, Any]) -> int:
     """Undo a restore: a session of kind rollback, run (and resumable) like any other."""
     original = resolve_session(opts["session"])
     try:
-        session = start_rollback(original, dry_run=opts["dry_run"])
+        session = start_rollback(
+            original, dry_run=opts["dry_run"], confirm_changed=opts["confirm_changed"]
+        )
     except RestoreError as exc:
         raise CommandError(str(exc)) from exc
     return print_summary(command, execute(session), opts["as_json"])

@@ -32,6 +32,9 @@ class RestoreConfig(BaseModel):
     # sample of IDs and their immutable fields; "same" / "other": the user's override
     # (--same-instance / --other-instance), recorded with the sample's evidence.
     instance: Literal["auto", "same", "other"] = "auto"
+    # Rollback: undo even objects someone changed in the destination since the restore wrote them
+    # (without it such a rollback is refused before its first write, listing them).
+    confirm_changed: bool = False
     # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
     # validated by the backup reader's Selection model.
     selection: dict[str, Any] = Field(default_factory=dict)

@@ -8,17 +8,25 @@ instance, IDs as they are), first type first. A deleted object's ID mappings are
 later restore creates it again instead of referring to an ID that no longer exists. Every step is
 idempotent: an object already gone is "unchanged", a pre-image already in place needs no write, so
 a resumed or second rollback changes nothing twice.
+
+Before its first write a rollback checks that the destination still holds what the restore left:
+each object's own fields the restore wrote (its POST body, then the new values of its PATCHed
+fields, from the result row's recorded changes) against the object now. Objects changed (or,
+for those to put back, deleted) since are listed and the rollback is refused unless the user
+confirmed (`confirm_changed`): undoing would silently throw those changes away. A preview (dry
+run) lists them too. Sub-resources (tiles, filters, memberships) are not compared.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
+from restore.engine.diffs import same
 from restore.engine.errors import LookerApiError, RestoreError
 from restore.engine.idmap import IdMap
 from restore.engine.restore_item import restore_item
@@ -56,7 +64,11 @@ class PreImageItem:
 
 
 def start_rollback(
-    original: RestoreSession, *, dry_run: bool = False, user: Any = None
+    original: RestoreSession,
+    *,
+    dry_run: bool = False,
+    user: Any = None,
+    confirm_changed: bool = False,
 ) -> RestoreSession:
     """Create the rollback session (pending) after checking the original can be undone."""
     if original.kind != RestoreSession.Kind.RESTORE:
@@ -73,7 +85,12 @@ def start_rollback(
             f"rollback session {live.pk} of session {original.pk} is {live.status}: "
             "resume or cancel it instead of starting another"
         )
-    config = RestoreConfig(dry_run=dry_run, workers=1, **inherited_limits(original.options))
+    config = RestoreConfig(
+        dry_run=dry_run,
+        workers=1,
+        confirm_changed=confirm_changed,
+        **inherited_limits(original.options),
+    )
     return RestoreSession.objects.create(
         kind=RestoreSession.Kind.ROLLBACK,
         rollback_of=original,
@@ -211,3 +228,86 @@ def steps_by_type(items: list[RollbackItem]) -> Iterator[tuple[str, int]]:
     for item in items:
         counts[item.content_type.slug] = counts.get(item.content_type.slug, 0) + 1
     yield from counts.items()
+
+
+# -- has the destination changed since the restore? ------------------------------------------------
+CHANGED_KEY = "changed_since_restore"  # in the rollback session's summary: the objects, in words
+CHANGED_LISTED = 500  # at most this many are kept; the count says how many there are
+
+
+def check_destination(
+    ctx: RestoreContext, steps: list[RollbackItem], should_stop: Callable[[], bool]
+) -> None:
+    """Before the first write: record what changed since the restore, and refuse a rollback that
+    would undo it unless the user confirmed."""
+    session = ctx.session
+    changed = changed_since_restore(ctx, steps, should_stop)
+    summary = {**(session.summary or {}), CHANGED_KEY: changed[:CHANGED_LISTED]}
+    summary["changed_since_restore_count"] = len(changed)
+    RestoreSession.objects.filter(pk=session.pk).update(summary=summary)
+    session.summary = summary
+    if changed and not ctx.dry_run and not session.options.confirm_changed:
+        raise RestoreError(refusal(session, changed))
+
+
+def refusal(session: RestoreSession, changed: list[str]) -> str:
+    shown = "; ".join(changed[:10]) + (
+        f"; and {len(changed) - 10} more" if len(changed) > 10 else ""
+    )
+    return (
+        f"refused: {len(changed)} object(s) changed in {session.destination.name} since session "
+        f"{session.rollback_of_id} restored them, and rolling back would throw those changes away "
+        f"({shown}). To roll back anyway: `manage.py restore rollback {session.rollback_of_id} "
+        "--confirm-changed`, or tick 'Roll back even the objects changed since the restore' "
+        "on the page"
+    )
+
+
+def changed_since_restore(
+    ctx: RestoreContext, steps: list[RollbackItem], should_stop: Callable[[], bool]
+) -> list[str]:
+    """'dashboard 12 'Sales': title changed since the restore', one per changed object."""
+    changed = []
+    for start in range(0, len(steps), 500):
+        chunk = steps[start : start + 500]
+        rows = RestoreItemResult.objects.filter(pk__in=[s.row_id for s in chunk])
+        recorded = dict(rows.values_list("pk", "diff"))
+        for step in chunk:
+            if should_stop():
+                return changed
+            if what := _changed(ctx, step, recorded.get(step.row_id)):
+                label = step.content_type.slug.replace("_", " ")
+                changed.append(f"{label} {step.destination_id} '{step.name}': {what}")
+    return changed
+
+
+def _changed(ctx: RestoreContext, step: RollbackItem, diff: dict[str, Any] | None) -> str:
+    written = written_fields(step, diff)
+    if step.op == DELETE and not written:
+        return ""
+    current = ctx.client.get_or_none(RESTORERS[step.content_type].object_path(step.destination_id))
+    if current is None:  # gone: nothing to delete, but a put-back would create it again
+        return "" if step.op == DELETE else "deleted since the restore"
+    fields = [k for k, values in written.items() if k in current and _lost(values, current[k])]
+    return f"{', '.join(fields)} changed since the restore" if fields else ""
+
+
+def _lost(values: tuple[Any, ...], now: Any) -> bool:
+    """Would rolling back lose this value? Not when it is still what the restore wrote, nor when
+    it is already what the rollback puts back (a rollback that ran before)."""
+    return not any(same(v, now) for v in values)
+
+
+def written_fields(step: RollbackItem, diff: dict[str, Any] | None) -> dict[str, tuple[Any, ...]]:
+    """The object's own fields as the restore left them (its POST body, then its PATCHes), each
+    with the value it had before when the restore changed it."""
+    r = RESTORERS[step.content_type]
+    own = r.object_path(step.destination_id)
+    fields: dict[str, tuple[Any, ...]] = {}
+    for change in (diff or {}).get("changes") or []:
+        method, path = change.get("method"), change.get("path")
+        if method == "POST" and path == r.path and isinstance(change.get("body"), dict):
+            fields.update({k: (v,) for k, v in change["body"].items()})
+        elif method == "PATCH" and path == own and isinstance(change.get("fields"), dict):
+            fields.update({k: (after, before) for k, (before, after) in change["fields"].items()})
+    return fields

@@ -564,6 +564,8 @@ class SessionRunner:
                 "content_type", "source_id"
             )
         )
+        if not done:  # before the first write (a resumed rollback was checked already)
+            rollback.check_destination(ctx, steps, self.stop.is_set)
         for step in steps:
             if self.stop.is_set():
                 return
@@ -867,6 +869,9 @@ def session_summary(
     duration = doc.get("duration_s")
     doc["throughput"] = round(done / duration, 3) if duration else None
     doc["rate_limiter"] = (session.progress or {}).get("rate_limiter", {})
+    if session.kind == RestoreSession.Kind.ROLLBACK:
+        for key in ("changed_since_restore", "changed_since_restore_count"):
+            doc[key] = (session.summary or {}).get(key)
     return doc
 
 

@@ -140,6 +140,7 @@ def rollback_context(session: RestoreSession) -> dict:
     context: dict = {}
     if session.kind == RestoreSession.Kind.ROLLBACK:
         context["rollback_steps"] = steps_by_op(session)
+        context["changed"] = changed_since_restore(session)
         original = session.rollback_of
         undo_from_here = session.dry_run or session.status == RestoreSession.Status.FAILED
         if (
@@ -151,7 +152,21 @@ def rollback_context(session: RestoreSession) -> dict:
             context["rollback_target"] = original
     elif can_roll_back(session):
         context["rollback_target"] = session
+        latest = session.rollbacks.exclude(status__in=RestoreSession.ACTIVE_STATUSES).first()
+        context["changed"] = changed_since_restore(latest) if latest else None
     return context
+
+
+def changed_since_restore(rollback: RestoreSession) -> dict | None:
+    """What a rollback (or its preview) found changed in the destination since the restore."""
+    summary = rollback.summary or {}
+    if not summary.get("changed_since_restore_count"):
+        return None
+    return {
+        "count": summary["changed_since_restore_count"],
+        "objects": summary.get("changed_since_restore") or [],
+        "session": rollback,
+    }
 
 
 @require_POST
@@ -182,7 +197,9 @@ def session_rollback(request, session_id: int):
         messages.error(request, "Tick the confirmation box to roll this restore back.")
         return redirect("session_detail", session_id=session.pk)
     try:
-        rollback = start_rollback(session, user=request.user)
+        rollback = start_rollback(
+            session, user=request.user, confirm_changed=request.POST.get("confirm_changed") == "yes"
+        )
     except RestoreError as exc:
         messages.error(request, str(exc))
         return redirect("session_detail", session_id=session.pk)

@@ -4,6 +4,8 @@ state (a second backup taken right before the restore), field by field, trashed 
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 import time
 
@@ -18,6 +20,7 @@ from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
 from restore.engine import retry
 from restore.engine.backup_reader import Selection, open_backup
+from restore.engine.content_types import ContentType
 from restore.engine.errors import RestoreError
 from restore.engine.rollback import start_rollback
 from restore.engine.runner import SessionBusy, UnknownSessionKind
@@ -128,6 +131,83 @@ def test_preview_rollback_page_plans_it_then_rolls_back_for_real(restored, clien
     real = RestoreSession.objects.get(kind=RestoreSession.Kind.ROLLBACK, dry_run=False)
     undone = run(real, client_for(emu))
     assert undone["status"] == "completed" and undone["failed"] == 0, failures(real.pk)
+    assert differences(emu, wrecked) == []
+
+
+def rollback_cli(session_id: int, *extra: str) -> tuple[int, dict]:
+    out = io.StringIO()
+    try:
+        call_command("restore", "rollback", str(session_id), "--json", *extra, stdout=out)
+        code = 0
+    except CommandError as exc:
+        code = exc.returncode
+    return code, json.loads(out.getvalue())
+
+
+def written_row(session, ct: ContentType, action: str, field: str) -> RestoreItemResult:
+    """A result row of the restore whose own object it wrote `field` of (POST body or PATCH)."""
+    for row in session.results.filter(content_type=int(ct), action=action).order_by("pk"):
+        for change in (row.diff or {}).get("changes") or []:
+            if change["path"].count("/") == (1 if action == "created" else 2) and field in (
+                change.get("fields") or change.get("body") or {}
+            ):
+                return row
+    raise AssertionError(f"no {action} {ct.slug} with {field} written")
+
+
+def test_a_rollback_is_refused_when_the_destination_changed_since_the_restore(
+    restored, client, admin_user
+):
+    """Someone edits a dashboard the restore updated and a look it created: the rollback is
+    refused before any write, naming both; a preview lists them; confirmed, it rolls back."""
+    emu, _dest, session, wrecked = restored
+    dashboard = written_row(session, ContentType.DASHBOARD, "updated", "title")
+    look = written_row(session, ContentType.LOOK, "created", "title")
+    looker = client_for(emu)
+    looker.patch(f"/dashboards/{dashboard.destination_id}", {"title": "Edited after the restore"})
+    looker.patch(f"/looks/{look.destination_id}", {"title": "Renamed after the restore"})
+    emu.reset()
+
+    code, refused = rollback_cli(session.pk)
+    assert (code, refused["status"]) == (1, "failed"), refused
+    assert refused["changed_since_restore_count"] == 2, refused
+    assert set(refused["changed_since_restore"]) == {
+        f"dashboard {dashboard.destination_id} '{dashboard.name}': title changed since the restore",
+        f"look {look.destination_id} '{look.name}': title changed since the restore",
+    }
+    assert "refused: 2 object(s) changed" in refused["error"]
+    assert "--confirm-changed" in refused["error"]
+    assert (
+        writes(emu) == 0
+        and not RestoreItemResult.objects.filter(session_id=refused["session_id"]).exists()
+    )
+
+    # Resuming the refused rollback checks again: still refused, still nothing written.
+    with pytest.raises(CommandError) as resumed:
+        call_command("restore", "resume", str(refused["session_id"]), stdout=io.StringIO())
+    assert resumed.value.returncode == 1
+    again = RestoreSession.objects.get(pk=refused["session_id"])
+    assert again.status == "failed" and again.error_message.startswith("refused: 2 object(s)")
+    assert writes(emu) == 0
+
+    # The preview lists them too, and the page offers the confirmation.
+    code, preview = rollback_cli(session.pk, "--dry-run")
+    assert (code, preview["status"], preview["changed_since_restore_count"]) == (0, "completed", 2)
+    client.force_login(admin_user)
+    page = client.get(reverse("session_detail", args=[preview["session_id"]])).content.decode()
+    assert "2 objects changed in emu since session" in page
+    assert "title changed since the restore" in page and 'name="confirm_changed"' in page
+    assert writes(emu) == 0
+
+    # From the page, confirmed: the rollback overwrites the edits and finishes.
+    client.post(
+        reverse("session_rollback", args=[session.pk]), {"confirm": "yes", "confirm_changed": "yes"}
+    )
+    confirmed = RestoreSession.objects.filter(kind="rollback", dry_run=False).latest("pk")
+    assert confirmed.options.confirm_changed
+    undone = run(confirmed, client_for(emu))
+    assert undone["status"] == "completed" and undone["failed"] == 0, failures(confirmed.pk)
+    assert undone["changed_since_restore_count"] == 2
     assert differences(emu, wrecked) == []
 
 
