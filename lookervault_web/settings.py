@@ -42,6 +42,13 @@ DATA_DIR.mkdir(parents=True, exist_ok=True)
 LOOKERVAULT_ENCRYPTION_KEY = os.getenv("LOOKERVAULT_ENCRYPTION_KEY", "")
 # Largest backup accepted by the browser upload, in bytes.
 LOOKERVAULT_MAX_UPLOAD_BYTES = envint("LOOKERVAULT_MAX_UPLOAD_BYTES", str(20 * 1024**3))
+# How long a silent worker keeps its session (seconds): a "running" session whose heartbeat is
+# older than this lost its process, and resume may take it over.
+LOOKERVAULT_LEASE_SECONDS = float(os.getenv("LOOKERVAULT_LEASE_SECONDS", "60"))
+# Run sessions as a coordinator task plus chunk tasks any worker on any machine picks up.
+LOOKERVAULT_DISTRIBUTED = envbool("LOOKERVAULT_DISTRIBUTED", "false")
+# Items per chunk task of a distributed session.
+LOOKERVAULT_CHUNK_SIZE = envint("LOOKERVAULT_CHUNK_SIZE", "100")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

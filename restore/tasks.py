@@ -1,26 +1,28 @@
 """django-q2 entry points. They take IDs only (payloads are pickled) and run in qcluster workers.
 
-A session runs in one task with the parallel runner, or, with LOOKERVAULT_DISTRIBUTED=1 (or
-`distributed=True`), as a coordinator task that fans each level out into chunk tasks any worker
-on any machine picks up (Redis broker + PostgreSQL in production).
+Sessions (restore, dry run, rollback), dead-letter retries, and backup verification (minutes on a
+multi-GB file, so never inside the upload request) run here. A session runs in one task with the
+parallel runner, or, with LOOKERVAULT_DISTRIBUTED=1 (or `distributed=True`), as a coordinator task
+that fans each level out into chunk tasks any worker on any machine picks up (Redis broker +
+PostgreSQL in production).
 """
 
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django_q.tasks import async_task
 
-from restore.models import DeadLetterItem
+from restore.models import Backup, DeadLetterItem
 
 log = logging.getLogger(__name__)
 
 
 def distributed_default() -> bool:
-    return os.getenv("LOOKERVAULT_DISTRIBUTED", "").strip().lower() in ("1", "true", "yes", "on")
+    return settings.LOOKERVAULT_DISTRIBUTED
 
 
 def enqueue_session(
@@ -92,3 +94,14 @@ def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, An
         )
     )
     return retry_items(items, user)
+
+
+def verify_backup(backup_id: int) -> bool:
+    """Check a registered backup (integrity, schema, every blob) and record the result."""
+    backup = Backup.objects.filter(pk=backup_id).first()
+    return backup.verify() if backup is not None else False
+
+
+def enqueue_backup_verification(backup_id: int) -> None:
+    Backup.objects.filter(pk=backup_id).update(status=Backup.Status.PENDING, verification_error="")
+    async_task("restore.tasks.verify_backup", backup_id, task_name=f"verify-backup-{backup_id}")

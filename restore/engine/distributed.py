@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections
 
 from restore.engine import malloc_trim
@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 def default_chunk_size() -> int:
     """Items per chunk task (LOOKERVAULT_CHUNK_SIZE, default 100)."""
-    return int(os.getenv("LOOKERVAULT_CHUNK_SIZE", "100"))
+    return settings.LOOKERVAULT_CHUNK_SIZE
 
 
 def limiter_key(session_id: int) -> str:

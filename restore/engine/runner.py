@@ -33,6 +33,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
@@ -71,7 +72,7 @@ ProcessItem = Callable[[RestoreContext, Any], ItemOutcome]
 
 def lease_seconds() -> float:
     """How long a silent worker keeps its session (LOOKERVAULT_LEASE_SECONDS, default 60)."""
-    return float(os.getenv("LOOKERVAULT_LEASE_SECONDS", "60"))
+    return settings.LOOKERVAULT_LEASE_SECONDS
 
 
 def new_worker_id() -> str:

@@ -22,8 +22,8 @@ from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import ContentType
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
 from restore.models import Backup
+from restore.tasks import enqueue_backup_verification
 from restore.views.helpers import PER_PAGE, Page, filter_query, page_number, pretty_json
-from restore.web_tasks import enqueue_backup_verification
 
 
 class BackupUnavailable(Exception):

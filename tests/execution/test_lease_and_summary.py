@@ -47,8 +47,8 @@ def test_exactly_one_of_many_concurrent_claims_wins():
     assert session.status == "running"
 
 
-def test_a_live_lease_is_kept_and_a_stale_one_taken_over(monkeypatch):
-    monkeypatch.setenv("LOOKERVAULT_LEASE_SECONDS", "30")
+def test_a_live_lease_is_kept_and_a_stale_one_taken_over(settings):
+    settings.LOOKERVAULT_LEASE_SECONDS = 30
     session = make_session(status="running", worker_id="a", heartbeat_at=timezone.now())
     assert not session_is_stale(session)
     assert not claim_session(session.pk, "b")
