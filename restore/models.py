@@ -261,13 +261,25 @@ class RestoreSession(models.Model):
             return RestoreSession.Status.COMPLETED_WITH_FAILURES
         return RestoreSession.Status.COMPLETED
 
-    def request_cancel(self) -> bool:
+    def cancel(self) -> bool:
         """Ask the workers to stop after their current item. Returns False if not running."""
         n = RestoreSession.objects.filter(pk=self.pk, status__in=self.ACTIVE_STATUSES).update(
             cancel_requested=True
         )
         self.refresh_from_db(fields=["cancel_requested", "status"])
         return n == 1
+
+    request_cancel = cancel  # the name bench/ scripts use
+
+    def resume(self) -> None:
+        """Make the session claimable again. A cancelled or failed one goes back to pending (its
+        page polls until a worker claims it); a stalled running one is taken over by the next
+        runner (the lease decides, in `runner.claim_session`)."""
+        RestoreSession.objects.filter(
+            pk=self.pk, status__in=(self.Status.CANCELLED, self.Status.FAILED)
+        ).update(status=self.Status.PENDING)
+        RestoreSession.objects.filter(pk=self.pk).update(cancel_requested=False)
+        self.refresh_from_db(fields=["cancel_requested", "status"])
 
 
 class RestoreCheckpoint(models.Model):
@@ -420,8 +432,22 @@ class DeadLetterItem(models.Model):
     def content_type_enum(self) -> ContentType:
         return ContentType(self.content_type)
 
-    def resolve(self, user, note: str = "", status: str = Status.DISMISSED) -> None:
-        """Close the item (dismissed by a person, or resolved by a successful retry)."""
+    def retry(self) -> bool:
+        """Claim the item for a retry: open → retrying, by a conditional UPDATE, so two retries of
+        one item never run at once. False when somebody else has it (or it is closed)."""
+        n = DeadLetterItem.objects.filter(pk=self.pk, status=self.Status.OPEN).update(
+            status=self.Status.RETRYING
+        )
+        if n == 1:
+            self.status = self.Status.RETRYING
+        return n == 1
+
+    def dismiss(self, user, note: str = "") -> None:
+        """A person decided the item needs no restore."""
+        self.resolve(user, note=note, status=self.Status.DISMISSED)
+
+    def resolve(self, user, note: str = "", status: str = Status.RESOLVED) -> None:
+        """Close the item (resolved by a successful retry, or dismissed)."""
         self.status = status
         self.resolved_at = timezone.now()
         self.resolved_by = user

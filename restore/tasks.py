@@ -84,7 +84,7 @@ def enqueue_dlq_retry(item_ids: list[int], user_id: int | None) -> str:
 
 
 def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, Any]:
-    from restore.engine.dlq import retry_items
+    from restore.engine.dlq_retry import retry_items
 
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     items = list(

@@ -142,7 +142,7 @@ def handle_resume(command: Any, opts: dict[str, Any]) -> int:
             f"session {session.pk} is running (worker {session.worker_id}, last heartbeat "
             f"{_ago(session.heartbeat_at)}); cancel it first, or wait for its lease to expire"
         )
-    RestoreSession.objects.filter(pk=session.pk).update(cancel_requested=False)
+    session.resume()
     return _execute(command, session, opts)
 
 
@@ -154,7 +154,7 @@ def add_cancel(parser: Any) -> None:
 def handle_cancel(command: Any, opts: dict[str, Any]) -> int:
     """Workers stop after their current item; the session ends `cancelled` and can be resumed."""
     session = resolve_session(opts["session"])
-    if not session.request_cancel():
+    if not session.cancel():
         raise CommandError(f"session {session.pk} is {session.status}: nothing to cancel")
     return _print(command, {"session_id": session.pk, "cancel_requested": True}, opts)
 
@@ -361,7 +361,7 @@ def _user(opts: dict[str, Any]) -> Any:
 
 
 def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine.dlq import retry_items
+    from restore.engine.dlq_retry import retry_items
 
     items = _selected(opts, retry=True)
     user = _user(opts)
@@ -388,7 +388,7 @@ def _dlq_resolve(command: Any, opts: dict[str, Any]) -> int:
     items = _selected(opts, retry=False)
     user = _user(opts)
     for item in items:
-        item.resolve(user, note=opts["note"], status=DeadLetterItem.Status.DISMISSED)
+        item.dismiss(user, note=opts["note"])
     return _print(command, {"resolved": [i.pk for i in items]}, opts)
 
 

@@ -1,22 +1,20 @@
 """The dead-letter queue: items that finally failed, with everything needed to understand and retry.
 
 `record_failure` stores the full context (blob, request, response, error class, stack trace, the
-history of attempts). `retry_items` runs DLQ items again through the same per-item path as a session
-(retries, rate limiter, ID map); a success marks the item resolved and refreshes the session's
-counters, a failure keeps it open with the new attempts appended.
+history of attempts). Running items again is `restore.engine.dlq_retry`'s (it needs the runner,
+which needs this module).
 """
 
 from __future__ import annotations
 
 import traceback
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from restore.engine.backup_reader import BackupError, BackupItem, open_backup
+from restore.engine.backup_reader import BackupItem
 from restore.engine.content_types import ContentType
 from restore.engine.errors import LookerApiError
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
@@ -127,66 +125,6 @@ def select_items(
     if session_id is not None:
         qs = qs.filter(session_id=session_id)
     return list(qs.order_by("id"))
-
-
-def retry_items(items: list[DeadLetterItem], user: Any = None) -> dict[str, Any]:
-    """Retry DLQ items (per session, types in restore order). Returns counts and per-item results."""
-    from restore.engine.runner import ItemRunner, refresh_counters
-
-    claimed = _claim(items)
-    report: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "items": []}
-    by_session: dict[int, list[DeadLetterItem]] = {}
-    for dead in claimed:
-        by_session.setdefault(dead.session_id, []).append(dead)
-    for session_id, dead_items in by_session.items():
-        session = RestoreSession.objects.select_related("backup", "destination").get(pk=session_id)
-        with _maybe_backup(session) as reader:
-            runner = ItemRunner.for_session(session, reader)
-            for dead in sorted(dead_items, key=lambda d: runner.rank(d.content_type)):
-                ok, detail = runner.retry_dead_letter(dead, user)
-                report["retried"] += 1
-                report["resolved" if ok else "failed"] += 1
-                report["items"].append({"id": dead.pk, "resolved": ok, "detail": detail})
-        refresh_counters(session)
-    return report
-
-
-def _claim(items: list[DeadLetterItem]) -> list[DeadLetterItem]:
-    """Conditional UPDATE per open item, so two retries of one item never run at once; items the
-    caller already marked `retrying` (the web page does, before queueing) are taken as claimed."""
-    claimed = []
-    for dead in items:
-        if dead.status == DeadLetterItem.Status.RETRYING:
-            claimed.append(dead)
-            continue
-        n = DeadLetterItem.objects.filter(pk=dead.pk, status=DeadLetterItem.Status.OPEN).update(
-            status=DeadLetterItem.Status.RETRYING
-        )
-        if n == 1:
-            dead.status = DeadLetterItem.Status.RETRYING
-            claimed.append(dead)
-    return claimed
-
-
-class _maybe_backup:
-    """The session's backup when its file is still there (for --with-dependencies), else None."""
-
-    def __init__(self, session: RestoreSession) -> None:
-        self.session = session
-        self.reader = None
-
-    def __enter__(self):
-        backup = self.session.backup
-        if backup is not None and Path(backup.path).is_file():
-            try:
-                self.reader = open_backup(backup.path)
-            except BackupError:
-                self.reader = None
-        return self.reader
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.reader is not None:
-            self.reader.close()
 
 
 def mark_resolved(dead: DeadLetterItem, user: Any, note: str) -> None:

@@ -360,7 +360,7 @@ class ItemRunner:
         detail = f"{outcome.action} {outcome.destination_id}".strip()
         if self.session.dry_run:
             note = f"planned again (dry run, nothing written): would be {outcome.action}"
-            dead.resolve(user, note=note, status=DeadLetterItem.Status.DISMISSED)
+            dead.dismiss(user, note=note)
             return True, note
         dlq.mark_resolved(dead, user, f"retry succeeded: {detail}")
         return True, detail

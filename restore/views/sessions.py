@@ -111,7 +111,7 @@ def session_progress(request, session_id: int):
 @require_perm(roles.RUN)
 def session_cancel(request, session_id: int):
     session = get_session(session_id)
-    if session.request_cancel():
+    if session.cancel():
         messages.success(request, "Cancelling: workers stop after their current item.")
     else:
         messages.error(request, "This session is not running, so there is nothing to cancel.")
@@ -125,10 +125,7 @@ def session_resume(request, session_id: int):
     if not can_resume(session):
         messages.error(request, "Only a cancelled, failed or stalled session can be resumed.")
         return redirect("session_detail", session_id=session.pk)
-    # Back to "pending" (the runner claims pending sessions), so the page polls until it runs.
-    RestoreSession.objects.filter(
-        pk=session.pk, status__in=(RestoreSession.Status.CANCELLED, RestoreSession.Status.FAILED)
-    ).update(status=RestoreSession.Status.PENDING, cancel_requested=False)
+    session.resume()
     enqueue_session(session.pk)
     messages.success(request, "Resuming: completed items are skipped.")
     return redirect("session_detail", session_id=session.pk)

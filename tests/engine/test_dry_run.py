@@ -92,7 +92,7 @@ def test_a_plan_cancelled_and_resumed_is_the_same_plan(source_emu, empty_emu, ba
     deadline = time.monotonic() + 120
     while parts.results.count() < 40 and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert parts.request_cancel()
+    assert parts.cancel()
     thread.join(120)
     assert first["status"] == "cancelled", first
     assert parts.results.count() < whole.results.count()

@@ -46,7 +46,7 @@ def test_a_429_storm_slows_all_workers_and_throughput_recovers(tmp_path):
         try:
             report = measure_storm(emu, warmup=5.0, storm=3.0, after=12.0)
         finally:
-            RestoreSession.objects.get(pk=session.pk).request_cancel()
+            RestoreSession.objects.get(pk=session.pk).cancel()
             runner.join(60)
         print(report)
         assert 0.75 * RATE <= report.pre_rate <= 1.15 * RATE  # the configured rate, used

@@ -137,7 +137,7 @@ def test_cancel_stops_after_the_current_items_and_resume_finishes(backup):
         while RestoreItemResult.objects.filter(session=session).count() < 30:
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        session.request_cancel()
+        session.cancel()
         t.join(30)
         assert results["first"]["status"] == "cancelled"
         session.refresh_from_db()
