@@ -53,3 +53,37 @@ def writes(emu) -> int:
         for op, n in ops.items()
         if op.split(" ")[0] in ("POST", "PATCH", "PUT", "DELETE") and "login" not in op
     )
+
+
+def test_a_merged_results_tile_is_reported_not_sent_to_another_instance(tmp_path, recorder):
+    from looker_emulator.backup import BackupWriter
+
+    path = tmp_path / "merge.db"
+    with BackupWriter(path) as writer:
+        writer.add("folder", {"id": "1", "name": "Shared", "is_shared_root": True})
+        writer.add(
+            "dashboard",
+            {
+                "id": "5",
+                "title": "Blended",
+                "folder_id": "1",
+                "dashboard_elements": [
+                    {"id": "50", "type": "text", "title_text": "Notes", "body_text": "hello"},
+                    {"id": "51", "type": "vis", "title": "Blend", "merge_result_id": "77"},
+                ],
+                "dashboard_filters": [],
+                "dashboard_layouts": [],
+            },
+        )
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    with running_emulator() as emu:
+        dest = make_destination(emu)
+        session = start_session(backup, dest, RestoreConfig())
+        run_session(session.pk, client=client_for(emu, recorder))
+        row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
+        assert row.action == "created", row.message
+        assert "'Blend' shows merged results (merge query 77 of the source instance)" in row.message
+        tiles = client_for(emu).get(f"/dashboards/{row.destination_id}")["dashboard_elements"]
+        assert [t.get("title_text") for t in tiles] == ["Notes"]
+        assert not any(t.get("merge_result_id") for t in tiles)
