@@ -279,5 +279,5 @@ def test_a_slug_names_one_dashboard_of_the_instance(sdk: SDK) -> None:
     assert first.slug == "abcdEFGH"
     with pytest.raises(error.SDKError) as refused:
         sdk.create_dashboard(m.WriteDashboard(title="Two", folder_id="1", slug="abcdEFGH"))
-    assert status_of(refused.value) == 422
+    assert status_of(sdk) == 422
     assert "slug" in str(refused.value).lower()
