@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from restore.engine.content_types import ContentType
+from restore.engine.content_types import API_PATHS, ContentType
 from restore.engine.context import RestoreContext
 from restore.engine.identity import (
     EVIDENCE_FIELDS,
@@ -35,23 +35,9 @@ Body = dict[str, Any]
 # whose immutable fields say it is another object is not adopted (it is someone's copy).
 TITLED = frozenset({CT.LOOK, CT.DASHBOARD, CT.BOARD, CT.SCHEDULED_PLAN})
 
-PATHS: dict[ContentType, str] = {
-    CT.USER: "/users",
-    CT.GROUP: "/groups",
-    CT.PERMISSION_SET: "/permission_sets",
-    CT.MODEL_SET: "/model_sets",
-    CT.ROLE: "/roles",
-    CT.FOLDER: "/folders",
-    CT.LOOKML_MODEL: "/lookml_models",
-    CT.LOOK: "/looks",
-    CT.DASHBOARD: "/dashboards",
-    CT.BOARD: "/boards",
-    CT.SCHEDULED_PLAN: "/scheduled_plans",
-}
-
 
 def object_path(ct: ContentType, dest_id: str) -> str:
-    return f"{PATHS[ct]}/{LookerClient.quote(dest_id)}"
+    return f"{API_PATHS[ct]}/{LookerClient.quote(dest_id)}"
 
 
 def light_fields(ct: ContentType) -> str:
