@@ -207,8 +207,14 @@ class TypeRules:
 
     def _check_dashboards(self, v: dict[str, Any], old: dict[str, Any] | None) -> None:
         """The spec: "A dashboard's title must be unique within the space in which it resides"
-        (among dashboards not in the trash)."""
+        (among dashboards not in the trash). A slug names one dashboard of the instance."""
         self._check_content_folder(v)
+        slug = v.get("slug")
+        changed = slug and (old is None or slug != old.get("slug"))
+        if changed and any(o.get("slug") == slug for o in self.state.all("dashboards")):
+            raise validation_failed(
+                [("slug", "already_exists", f"Slug {slug!r} is used by another dashboard")]
+            )
         if v.get("deleted") or v.get("title") is None:
             return
         for did in self.state.lookup("dashboards", "title", v["title"]):

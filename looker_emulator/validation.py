@@ -10,6 +10,11 @@ from typing import Any
 
 from looker_emulator.spec import ModelSpec, Spec
 
+# Fields the spec marks read-only that Looker accepts in a request, and needs: a tile's filter
+# listeners are set through `result_maker.filterables[].listen` (sdk-codegen issue #926: the spec's
+# readOnly is "an API mapper bug"; create_dashboard_element with listen answers 200 on Looker).
+SPEC_ERRATA: frozenset[tuple[str, str]] = frozenset({("ResultMakerFilterables", "listen")})
+
 _PY_TYPES: dict[str, tuple[type, ...]] = {
     "string": (str,),
     "integer": (int,),
@@ -43,7 +48,7 @@ def validate_model(
             if strict:
                 errors.append((where, "unknown", f"is not a field of {model.name}"))
             continue
-        if fspec.read_only:
+        if fspec.read_only and (model.name, name) not in SPEC_ERRATA:
             if strict:
                 errors.append((where, "read_only", "is read-only and cannot be set"))
             continue

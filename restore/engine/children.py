@@ -360,9 +360,47 @@ def _element_body(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | N
         body["query"] = query_body(e["query"])
     elif e.get("query") or e.get("query_id"):
         body["query_id"] = query_id_for(ctx, e, existing)
-    else:
-        body["query_id"] = None
+    elif "query_id" in e or "query" in e:
+        body["query_id"] = None  # a text tile: present and empty means empty
+    wanted = listeners(e)
+    if wanted is not None and (existing is None or listeners(existing) != wanted):
+        body["result_maker"] = {"filterables": _filterables(e["result_maker"]["filterables"])}
     return drop_unresolved(body, e, "look_id")
+
+
+def listeners(tile: Body) -> list[tuple[Any, ...]] | None:
+    """Which dashboard filters a tile listens to, on which fields; None when the backup holds no
+    `result_maker.filterables` (then the destination's are left as they are)."""
+    maker = tile.get("result_maker")
+    if not isinstance(maker, dict) or "filterables" not in maker:
+        return None
+    out = [
+        (
+            f.get("model"),
+            f.get("view"),
+            f.get("name"),
+            x.get("dashboard_filter_name"),
+            x.get("field"),
+        )
+        for f in maker.get("filterables") or []
+        for x in f.get("listen") or []
+    ]
+    return sorted(out, key=str)
+
+
+def _filterables(rows: list[Body] | None) -> list[Body]:
+    """`result_maker.filterables` as create/update_dashboard_element take them. `listen` is marked
+    read-only in the spec, but Looker accepts and needs it to bind a tile to dashboard filters
+    (sdk-codegen issue #926, "an API mapper bug"): sent as the one known exception."""
+    out = []
+    for f in rows or []:
+        row = {k: f[k] for k in ("model", "view", "name") if f.get(k) is not None}
+        row["listen"] = [
+            {k: x[k] for k in ("dashboard_filter_name", "field") if x.get(k) is not None}
+            for x in f.get("listen") or []
+        ]
+        out.append(row)
+    return out
 
 
 def _inline_query(ctx: RestoreContext, e: Body, body: Body) -> bool:

@@ -58,3 +58,18 @@ RESTORE_ORDER: tuple[ContentType, ...] = (
 
 # Explores are defined in LookML and cannot be written through the API.
 NOT_RESTORABLE: frozenset[ContentType] = frozenset({ContentType.EXPLORE})
+
+# Where each restorable type lives in the Looker API (`{path}/{id}` reads one object).
+API_PATHS: dict[ContentType, str] = {
+    ContentType.USER: "/users",
+    ContentType.GROUP: "/groups",
+    ContentType.PERMISSION_SET: "/permission_sets",
+    ContentType.MODEL_SET: "/model_sets",
+    ContentType.ROLE: "/roles",
+    ContentType.FOLDER: "/folders",
+    ContentType.LOOKML_MODEL: "/lookml_models",
+    ContentType.LOOK: "/looks",
+    ContentType.DASHBOARD: "/dashboards",
+    ContentType.BOARD: "/boards",
+    ContentType.SCHEDULED_PLAN: "/scheduled_plans",
+}

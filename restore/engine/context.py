@@ -76,9 +76,10 @@ class RestoreContext:
     idmap: IdMap
     config: RestoreConfig
     same_instance: bool
-    # Did the session's sample find any backup object under its own ID in the destination? If not
-    # (a migration into a fresh instance), items skip the lookup by their own ID.
-    ids_may_match: bool = True
+    # Types of which the session's sample found a backup object under its own ID in the
+    # destination; on another instance, items of other types skip the lookup by their own ID
+    # (a migration into a fresh instance saves a request per item). None: look up every type.
+    ids_may_match: frozenset[str] | None = None
     source: ItemSource | None = None
     session: Any = None  # RestoreSession, when there is one (intents, results)
     # Called with each dependency outcome restored on the way (--with-dependencies).

@@ -12,10 +12,12 @@ In order, each step only on evidence (`identity`):
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from restore.engine.content_types import ContentType
+from restore.engine.content_types import API_PATHS, ContentType
 from restore.engine.context import RestoreContext
+from restore.engine.errors import LookerApiError
 from restore.engine.identity import (
     EVIDENCE_FIELDS,
     WITHOUT_EVIDENCE,
@@ -27,6 +29,7 @@ from restore.engine.identity import (
     verdict,
 )
 from restore.engine.looker_client import LookerClient
+from restore.engine.retry import call_with_retries
 
 CT = ContentType
 Body = dict[str, Any]
@@ -35,23 +38,9 @@ Body = dict[str, Any]
 # whose immutable fields say it is another object is not adopted (it is someone's copy).
 TITLED = frozenset({CT.LOOK, CT.DASHBOARD, CT.BOARD, CT.SCHEDULED_PLAN})
 
-PATHS: dict[ContentType, str] = {
-    CT.USER: "/users",
-    CT.GROUP: "/groups",
-    CT.PERMISSION_SET: "/permission_sets",
-    CT.MODEL_SET: "/model_sets",
-    CT.ROLE: "/roles",
-    CT.FOLDER: "/folders",
-    CT.LOOKML_MODEL: "/lookml_models",
-    CT.LOOK: "/looks",
-    CT.DASHBOARD: "/dashboards",
-    CT.BOARD: "/boards",
-    CT.SCHEDULED_PLAN: "/scheduled_plans",
-}
-
 
 def object_path(ct: ContentType, dest_id: str) -> str:
-    return f"{PATHS[ct]}/{LookerClient.quote(dest_id)}"
+    return f"{API_PATHS[ct]}/{LookerClient.quote(dest_id)}"
 
 
 def light_fields(ct: ContentType) -> str:
@@ -161,16 +150,20 @@ def decide_instance(ctx: RestoreContext, reader: Any, choice: str) -> InstanceCh
     """Sample the destination (unless the user chose), for `ctx.same_instance`."""
     check = InstanceCheck()
     if reader is not None:
-        samples = sample_items(reader)
         threads = max(1, min(16, ctx.config.max_in_flight))
-        check = check_instance(
-            lambda ct, sid, fields: ctx.client.get_or_none(
-                object_path(ct, sid), {"fields": fields}
-            ),
-            samples,
-            threads=threads,
-        )
+        fetch = partial(_sample_fetch, ctx)
+        check = check_instance(fetch, sample_items(reader), threads=threads)
     if choice in ("same", "other"):
         check.decided_by = "user"
         check.same_instance = choice == "same"
     return check
+
+
+def _sample_fetch(ctx: RestoreContext, ct: ContentType, sid: str, fields: str) -> Body | None:
+    """One sampled ID, retried like any request; an answer that never comes proves nothing either
+    way ({}: counted as undecided), so a flaky destination does not fail the session's start."""
+    get = partial(ctx.client.get_or_none, object_path(ct, sid), {"fields": fields})
+    try:
+        return call_with_retries(get, max_retries=ctx.config.max_retries)
+    except LookerApiError:
+        return {}

@@ -120,6 +120,7 @@ class InstanceCheck:
     decided_by: str = "sample"  # sample | user | default
     same_instance: bool = False
     examples: list[str] = field(default_factory=list)  # a few "other object" findings
+    same_types: list[str] = field(default_factory=list)  # types with an object under its own ID
 
     @property
     def summary(self) -> str:
@@ -209,6 +210,8 @@ def check_instance(
             check.undecided += 1
         elif same:
             check.same += 1
+            if ct.slug not in check.same_types:
+                check.same_types.append(ct.slug)
         else:
             check.other += 1
             if len(check.examples) < 5:

@@ -198,11 +198,13 @@ def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Bod
 
 def _may_hold_same_id(ctx: RestoreContext, ct: ContentType) -> bool:
     """Worth a GET under the backup's own ID? On the same instance always; on another one only
-    for types with immutable fields, and only when the sample found any object kept its ID
-    (a migration into a fresh instance saves a request per item)."""
+    for types with immutable fields of which the session's sample found an object under its own
+    ID (a migration into a fresh instance saves a request per item)."""
     if ctx.same_instance or ct == ContentType.LOOKML_MODEL:
         return True
-    return ct not in WITHOUT_EVIDENCE and ctx.ids_may_match
+    if ct in WITHOUT_EVIDENCE:
+        return False
+    return ctx.ids_may_match is None or ct.slug in ctx.ids_may_match
 
 
 def _skip(
@@ -250,7 +252,14 @@ def _when(value: Any) -> dt.datetime | None:
 
 def create(ctx: RestoreContext, r: TypeRestorer, sid: str, body: Body) -> str:
     record_intent(ctx, r.ct, sid, body)
-    created = ctx.write("POST", r.path, body)
+    try:
+        created = ctx.write("POST", r.path, body)
+    except LookerApiError as exc:
+        if not (body.get("slug") and exc.status == 422 and "slug" in (exc.body or "")):
+            raise
+        # Slugs are unique per instance: when another dashboard holds it, Looker assigns one.
+        ctx.warn(f"slug {body['slug']} is held by another dashboard: a new slug was assigned")
+        created = ctx.write("POST", r.path, {k: v for k, v in body.items() if k != "slug"})
     ctx._local.created = created  # what Looker answered: sub-resource syncs may need no GET
     return str(created[r.key_field])
 

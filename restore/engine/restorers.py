@@ -220,14 +220,7 @@ def _dashboard(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
     _held_refs(body, c, "folder_id")
     if current is not None and not ctx.same_instance:
         body.pop("slug", None)  # slugs are unique per instance: an existing one is kept
-    elif current is None and body.get("slug") and _slug_taken(ctx, body["slug"]):
-        ctx.warn(f"slug {body.pop('slug')} is held by another dashboard: a new slug was assigned")
-    return body
-
-
-def _slug_taken(ctx: RestoreContext, slug: str) -> bool:
-    """Old links keep working when a recreated dashboard keeps its slug, if no other holds it."""
-    return bool(ctx.client.get("/dashboards/search", {"slug": slug, "fields": "id"}))
+    return body  # a new dashboard keeps its slug, so old links work (see restore_item.create)
 
 
 def _board(ctx: RestoreContext, c: Body, current: Body | None) -> Body:

@@ -71,7 +71,8 @@ def open_context(
         session.identity = decide_instance(ctx, reader, config.instance).as_dict()
         session.save(update_fields=["identity"])
     ctx.same_instance = bool(session.identity.get("same_instance"))
-    ctx.ids_may_match = ctx.same_instance or bool(session.identity.get("same"))
+    if not ctx.same_instance and "same_types" in session.identity:
+        ctx.ids_may_match = frozenset(session.identity["same_types"])
     return ctx
 
 

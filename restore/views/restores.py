@@ -72,6 +72,7 @@ SELECTION_FIELDS = [
     "with_dependencies",
 ]
 OPTION_FIELDS = [
+    "instance",
     "workers",
     "fanout",
     "rate_limit_per_second",

@@ -270,3 +270,14 @@ def test_components_and_elements_stay_within_their_dashboard(sdk: SDK) -> None:
             el.id, m.WriteDashboardElement(dashboard_layout_id=two.dashboard_layouts[0].id)
         )
     assert status_of(sdk) == 422
+
+
+def test_a_slug_names_one_dashboard_of_the_instance(sdk: SDK) -> None:
+    """Dashboard URLs accept the slug (`/dashboards/<slug>`), so an instance holds each slug once:
+    a second dashboard asking for a taken slug is refused (422), a free one is kept."""
+    first = sdk.create_dashboard(m.WriteDashboard(title="One", folder_id="1", slug="abcdEFGH"))
+    assert first.slug == "abcdEFGH"
+    with pytest.raises(error.SDKError) as refused:
+        sdk.create_dashboard(m.WriteDashboard(title="Two", folder_id="1", slug="abcdEFGH"))
+    assert status_of(sdk) == 422
+    assert "slug" in str(refused.value).lower()

@@ -8,24 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from restore.engine.content_types import RESTORE_ORDER, ContentType
+from restore.engine.content_types import API_PATHS, RESTORE_ORDER, ContentType
 from restore.engine.looker_client import LookerClient
 
 CT = ContentType
 
-LIST_PATHS = {
-    CT.USER: "/users",
-    CT.GROUP: "/groups",
-    CT.PERMISSION_SET: "/permission_sets",
-    CT.MODEL_SET: "/model_sets",
-    CT.ROLE: "/roles",
-    CT.FOLDER: "/folders",
-    CT.LOOKML_MODEL: "/lookml_models",
-    CT.LOOK: "/looks",
-    CT.DASHBOARD: "/dashboards",
-    CT.BOARD: "/boards",
-    CT.SCHEDULED_PLAN: "/scheduled_plans",
-}
+LIST_PATHS = API_PATHS
 DEEP = {CT.LOOK, CT.DASHBOARD}
 
 

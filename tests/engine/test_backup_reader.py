@@ -419,3 +419,34 @@ def test_streaming_a_large_backup_stays_in_bounded_memory(tmp_path: Path) -> Non
     # The whole backup's objects would take well over 30 MB as Python dicts.
     assert peak < 5_000_000, peak
     assert verify_peak < 5_000_000, verify_peak
+
+
+# -- backups written by lookervault's own `extract` command -------------------------------------
+EXTRACTS = {
+    "sequential": (FIXTURES / "lookervault-extract-sequential.db", "composite"),
+    "parallel": (FIXTURES / "lookervault-extract-parallel.db", "plain"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_it_reads_extract_backups_as_lookervault_writes_them(name: str) -> None:
+    import datetime as dt
+
+    path, style = EXTRACTS[name]
+    with open_backup(path) as reader:
+        report = reader.verify(full=True)
+        assert report.ok, report.problems
+        assert report.id_style == style
+        assert reader.source_instance() is None
+        dash = reader.get_item(ContentType.DASHBOARD, "dashboard::1").content
+        # top-level timestamps are msgpack timestamps, decoded as datetimes
+        assert isinstance(dash["created_at"], dt.datetime) and dash["created_at"].tzinfo
+        # dashboards come from search_dashboards: no tiles, filters or layouts (absent, not empty)
+        assert "dashboard_elements" not in dash and "dashboard_filters" not in dash
+        # nested objects keep their own fields; their timestamps may be strings
+        user = reader.get_item(ContentType.USER, "2").content
+        assert isinstance(user["credentials_email"]["created_at"], str | dt.datetime)
+        look = reader.get_item(ContentType.LOOK, "1").content
+        assert "query" not in look and look["query_id"]
+        model = reader.get_item(ContentType.LOOKML_MODEL, "lookml_model::ecommerce")
+        assert model is not None and model.id == "ecommerce"

@@ -269,3 +269,61 @@ def test_lookml_dashboards_are_reported_as_not_restorable():
 
     assert _lookml_dashboard("thelook::orders", {"readonly": True})
     assert not _lookml_dashboard("12", {"readonly": False})
+
+
+@pytest.mark.parametrize("flag", ["--same-instance", "--other-instance"])
+def test_the_user_overrides_the_instance_decision_and_it_is_recorded(flag, tmp_path):
+    import io
+    import json
+
+    from django.core.management import call_command
+
+    backup = register(EXTRACTS["sequential"], tmp_path)
+    with running_emulator(state=STATE) as emu:
+        make_destination(emu, "prod")
+        out = io.StringIO()
+        args = ["single", "group", "2", "--backup", str(backup.pk), "--destination", "prod"]
+        call_command("restore", *args, flag, "--dry-run", "--json", stdout=out)
+        summary = json.loads(out.getvalue())
+        instance = summary["instance"]
+        assert instance["decided_by"] == "user"
+        assert instance["same_instance"] is (flag == "--same-instance")
+        assert "sampled IDs hold the same objects" in instance["summary"]  # the evidence, too
+        session = RestoreSession.objects.get(pk=summary["session_id"])
+        assert session.options.instance == ("same" if flag == "--same-instance" else "other")
+
+
+def test_personal_content_of_a_restored_user_goes_into_the_new_personal_folder(tmp_path):
+    """Looker deletes a user's personal folder with the user; restored, the user gets a new one
+    and the backup's content of the old one lands there, not in an orphaned old folder."""
+    backup = register(EXTRACTS["sequential"], tmp_path)
+    with running_emulator(state=STATE) as emu, open_backup(backup.path) as reader:
+        client = client_for(emu)
+        personal = {
+            i.content["id"]: i.content
+            for i in reader.iter_items({"content_types": ["folder"]})
+            if i.content.get("is_personal") and i.content.get("creator_id") not in (None, "1")
+        }
+        in_personal = [
+            i.content
+            for i in reader.iter_items({"content_types": ["look", "dashboard"]})
+            if i.content.get("folder_id") in personal
+        ]
+        assert in_personal, "the fixture has content in personal folders"
+        owner = personal[in_personal[0]["folder_id"]]["creator_id"]
+        client.delete(f"/users/{owner}")
+        dest = make_destination(emu)
+
+        summary, session = restore(backup, dest, emu, with_dependencies=True)
+
+        user = RestoreItemResult.objects.get(session=session, content_type=7, source_id=owner)
+        assert user.action == "created" and user.destination_id != owner
+        new_folder = client.get(f"/users/{user.destination_id}")["personal_folder_id"]
+        theirs = [c for c in in_personal if personal[c["folder_id"]]["creator_id"] == owner]
+        for content in theirs:
+            ct = 2 if "query_id" in content else 1
+            row = RestoreItemResult.objects.get(
+                session=session, content_type=ct, source_id=content["id"]
+            )
+            path = "/looks" if ct == 2 else "/dashboards"
+            assert str(client.get(f"{path}/{row.destination_id}")["folder_id"]) == str(new_folder)

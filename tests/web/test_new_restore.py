@@ -144,3 +144,13 @@ def test_plan_records_a_dry_run_session(client, admin_user, backup, destination)
     client.post(reverse("restore_new"), form_data(backup, destination, action="plan"))
     session = RestoreSession.objects.get()
     assert session.dry_run and session.config["dry_run"] is True
+
+
+def test_the_form_overrides_the_same_instance_decision(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    page = client.get(reverse("restore_new")).content.decode()
+    assert "Is the destination the instance the backup came from?" in page
+    client.post(
+        reverse("restore_new"), form_data(backup, destination, action="plan", instance="other")
+    )
+    assert RestoreSession.objects.get().options.instance == "other"
