@@ -12,6 +12,7 @@ from restore.engine.config import RestoreConfig
 from restore.engine.rate_limiter import (
     SHARED_REFRESH_S,
     AdaptiveRateLimiter,
+    CpuBusy,
     DatabaseStore,
     LimiterParams,
     base_rate_from,
@@ -29,9 +30,12 @@ class FakeClock:
         self.now += seconds
 
 
-def limiter(rate: float | None, **kw) -> tuple[AdaptiveRateLimiter, FakeClock]:
+def limiter(rate: float | None, busy: float = 0.1, **kw) -> tuple[AdaptiveRateLimiter, FakeClock]:
+    """A limiter on a fake clock; `busy` is this process' CPU load as the limiter sees it."""
     clock = FakeClock()
-    lim = AdaptiveRateLimiter(LimiterParams(base_rate=rate, **kw), sleep=clock.sleep, clock=clock)
+    lim = AdaptiveRateLimiter(
+        LimiterParams(base_rate=rate, **kw), sleep=clock.sleep, clock=clock, busy=lambda: busy
+    )
     return lim, clock
 
 
@@ -164,6 +168,24 @@ def test_climbing_latency_cuts_the_rate_once_and_learns_the_new_baseline():
     assert to == pytest.approx(0.7 * was, abs=0.1)
     demand(lim, clock, 8.0, 100, latency=0.3)  # it stays slow: not our doing, no more cuts
     assert lim.state()["latency_cuts"] == 1
+
+
+def test_latency_climbing_while_this_process_is_saturated_is_its_own_doing():
+    lim, clock = limiter(None, busy=0.95, latency_min_samples=3)
+    demand(lim, clock, 6.0, 100, latency=0.02)
+    demand(lim, clock, 2.5, 100, latency=0.3)
+    assert lim.state()["latency_cuts"] == 0
+
+
+def test_cpu_busy_measures_this_process():
+    busy = CpuBusy()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+    spinning = busy()
+    time.sleep(0.3)
+    sleeping = busy()
+    assert spinning > 0 and sleeping < 0.1 < spinning
 
 
 def test_noise_of_a_few_milliseconds_is_not_climbing_latency():
