@@ -5,9 +5,10 @@ retry_after)` after. Two modes:
 
 - **Finding the capacity** (the default: no rate configured). It starts at a safe `start_rate`
   and doubles it every quarter second while the workers want more and the destination answers
-  without 429s, without many 5xx and without its latency climbing ("slow start"); once the
-  workers no longer use all of it (no request had to wait for a token in the last interval) it
-  stops limiting altogether. On a 429 every worker pauses for the server's Retry-After and the
+  without 429s, without many 5xx and without its latency climbing ("slow start"; while the
+  workers ask for less than it, at a session's start, it stays); once the workers use a good
+  part of it but no request had to wait for a token in the last interval, it stops limiting
+  altogether. On a 429 every worker pauses for the server's Retry-After and the
   rate is cut to half of what the destination was taking; on latency climbing (this process'
   median of a second well above the lowest median of the last half minute, while this process
   is not itself the bottleneck: a saturated client delays its own answers) it is cut to 70%.
@@ -265,11 +266,15 @@ def _maybe_recover(state: State, params: LimiterParams, now: float) -> bool:
             _say(state, f"back at the ceiling of {params.base_rate:g}/s")
         return True
     used = count / span if span > 0 else 0.0
-    if not waits and rate > 1.5 * used:
-        # Nobody waited for a token and the rate is well above what was used: no limit needed.
+    raised = rate > params.start_rate or not slow_start
+    if not waits and raised and used >= rate / 4:
+        # Nobody waited for a token, and the workers used a good part of the rate: their own
+        # pace, not the limiter, bounds them now. No limit needed.
         state["rate"] = None
         _say(state, _free_reason(state, used))
         return True
+    if not waits and slow_start:
+        return True  # the workers do not ask for much (yet): nothing learnt, the rate stays
     rate *= params.slow_start_increase if slow_start else params.increase
     if not slow_start and rate >= state["ceiling"] * params.increase:
         state["rate"] = None

@@ -120,6 +120,14 @@ def test_by_default_it_starts_at_a_safe_rate_and_stops_limiting_once_the_destina
     assert demand(lim, clock, 1.0, 1000) >= 990
 
 
+def test_a_quiet_start_is_no_evidence_the_destination_keeps_up():
+    lim, clock = limiter(None)
+    demand(lim, clock, 2.0, 3)  # login, GET /versions, the identity sample: a few requests
+    assert lim.state()["current_rate"] == 10
+    demand(lim, clock, 1.0, 1000)  # then the workers start: it increases from the safe rate
+    assert 40 <= lim.state()["current_rate"] <= 160
+
+
 def test_without_a_ceiling_it_settles_where_the_destination_took_what_the_workers_wanted():
     lim, clock = limiter(None)
     demand(lim, clock, 6.0, 150)  # the workers only ever want 150/s
