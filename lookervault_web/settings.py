@@ -60,8 +60,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_htmx",
+    "restore",  # before django_q: its `qcluster` command checks the connection budget first
     "django_q",
-    "restore",
 ]
 
 MIDDLEWARE = [
@@ -112,6 +112,20 @@ def database_config(url: str) -> dict:
             "init_command": (
                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=30000;"
             ),
+        }
+    elif config["ENGINE"] == "django.db.backends.postgresql":
+        # A psycopg pool per process, at most LOOKERVAULT_DB_POOL_SIZE connections, and restore
+        # threads give theirs back before every Looker request (restore.engine.db_budget): a
+        # worker process' 40 threads share a few connections instead of holding one each while
+        # they wait on HTTP. A qcluster may hold Q_WORKERS × size + 4; `manage.py check` warns
+        # and `manage.py qcluster` refuses when PostgreSQL cannot give that (docs/performance.md).
+        # A thread waits for a free connection (timeout) rather than failing. The pool replaces
+        # persistent connections (Django refuses both).
+        config["CONN_MAX_AGE"] = 0
+        config.setdefault("OPTIONS", {})["pool"] = {
+            "min_size": 1,
+            "max_size": envint("LOOKERVAULT_DB_POOL_SIZE", "5"),
+            "timeout": envint("LOOKERVAULT_DB_POOL_TIMEOUT", "300"),
         }
     return config
 

@@ -142,7 +142,7 @@ class RestoreForm(forms.Form):
         min_value=0.1,
         required=False,
         initial=DEFAULTS.rate_limit_per_second,
-        label="Requests per second (blank = no limit)",
+        label="Requests per second, a hard ceiling (blank = find what the destination takes)",
     )
     rate_limit_per_minute = forms.FloatField(
         min_value=1, required=False, label="Requests per minute (blank = no limit)"

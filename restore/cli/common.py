@@ -26,8 +26,9 @@ def add_run_options(parser: Any) -> None:
         default=RestoreConfig().fanout,
         help="a dashboard's tile requests at once per worker",
     )
-    parser.add_argument("--rate-limit-per-second", type=float, default=10.0)
-    parser.add_argument("--rate-limit-per-minute", type=float, default=None)
+    ceiling = "a hard ceiling; by default none: the limiter finds what the destination takes"
+    parser.add_argument("--rate-limit-per-second", type=float, default=None, help=ceiling)
+    parser.add_argument("--rate-limit-per-minute", type=float, default=None, help=ceiling)
     parser.add_argument("--checkpoint-interval", type=int, default=100)
     parser.add_argument("--max-retries", type=int, default=5)
     parser.add_argument("--dry-run", action="store_true", help="plan only: no write requests")

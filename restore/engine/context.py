@@ -15,6 +15,7 @@ from typing import Any, Protocol
 from restore.engine import row_sql
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import ContentType
+from restore.engine.db_budget import release_idle
 from restore.engine.diffs import field_diff
 from restore.engine.idmap import IdMap
 from restore.engine.looker_client import LookerClient
@@ -156,7 +157,9 @@ class RestoreContext:
         return body
 
     def key_lock(self, key: Any) -> threading.RLock:
-        """One lock per key (e.g. a dependency being restored), shared by all workers."""
+        """One lock per key (e.g. a dependency being restored), shared by all workers. The caller
+        may wait on it: it holds no pooled database connection meanwhile (the holder may need one)."""
+        release_idle()
         with self._lock:
             return self._cache.setdefault(("lock", key), threading.RLock())
 

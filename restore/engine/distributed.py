@@ -26,6 +26,7 @@ from restore.engine import malloc_trim
 from restore.engine.backup_reader import open_backup
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
+from restore.engine.db_budget import release_idle
 from restore.engine.graph import SELF_REFERENCES
 from restore.engine.rate_limiter import AdaptiveRateLimiter, shared_limiter
 from restore.engine.runner import (
@@ -115,6 +116,7 @@ class DistributedSessionRunner(SessionRunner):
                     if ids is None or missing & set(ids):
                         self._enqueue(ct, ids)
                 last_move = time.monotonic()
+            release_idle()  # no pooled connection held while waiting for the chunks
             self.stop.wait(0.5)
 
     def _beat(self) -> None:
@@ -221,5 +223,6 @@ def _watch(session_id: int, owner: str, stop: threading.Event) -> None:
         while not stop.wait(1.0):
             if not _owner_alive(session_id, owner):
                 stop.set()
+            release_idle()
     finally:
         close_old_connections()

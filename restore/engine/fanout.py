@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from django.db import connections
 
 from restore.engine.context import RestoreContext
+from restore.engine.db_budget import release_idle
 
 T = TypeVar("T")
 
@@ -73,6 +74,7 @@ class Batch(Generic[T]):
         self._mark = len(ctx.changes)
         self._active = set(ctx.active_dependencies())
         self._slots, pool = _slots_and_pool(ctx)
+        release_idle()  # the caller waits for its tasks, which may need a pooled connection
         for task in tasks:
             self._slots.acquire()  # released by _run: at most the budget in flight
             try:
@@ -103,6 +105,7 @@ class Batch(Generic[T]):
         """Task `index`'s result, waiting for it; its exception, unchanged, if it failed."""
         if not self._futures:
             return self._results[index]
+        release_idle()
         return self._futures[index].result()[0]
 
     def finish(self) -> list[T]:
@@ -110,6 +113,7 @@ class Batch(Generic[T]):
         if self._done:
             return self._results
         self._done = True
+        release_idle()
         concurrent.futures.wait(self._futures)
         ctx = self.ctx
         changes: list[Any] = []

@@ -35,6 +35,7 @@ from looker_sdk.rtl import auth_session, auth_token, serialize, transport
 from looker_sdk.sdk import constants
 from looker_sdk.sdk.api40 import methods as methods40
 
+from restore.engine.db_budget import release_idle
 from restore.engine.errors import LookerApiError
 
 if TYPE_CHECKING:
@@ -217,6 +218,7 @@ class GatedTransport(transport.Transport):
         for observe in self.observers:
             observe(name, path, _decode_body(body, headers))
         self.gate.acquire()
+        release_idle()  # no database connection held while waiting on Looker (PostgreSQL pool)
         try:
             resp = self.pool.urlopen(
                 name,

@@ -1,21 +1,35 @@
 """One adaptive rate limiter shared by every worker of a session (and across processes).
 
 The limiter is the session's `RequestGate`: `acquire()` before each request, `record(status,
-retry_after)` after. On a 429 every worker pauses for the server's Retry-After and the rate is cut
-(at most once per pause, so eight workers hitting the same storm cut once, not eight times); after
-each `recovery_interval` without a 429 the rate grows back by `increase` until it reaches the
-configured rate again.
+retry_after)` after. Two modes:
+
+- **Finding the capacity** (the default: no rate configured). It starts at a safe `start_rate`
+  and doubles it every quarter second while the workers want more and the destination answers
+  without 429s, without many 5xx and without its latency climbing ("slow start"; while the
+  workers ask for less than it, at a session's start, it stays); once the workers use a good
+  part of it but no request had to wait for a token in the last interval, it stops limiting
+  altogether. On a 429 every worker pauses for the server's Retry-After and the
+  rate is cut to half of what the destination was taking; on latency climbing (this process'
+  median of a second well above the lowest median of the last half minute, while this process
+  is not itself the bottleneck: a saturated client delays its own answers) it is cut to 70%.
+  After a cut the rate grows back by half every second and stops limiting once past one and a
+  half times the rate the trouble began at. Why it settled where it is is in `reason`.
+- **A ceiling** (`--rate-limit-per-second` / `--rate-limit-per-minute`): it starts there, never
+  goes above it, still backs off on 429 and climbs back to the ceiling after sustained success.
 
 The algorithm is a pure function of a small state dict (`take`, `observe`), so the in-process store
 (a lock), the database store (a row updated in a transaction) and the Redis store (WATCH/MULTI) all
-behave the same and are tested once.
+behave the same and are tested once. Latency is measured per process (a sample per request would
+cost a shared-store round trip); the cut it decides goes into the shared state.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -27,20 +41,43 @@ State = dict[str, Any]
 
 @dataclass(frozen=True, slots=True)
 class LimiterParams:
-    """Knobs of the adaptive behaviour. `base_rate` None means no configured limit."""
+    """Knobs of the adaptive behaviour. `base_rate` None means no configured ceiling: find it."""
 
     base_rate: float | None
+    start_rate: float = 10.0
     min_rate: float = 0.5
     decrease: float = 0.5
+    latency_decrease: float = 0.7
     increase: float = 1.5
+    slow_start_increase: float = 2.0
+    slow_start_interval: float = 0.25
     recovery_interval: float = 1.0
     default_pause: float = 1.0
     max_pause: float = 120.0
     burst_seconds: float = 1.0
     observe_window: float = 5.0
+    # Latency climbing: this second's median above both factor × and floor + the baseline (the
+    # lowest median of the last `latency_memory` seconds). The floor keeps scheduling noise of a
+    # busy client (a few ms against a 0 ms destination) from counting as the destination's.
+    latency_window: float = 1.0
+    latency_memory: int = 30
+    latency_min_samples: int = 10
+    latency_factor: float = 2.0
+    latency_floor: float = 0.1
+    latency_cut_gap: float = 3.0
+    # This process busier than this (CPU seconds per second, one GIL): its own threads are what
+    # delays the answers, not the destination, so latency says nothing about the destination.
+    # Measured: a restore saturating its core saw 36 → 180 ms against a 0 ms emulator.
+    busy_client: float = 0.7
+    # More 5xx than this share of an interval's answers: no increase in that interval.
+    error_share: float = 0.1
 
     def capacity(self, rate: float) -> float:
         return max(1.0, rate * self.burst_seconds)
+
+    @property
+    def adaptive(self) -> bool:
+        return self.base_rate is None
 
 
 def base_rate_from(config: RestoreConfig) -> float | None:
@@ -54,9 +91,10 @@ def base_rate_from(config: RestoreConfig) -> float | None:
 
 
 def initial_state(params: LimiterParams, now: float) -> State:
+    rate = params.base_rate if params.base_rate is not None else params.start_rate
     return {
-        "rate": params.base_rate,
-        "tokens": params.capacity(params.base_rate) if params.base_rate else 0.0,
+        "rate": rate,
+        "tokens": params.capacity(rate),
         "at": now,
         "blocked_until": 0.0,
         "last_cut": -1e18,
@@ -69,6 +107,17 @@ def initial_state(params: LimiterParams, now: float) -> State:
         "obs_start": now,
         "obs_count": 0,
         "obs_rate": 0.0,
+        # this interval (since last_raise): answers, 5xx among them, takes that had to wait
+        "int_count": 0,
+        "int_errors": 0,
+        "int_waits": 0,
+        "peak_rate": 0.0,
+        "latency_cuts": 0,
+        "reason": (
+            f"ceiling {rate:g}/s as configured"
+            if params.base_rate is not None
+            else f"starting at {rate:g}/s, increasing while the destination keeps up"
+        ),
     }
 
 
@@ -85,6 +134,7 @@ def take(state: State, params: LimiterParams, now: float) -> float:
     if state["tokens"] >= 1.0 - 1e-9:  # float dust must not make a waiter spin
         state["tokens"] = max(0.0, state["tokens"] - 1.0)
         return 0.0
+    state["int_waits"] = state.get("int_waits", 0) + 1  # the rate binds: the workers want more
     return (1.0 - state["tokens"]) / rate
 
 
@@ -101,6 +151,9 @@ def observe(
     Returns True when the state changed beyond counters."""
     state["requests"] += 1 + also_ok
     _count_throughput(state, params, now, 1 + also_ok)
+    state["int_count"] = state.get("int_count", 0) + 1 + also_ok
+    if status is not None and status >= 500:
+        state["int_errors"] = state.get("int_errors", 0) + 1
     if status == 429:
         return _throttle(state, params, now, retry_after)
     return _maybe_recover(state, params, now)
@@ -111,6 +164,7 @@ def _count_throughput(state: State, params: LimiterParams, now: float, n: int = 
     span = now - state["obs_start"]
     if span >= params.observe_window:
         state["obs_rate"] = state["obs_count"] / span
+        state["peak_rate"] = max(state.get("peak_rate", 0.0), state["obs_rate"])
         state["obs_start"] = now
         state["obs_count"] = 0
 
@@ -119,6 +173,22 @@ def _observed_rate(state: State, now: float) -> float:
     span = now - state["obs_start"]
     current = state["obs_count"] / span if span > 0.5 else 0.0
     return max(current, state["obs_rate"])
+
+
+def _cut(state: State, params: LimiterParams, now: float, factor: float) -> float:
+    """Cut the rate in force (or, unlimited, what the destination was taking) by `factor`."""
+    current = state["rate"]
+    if current is None:
+        current = max(params.min_rate, _observed_rate(state, now))
+        state["ceiling"] = max(state["ceiling"], current)
+    elif params.adaptive:
+        state["ceiling"] = current
+    cap = params.base_rate if params.base_rate is not None else float("inf")
+    state["rate"] = min(cap, max(params.min_rate, current * factor))
+    state["last_cut"] = now
+    state["last_raise"] = max(now, state["blocked_until"])
+    _new_interval(state)
+    return current
 
 
 def _throttle(state: State, params: LimiterParams, now: float, retry_after: float | None) -> bool:
@@ -133,45 +203,122 @@ def _throttle(state: State, params: LimiterParams, now: float, retry_after: floa
     # Workers that were already in flight when the storm began all report it: cut once per pause.
     if now - state["last_cut"] < max(params.recovery_interval, pause):
         return True
-    current = state["rate"]
-    if current is None:
-        observed = max(params.min_rate, _observed_rate(state, now))
-        state["ceiling"] = max(state["ceiling"], observed)
-        current = observed
-    state["rate"] = max(params.min_rate, current * params.decrease)
-    state["last_cut"] = now
+    was = _cut(state, params, now, params.decrease)
+    _say(
+        state,
+        (
+            f"429 at {was:.1f} requests/s (Retry-After {retry_after if retry_after is not None else '—'}"
+            f" s): paused, cut to {state['rate']:.1f}/s"
+        ),
+    )
     return True
+
+
+def latency_cut(
+    state: State, params: LimiterParams, now: float, baseline: float, current: float
+) -> bool:
+    """The destination's latency climbed (seen by one process): cut the shared rate to 70%."""
+    if now - state.get("last_latency_cut", -1e18) < params.latency_cut_gap:
+        return False
+    state["last_latency_cut"] = now
+    state["latency_cuts"] = state.get("latency_cuts", 0) + 1
+    was = _cut(state, params, now, params.latency_decrease)
+    _say(
+        state,
+        (
+            f"latency climbed from {baseline * 1000:.0f} to {current * 1000:.0f} ms at {was:.1f}"
+            f" requests/s: cut to {state['rate']:.1f}/s"
+        ),
+    )
+    return True
+
+
+def _say(state: State, reason: str) -> None:
+    """Why the rate is what it is; the last few changes kept for the session page."""
+    state["reason"] = reason
+    events = state.setdefault("events", [])
+    events.append(reason)
+    del events[:-5]
+
+
+def _new_interval(state: State) -> None:
+    state["int_count"] = state["int_errors"] = state["int_waits"] = 0
 
 
 def _maybe_recover(state: State, params: LimiterParams, now: float) -> bool:
     rate = state["rate"]
     if rate is None or (params.base_rate is not None and rate >= params.base_rate):
         return False
-    if now < state["blocked_until"] or now - state["last_raise"] < params.recovery_interval:
+    slow_start = state["last_cut"] < -1e17  # nothing has gone wrong yet
+    interval = params.slow_start_interval if slow_start else params.recovery_interval
+    if now < state["blocked_until"] or now - state["last_raise"] < interval:
         return False
-    rate *= params.increase
-    if params.base_rate is not None:
-        rate = min(rate, params.base_rate)
-    elif rate >= state["ceiling"] * params.increase:
-        rate = None  # back to unlimited
-    state["rate"] = rate
+    count, errors, waits = state["int_count"], state["int_errors"], state["int_waits"]
+    span = now - state["last_raise"]
     state["last_raise"] = now
+    _new_interval(state)
+    if params.adaptive and count and errors > params.error_share * count:
+        _say(state, f"holding at {rate:.1f}/s: {errors} of {count} answers were 5xx")
+        return True
+    if params.base_rate is not None:
+        state["rate"] = min(rate * params.increase, params.base_rate)
+        if state["rate"] >= params.base_rate:
+            _say(state, f"back at the ceiling of {params.base_rate:g}/s")
+        return True
+    used = count / span if span > 0 else 0.0
+    raised = rate > params.start_rate or not slow_start
+    if not waits and raised and used >= rate / 4:
+        # Nobody waited for a token, and the workers used a good part of the rate: their own
+        # pace, not the limiter, bounds them now. No limit needed.
+        state["rate"] = None
+        _say(state, _free_reason(state, used))
+        return True
+    if not waits and slow_start:
+        return True  # the workers do not ask for much (yet): nothing learnt, the rate stays
+    rate *= params.slow_start_increase if slow_start else params.increase
+    if not slow_start and rate >= state["ceiling"] * params.increase:
+        state["rate"] = None
+        _say(state, _free_reason(state, used))
+        return True
+    state["rate"] = rate
+    if slow_start:
+        _say(state, f"increasing: {rate:.1f}/s, no 429, 5xx or climbing latency so far")
     return True
 
 
+def _free_reason(state: State, used: float) -> str:
+    if state["ceiling"]:
+        return (
+            f"no limit in force: recovered past 1.5 × the {state['ceiling']:.1f}/s where the"
+            f" destination last pushed back"
+        )
+    return (
+        f"no limit needed: the destination kept up with every request the workers made"
+        f" ({used:.0f}/s) without 429, 5xx or climbing latency"
+    )
+
+
 def public_state(state: State, params: LimiterParams, now: float) -> dict[str, Any]:
-    """What progress pages show: configured vs current rate, pause left, 429 count."""
+    """What progress pages show: configured vs current rate, why, pause left, 429 count."""
     blocked_for = max(0.0, state["blocked_until"] - now)
     rate = state["rate"]
     throttled = blocked_for > 0 or (
         rate is not None and (params.base_rate is None or rate < params.base_rate - 1e-9)
     )
+    observed = _observed_rate(state, now)
     return {
+        "mode": "ceiling" if params.base_rate is not None else "finding capacity",
         "configured_rate": params.base_rate,
         "current_rate": None if rate is None else round(rate, 3),
+        # Where it settled: the rate in force, or unlimited, what the destination is taking.
+        "settled_rate": round(rate if rate is not None else observed, 1),
+        "peak_rate": round(max(state.get("peak_rate", 0.0), observed), 1),
+        "reason": state.get("reason", ""),
+        "recent_reasons": list(state.get("events", []))[:-1][-4:],
         "throttled": throttled,
         "paused_for": round(blocked_for, 3),
         "throttle_events": state["throttles"],
+        "latency_cuts": state.get("latency_cuts", 0),
         "last_retry_after": state["last_retry_after"],
         "seconds_since_429": None
         if state["last_429_at"] is None
@@ -266,6 +413,23 @@ class RedisStore:
         raise RuntimeError("rate limiter state under too much contention")
 
 
+class CpuBusy:
+    """This process' CPU seconds per wall second since the last call (threads share one GIL)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._at = time.monotonic()
+        self._cpu = time.process_time()
+
+    def __call__(self) -> float:
+        with self._lock:
+            now, cpu = time.monotonic(), time.process_time()
+            span = now - self._at
+            busy = (cpu - self._cpu) / span if span > 0 else 0.0
+            self._at, self._cpu = now, cpu
+            return busy
+
+
 # With a shared store and no rate in force, the longest a process goes without reading the state
 # (and reporting its successes): how late it can notice another process' 429 pause.
 SHARED_REFRESH_S = 0.25
@@ -281,8 +445,10 @@ class AdaptiveRateLimiter:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        busy: Callable[[], float] | None = None,
     ) -> None:
         self.params = params
+        self._busy = busy or CpuBusy()
         self.store = store or LocalStore(params, clock)
         self._sleep = sleep
         self._clock = clock
@@ -290,6 +456,14 @@ class AdaptiveRateLimiter:
         self._snapshot_at = -1e18  # never read yet
         self._pending_lock = threading.Lock()
         self._pending_ok = 0  # successes not reported to a shared store yet
+        # Latency, this process' own: when each thread's request was let go, the samples of the
+        # current window, the medians of the last windows (their lowest is the baseline).
+        self._local = threading.local()
+        self._lat_lock = threading.Lock()
+        self._lat_samples: list[float] = []
+        self._lat_start = clock()
+        self._lat_medians: deque[float] = deque(maxlen=params.latency_memory)
+        self._lat_seen: tuple[float | None, float | None] = (None, None)
 
     @classmethod
     def from_config(cls, config: RestoreConfig, **kwargs: Any) -> AdaptiveRateLimiter:
@@ -297,16 +471,22 @@ class AdaptiveRateLimiter:
 
     def acquire(self) -> None:
         """Block until this worker may send one request."""
-        if self._free_to_go():
-            return
-        while True:
-            wait = self._apply(lambda s, now: take(s, self.params, now))
-            if wait <= 0:
-                return
-            self._sleep(min(wait, 0.25))
+        if not self._free_to_go():
+            while True:
+                wait = self._apply(lambda s, now: take(s, self.params, now))
+                if wait <= 0:
+                    break
+                self._sleep(min(wait, 0.25))
+        if self.params.adaptive:
+            self._local.sent = self._clock()
 
     def record(self, status: int | None, retry_after: float | None = None) -> None:
         """Report how a request ended (status None for connection errors and timeouts)."""
+        if self.params.adaptive:
+            sent = getattr(self._local, "sent", None)
+            self._local.sent = None
+            if sent is not None and status is not None and status < 429:
+                self._sample(self._clock() - sent)
         if status != 429 and self._unlimited_shared():
             with self._pending_lock:
                 self._pending_ok += 1
@@ -316,6 +496,33 @@ class AdaptiveRateLimiter:
         if status != 429 and not self._may_change(status):
             return
         self._apply(lambda s, now: observe(s, self.params, now, status, retry_after))
+
+    def _sample(self, latency: float) -> None:
+        """One answered request's latency; at the end of each window, cut the shared rate when
+        the window's median climbed well above the baseline."""
+        params = self.params
+        now = self._clock()
+        with self._lat_lock:
+            self._lat_samples.append(latency)
+            if now - self._lat_start < params.latency_window:
+                return
+            samples, self._lat_samples, self._lat_start = self._lat_samples, [], now
+            if len(samples) < params.latency_min_samples:
+                return
+            current = statistics.median(samples)
+            if self._busy() >= params.busy_client:
+                return  # our own CPU is the bottleneck: the samples measure us, not Looker
+            history = self._lat_medians
+            baseline = min(history) if len(history) >= 3 else None
+            history.append(current)
+            self._lat_seen = (baseline, current)
+        if baseline is None or current <= max(
+            baseline * params.latency_factor, baseline + params.latency_floor
+        ):
+            return
+        if self._apply(lambda s, t: latency_cut(s, params, t, baseline, current)):
+            with self._lat_lock:
+                self._lat_medians.clear()  # learn the baseline again at the lower rate
 
     def _apply(self, fn: Callable[[State, float], Any]) -> Any:
         """`fn` on the store's state, after reporting the successes not reported yet."""
@@ -361,6 +568,10 @@ class AdaptiveRateLimiter:
         now = time.time() if self.store.kind != "local" else self._clock()
         out = public_state(snapshot, self.params, now)
         out["scope"] = self.store.kind
+        if self.params.adaptive:
+            baseline, current = self._lat_seen
+            out["latency_ms"] = None if current is None else round(current * 1000, 1)
+            out["baseline_latency_ms"] = None if baseline is None else round(baseline * 1000, 1)
         return out
 
 
@@ -370,5 +581,10 @@ def shared_limiter(key: str, config: RestoreConfig) -> AdaptiveRateLimiter:
 
     params = LimiterParams(base_rate=base_rate_from(config))
     url = getattr(settings, "REDIS_URL", "")
-    store: Store = RedisStore(key, params, url) if url else DatabaseStore(key, params)
+    # Session IDs start at 1 in every database: two databases sharing a Redis must not share
+    # (or inherit, for a week) each other's limiter state.
+    database = settings.DATABASES["default"].get("NAME", "")
+    store: Store = (
+        RedisStore(f"{database}:{key}", params, url) if url else DatabaseStore(key, params)
+    )
     return AdaptiveRateLimiter(params, store)

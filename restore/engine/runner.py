@@ -42,6 +42,7 @@ from restore.engine import dlq, malloc_trim
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
+from restore.engine.db_budget import release_idle
 from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.looker_client import LookerClient
@@ -677,6 +678,7 @@ class SessionRunner:
                     self._beat()
                 except Exception:  # a missed beat is retried; the lease allows several
                     log.exception("session %s: heartbeat failed", self.session_id)
+                release_idle()  # no pooled connection held between beats
         finally:
             connection.close()
 
@@ -791,6 +793,7 @@ def run_level_items(
             if key in done:
                 continue
             deps = _deps(refs, item)
+            release_idle()  # this thread now waits on the workers: they may need its connection
             with cond:
                 while deps & running and not stop.is_set():
                     cond.wait(0.5)

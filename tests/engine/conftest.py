@@ -72,7 +72,7 @@ def run(session, client: LookerClient | None = None) -> dict:
 
 
 def quick(**config):
-    """A RestoreConfig without the default 10 requests/s ceiling (the emulator needs none)."""
+    """A RestoreConfig with no rate ceiling (the product's default since issue 17)."""
     from restore.engine.config import RestoreConfig
 
     config.setdefault("rate_limit_per_second", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 
@@ -11,6 +12,7 @@ from restore.engine.config import RestoreConfig
 from restore.engine.rate_limiter import (
     SHARED_REFRESH_S,
     AdaptiveRateLimiter,
+    CpuBusy,
     DatabaseStore,
     LimiterParams,
     base_rate_from,
@@ -28,9 +30,12 @@ class FakeClock:
         self.now += seconds
 
 
-def limiter(rate: float | None, **kw) -> tuple[AdaptiveRateLimiter, FakeClock]:
+def limiter(rate: float | None, busy: float = 0.1, **kw) -> tuple[AdaptiveRateLimiter, FakeClock]:
+    """A limiter on a fake clock; `busy` is this process' CPU load as the limiter sees it."""
     clock = FakeClock()
-    lim = AdaptiveRateLimiter(LimiterParams(base_rate=rate, **kw), sleep=clock.sleep, clock=clock)
+    lim = AdaptiveRateLimiter(
+        LimiterParams(base_rate=rate, **kw), sleep=clock.sleep, clock=clock, busy=lambda: busy
+    )
     return lim, clock
 
 
@@ -82,21 +87,128 @@ def test_it_recovers_gradually_after_sustained_success():
     assert not lim.state()["throttled"]
 
 
-def test_unlimited_limiter_backs_off_from_the_observed_rate_and_returns_to_unlimited():
-    lim, clock = limiter(None)
-    for _ in range(100):
+def go_free(lim: AdaptiveRateLimiter) -> None:
+    """A limiter that found no limit is needed (what slow start ends in against a fast
+    destination): its state says so."""
+    lim.store.apply(lambda state, now: state.update(rate=None))
+
+
+def demand(lim: AdaptiveRateLimiter, clock: FakeClock, seconds: float, per_s: float,
+           latency: float = 0.0, status=lambda i: 200) -> int:  # fmt: skip
+    """One worker asking for `per_s` requests a second for `seconds` of fake time; each answer
+    takes `latency` s. Returns the requests sent."""
+    end, n = clock.now + seconds, 0
+    while clock.now < end:
         lim.acquire()
-        lim.record(200)
-        clock.sleep(0.01)  # ~100 req/s observed
+        clock.sleep(latency)
+        lim.record(status(n))
+        n += 1
+        clock.sleep(max(0.0, 1.0 / per_s - latency))
+    return n
+
+
+def test_by_default_it_starts_at_a_safe_rate_and_stops_limiting_once_the_destination_keeps_up():
+    lim, clock = limiter(None)
+    state = lim.state()
+    assert state["current_rate"] == 10 and state["mode"] == "finding capacity"
+    sent = demand(lim, clock, 1.0, 1000)
+    assert sent <= 10 + 5 + 10 + 20 + 40  # a second of slow start: 10, 20, 40, 80/s (and a burst)
+    demand(lim, clock, 5.0, 1000)
+    state = lim.state()
+    assert state["current_rate"] is None, state  # 10 → 20 → ... → past 1000/s: no limit needed
+    assert "no limit needed" in state["reason"]
+    assert demand(lim, clock, 1.0, 1000) >= 990
+
+
+def test_a_quiet_start_is_no_evidence_the_destination_keeps_up():
+    lim, clock = limiter(None)
+    demand(lim, clock, 2.0, 3)  # login, GET /versions, the identity sample: a few requests
+    assert lim.state()["current_rate"] == 10
+    demand(lim, clock, 1.0, 1000)  # then the workers start: it increases from the safe rate
+    assert 40 <= lim.state()["current_rate"] <= 160
+
+
+def test_without_a_ceiling_it_settles_where_the_destination_took_what_the_workers_wanted():
+    lim, clock = limiter(None)
+    demand(lim, clock, 6.0, 150)  # the workers only ever want 150/s
+    state = lim.state()
+    assert state["current_rate"] is None
+    assert 100 <= state["settled_rate"] <= 160, state
+
+
+def test_it_holds_its_rate_while_the_destination_answers_many_5xx():
+    lim, clock = limiter(None)
+    demand(lim, clock, 3.0, 1000, status=lambda i: 500 if i % 3 == 0 else 200)
+    state = lim.state()
+    assert state["current_rate"] == 10, state  # a third of the answers 5xx: no increase
+    assert "5xx" in state["reason"]
+
+
+def test_a_429_cuts_to_half_of_what_the_destination_took_and_it_returns_to_no_limit():
+    lim, clock = limiter(None)
+    go_free(lim)
+    demand(lim, clock, 1.0, 100)  # ~100 req/s observed
     lim.record(429, 1)
-    cut = lim.state()["current_rate"]
-    assert 30 <= cut <= 60
+    state = lim.state()
+    assert 30 <= state["current_rate"] <= 60
+    assert state["reason"].startswith("429 at ") and "Retry-After 1" in state["reason"]
     for _ in range(2000):
         lim.acquire()
         lim.record(200)
         if lim.state()["current_rate"] is None:
             break
     assert lim.state()["current_rate"] is None
+
+
+def test_climbing_latency_cuts_the_rate_once_and_learns_the_new_baseline():
+    lim, clock = limiter(None, latency_min_samples=3)  # one simulated worker: few samples
+    demand(lim, clock, 6.0, 100, latency=0.02)  # 20 ms answers: no cut, no limit needed
+    assert lim.state()["latency_cuts"] == 0 and lim.state()["current_rate"] is None
+    demand(lim, clock, 2.5, 100, latency=0.3)  # the destination slows down under the load
+    state = lim.state()
+    assert state["latency_cuts"] == 1, state
+    said = [state["reason"], *state["recent_reasons"]]
+    assert any("latency climbed from 20 to 300 ms" in r for r in said), said
+    # cut to 70% of what the destination was taking (then, one worker using less than that,
+    # no limit is needed again)
+    cut = next(r for r in said if r.startswith("latency climbed"))
+    was, to = (float(x) for x in re.findall(r"at ([\d.]+) requests/s: cut to ([\d.]+)/s", cut)[0])
+    assert to == pytest.approx(0.7 * was, abs=0.1)
+    demand(lim, clock, 8.0, 100, latency=0.3)  # it stays slow: not our doing, no more cuts
+    assert lim.state()["latency_cuts"] == 1
+
+
+def test_latency_climbing_while_this_process_is_saturated_is_its_own_doing():
+    lim, clock = limiter(None, busy=0.95, latency_min_samples=3)
+    demand(lim, clock, 6.0, 100, latency=0.02)
+    demand(lim, clock, 2.5, 100, latency=0.3)
+    assert lim.state()["latency_cuts"] == 0
+
+
+def test_cpu_busy_measures_this_process():
+    busy = CpuBusy()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        pass
+    spinning = busy()
+    time.sleep(0.3)
+    sleeping = busy()
+    assert spinning > 0 and sleeping < 0.1 < spinning
+
+
+def test_noise_of_a_few_milliseconds_is_not_climbing_latency():
+    lim, clock = limiter(None)
+    demand(lim, clock, 5.0, 200, latency=0.001)
+    demand(lim, clock, 3.0, 200, latency=0.02)  # 20× slower, but 19 ms: scheduling noise
+    assert lim.state()["latency_cuts"] == 0
+
+
+def test_a_ceiling_is_never_exceeded_and_latency_does_not_cut_it():
+    lim, clock = limiter(20)
+    assert lim.state()["mode"] == "ceiling"
+    sent = demand(lim, clock, 10.0, 1000, latency=0.001)
+    assert sent <= 20 * 10 + 20 + 1  # 20/s and one second's burst
+    assert lim.state()["current_rate"] == 20
 
 
 def test_threads_share_one_limiter():
@@ -171,6 +283,8 @@ def test_unlimited_shared_limiter_reports_in_batches_and_still_sees_another_proc
     params = LimiterParams(base_rate=None)
     a = AdaptiveRateLimiter(params, DatabaseStore("s2", params))
     b = AdaptiveRateLimiter(params, DatabaseStore("s2", params))
+    go_free(a)  # slow start found no limit was needed
+    b.state()
     applied = 0
     apply = a.store.apply
 

@@ -1,0 +1,183 @@
+"""Three qcluster processes restore one distributed session on PostgreSQL + Redis within a
+database CONNECTION LIMIT sized for their pools: zero connection errors, the connections seen
+never above the three clusters' budget, and a fourth cluster, which would not fit, refuses to
+start and says why.
+
+Each worker process runs 8 restore workers and 32 fan-out threads on a pool of 3 connections:
+they only hold one for their SQL, never while waiting on Looker (restore.engine.db_budget). A
+database's CONNECTION LIMIT stands in for a small `max_connections` (the server is shared; its
+own limit cannot be lowered for one test): PostgreSQL refuses connections beyond either alike.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import uuid
+
+import pytest
+from procs_helpers import (
+    assert_no_duplicates,
+    compare_with_backup,
+    create_session,
+    object_ids,
+    prepare,
+    query,
+    session_row,
+    wait_for,
+)
+from test_distributed import reachable
+
+from looker_emulator.extract import extract
+from looker_emulator.testing import running_emulator
+from tests.procs import ROOT, stop
+
+POOL, Q_WORKERS, OTHER_CLIENTS = 3, 2, 4
+BUDGET = Q_WORKERS * POOL + 4  # per cluster: restore.engine.db_budget.cluster_budget
+LIMIT = 3 * BUDGET + OTHER_CLIENTS + 3  # three fit (and this test's own connections); four not
+REDIS = "redis://127.0.0.1:6379/13"
+ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+@pytest.fixture
+def limited_postgres():
+    """A throwaway database with a CONNECTION LIMIT, and a Redis queue name; both removed after."""
+    if not (reachable(5432) and reachable(6379)):
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL and Redis are expected at 127.0.0.1 on CI")
+        pytest.skip("PostgreSQL and Redis not both reachable at 127.0.0.1")
+    import psycopg
+    import redis
+
+    name = f"lvbudget{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" CONNECTION LIMIT {LIMIT}')
+    try:
+        yield name
+    finally:
+        with psycopg.connect(ADMIN, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        r = redis.Redis.from_url(REDIS)
+        keys = list(r.scan_iter(f"*{name}*"))
+        if keys:
+            r.delete(*keys)
+
+
+def start(env: dict, log) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "qcluster"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def clusters_advertised(url: str) -> set[str]:
+    rows = query(
+        url, "select application_name from pg_stat_activity where datname = current_database()"
+    )
+    return {n.split()[1] for (n,) in rows if n.startswith("lookervault-qcluster ")}
+
+
+def test_three_qclusters_restore_within_a_small_connection_limit(limited_postgres, tmp_path):
+    name = limited_postgres
+    url = f"postgres://postgres@127.0.0.1:5432/{name}"
+    backup = tmp_path / "budget.db"
+    with running_emulator(items=300, seed=9) as source:
+        extract(
+            source.url,
+            backup,
+            client_id=source.client_id,
+            client_secret=source.client_secret,
+            shape="raw",
+        )
+    with running_emulator(latency_ms=2) as emu:
+        env = prepare(
+            tmp_path / "app",
+            emu,
+            backup,
+            DATABASE_URL=url,
+            REDIS_URL=REDIS,
+            Q_CLUSTER_NAME=name,
+            Q_WORKERS=str(Q_WORKERS),
+            LOOKERVAULT_DB_POOL_SIZE=str(POOL),
+            LOOKERVAULT_DB_OTHER_CLIENTS=str(OTHER_CLIENTS),
+            LOOKERVAULT_CHUNK_SIZE="25",
+        )
+        before = object_ids(emu)
+        # The product's defaults: 8 workers, fan-out 4, no rate ceiling (40 threads a process).
+        sid = create_session(env, "distributed")
+        logs = [tmp_path / f"q{n}.log" for n in range(1, 5)]
+        clusters = []
+        peak = 0
+        done = threading.Event()
+
+        def sample_connections() -> None:
+            nonlocal peak
+            while not done.wait(0.2):
+                (n,) = query(
+                    url,
+                    "select count(*) from pg_stat_activity where datname = current_database()",
+                )[0]
+                peak = max(peak, n)
+
+        sampler = threading.Thread(target=sample_connections, daemon=True)
+        sampler.start()
+        try:
+            for log in logs[:3]:
+                clusters.append(start(env, log))
+            wait_for(lambda: len(clusters_advertised(url)) == 3, 120, "three clusters advertised")
+            # A fourth cluster would not fit: it refuses, with the arithmetic.
+            fourth = subprocess.run(
+                [sys.executable, "manage.py", "qcluster"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            wait_for(
+                lambda: session_row(url, sid)["status"] in ("completed", "failed"),
+                240,
+                "the distributed session",
+                interval=1.0,
+            )
+        finally:
+            for c in clusters:
+                stop(c)
+            done.set()
+            sampler.join(5)
+        texts = [log.read_text() for log in logs[:3]]
+        assert fourth.returncode != 0
+        assert "not starting: a qcluster with Q_WORKERS=2 and LOOKERVAULT_DB_POOL_SIZE=3" in (
+            fourth.stderr
+        ), fourth.stderr[-2000:]
+        assert f"may hold {BUDGET} PostgreSQL connections (2 × 3 + 4)" in fourth.stderr
+        assert f"the database allows {LIMIT}" in fourth.stderr
+        assert f"clusters running (3) may hold {3 * BUDGET}" in fourth.stderr
+
+        row = session_row(url, sid)
+        assert row["status"] == "completed", (row, texts[0][-3000:])
+        assert row["failed"] == 0, row["summary"]
+        assert row["total"] >= 300
+        errors = query(
+            url,
+            "select count(*) from restore_restoreitemresult where session_id = ?"
+            " and message like '%too many%'",
+            sid,
+        )[0][0]
+        assert errors == 0
+        for text in texts:
+            assert "too many clients" not in text and "too many connections" not in text
+            assert "PoolTimeout" not in text
+        # Every process ran chunks within its pool; all of them together within the limit.
+        chunks = [t.count("restore chunk of session") for t in texts]
+        assert sum(1 for c in chunks if c) >= 2, chunks
+        print("peak connections", peak, "of", LIMIT, "chunks per cluster", chunks)
+        assert peak <= 3 * BUDGET + 2, peak  # + this test's own sampling connections
+        assert_no_duplicates(emu, before, url)
+        assert compare_with_backup(backup, emu, url) == []
