@@ -111,9 +111,22 @@ def is_same(ctx: RestoreContext, ct: ContentType, content: Body, found: Body | N
     return decided
 
 
+def may_hold_same_id(ctx: RestoreContext, ct: ContentType) -> bool:
+    """Worth a GET under the backup's own ID? On the same instance always; on another one only
+    for types with immutable fields of which the session's sample found an object under its own
+    ID (a migration into a fresh instance saves a request per item)."""
+    if ctx.same_instance or ct == CT.LOOKML_MODEL:
+        return True
+    if ct in WITHOUT_EVIDENCE:
+        return False
+    return ctx.ids_may_match is None or ct.slug in ctx.ids_may_match
+
+
 def proven_same_id(ctx: RestoreContext, ct: ContentType, sid: str) -> bool:
     """A reference's target: does the destination hold the backup's object under the same ID?
     (light GET, cached.) Used where no ID-map entry exists."""
+    if not may_hold_same_id(ctx, ct):
+        return False
     found = fetch_light(ctx, ct, sid)
     if found is None:
         return False

@@ -225,6 +225,8 @@ def equivalent_folder(ctx: RestoreContext, folder: dict[str, Any]) -> str | None
             user = ref(ctx, ContentType.USER, folder["creator_id"], "creator_id")
         except MissingDependencyError:
             return None
+        if ctx.same_instance and user == str(folder["creator_id"]) and folder.get("id"):
+            return str(folder["id"])  # the same user still: the same personal folder
         return personal_folder_of(ctx, user) if user else None
     return None
 

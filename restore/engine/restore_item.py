@@ -16,10 +16,15 @@ from typing import Any
 from restore.engine import row_sql
 from restore.engine.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext, SourceItem
-from restore.engine.counterpart import acceptable_hit, entry_holds, is_same, recorded_evidence
+from restore.engine.counterpart import (
+    acceptable_hit,
+    entry_holds,
+    is_same,
+    may_hold_same_id,
+    recorded_evidence,
+)
 from restore.engine.diffs import field_diff
 from restore.engine.errors import ItemTooLargeError, LookerApiError
-from restore.engine.identity import WITHOUT_EVIDENCE
 from restore.engine.payloads import writable
 from restore.engine.references import ROOT_FLAGS, equivalent_folder, prefetch
 from restore.engine.restorers import RESTORERS, TypeRestorer
@@ -183,7 +188,7 @@ def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Bod
         if holds and ctx.idmap.trust(ct, sid, dest_id):
             return current
         ctx.idmap.reject(ct, sid, dest_id)
-    if sid not in tried and _may_hold_same_id(ctx, ct):
+    if sid not in tried and may_hold_same_id(ctx, ct):
         tried.add(sid)
         current = ctx.client.get_or_none(r.object_path(sid))
         if is_same(ctx, ct, content, current) and ctx.idmap.trust(ct, sid, sid):
@@ -194,17 +199,6 @@ def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Bod
     if hit is None or not acceptable_hit(ctx, ct, sid, content, hit, r.key_field):
         return None
     return hit if ctx.idmap.claim(ct, str(hit[r.key_field]), sid) else None
-
-
-def _may_hold_same_id(ctx: RestoreContext, ct: ContentType) -> bool:
-    """Worth a GET under the backup's own ID? On the same instance always; on another one only
-    for types with immutable fields of which the session's sample found an object under its own
-    ID (a migration into a fresh instance saves a request per item)."""
-    if ctx.same_instance or ct == ContentType.LOOKML_MODEL:
-        return True
-    if ct in WITHOUT_EVIDENCE:
-        return False
-    return ctx.ids_may_match is None or ct.slug in ctx.ids_may_match
 
 
 def _skip(

@@ -8,7 +8,7 @@ from restore.engine.content_types import ContentType
 
 def test_it_drops_the_oldest_entries_and_reads_them_back(destination, monkeypatch):
     monkeypatch.setattr(idmap, "CACHE_LIMIT", 50)
-    ids = idmap.IdMap("https://src.example.com", destination)
+    ids = idmap.IdMap(destination)
     for n in range(200):
         ids.record(ContentType.LOOK, str(n), str(1000 + n))
     assert len(ids._cache) <= 50
@@ -18,7 +18,7 @@ def test_it_drops_the_oldest_entries_and_reads_them_back(destination, monkeypatc
 
 def test_a_dry_run_map_keeps_everything_in_memory(destination, monkeypatch):
     monkeypatch.setattr(idmap, "CACHE_LIMIT", 50)
-    ids = idmap.IdMap("https://src.example.com", destination, write=False)
+    ids = idmap.IdMap(destination, write=False)
     for n in range(200):
         ids.record(ContentType.LOOK, str(n), f"(new {n})")
     assert ids.get(ContentType.LOOK, "0") == "(new 0)"  # nothing in the database to fall back on
