@@ -169,13 +169,22 @@ def fallback_owner(ctx: RestoreContext) -> str | None:
     return find_user_by_email(ctx, email) if email else None
 
 
-def find_user_by_email(ctx: RestoreContext, email: str) -> str | None:
+def find_user_by_email(ctx: RestoreContext, email: str, *, fresh: bool = False) -> str | None:
+    """The destination user with this email (cached per session). `fresh`: ask again — a retried
+    create may have gone through after the cached "no such user" was learnt."""
+
     def lookup() -> str | None:
         rows = ctx.client.get("/users/search", {"email": email, "fields": "id,email"}) or []
         hits = [r for r in rows if (r.get("email") or "").lower() == email.lower()]
         return str(hits[0]["id"]) if hits else None
 
-    return ctx.cached(("user-email", email.lower()), lookup)
+    key = ("user-email", email.lower())
+    if fresh and ctx.cached_value(key) is None:
+        found = lookup()
+        if found is not None:
+            ctx.remember(key, found)
+        return found
+    return ctx.cached(key, lookup)
 
 
 def remember_user_email(ctx: RestoreContext, email: str, dest_id: str) -> None:

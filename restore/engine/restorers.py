@@ -77,9 +77,11 @@ def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
     email = user_email(content)
     if not email:
         return None
-    found_id = find_user_by_email(ctx, email)  # cached: an owner lookup may have asked already
-    found = ctx.client.get_or_none(f"/users/{found_id}") if found_id else None
     retried = content.get("id") is None or ctx.attempted_before(CT.USER, str(content["id"]))
+    # cached (an owner lookup may have asked already), except on a retry: an earlier attempt's
+    # create may have gone through unseen after the lookup answered "none"
+    found_id = find_user_by_email(ctx, email, fresh=retried)
+    found = ctx.client.get_or_none(f"/users/{found_id}") if found_id else None
     if found is None and content.get("first_name") and retried:
         # A create whose response was lost on an instance that ignored the email in the body:
         # the same name and no email credentials yet (only an earlier attempt can have made it).

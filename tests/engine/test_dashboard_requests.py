@@ -49,6 +49,9 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         summary = run(start_session(backup, dest, config), client_for(empty, recorder))
         assert summary["failed"] == 0, summary
         assert summary["by_type"]["dashboard"]["created"] == 1
+        # a session's fixed cost since issue 14: light GETs of sampled IDs (same instance or not?)
+        sampled = summary["instance"]["sampled"]
+        assert 0 < sampled <= 60
         stats = empty.stats()
         counts = routes(empty)
         # the query tiles' queries went inline: only the looks' queries were created on their own
@@ -56,7 +59,7 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         assert counts["POST /api/4.0/dashboard_elements"] == 25
         assert stats["state_counts"]["queries"] - before == LOOKS + QUERY_TILES
         # (concurrent look restores may repeat a cached lookup, e.g. the owner's email search)
-        assert stats["total"] < REQUESTS_BEFORE, counts
+        assert stats["total"] - sampled < REQUESTS_BEFORE, counts
         # the sequential session runner alone never has two requests in flight
         assert stats["max_in_flight"] >= 2, stats["max_in_flight"]
 
