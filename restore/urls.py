@@ -45,6 +45,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/cancel/", sessions.session_cancel, name="session_cancel"),
     path("sessions/<int:session_id>/resume/", sessions.session_resume, name="session_resume"),
     path("sessions/<int:session_id>/rollback/", sessions.session_rollback, name="session_rollback"),
+    path("sessions/<int:session_id>/apply/", sessions.session_apply, name="session_apply"),
     path(
         "sessions/<int:session_id>/rollback/preview/",
         sessions.session_rollback_preview,

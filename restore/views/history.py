@@ -20,7 +20,7 @@ def history(request):
     sessions = RestoreSession.objects.select_related("destination", "backup", "started_by")
     if request.GET:
         sessions = form.filter(sessions)
-    sessions = sessions.defer("progress", "summary").order_by("-created_at", "-id")
+    sessions = sessions.defer("progress").order_by("-created_at", "-id")
     page = paginate(request, sessions)
     describe_sessions(page.items)
     context = {"form": form, "page": page}

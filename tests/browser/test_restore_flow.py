@@ -115,7 +115,7 @@ def wait_for(probe, seconds: float = 90):
 
 def wait_for_session_end(page) -> str:
     badge = page.locator("#session-status")
-    expect(badge).to_have_text(re.compile("completed|failed|cancelled"), timeout=WAIT_MS)
+    expect(badge).to_have_text(re.compile("completed|failed|cancelled|planned"), timeout=WAIT_MS)
     return badge.inner_text()
 
 
