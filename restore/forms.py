@@ -323,9 +323,9 @@ class DLQFilterForm(forms.Form):
 class ResolveForm(forms.Form):
     note = forms.CharField(
         max_length=2000,
-        required=False,
+        required=True,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Note (why it needs no restore)",
+        label="Why does it need no restore? (required; kept in the history)",
     )
 
 

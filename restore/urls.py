@@ -80,6 +80,7 @@ urlpatterns = [
     path("dlq/<int:item_id>/row/", dlq.dlq_row, name="dlq_row"),
     path("dlq/<int:item_id>/retry/", dlq.dlq_retry_one, name="dlq_retry_one"),
     path("dlq/<int:item_id>/resolve/", dlq.dlq_resolve_one, name="dlq_resolve_one"),
+    path("dlq/undo/<int:event_id>/", dlq.dlq_undo, name="dlq_undo"),
     # History and ID mappings
     path("history/", history.history, name="history"),
     path("mappings/", history.mappings, name="mappings"),

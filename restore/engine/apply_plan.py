@@ -19,6 +19,7 @@ from restore.models import RestoreSession
 APPLIED_ACTIONS = ("created", "updated")
 CHANGED_KEY = "changed_since_plan"
 CHANGED_LISTED = 500
+SUMMARY_KEYS = (CHANGED_KEY, "changed_since_plan_count")  # kept in the session's final summary
 
 
 def planned_keys(plan: RestoreSession) -> dict[int, set[str]]:

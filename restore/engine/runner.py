@@ -887,6 +887,9 @@ def session_summary(
     if session.kind == RestoreSession.Kind.ROLLBACK:
         for key in ("changed_since_restore", "changed_since_restore_count"):
             doc[key] = (session.summary or {}).get(key)
+    for key in apply_plan.SUMMARY_KEYS:  # what an applied plan found changed since it
+        if key in (session.summary or {}):
+            doc[key] = session.summary[key]
     return doc
 
 

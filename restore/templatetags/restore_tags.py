@@ -187,3 +187,12 @@ def status_words(session: object) -> str:
     if getattr(session, "dry_run", False) and status == "completed":
         return "planned"
     return status.replace("_", " ")
+
+
+@register.filter
+def undo_event(tags: object) -> int | None:
+    """The audit event a message can undo (`extra_tags="undo-12"`), else None."""
+    for tag in str(tags or "").split():
+        if tag.startswith("undo-") and tag[5:].isdigit():
+            return int(tag[5:])
+    return None

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET
 from restore import roles
 from restore.access import require_perm
 from restore.forms import HistoryFilterForm, MappingFilterForm
-from restore.models import Destination, IDMapping, RestoreSession
+from restore.models import AuditEvent, Destination, IDMapping, RestoreSession
 from restore.views.helpers import int_or_none, paginate, render_page
 from restore.views.sessions import describe_sessions
 
@@ -23,7 +23,7 @@ def history(request):
     sessions = sessions.defer("progress").order_by("-created_at", "-id")
     page = paginate(request, sessions)
     describe_sessions(page.items)
-    context = {"form": form, "page": page}
+    context = {"form": form, "page": page, "events": AuditEvent.objects.select_related("user")[:30]}
     return render_page(
         request, "restore/history.html", "restore/partials/history_table.html", context
     )

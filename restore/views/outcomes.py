@@ -56,6 +56,11 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
     retried = int((s.summary or {}).get("since_retried") or 0) if s.failed else 0
     fixed = f"; {retried:,} fixed since by a retry" if retried else ""
     counts = counts_line(s)
+    moved = int((s.summary or {}).get("changed_since_plan_count") or 0)
+    if s.status == RestoreSession.Status.FAILED and moved and not done:
+        plan_id = (s.config or {}).get("plan_session_id")
+        headline = f"Not applied: {plural(moved, 'object')} changed since plan {plan_id}"
+        return tone("bad", headline, counts, "Nothing was written.")
     if s.status == RestoreSession.Status.FAILED:
         what = "Plan failed" if s.dry_run else "Failed"
         if s.failed and not s.error_message:
