@@ -316,18 +316,24 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         raise Http404("Unknown content type.") from exc
     error = ""
     item = None
+    deps: list[dict] = []
+    row: dict = {"content_type": ct.slug, "id": item_id}
     try:
         with open_backup(backup.path) as reader:
             item = reader.get_item(ct, item_id)
+            if item is not None:
+                row = item_row(item, with_content=True)
+                content = row.get("content")
+                deps = [
+                    d
+                    for d in (dependencies(content) if content else [])
+                    if (d["type"], d["id"]) != (ct.slug, str(row["id"]))
+                ]
+                name_references(reader, row, deps)
     except (BackupError, OSError, ValueError) as exc:
         error = f"The backup file could not be read: {exc}"
     if item is None and not error:
         raise Http404(f"No {ct.slug.replace('_', ' ')} {item_id} in this backup.")
-    row = (
-        item_row(item, with_content=True)
-        if item is not None
-        else {"content_type": ct.slug, "id": item_id}
-    )
     error = error or row.get("error", "")
     content = row.get("content")
     context = {
@@ -335,11 +341,58 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         "item": row,
         "content_type": ct,
         "json": pretty_json(content),
-        "dependencies": [
-            d
-            for d in (dependencies(content) if content else [])
-            if (d["type"], d["id"]) != (ct.slug, str(row["id"]))
-        ],
+        "dependencies": deps,
         "error": error,
     }
     return render(request, "restore/backup_item.html", context)
+
+
+# How a reference reads on the item page ("folder.parent_id" → "parent folder").
+VIA_WORDS = {
+    "folder_id": "its folder",
+    "space_id": "its folder",
+    "parent_id": "parent folder",
+    "user_id": "owner",
+    "look_id": "a tile's look",
+    "dashboard_id": "a dashboard it shows",
+    "board_id": "its board",
+    "group_ids": "its groups",
+    "role_ids": "its roles",
+    "permission_set_id": "its permission set",
+    "model_set_id": "its model set",
+    "group_id": "a group",
+    "role_id": "a role",
+}
+NAMED_AT_MOST = 50
+
+
+def name_references(reader, row: dict, deps: list[dict]) -> None:
+    """Names for what the page shows by ID: the owner, the folder, each dependency (the ID stays
+    beside the name); "not in this backup" when the backup does not hold it."""
+
+    def name_of(ct: ContentType, ref: str) -> str:
+        try:
+            found = reader.get_item(ct, str(ref))
+        except (BackupError, ValueError):
+            return ""
+        if found is None:
+            return ""
+        if ct == ContentType.USER:  # lookervault stores no name for users: their email is one
+            content = _get(found, "content") or {}
+            person = " ".join(
+                str(content.get(k)) for k in ("first_name", "last_name") if content.get(k)
+            )
+            email = content.get("email") or _get(found, "owner_email")
+            if person or email:
+                return f"{person} <{email}>" if person and email else person or email
+        return _get(found, "name") or f"#{ref}"
+
+    if row.get("folder_id"):
+        row["folder_name"] = name_of(ContentType.FOLDER, row["folder_id"])
+    owner = row.get("owner")
+    if owner and str(owner).isdigit():
+        row["owner_name"] = name_of(ContentType.USER, owner)
+    for d in deps[:NAMED_AT_MOST]:
+        d["name"] = name_of(ContentType.parse(d["type"]), d["id"])
+        key = d["via"].rsplit(".", 1)[-1]
+        d["why"] = VIA_WORDS.get(key, d["via"].replace("_", " "))

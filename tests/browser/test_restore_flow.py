@@ -215,6 +215,15 @@ def test_plan_then_apply_exactly_that_plan_then_roll_back(
     expect(page.get_by_role("button", name="Roll back this restore")).to_have_count(0)
 
 
+def fits_width(page, selector: str) -> bool:
+    """No horizontal scroll: the element is no wider than what the window shows of it."""
+    return page.evaluate(
+        "(sel) => [...document.querySelectorAll(sel)].every(e => e.scrollWidth <= e.clientWidth + 1)"
+        " && document.documentElement.scrollWidth <= window.innerWidth + 1",
+        selector,
+    )
+
+
 def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     page, live_server, workers, admin, destination, backup_file, emulator
 ):
@@ -234,9 +243,19 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     assert session.failed > 0
     assert DeadLetterItem.objects.filter(session=session, status="open").count() == session.failed
     page.reload()
+    # Red when anything failed: the badge, the outcome, the red part of the bar.
+    expect(page.locator("#session-status")).not_to_have_text("completed")
+    expect(page.locator("#outcome.bad")).to_contain_text(
+        re.compile(
+            rf"{session.failed} of {session.total} items failed|all {session.failed} items failed"
+        )
+    )
+    expect(page.locator("#session-progress .bar span.failed").first).to_be_visible()
+    expect(page.get_by_text("Rate limiter")).to_have_count(0)
+    expect(page.locator("nav .nav-count")).to_have_text(str(session.failed))  # DLQ size in the menu
     screenshot(page, "session-with-failures")
 
-    page.get_by_role("link", name=re.compile("open in the dead-letter queue")).click()
+    page.get_by_role("link", name=re.compile("open in the dead-letter queue")).first.click()
     rows = page.locator("#dlq-table tbody tr")
     expect(rows).to_have_count(session.failed)
     screenshot(page, "dlq")
@@ -244,6 +263,20 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     expect(page.locator("table")).to_contain_text("422")
     screenshot(page, "dlq-triage")
     page.go_back()
+
+    # Dismissing needs a note, asks first, and can be undone.
+    page.on("dialog", lambda dialog: dialog.accept())
+    last = rows.last
+    last.locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Dismiss selected").click()
+    expect(page.locator(".messages")).to_contain_text("Write a note")
+    rows.last.locator("input[type=checkbox]").check()
+    page.locator("#bulk-note").fill("look retired on purpose")
+    page.get_by_role("button", name="Dismiss selected").click()
+    expect(page.locator(".messages")).to_contain_text("Dismissed 1 item.")
+    page.locator(".messages").get_by_role("button", name="Undo").click()
+    expect(page.locator(".messages")).to_contain_text("Open again: 1 item.")
+    expect(rows).to_have_count(session.failed)
 
     # Remove the fault and retry the first item with one click: its row updates in place.
     emulator.set_faults(clear=True)
@@ -258,10 +291,33 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     expect(page.get_by_text("open dead-letter item")).to_be_visible()
     screenshot(page, "dashboard")
     page.goto(f"{live_server.url}/history/")
+    # The session still counts what it did; the retry and the dismissal are in the history.
+    expect(page.locator("#history-table")).to_contain_text(
+        f"{session.failed} failed (1 since retried)"
+    )
+    actions = page.locator("#dlq-actions")
+    expect(actions).to_contain_text("look retired on purpose")
+    expect(actions).to_contain_text("undo dismissal")
+    expect(actions).to_contain_text("retry")
     screenshot(page, "history")
+
+    # At 800 px the columns that say what happened stay in view, with no sideways scroll.
+    page.set_viewport_size({"width": 800, "height": 800})
+    for path, name, must_show in (
+        ("/", "dashboard-800", "failed"),
+        ("/history/", "history-800", "failed"),
+        ("/dlq/?status=", "dlq-800", "Retry"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("main table").first.get_by_text(must_show).first).to_be_visible()
+        assert fits_width(page, "main .table-wrap"), path
+        screenshot(page, name)
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/mappings/")
     screenshot(page, "mappings")
     page.goto(f"{live_server.url}/destinations/")
+    # Health follows the sessions that used the destination, not only the last test.
+    expect(page.locator("#health-" + str(destination.pk))).to_contain_text("worked with it")
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator(".health-msg")).to_contain_text("Connected", timeout=WAIT_MS)
     screenshot(page, "destinations")
@@ -282,6 +338,7 @@ def test_cancel_then_resume_from_the_session_page(
     expect(page.locator("#session-status")).to_have_text("running", timeout=WAIT_MS)
     expect(page.locator("#session-progress .big")).not_to_contain_text("0 of", timeout=WAIT_MS)
     screenshot(page, "session-running")
+    page.once("dialog", lambda dialog: dialog.accept())  # Cancel asks first
     page.get_by_role("button", name="Cancel").click()
     assert wait_for_session_end(page) == "cancelled"
     session = RestoreSession.objects.get()
