@@ -246,17 +246,40 @@ def backup_detail(request, backup_id: int):
             items, has_next = read_items_page(backup, filters, number)
         except BackupUnavailable as exc:
             error = str(exc)
+    page = Page(items, number, has_next, filter_query(request))
+    page.total = matching_total(backup, filters)
     context = {
         "backup": backup,
         "form": form,
         "counts": sorted(backup.item_counts.items(), key=lambda kv: -kv[1]),
-        "page": Page(items, number, has_next, filter_query(request)),
+        "page": page,
         "error": error,
+        "folders": folder_choices(backup) if not request.htmx else [],
     }
     template = (
         "restore/partials/backup_items.html" if request.htmx else "restore/backup_detail.html"
     )
     return render(request, template, context)
+
+
+def matching_total(backup: Backup, filters: dict) -> int | None:
+    """How many items the list holds, when the verification's counts tell it without a scan
+    (no filter, or a type filter only)."""
+    if any(v for k, v in filters.items() if k != "content_type"):
+        return None
+    if filters.get("content_type"):
+        return backup.item_counts.get(filters["content_type"])
+    return backup.total_items or None
+
+
+def folder_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:
+    """(ID, name) of the backup's folders, for the folder filter's search-as-you-type list."""
+    try:
+        with open_backup(backup.path) as reader:
+            rows = reader.page(Selection(content_types=[ContentType.FOLDER]), 0, limit)
+    except (BackupError, OSError, ValueError):
+        return []
+    return [(str(_get(r, "plain_id") or _get(r, "id")), _get(r, "name") or "") for r in rows]
 
 
 REFERENCE_FIELDS = {

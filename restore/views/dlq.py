@@ -121,6 +121,7 @@ def dlq_list(request):
         "return_query": request.GET.urlencode(),
         "resolve_form": ResolveForm(),
         "live": RestoreSession.objects.filter(status__in=RestoreSession.ACTIVE_STATUSES).exists(),
+        **pickers(),
     }
     return render_page(request, "restore/dlq_list.html", "restore/partials/dlq_table.html", context)
 
@@ -143,6 +144,21 @@ def dlq_item(request, item_id: int):
         "dismissal": dismissal_of(item),
     }
     return render(request, "restore/dlq_item.html", context)
+
+
+def pickers() -> dict:
+    """Choices for the filters' search-as-you-type pickers: sessions and error classes that have
+    dead letters."""
+    sessions = (
+        RestoreSession.objects.filter(dlq_items__isnull=False)
+        .distinct()
+        .select_related("destination")
+        .order_by("-created_at")[:100]
+    )
+    classes = (
+        DeadLetterItem.objects.order_by().values_list("error_class", flat=True).distinct()[:200]
+    )
+    return {"session_choices": sessions, "error_class_choices": sorted(classes)}
 
 
 def dismissal_of(item: DeadLetterItem) -> AuditEvent | None:

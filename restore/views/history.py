@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from django.db.models import Q
+from django.db.models.functions import Length
 from django.views.decorators.http import require_GET
 
 from restore import roles
 from restore.access import require_perm
 from restore.forms import HistoryFilterForm, MappingFilterForm
-from restore.models import AuditEvent, Destination, IDMapping, RestoreSession
+from restore.models import AuditEvent, Destination, IDMapping, RestoreItemResult, RestoreSession
 from restore.views.helpers import int_or_none, paginate, render_page
 from restore.views.sessions import describe_sessions
 
@@ -43,6 +44,20 @@ def instance_pairs() -> list[dict]:
     ]
 
 
+def named(page):
+    """Each mapping's name, from the result of the session that recorded it (one query)."""
+    keys = {(m.session_id, m.content_type, m.source_id) for m in page.items if m.session_id}
+    names = {}
+    if keys:
+        rows = RestoreItemResult.objects.filter(
+            session_id__in={k[0] for k in keys}, source_id__in={k[2] for k in keys}
+        ).values_list("session_id", "content_type", "source_id", "name")
+        names = {(s, ct, sid): name for s, ct, sid, name in rows}
+    for m in page.items:
+        m.name = names.get((m.session_id, m.content_type, m.source_id), "")
+    return page
+
+
 @require_GET
 @require_perm(roles.VIEW)
 def mappings(request):
@@ -67,7 +82,9 @@ def mappings(request):
         "source": source,
         "destination_id": destination_id,
         "form": form,
-        "page": paginate(request, rows.order_by("content_type", "source_id")),
+        "page": named(
+            paginate(request, rows.order_by("content_type", Length("source_id"), "source_id"))
+        ),
     }
     return render_page(
         request, "restore/mappings.html", "restore/partials/mappings_table.html", context

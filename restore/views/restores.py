@@ -113,10 +113,16 @@ def form_page(request, form: RestoreForm, status: int = 200):
 
 
 def initial_from_get(request) -> dict:
-    """Prefill from a link such as "Restore this dashboard" (?backup=1&types=dashboard&ids=101)."""
+    """Prefill from a link such as "Restore this dashboard" (?backup=1&types=dashboard&ids=101),
+    or from items ticked in the backup browser (?pick=dashboard:101&pick=look:7)."""
     initial: dict = {}
     for key, value in request.GET.lists():
-        initial[key] = value if key == "types" else value[-1]
+        if key != "pick":
+            initial[key] = value if key == "types" else value[-1]
+    picks = [p.split(":", 1) for p in request.GET.getlist("pick") if ":" in p]
+    if picks:
+        initial["types"] = sorted({t for t, _ in picks})
+        initial["ids"] = ", ".join(dict.fromkeys(i for _, i in picks))
     return initial
 
 
