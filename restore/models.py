@@ -482,7 +482,7 @@ class AuditEvent(models.Model):
     class Action(models.TextChoices):
         RETRY = "retry"
         DISMISS = "dismiss"
-        REOPEN = "reopen", "undo dismissal"
+        REOPEN = "reopen", "Undo dismissal"
 
     at = models.DateTimeField(default=timezone.now, db_index=True)
     user = models.ForeignKey(

@@ -19,7 +19,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('at', models.DateTimeField(db_index=True, default=django.utils.timezone.now)),
-                ('action', models.CharField(choices=[('retry', 'Retry'), ('dismiss', 'Dismiss'), ('reopen', 'undo dismissal')], max_length=20)),
+                ('action', models.CharField(choices=[('retry', 'Retry'), ('dismiss', 'Dismiss'), ('reopen', 'Undo dismissal')], max_length=20)),
                 ('count', models.IntegerField(default=0)),
                 ('note', models.TextField(blank=True)),
                 ('item_ids', models.JSONField(blank=True, default=list)),

@@ -186,15 +186,18 @@ def reader_selection(filters: dict) -> Selection:
     return Selection(**kwargs)
 
 
-def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool]:
-    """One page of the matching items (plus one row to know if there is a next)."""
+def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool, int]:
+    """One page of the matching items (plus one row to know if there is a next), and how many
+    match in all (the reader counts in SQL)."""
     offset = (number - 1) * PER_PAGE
     try:
         with open_backup(backup.path) as reader:
-            rows = reader.page(reader_selection(filters), offset, PER_PAGE + 1)
+            selection = reader_selection(filters)
+            rows = reader.page(selection, offset, PER_PAGE + 1)
+            total = reader.count(selection)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
-    return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE
+    return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE, total
 
 
 def _get(item, name: str, default=None):
@@ -241,13 +244,14 @@ def backup_detail(request, backup_id: int):
     error = ""
     items: list = []
     has_next = False
+    total = None
     if backup.status == Backup.Status.VERIFIED or backup.item_counts:
         try:
-            items, has_next = read_items_page(backup, filters, number)
+            items, has_next, total = read_items_page(backup, filters, number)
         except BackupUnavailable as exc:
             error = str(exc)
     page = Page(items, number, has_next, filter_query(request))
-    page.total = matching_total(backup, filters)
+    page.total = total
     context = {
         "backup": backup,
         "form": form,
@@ -260,16 +264,6 @@ def backup_detail(request, backup_id: int):
         "restore/partials/backup_items.html" if request.htmx else "restore/backup_detail.html"
     )
     return render(request, template, context)
-
-
-def matching_total(backup: Backup, filters: dict) -> int | None:
-    """How many items the list holds, when the verification's counts tell it without a scan
-    (no filter, or a type filter only)."""
-    if any(v for k, v in filters.items() if k != "content_type"):
-        return None
-    if filters.get("content_type"):
-        return backup.item_counts.get(filters["content_type"])
-    return backup.total_items or None
 
 
 def folder_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:

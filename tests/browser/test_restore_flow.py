@@ -246,9 +246,7 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     # Red when anything failed: the badge, the outcome, the red part of the bar.
     expect(page.locator("#session-status")).not_to_have_text("completed")
     expect(page.locator("#outcome.bad")).to_contain_text(
-        re.compile(
-            rf"{session.failed} of {session.total} items failed|every item failed"
-        )
+        re.compile(rf"{session.failed} of {session.total} items failed|every item failed")
     )
     expect(page.locator("#session-progress .bar span.failed").first).to_be_visible()
     expect(page.get_by_text("Rate limiter")).to_have_count(0)
@@ -297,8 +295,8 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     )
     actions = page.locator("#dlq-actions")
     expect(actions).to_contain_text("look retired on purpose")
-    expect(actions).to_contain_text("undo dismissal")
-    expect(actions).to_contain_text("retry")
+    expect(actions).to_contain_text("Undo dismissal")
+    expect(actions).to_contain_text("Retry")
     screenshot(page, "history")
 
     # At 800 px the columns that say what happened stay in view, with no sideways scroll.

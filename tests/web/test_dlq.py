@@ -97,7 +97,7 @@ def test_dismiss_selected_is_recorded_and_can_be_undone(client, support_user, ma
     assert not DeadLetterItem.objects.filter(status="dismissed").exists()
     assert list(AuditEvent.objects.values_list("action", flat=True)) == ["reopen", "dismiss"]
     history = client.get(reverse("history")).content.decode()
-    assert "undo dismissal" in history
+    assert "Undo dismissal" in history
 
 
 def test_a_dismissed_item_can_still_be_retried(client, support_user, many_items):
