@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -15,14 +16,14 @@ from restore.secrets import SecretDecryptionError
 
 def attach_health(destinations) -> list[Destination]:
     """Each destination's health from the newest evidence: its last connection test, or a later
-    session that logged in and finished (a session that wrote into it is a passed test)."""
+    session in which items succeeded there (that is a passed test)."""
     destinations = list(destinations)
     for d in destinations:
         last = (
-            RestoreSession.objects.filter(
-                destination=d, status__in=RestoreSession.FINISHED_STATUSES
-            )
+            RestoreSession.objects.filter(destination=d)
             .exclude(finished_at=None)
+            .annotate(worked=F("created") + F("updated") + F("unchanged"))
+            .filter(worked__gt=0)
             .order_by("-finished_at")
             .only("pk", "finished_at", "dry_run", "kind")
             .first()

@@ -9,7 +9,14 @@ from django.views.decorators.http import require_GET
 from restore import roles
 from restore.access import require_perm
 from restore.forms import HistoryFilterForm, MappingFilterForm
-from restore.models import AuditEvent, Destination, IDMapping, RestoreItemResult, RestoreSession
+from restore.models import (
+    AuditEvent,
+    DeadLetterItem,
+    Destination,
+    IDMapping,
+    RestoreItemResult,
+    RestoreSession,
+)
 from restore.views.helpers import int_or_none, paginate, render_page
 from restore.views.sessions import describe_sessions
 
@@ -24,10 +31,20 @@ def history(request):
     sessions = sessions.defer("progress").order_by("-created_at", "-id")
     page = paginate(request, sessions)
     describe_sessions(page.items)
-    context = {"form": form, "page": page, "events": AuditEvent.objects.select_related("user")[:30]}
+    context = {"form": form, "page": page, "events": audit_events()}
     return render_page(
         request, "restore/history.html", "restore/partials/history_table.html", context
     )
+
+
+def audit_events(limit: int = 30) -> list[AuditEvent]:
+    """The latest DLQ actions; a dismissal can be undone while some of its items stay dismissed."""
+    events = list(AuditEvent.objects.select_related("user")[:limit])
+    for e in events:
+        e.undoable = e.action == AuditEvent.Action.DISMISS and (
+            DeadLetterItem.objects.filter(pk__in=e.item_ids, status="dismissed").exists()
+        )
+    return events
 
 
 def instance_pairs() -> list[dict]:

@@ -314,8 +314,6 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     page.goto(f"{live_server.url}/mappings/")
     screenshot(page, "mappings")
     page.goto(f"{live_server.url}/destinations/")
-    # Health follows the sessions that used the destination, not only the last test.
-    expect(page.locator("#health-" + str(destination.pk))).to_contain_text("worked with it")
     page.get_by_role("button", name="Test connection").click()
     expect(page.locator(".health-msg")).to_contain_text("Connected", timeout=WAIT_MS)
     screenshot(page, "destinations")

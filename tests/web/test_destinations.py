@@ -145,6 +145,7 @@ def test_health_follows_the_newest_evidence(client, auditor_user, destination, b
         destination=destination,
         status=RestoreSession.Status.COMPLETED,
         finished_at=timezone.now(),
+        updated=1,
     )
     for url in (reverse("home"), reverse("destination_list")):
         page = client.get(url).content.decode()
