@@ -52,7 +52,12 @@ class BackupItemFilterForm(forms.Form):
     content_type = forms.ChoiceField(choices=TYPE_SLUG_CHOICES, required=False, label="Type")
     search = forms.CharField(max_length=200, required=False, label="Name contains")
     owner = forms.CharField(max_length=200, required=False, label="Owner (ID or email)")
-    folder = forms.CharField(max_length=100, required=False, label="Folder ID")
+    folder = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Folder",
+        widget=forms.TextInput(attrs={"list": "backup-folders", "placeholder": "type a name"}),
+    )
     include_deleted = forms.BooleanField(required=False, label="Include deleted")
 
 
@@ -277,9 +282,16 @@ class DLQFilterForm(forms.Form):
         required=False,
         initial=DeadLetterItem.Status.OPEN,
     )
-    session = forms.IntegerField(required=False, min_value=1)
+    session = forms.IntegerField(
+        required=False, min_value=1, widget=forms.NumberInput(attrs={"list": "dlq-sessions"})
+    )
     content_type = content_type_filter()
-    error_class = forms.CharField(max_length=200, required=False, label="Error class")
+    error_class = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Error class",
+        widget=forms.TextInput(attrs={"list": "dlq-error-classes", "autocomplete": "off"}),
+    )
     http_status = forms.IntegerField(
         required=False, min_value=0, max_value=999, label="HTTP status"
     )
@@ -323,9 +335,9 @@ class DLQFilterForm(forms.Form):
 class ResolveForm(forms.Form):
     note = forms.CharField(
         max_length=2000,
-        required=False,
+        required=True,
         widget=forms.Textarea(attrs={"rows": 2}),
-        label="Note (why it needs no restore)",
+        label="Why does it need no restore? (required; kept in the history)",
     )
 
 

@@ -473,3 +473,38 @@ class RateLimitState(models.Model):
     key = models.CharField(max_length=200, unique=True)
     state = models.JSONField(default=dict)
     updated_at = models.DateTimeField(auto_now=True)
+
+
+class AuditEvent(models.Model):
+    """A person's action outside a session's own run (DLQ retry, dismiss, reopen): the history
+    shows them beside the sessions, so nothing done to a failure goes unrecorded."""
+
+    class Action(models.TextChoices):
+        RETRY = "retry"
+        DISMISS = "dismiss"
+        REOPEN = "reopen", "Undo dismissal"
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    action = models.CharField(max_length=20, choices=Action)
+    count = models.IntegerField(default=0)
+    note = models.TextField(blank=True)
+    # The dead-letter items acted on (IDs), so an undo reopens exactly these.
+    item_ids = models.JSONField(default=list, blank=True)
+    summary = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    @classmethod
+    def record(cls, user, action: str, item_ids: list[int], note: str = "", summary: str = ""):
+        return cls.objects.create(
+            user=user if getattr(user, "pk", None) else None,
+            action=action,
+            count=len(item_ids),
+            note=note,
+            item_ids=list(item_ids)[:5000],
+            summary=summary[:500],
+        )

@@ -45,6 +45,7 @@ urlpatterns = [
     path("sessions/<int:session_id>/cancel/", sessions.session_cancel, name="session_cancel"),
     path("sessions/<int:session_id>/resume/", sessions.session_resume, name="session_resume"),
     path("sessions/<int:session_id>/rollback/", sessions.session_rollback, name="session_rollback"),
+    path("sessions/<int:session_id>/apply/", sessions.session_apply, name="session_apply"),
     path(
         "sessions/<int:session_id>/rollback/preview/",
         sessions.session_rollback_preview,
@@ -79,6 +80,7 @@ urlpatterns = [
     path("dlq/<int:item_id>/row/", dlq.dlq_row, name="dlq_row"),
     path("dlq/<int:item_id>/retry/", dlq.dlq_retry_one, name="dlq_retry_one"),
     path("dlq/<int:item_id>/resolve/", dlq.dlq_resolve_one, name="dlq_resolve_one"),
+    path("dlq/undo/<int:event_id>/", dlq.dlq_undo, name="dlq_undo"),
     # History and ID mappings
     path("history/", history.history, name="history"),
     path("mappings/", history.mappings, name="mappings"),

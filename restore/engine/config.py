@@ -36,6 +36,9 @@ class RestoreConfig(BaseModel):
     # Rollback: undo even objects someone changed in the destination since the restore wrote them
     # (without it such a rollback is refused before its first write, listing them).
     confirm_changed: bool = False
+    # Applying a saved plan: only the items that dry run would create or update, after checking
+    # the destination still holds what it saw (`restore.engine.apply_plan`).
+    plan_session_id: int | None = None
     # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
     # validated by the backup reader's Selection model.
     selection: dict[str, Any] = Field(default_factory=dict)

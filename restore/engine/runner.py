@@ -38,7 +38,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from restore.engine import dlq, malloc_trim
+from restore.engine import apply_plan, dlq, malloc_trim
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
@@ -480,6 +480,7 @@ class SessionRunner:
         self.items_since_checkpoint = 0
         self._ckpt_lock = threading.Lock()
         self._beat_thread: threading.Thread | None = None
+        self.planned: dict[int, set[str]] | None = None  # applying a saved plan: its items
 
     # public
     def run(self) -> dict[str, Any]:
@@ -536,10 +537,21 @@ class SessionRunner:
             progress=self.progress,
             should_stop=self.stop.is_set,
         )
+        self.planned = self._check_plan(ctx, config)
         self._run_levels(ctx, reader, config)
         if not self.stop.is_set():
             ctx.first_pass = False
             self._second_pass(reader)
+
+    def _check_plan(self, ctx: RestoreContext, config: Any) -> dict[int, set[str]] | None:
+        """Applying a saved plan: its items, after checking (before the first write) that the
+        destination still holds what the plan saw. None for an ordinary restore."""
+        if config.plan_session_id is None:
+            return None
+        plan = RestoreSession.objects.get(pk=config.plan_session_id)
+        if not self.session.results.exists():
+            apply_plan.check_destination(ctx, plan, self.stop.is_set)
+        return apply_plan.planned_keys(plan)
 
     def _run_rollback(self) -> None:
         """A rollback's steps one after another (sub-folders before their parents); steps with a
@@ -599,6 +611,8 @@ class SessionRunner:
                 ).values_list("source_id", flat=True)
             )
             items = level_items(ctx, reader, selection, ct)
+            if self.planned is not None:
+                items = apply_plan.only_planned(items, self.planned, ct)
             self._run_level(ct, items, done, config.workers)
             self._checkpoint(ct, level_done=not self.stop.is_set())
 
@@ -876,6 +890,9 @@ def session_summary(
     if session.kind == RestoreSession.Kind.ROLLBACK:
         for key in ("changed_since_restore", "changed_since_restore_count"):
             doc[key] = (session.summary or {}).get(key)
+    for key in apply_plan.SUMMARY_KEYS:  # what an applied plan found changed since it
+        if key in (session.summary or {}):
+            doc[key] = session.summary[key]
     return doc
 
 

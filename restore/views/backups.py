@@ -186,15 +186,18 @@ def reader_selection(filters: dict) -> Selection:
     return Selection(**kwargs)
 
 
-def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool]:
-    """One page of the matching items (plus one row to know if there is a next)."""
+def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool, int]:
+    """One page of the matching items (plus one row to know if there is a next), and how many
+    match in all (the reader counts in SQL)."""
     offset = (number - 1) * PER_PAGE
     try:
         with open_backup(backup.path) as reader:
-            rows = reader.page(reader_selection(filters), offset, PER_PAGE + 1)
+            selection = reader_selection(filters)
+            rows = reader.page(selection, offset, PER_PAGE + 1)
+            total = reader.count(selection)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
-    return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE
+    return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE, total
 
 
 def _get(item, name: str, default=None):
@@ -241,22 +244,36 @@ def backup_detail(request, backup_id: int):
     error = ""
     items: list = []
     has_next = False
+    total = None
     if backup.status == Backup.Status.VERIFIED or backup.item_counts:
         try:
-            items, has_next = read_items_page(backup, filters, number)
+            items, has_next, total = read_items_page(backup, filters, number)
         except BackupUnavailable as exc:
             error = str(exc)
+    page = Page(items, number, has_next, filter_query(request))
+    page.total = total
     context = {
         "backup": backup,
         "form": form,
         "counts": sorted(backup.item_counts.items(), key=lambda kv: -kv[1]),
-        "page": Page(items, number, has_next, filter_query(request)),
+        "page": page,
         "error": error,
+        "folders": folder_choices(backup) if not request.htmx else [],
     }
     template = (
         "restore/partials/backup_items.html" if request.htmx else "restore/backup_detail.html"
     )
     return render(request, template, context)
+
+
+def folder_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:
+    """(ID, name) of the backup's folders, for the folder filter's search-as-you-type list."""
+    try:
+        with open_backup(backup.path) as reader:
+            rows = reader.page(Selection(content_types=[ContentType.FOLDER]), 0, limit)
+    except (BackupError, OSError, ValueError):
+        return []
+    return [(str(_get(r, "plain_id") or _get(r, "id")), _get(r, "name") or "") for r in rows]
 
 
 REFERENCE_FIELDS = {
@@ -316,18 +333,24 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         raise Http404("Unknown content type.") from exc
     error = ""
     item = None
+    deps: list[dict] = []
+    row: dict = {"content_type": ct.slug, "id": item_id}
     try:
         with open_backup(backup.path) as reader:
             item = reader.get_item(ct, item_id)
+            if item is not None:
+                row = item_row(item, with_content=True)
+                content = row.get("content")
+                deps = [
+                    d
+                    for d in (dependencies(content) if content else [])
+                    if (d["type"], d["id"]) != (ct.slug, str(row["id"]))
+                ]
+                name_references(reader, row, deps)
     except (BackupError, OSError, ValueError) as exc:
         error = f"The backup file could not be read: {exc}"
     if item is None and not error:
         raise Http404(f"No {ct.slug.replace('_', ' ')} {item_id} in this backup.")
-    row = (
-        item_row(item, with_content=True)
-        if item is not None
-        else {"content_type": ct.slug, "id": item_id}
-    )
     error = error or row.get("error", "")
     content = row.get("content")
     context = {
@@ -335,11 +358,58 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         "item": row,
         "content_type": ct,
         "json": pretty_json(content),
-        "dependencies": [
-            d
-            for d in (dependencies(content) if content else [])
-            if (d["type"], d["id"]) != (ct.slug, str(row["id"]))
-        ],
+        "dependencies": deps,
         "error": error,
     }
     return render(request, "restore/backup_item.html", context)
+
+
+# How a reference reads on the item page ("folder.parent_id" → "parent folder").
+VIA_WORDS = {
+    "folder_id": "its folder",
+    "space_id": "its folder",
+    "parent_id": "parent folder",
+    "user_id": "owner",
+    "look_id": "a tile's look",
+    "dashboard_id": "a dashboard it shows",
+    "board_id": "its board",
+    "group_ids": "its groups",
+    "role_ids": "its roles",
+    "permission_set_id": "its permission set",
+    "model_set_id": "its model set",
+    "group_id": "a group",
+    "role_id": "a role",
+}
+NAMED_AT_MOST = 50
+
+
+def name_references(reader, row: dict, deps: list[dict]) -> None:
+    """Names for what the page shows by ID: the owner, the folder, each dependency (the ID stays
+    beside the name); "not in this backup" when the backup does not hold it."""
+
+    def name_of(ct: ContentType, ref: str) -> str:
+        try:
+            found = reader.get_item(ct, str(ref))
+        except (BackupError, ValueError):
+            return ""
+        if found is None:
+            return ""
+        if ct == ContentType.USER:  # lookervault stores no name for users: their email is one
+            content = _get(found, "content") or {}
+            person = " ".join(
+                str(content.get(k)) for k in ("first_name", "last_name") if content.get(k)
+            )
+            email = content.get("email") or _get(found, "owner_email")
+            if person or email:
+                return f"{person} <{email}>" if person and email else person or email
+        return _get(found, "name") or f"#{ref}"
+
+    if row.get("folder_id"):
+        row["folder_name"] = name_of(ContentType.FOLDER, row["folder_id"])
+    owner = row.get("owner")
+    if owner and str(owner).isdigit():
+        row["owner_name"] = name_of(ContentType.USER, owner)
+    for d in deps[:NAMED_AT_MOST]:
+        d["name"] = name_of(ContentType.parse(d["type"]), d["id"])
+        key = d["via"].rsplit(".", 1)[-1]
+        d["why"] = VIA_WORDS.get(key, d["via"].replace("_", " "))

@@ -3,21 +3,58 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.db.models import F
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from restore import roles
 from restore.access import require_perm
 from restore.forms import DestinationForm
-from restore.models import Destination
+from restore.models import Destination, RestoreSession
 from restore.secrets import SecretDecryptionError
+
+
+def attach_health(destinations) -> list[Destination]:
+    """Each destination's health from the newest evidence: its last connection test, or a later
+    session in which items succeeded there (that is a passed test)."""
+    destinations = list(destinations)
+    for d in destinations:
+        last = (
+            RestoreSession.objects.filter(destination=d)
+            .exclude(finished_at=None)
+            .annotate(worked=F("created") + F("updated") + F("unchanged"))
+            .filter(worked__gt=0)
+            .order_by("-finished_at")
+            .only("pk", "finished_at", "dry_run", "kind")
+            .first()
+        )
+        d.health = health(d, last)
+    return destinations
+
+
+def health(d: Destination, last: RestoreSession | None) -> dict:
+    tested = d.last_checked_at
+    if last is not None and (tested is None or last.finished_at > tested):
+        return {
+            "state": "ok",
+            "label": "ok",
+            "when": last.finished_at,
+            "why": f"Session {last.pk} worked with it",
+        }
+    if tested is None:
+        return {"state": "", "label": "untested", "when": None, "why": "Never tested, never used"}
+    state = "ok" if d.last_check_ok else "bad"
+    label = "ok" if d.last_check_ok else "failing"
+    return {"state": state, "label": label, "when": tested, "why": d.last_check_message}
 
 
 @require_GET
 @require_perm(roles.VIEW)
 def destination_list(request):
     return render(
-        request, "restore/destination_list.html", {"destinations": Destination.objects.all()}
+        request,
+        "restore/destination_list.html",
+        {"destinations": attach_health(Destination.objects.all())},
     )
 
 
@@ -59,6 +96,7 @@ def destination_test(request, destination_id: int):
             "The stored client secret cannot be decrypted with this server's key; enter it again."
         )
     if request.htmx:
+        destination.health = health(destination, None)
         return render(request, "restore/partials/destination_health.html", {"d": destination})
     level = messages.SUCCESS if destination.last_check_ok else messages.ERROR
     messages.add_message(request, level, f"{destination.name}: {destination.last_check_message}")

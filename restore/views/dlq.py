@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -13,7 +15,7 @@ from django_htmx.http import HttpResponseStopPolling
 from restore import roles
 from restore.access import require_perm
 from restore.forms import DLQFilterForm, ResolveForm
-from restore.models import DeadLetterItem
+from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
 from restore.views.helpers import (
     decode_blob,
@@ -24,7 +26,10 @@ from restore.views.helpers import (
     safe_next,
 )
 
-RETRYABLE = (DeadLetterItem.Status.OPEN,)
+# A dead item can always be retried, dismissed or not (as a dead job in Sidekiq).
+RETRYABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
+DISMISSABLE = (DeadLetterItem.Status.OPEN,)
+NOTE_NEEDED = "Write a note saying why these items need no restore: it is kept in the history."
 
 
 def dlq_filter_form(data) -> DLQFilterForm:
@@ -36,7 +41,8 @@ def dlq_filter_form(data) -> DLQFilterForm:
 
 
 def retry_items(item_ids: list[int], user) -> int:
-    """Mark open items as retrying and hand them to the background workers. Returns how many."""
+    """Mark open or dismissed items as retrying and hand them to the background workers, recorded
+    in the history. Returns how many."""
     claimed = list(
         DeadLetterItem.objects.filter(pk__in=item_ids, status__in=RETRYABLE).values_list(
             "pk", flat=True
@@ -45,18 +51,51 @@ def retry_items(item_ids: list[int], user) -> int:
     if not claimed:
         return 0
     # Marked before queueing, so the row shows "retrying" at once; the task takes them as claimed.
-    DeadLetterItem.objects.filter(pk__in=claimed).update(status=DeadLetterItem.Status.RETRYING)
+    DeadLetterItem.objects.filter(pk__in=claimed, status__in=RETRYABLE).update(
+        status=DeadLetterItem.Status.RETRYING
+    )
     enqueue_dlq_retry(claimed, user.pk)
+    AuditEvent.record(user, AuditEvent.Action.RETRY, claimed, summary=describe(claimed))
     return len(claimed)
 
 
-def resolve_items(queryset, user, note: str) -> int:
-    """Dismiss items (a person decided they need no restore); closed items stay as they are."""
-    return queryset.filter(status__in=RETRYABLE).update(
+def resolve_items(queryset, user, note: str) -> AuditEvent | None:
+    """Dismiss open items (a person decided they need no restore, and wrote why): recorded in the
+    history, and undoable from there or from the message that confirms it."""
+    ids = list(queryset.filter(status__in=DISMISSABLE).values_list("pk", flat=True))
+    if not ids:
+        return None
+    DeadLetterItem.objects.filter(pk__in=ids, status__in=DISMISSABLE).update(
         status=DeadLetterItem.Status.DISMISSED,
         resolved_at=timezone.now(),
         resolved_by=user,
         resolution_note=note,
+    )
+    return AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, note, describe(ids))
+
+
+def describe(ids: list[int]) -> str:
+    """ "dashboard 'Sales' (session 12)" for one item, "7 items of session 12" for several."""
+    items = DeadLetterItem.objects.filter(pk__in=ids[:2])
+    if len(ids) == 1 and items:
+        item = items[0]
+        name = f" '{item.name}'" if item.name else f" {item.content_id}"
+        return f"{item.content_type_enum.slug.replace('_', ' ')}{name} (session {item.session_id})"
+    sessions = sorted(
+        set(DeadLetterItem.objects.filter(pk__in=ids).values_list("session_id", flat=True))
+    )
+    where = ", ".join(str(s) for s in sessions[:5]) + ("…" if len(sessions) > 5 else "")
+    return f"{len(ids)} items of session{'s' if len(sessions) != 1 else ''} {where}"
+
+
+def dismissed_message(request, event: AuditEvent | None) -> None:
+    if event is None:
+        messages.error(request, "No open item matches: nothing was dismissed.")
+        return
+    messages.success(
+        request,
+        f"Dismissed {event.count} item{'s' if event.count != 1 else ''}.",
+        extra_tags=f"undo-{event.pk}",
     )
 
 
@@ -81,6 +120,8 @@ def dlq_list(request):
         "page": paginate(request, items.order_by("-failed_at", "-id")),
         "return_query": request.GET.urlencode(),
         "resolve_form": ResolveForm(),
+        "live": RestoreSession.objects.filter(status__in=RestoreSession.ACTIVE_STATUSES).exists(),
+        **pickers(),
     }
     return render_page(request, "restore/dlq_list.html", "restore/partials/dlq_table.html", context)
 
@@ -100,8 +141,34 @@ def dlq_item(request, item_id: int):
             attempt_row(a) for a in (item.attempts if isinstance(item.attempts, list) else [])
         ],
         "resolve_form": ResolveForm(),
+        "dismissal": dismissal_of(item),
     }
     return render(request, "restore/dlq_item.html", context)
+
+
+def pickers() -> dict:
+    """Choices for the filters' search-as-you-type pickers: sessions and error classes that have
+    dead letters."""
+    sessions = (
+        RestoreSession.objects.filter(dlq_items__isnull=False)
+        .distinct()
+        .select_related("destination")
+        .order_by("-created_at")[:100]
+    )
+    classes = (
+        DeadLetterItem.objects.order_by().values_list("error_class", flat=True).distinct()[:200]
+    )
+    return {"session_choices": sessions, "error_class_choices": sorted(classes)}
+
+
+def dismissal_of(item: DeadLetterItem) -> AuditEvent | None:
+    """The dismissal that closed this item (to undo it), found by its note among recent ones."""
+    if item.status != DeadLetterItem.Status.DISMISSED:
+        return None
+    events = AuditEvent.objects.filter(
+        action=AuditEvent.Action.DISMISS, note=item.resolution_note
+    ).order_by("-at")[:50]
+    return next((e for e in events if item.pk in (e.item_ids or [])), None)
 
 
 def attempt_row(attempt) -> dict:
@@ -141,7 +208,7 @@ def dlq_retry_one(request, item_id: int):
     if n:
         messages.success(request, f"Retrying {item.content_type_enum.slug} {item.content_id}.")
     else:
-        messages.error(request, "This item is not open, so it cannot be retried.")
+        messages.error(request, "This item is being retried or was resolved already.")
     return redirect(safe_next(request, reverse("dlq_item", args=[item.pk])))
 
 
@@ -159,14 +226,23 @@ def dlq_bulk(request):
             list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
             request.user,
         )
-        messages.success(request, f"Retrying {n} item{'s' if n != 1 else ''} in the background.")
+        retried_message(request, n)
     elif action in ("resolve_selected", "resolve_filter"):
-        note = ResolveForm(request.POST).data.get("note", "")[:2000]
-        n = resolve_items(queryset, request.user, note)
-        messages.success(request, f"Dismissed {n} item{'s' if n != 1 else ''}.")
+        note = (request.POST.get("note") or "").strip()[:2000]
+        if not note:
+            messages.error(request, NOTE_NEEDED)
+        else:
+            dismissed_message(request, resolve_items(queryset, request.user, note))
     else:
         messages.error(request, "Choose what to do with the items.")
     return back_to_list(request)
+
+
+def retried_message(request, n: int) -> None:
+    if n:
+        messages.success(request, f"Retrying {n} item{'s' if n != 1 else ''} in the background.")
+    else:
+        messages.error(request, "No open or dismissed item matches: nothing to retry.")
 
 
 @require_POST
@@ -174,19 +250,51 @@ def dlq_bulk(request):
 def dlq_resolve_one(request, item_id: int):
     item = get_object_or_404(DeadLetterItem, pk=item_id)
     form = ResolveForm(request.POST)
-    note = form.cleaned_data["note"] if form.is_valid() else ""
-    if resolve_items(DeadLetterItem.objects.filter(pk=item.pk), request.user, note):
-        messages.success(request, "Dismissed.")
+    note = form.cleaned_data["note"].strip() if form.is_valid() else ""
+    if not note:
+        messages.error(request, NOTE_NEEDED)
+    elif item.status != DeadLetterItem.Status.OPEN:
+        messages.error(request, "This item is not open, so it cannot be dismissed.")
     else:
-        messages.error(request, "This item is already closed.")
+        dismissed_message(
+            request, resolve_items(DeadLetterItem.objects.filter(pk=item.pk), request.user, note)
+        )
     return redirect("dlq_item", item_id=item.pk)
+
+
+@require_POST
+@require_perm(roles.RETRY_DLQ)
+def dlq_undo(request, event_id: int):
+    """Undo a dismissal: its items still dismissed by it are open again (recorded too)."""
+    event = get_object_or_404(AuditEvent, pk=event_id, action=AuditEvent.Action.DISMISS)
+    ids = list(
+        DeadLetterItem.objects.filter(
+            pk__in=event.item_ids, status=DeadLetterItem.Status.DISMISSED
+        ).values_list("pk", flat=True)
+    )
+    DeadLetterItem.objects.filter(pk__in=ids).update(
+        status=DeadLetterItem.Status.OPEN, resolved_at=None, resolved_by=None, resolution_note=""
+    )
+    if ids:
+        AuditEvent.record(
+            request.user, AuditEvent.Action.REOPEN, ids, summary=f"undid: {event.summary}"
+        )
+        messages.success(request, f"Open again: {len(ids)} item{'s' if len(ids) != 1 else ''}.")
+    else:
+        messages.error(request, "These items are no longer dismissed: nothing to undo.")
+    return redirect(safe_next(request, reverse("dlq_list")))
 
 
 def triage_groups(queryset) -> list[dict]:
     """Failures grouped by error class and HTTP status, biggest first, with a sample message."""
     groups = list(
         queryset.values("error_class", "http_status")
-        .annotate(count=Count("id"), sample_id=Min("id"))
+        .annotate(
+            count=Count("id"),
+            retryable=Count("id", filter=Q(status__in=RETRYABLE)),
+            dismissable=Count("id", filter=Q(status__in=DISMISSABLE)),
+            sample_id=Min("id"),
+        )
         .order_by("-count")[:200]
     )
     samples = dict(
@@ -225,9 +333,17 @@ def dlq_triage_action(request):
             list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
             request.user,
         )
-        messages.success(request, f"Retrying {n} item{'s' if n != 1 else ''} in the background.")
+        retried_message(request, n)
+        if n:  # follow the group's items as they are retried, rows updating in place
+            group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}
+            if request.POST.get("group_status"):
+                group["http_status"] = request.POST["group_status"]
+            return redirect(reverse("dlq_list") + "?" + urlencode(group))
     elif request.POST.get("action") == "resolve":
-        n = resolve_items(queryset, request.user, request.POST.get("note", "")[:2000])
-        messages.success(request, f"Dismissed {n} item{'s' if n != 1 else ''}.")
+        note = (request.POST.get("note") or "").strip()[:2000]
+        if not note:
+            messages.error(request, NOTE_NEEDED)
+        else:
+            dismissed_message(request, resolve_items(queryset, request.user, note))
     query = request.POST.get("return_query", "")
     return redirect(reverse("dlq_triage") + (f"?{query}" if query else ""))

@@ -22,6 +22,7 @@ class Page:
     number: int
     has_next: bool
     query: dict[str, str] = field(default_factory=dict)
+    total: int | None = None  # when known without a COUNT(*) (a backup's verified counts)
 
     @property
     def has_previous(self) -> bool:

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from django.db.models import Q
+from django.db.models.functions import Length
 from django.views.decorators.http import require_GET
 
 from restore import roles
 from restore.access import require_perm
 from restore.forms import HistoryFilterForm, MappingFilterForm
-from restore.models import Destination, IDMapping, RestoreSession
+from restore.models import (
+    AuditEvent,
+    DeadLetterItem,
+    Destination,
+    IDMapping,
+    RestoreItemResult,
+    RestoreSession,
+)
 from restore.views.helpers import int_or_none, paginate, render_page
 from restore.views.sessions import describe_sessions
 
@@ -20,13 +28,23 @@ def history(request):
     sessions = RestoreSession.objects.select_related("destination", "backup", "started_by")
     if request.GET:
         sessions = form.filter(sessions)
-    sessions = sessions.defer("progress", "summary").order_by("-created_at", "-id")
+    sessions = sessions.defer("progress").order_by("-created_at", "-id")
     page = paginate(request, sessions)
     describe_sessions(page.items)
-    context = {"form": form, "page": page}
+    context = {"form": form, "page": page, "events": audit_events()}
     return render_page(
         request, "restore/history.html", "restore/partials/history_table.html", context
     )
+
+
+def audit_events(limit: int = 30) -> list[AuditEvent]:
+    """The latest DLQ actions; a dismissal can be undone while some of its items stay dismissed."""
+    events = list(AuditEvent.objects.select_related("user")[:limit])
+    for e in events:
+        e.undoable = e.action == AuditEvent.Action.DISMISS and (
+            DeadLetterItem.objects.filter(pk__in=e.item_ids, status="dismissed").exists()
+        )
+    return events
 
 
 def instance_pairs() -> list[dict]:
@@ -41,6 +59,20 @@ def instance_pairs() -> list[dict]:
         }
         for p in pairs
     ]
+
+
+def named(page):
+    """Each mapping's name, from the result of the session that recorded it (one query)."""
+    keys = {(m.session_id, m.content_type, m.source_id) for m in page.items if m.session_id}
+    names = {}
+    if keys:
+        rows = RestoreItemResult.objects.filter(
+            session_id__in={k[0] for k in keys}, source_id__in={k[2] for k in keys}
+        ).values_list("session_id", "content_type", "source_id", "name")
+        names = {(s, ct, sid): name for s, ct, sid, name in rows}
+    for m in page.items:
+        m.name = names.get((m.session_id, m.content_type, m.source_id), "")
+    return page
 
 
 @require_GET
@@ -67,7 +99,9 @@ def mappings(request):
         "source": source,
         "destination_id": destination_id,
         "form": form,
-        "page": paginate(request, rows.order_by("content_type", "source_id")),
+        "page": named(
+            paginate(request, rows.order_by("content_type", Length("source_id"), "source_id"))
+        ),
     }
     return render_page(
         request, "restore/mappings.html", "restore/partials/mappings_table.html", context

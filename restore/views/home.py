@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET
 from restore import roles
 from restore.access import require_perm
 from restore.models import DeadLetterItem, Destination, RestoreSession
+from restore.views.destinations import attach_health
 from restore.views.progress import progress_view
 from restore.views.sessions import describe_sessions
 
@@ -27,7 +28,7 @@ def home(request):
         "running": running_sessions(),
         "recent": recent,
         "dlq_open": DeadLetterItem.objects.filter(status=DeadLetterItem.Status.OPEN).count(),
-        "destinations": Destination.objects.all(),
+        "destinations": attach_health(Destination.objects.all()),
     }
     return render(request, "restore/home.html", context)
 

@@ -13,8 +13,8 @@ from restore.engine.content_types import RESTORE_ORDER, ContentType
 from restore.models import RestoreSession
 
 COUNTERS = ("created", "updated", "unchanged", "skipped", "failed")
-CHART_WIDTH = 600
-CHART_HEIGHT = 120
+# Below this many items the rate limiter is noise on the page (unless Looker throttled).
+LIMITER_SHOWN_FROM = 50
 
 
 @dataclass
@@ -28,6 +28,14 @@ class TypeBar:
     def percent(self) -> int:
         return percent(self.done, self.total)
 
+    @property
+    def fail_percent(self) -> int:
+        return max(1, min(self.percent, percent(self.failed, self.total))) if self.failed else 0
+
+    @property
+    def ok_percent(self) -> int:
+        return self.percent - self.fail_percent
+
 
 @dataclass
 class ProgressView:
@@ -37,16 +45,31 @@ class ProgressView:
     types: list[TypeBar] = field(default_factory=list)
     throughput: float | None = None
     eta_seconds: float | None = None
-    rate_limiter: dict[str, Any] = field(default_factory=dict)
+    elapsed_seconds: float | None = None
+    rate_limiter: str = ""
     recent_errors: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
-    chart_points: str = ""
-    chart_max: float = 0.0
+    chart: dict[str, list[float]] = field(default_factory=dict)
     current_type: str = ""
 
     @property
     def percent(self) -> int:
         return percent(self.done, self.total)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get("failed", 0)
+
+    @property
+    def fail_percent(self) -> int:
+        """The red part of the bar: never hidden behind a full "done" bar."""
+        if not self.failed:
+            return 0
+        return max(1, min(self.percent, percent(self.failed, self.total)))
+
+    @property
+    def ok_percent(self) -> int:
+        return self.percent - self.fail_percent
 
 
 def percent(done: int, total: int) -> int:
@@ -97,29 +120,54 @@ def type_bars(progress: dict[str, Any]) -> list[TypeBar]:
     return sorted(bars, key=lambda b: _order(b.slug))
 
 
-def chart(series: list[Any]) -> tuple[str, float]:
-    """Polyline points for a throughput-over-time chart (items/s), scaled into the SVG box."""
-    values = []
-    for point in series[-120:]:
+def chart(series: list[Any]) -> dict[str, list[float]]:
+    """Seconds since the start and items/s, for the throughput chart (uPlot's column format)."""
+    times: list[float] = []
+    rates: list[float] = []
+    for index, point in enumerate(series[-600:]):
         if isinstance(point, dict):
             value = _number(
-                point.get("rate") or point.get("throughput") or point.get("items_per_s")
+                point.get("rate") or point.get("throughput") or point.get("items_per_s") or 0
             )
+            moment = _number(point.get("t"))
         elif isinstance(point, (list, tuple)) and point:
-            value = _number(point[-1])
+            value, moment = _number(point[-1]), _number(point[0]) if len(point) > 1 else None
         else:
-            value = _number(point)
-        if value is not None:
-            values.append(value)
-    if len(values) < 2:
-        return "", max(values, default=0.0)
-    top = max(values) or 1.0
-    step = CHART_WIDTH / (len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{CHART_HEIGHT - (v / top) * (CHART_HEIGHT - 4):.1f}"
-        for i, v in enumerate(values)
-    )
-    return points, top
+            value, moment = _number(point), None
+        if value is None:
+            continue
+        times.append(moment if moment is not None else float(index))
+        rates.append(round(value, 2))
+    if len(rates) < 2:
+        return {}
+    return {"t": times, "rate": rates}
+
+
+def limiter_sentence(limiter: Any, total: int) -> str:
+    """The rate limiter in one sentence, or "" when it has nothing worth a person's attention.
+
+    Tolerant of what the limiter publishes: a `settled_rate` is shown as such when present."""
+    if not isinstance(limiter, dict) or not limiter:
+        return ""
+    throttles = int(_number(limiter.get("throttle_events")) or 0)
+    if total < LIMITER_SHOWN_FROM and not throttles:
+        return ""
+    paused = _number(limiter.get("paused_for")) or 0.0
+    settled = _number(limiter.get("settled_rate"))
+    current = _number(limiter.get("current_rate"))
+    configured = _number(limiter.get("configured_rate"))
+    answers = f"{throttles} “too many requests” answer{'s' if throttles != 1 else ''} from Looker"
+    if paused > 0.5:
+        return f"Paused by Looker's rate limit; resuming in {paused:.0f} s ({answers})."
+    if settled is not None:
+        return f"Settled at {settled:g} requests/s" + (f" after {answers}." if throttles else ".")
+    if throttles and current is not None:
+        return f"Slowed to {current:g} requests/s after {answers}."
+    if throttles:
+        return f"Looker throttled this session ({answers})."
+    if configured:
+        return f"At most {configured:g} requests/s; Looker has not throttled this session."
+    return ""
 
 
 def error_row(error: Any) -> dict[str, Any]:
@@ -157,12 +205,11 @@ def progress_view(session: RestoreSession) -> ProgressView:
     view.types = type_bars(progress)
     view.throughput = _number(progress.get("throughput") or progress.get("items_per_second"))
     view.eta_seconds = _number(progress.get("eta_seconds") or progress.get("eta"))
-    limiter = progress.get("rate_limiter") or progress.get("rate_limit") or {}
-    limiter = limiter if isinstance(limiter, dict) else {"state": str(limiter)}
-    view.rate_limiter = {str(k).replace("_", " "): v for k, v in limiter.items()}
+    view.elapsed_seconds = _number(progress.get("elapsed_seconds"))
+    view.rate_limiter = limiter_sentence(progress.get("rate_limiter"), total)
     errors = progress.get("recent_errors") or []
     view.recent_errors = [error_row(e) for e in errors[-10:]]
     series = progress.get("throughput_series") or progress.get("series") or progress.get("history")
-    view.chart_points, view.chart_max = chart(series if isinstance(series, list) else [])
+    view.chart = chart(series if isinstance(series, list) else [])
     view.current_type = _type_slug(progress["current_type"]) if progress.get("current_type") else ""
     return view

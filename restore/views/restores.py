@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from restore import roles
 from restore.access import require_perm
 from restore.engine.backup_reader import BackupError, Selection, open_backup
+from restore.engine.content_types import ContentType
 from restore.forms import RestoreForm
 from restore.models import RestoreSession
 from restore.tasks import enqueue_session
@@ -30,13 +31,30 @@ class SelectionUnreadable(Exception):
 
 def count_selected(form: RestoreForm) -> int:
     """How many backup items the selection matches (before dependencies are added)."""
+    return selected(form)[0]
+
+
+NAMED_UP_TO = 5
+
+
+def selected(form: RestoreForm) -> tuple[int, list[dict]]:
+    """The count, and the items by name when there are a few ("dashboard 'Sales' #121")."""
     backup = form.cleaned_data["backup"]
     try:
         selection = Selection(**form.selection())
         with open_backup(backup.path) as reader:
-            return reader.count(selection)
+            n = reader.count(selection)
+            rows = reader.page(selection, 0, NAMED_UP_TO) if 0 < n <= NAMED_UP_TO else []
     except (BackupError, OSError, ValueError) as exc:
         raise SelectionUnreadable(f"The backup could not be read: {exc}") from exc
+    return n, [
+        {
+            "type": ContentType(int(r.content_type)).slug.replace("_", " "),
+            "name": r.name or "(untitled)",
+            "id": getattr(r, "plain_id", None) or r.id,
+        }
+        for r in rows
+    ]
 
 
 def start_session(form: RestoreForm, user, dry_run: bool) -> RestoreSession:
@@ -95,10 +113,16 @@ def form_page(request, form: RestoreForm, status: int = 200):
 
 
 def initial_from_get(request) -> dict:
-    """Prefill from a link such as "Restore this dashboard" (?backup=1&types=dashboard&ids=101)."""
+    """Prefill from a link such as "Restore this dashboard" (?backup=1&types=dashboard&ids=101),
+    or from items ticked in the backup browser (?pick=dashboard:101&pick=look:7)."""
     initial: dict = {}
     for key, value in request.GET.lists():
-        initial[key] = value if key == "types" else value[-1]
+        if key != "pick":
+            initial[key] = value if key == "types" else value[-1]
+    picks = [p.split(":", 1) for p in request.GET.getlist("pick") if ":" in p]
+    if picks:
+        initial["types"] = sorted({t for t, _ in picks})
+        initial["ids"] = ", ".join(dict.fromkeys(i for _, i in picks))
     return initial
 
 
@@ -169,7 +193,8 @@ def restore_count(request):
         context["error"] = errors[0] if errors else "Check the form."
     else:
         try:
-            context["count"] = count_selected(form)
+            context["count"], context["items"] = selected(form)
         except SelectionUnreadable as exc:
             context["error"] = str(exc)
+        context["with_dependencies"] = form.cleaned_data.get("with_dependencies")
     return render(request, "restore/partials/restore_count.html", context)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
-from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.db.models import Q
@@ -15,14 +13,17 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
+from restore.engine.apply_plan import start_apply
 from restore.engine.content_types import ContentType
 from restore.engine.errors import RestoreError
 from restore.engine.rollback import start_rollback, steps_by_op
 from restore.engine.runner import session_is_stale, summary_csv
-from restore.forms import ResultFilterForm, form_data_from_config
+from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
+from restore.views.diff_words import diff_rows
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
+from restore.views.outcomes import apply_check, outcome, plan_overview
 from restore.views.progress import progress_view
 
 
@@ -41,10 +42,32 @@ def can_resume(session: RestoreSession) -> bool:
 
 
 def can_roll_back(session: RestoreSession) -> bool:
+    """A finished restore that wrote something and has not been rolled back already."""
     return (
         session.kind == RestoreSession.Kind.RESTORE
         and not session.dry_run
         and not session.is_active
+        and (session.created + session.updated) > 0
+        and not rolled_back_by(session)
+    )
+
+
+def rolled_back_by(session: RestoreSession) -> RestoreSession | None:
+    """The rollback that undid this restore (running or completed), if any."""
+    return (
+        session.rollbacks.filter(dry_run=False)
+        .filter(status__in=(*RestoreSession.ACTIVE_STATUSES, RestoreSession.Status.COMPLETED))
+        .order_by("-created_at")
+        .first()
+    )
+
+
+def can_apply(session: RestoreSession) -> bool:
+    return (
+        session.dry_run
+        and session.kind == RestoreSession.Kind.RESTORE
+        and session.status in RestoreSession.FINISHED_STATUSES
+        and session.backup_id is not None
         and (session.created + session.updated) > 0
     )
 
@@ -79,11 +102,17 @@ def session_detail(request, session_id: int):
         "summary_rows": summary_rows(session),
         "rollbacks": session.rollbacks.order_by("-created_at")[:10],
         **rollback_context(session),
-        "rerun_query": rerun_query(session),
         "selection": selection_summary(session.config or {}),
         "dlq_open": session.dlq_items.filter(status=DeadLetterItem.Status.OPEN).count()
         if not session.is_active
         else None,
+        "outcome": outcome(session),
+        "can_apply": can_apply(session),
+        "plan": plan_overview(session) if session.dry_run and not session.is_active else None,
+        "apply_check": apply_check(session),
+        "rolled_back_by": rolled_back_by(session) if session.kind == "restore" else None,
+        "applied_from": applied_from(session),
+        "applies": session_applies(session),
     }
     return render_page(
         request, "restore/session_detail.html", "restore/partials/session_results.html", context
@@ -201,20 +230,69 @@ def session_rollback(request, session_id: int):
         messages.error(request, str(exc))
         return redirect("session_detail", session_id=session.pk)
     enqueue_session(rollback.pk)
+    messages.success(request, f"Rolling back session {session.pk}: this is its rollback.")
+    return redirect("session_detail", session_id=rollback.pk)
+
+
+@require_POST
+@require_perm(roles.RUN)
+def session_apply(request, session_id: int):
+    """Apply a saved plan: exactly its items, after the destination is checked against it."""
+    plan = get_session(session_id)
+    if not can_apply(plan):
+        messages.error(request, "Only a finished plan that would change something can be applied.")
+        return redirect("session_detail", session_id=plan.pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, "Tick the confirmation box to apply this plan.")
+        return redirect("session_detail", session_id=plan.pk)
+    if refusal := plan.backup.restore_refusal():
+        messages.error(request, refusal)
+        return redirect("session_detail", session_id=plan.pk)
+    try:
+        applied = start_apply(
+            plan, request.user, confirm_changed=request.POST.get("confirm_changed") == "yes"
+        )
+    except RestoreError as exc:
+        messages.error(request, str(exc))
+        return redirect("session_detail", session_id=plan.pk)
+    enqueue_session(applied.pk)
     messages.success(
-        request, f"Rolling back session {session.pk} as session {rollback.pk} (listed below)."
+        request,
+        f"Applying plan {plan.pk} to {plan.destination.name}: its destination is checked first.",
     )
-    return redirect("session_detail", session_id=session.pk)
+    return redirect("session_detail", session_id=applied.pk)
+
+
+def applied_from(session: RestoreSession) -> RestoreSession | None:
+    plan_id = (session.config or {}).get("plan_session_id")
+    return RestoreSession.objects.filter(pk=plan_id).first() if plan_id else None
+
+
+def session_applies(session: RestoreSession) -> list[RestoreSession]:
+    """The runs that applied this plan (newest first)."""
+    if not session.dry_run:
+        return []
+    return list(
+        RestoreSession.objects.filter(config__plan_session_id=session.pk).order_by("-created_at")[
+            :5
+        ]
+    )
 
 
 def describe_sessions(sessions) -> None:
     """Attach the selection and main options in words to each session of a list (history, home)."""
     for s in sessions:
         config = s.config or {}
-        options = f"{config.get('workers', '?')} workers"
-        if config.get("skip_if_modified"):
-            options += ", skip if modified"
-        s.description = f"{selection_summary(config)} ({options})"
+        extra = [
+            text
+            for key, text in (
+                ("skip_if_modified", "skip if modified"),
+                ("plan_session_id", f"applies plan {config.get('plan_session_id')}"),
+            )
+            if config.get(key)
+        ]
+        s.description = selection_summary(config) + (f" ({', '.join(extra)})" if extra else "")
+        s.outcome = outcome(s)
 
 
 def selection_summary(config: dict) -> str:
@@ -233,7 +311,13 @@ def selection_summary(config: dict) -> str:
     else:
         parts.append("all types")
     if selection.get("ids"):
-        parts.append("IDs: " + ", ".join(str(i) for i in selection["ids"][:20]))
+        ids = [str(i) for i in selection["ids"]]
+        more = f" and {len(ids) - 10} more" if len(ids) > 10 else ""
+        parts.append(
+            "ID " + ", ".join(ids[:10]) + more
+            if len(ids) == 1
+            else "IDs " + ", ".join(ids[:10]) + more
+        )
     for key, label in (("search", "name contains"), ("owner", "owner"), ("folder_id", "folder")):
         if selection.get(key):
             parts.append(f"{label}: {selection[key]}")
@@ -248,16 +332,6 @@ def selection_summary(config: dict) -> str:
     if config.get("with_dependencies"):
         parts.append("with dependencies")
     return "; ".join(parts)
-
-
-def rerun_query(session: RestoreSession) -> str:
-    """Query string that refills the restore form with a plan's selection and options."""
-    if not (session.dry_run and session.backup_id):
-        return ""
-    try:
-        return urlencode(form_data_from_config(session), doseq=True)
-    except (ValueError, TypeError):
-        return f"backup={session.backup_id}&destination={session.destination_id}"
 
 
 def summary_data(session: RestoreSession) -> dict:
@@ -358,71 +432,16 @@ def session_results_csv(request, session_id: int):
 @require_perm(roles.VIEW)
 def result_detail(request, session_id: int, result_id: int):
     """One item's result with its field diff (loaded on demand from the results table)."""
-    result = get_object_or_404(RestoreItemResult, pk=result_id, session_id=session_id)
+    result = get_object_or_404(
+        RestoreItemResult.objects.select_related("session"), pk=result_id, session_id=session_id
+    )
+    session = result.session
     context = {
         "result": result,
-        "diff_rows": diff_rows(result.diff),
+        "session": session,
+        "diff_rows": diff_rows(result.diff, result.pre_image),
         "pre_image": pretty_json(result.pre_image),
         "session_id": session_id,
     }
     template = "restore/partials/result_diff.html" if request.htmx else "restore/result_detail.html"
     return render(request, template, context)
-
-
-def diff_rows(diff) -> list[dict]:
-    """Field-level diff rows (request, field, destination value, backup value), whatever its shape.
-
-    The engine records `{"changes": [{method, path, fields: {name: [destination, backup]}} or
-    {method, path, body}], "verify": {...}}`; a plain `{name: [destination, backup]}` works too.
-    """
-    if not diff:
-        return []
-    if isinstance(diff, dict) and ("changes" in diff or "verify" in diff):
-        changes = list(diff.get("changes") or [])
-        if isinstance(diff.get("verify"), dict) and diff["verify"]:
-            changes.append({"method": "verify", "path": "after writing", "fields": diff["verify"]})
-        diff = changes
-    elif isinstance(diff, dict):
-        diff = [{"fields": diff.get("fields", diff)}]
-    rows = []
-    for change in diff if isinstance(diff, list) else []:
-        if not isinstance(change, dict):
-            continue
-        request = f"{change.get('method', '')} {change.get('path', '')}".strip()
-        fields = change.get("fields")
-        if isinstance(fields, dict):
-            for name, values in fields.items():
-                before, after = _pair(values)
-                rows.append(
-                    {
-                        "request": request,
-                        "field": name,
-                        "destination": _short(before),
-                        "backup": _short(after),
-                    }
-                )
-        elif "body" in change:
-            rows.append(
-                {
-                    "request": request,
-                    "field": "(new object)",
-                    "destination": "",
-                    "backup": _short(change["body"]),
-                }
-            )
-        elif request:
-            rows.append({"request": request, "field": "", "destination": "", "backup": ""})
-    return rows
-
-
-def _pair(values) -> tuple:
-    if isinstance(values, dict):
-        return values.get("destination"), values.get("backup")
-    if isinstance(values, (list, tuple)) and len(values) == 2:
-        return values[0], values[1]
-    return None, values
-
-
-def _short(value) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, default=str, sort_keys=True)
-    return text if len(text) <= 2000 else text[:2000] + "…"

@@ -31,3 +31,12 @@ document.addEventListener("htmx:responseError", function (event) {
   var text = status === 403 ? "Your role does not allow this action." : "The server could not do this (HTTP " + status + "). Reload the page and try again.";
   alert(text);
 });
+// A form that says data-confirm="…" asks first (Cancel, Dismiss, Roll back): no destructive click
+// goes through by accident.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var question = form.dataset ? form.dataset.confirm : null;
+  var button = event.submitter;
+  if (button && button.dataset && button.dataset.confirm) question = button.dataset.confirm;
+  if (question && !window.confirm(question)) event.preventDefault();
+}, true);

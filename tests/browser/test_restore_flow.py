@@ -115,11 +115,11 @@ def wait_for(probe, seconds: float = 90):
 
 def wait_for_session_end(page) -> str:
     badge = page.locator("#session-status")
-    expect(badge).to_have_text(re.compile("completed|failed|cancelled"), timeout=WAIT_MS)
+    expect(badge).to_have_text(re.compile("completed|failed|cancelled|planned"), timeout=WAIT_MS)
     return badge.inner_text()
 
 
-def test_plan_and_restore_one_dashboard(
+def test_plan_then_apply_exactly_that_plan_then_roll_back(
     page, live_server, workers, admin, destination, backup_file, emulator
 ):
     login(page, live_server, "alice")
@@ -142,37 +142,86 @@ def test_plan_and_restore_one_dashboard(
     patch_dashboard_title(emulator, dashboard_id, "Changed after the backup")
     writes_before = write_count(emulator)
     page.get_by_role("button", name=re.compile("^Plan")).click()
-    assert wait_for_session_end(page) == "completed"
+    assert wait_for_session_end(page) == "planned"
     page.reload()
     assert write_count(emulator) == writes_before
-    page.get_by_role("link", name="Diff").first.click()
-    expect(page.locator(".diff")).to_contain_text("Changed after the backup")
+    plan = RestoreSession.objects.get()
+    assert plan.dry_run
+    # A plan reads as a plan: what it would do, no run's bar, speed or rate limiter.
+    expect(page.locator("#outcome")).to_contain_text(
+        re.compile(r"Plan: \d+ to create, 1 to update")
+    )
+    expect(page.locator("#plan")).to_contain_text("Would update")
+    expect(page.locator("#session-progress")).to_have_count(0)
+    expect(page.get_by_text("items/s")).to_have_count(0)
+    expect(page.get_by_text("Rate limit")).to_have_count(0)
+    page.get_by_role("link", name="Changes").first.click()
+    diff = page.locator(".diff")
+    expect(diff).to_contain_text("Changed after the backup")
+    expect(diff).to_contain_text("The plan would write")
+    expect(diff).not_to_contain_text("PATCH")
     screenshot(page, "plan")
-    assert RestoreSession.objects.get().dry_run
 
-    # Then restore for real, after the confirmation that names the destination and the count.
-    page.get_by_role("link", name=re.compile("Restore this selection for real")).click()
-    page.get_by_role("button", name=re.compile("Review and restore")).click()
-    expect(page.get_by_text("Yes, restore 1 item into emulator")).to_be_visible()
-    page.get_by_label("Yes, restore 1 item into emulator").check()
-    page.get_by_role("button", name="Restore 1 item into emulator").click()
+    # The destination moves again before the plan is applied: shown, and nothing is written.
+    patch_dashboard_title(emulator, dashboard_id, "Changed again")
+    writes_before = write_count(emulator)
+    page.locator("#apply-confirm").check()
+    page.get_by_role("button", name="Apply this plan").click()
+    assert wait_for_session_end(page) == "failed"
+    page.reload()
+    changed = page.locator("#changed-since-plan")
+    expect(changed).to_contain_text("1 object changed in emulator since plan")
+    expect(changed).to_contain_text(
+        "title is now 'Changed again', the plan saw 'Changed after the backup'"
+    )
+    expect(changed).to_contain_text("Nothing was written.")
+    assert write_count(emulator) == writes_before
+    assert get_dashboard(emulator, dashboard_id)["title"] == "Changed again"
+    screenshot(page, "apply-refused")
+
+    # Apply anyway: exactly the planned items are restored.
+    page.get_by_role("button", name=re.compile("Apply plan \\d+ anyway")).click()
     assert wait_for_session_end(page) == "completed"
     page.reload()
+    expect(page.locator("#outcome")).to_contain_text("restored")
     screenshot(page, "session")
-    real = RestoreSession.objects.filter(dry_run=False).get()
+    real = RestoreSession.objects.filter(dry_run=False, status="completed").get()
+    planned = set(
+        plan.results.filter(action__in=("created", "updated")).values_list(
+            "content_type", "source_id"
+        )
+    )
+    assert set(real.results.values_list("content_type", "source_id")) == planned
     assert real.failed == 0 and real.updated >= 1
-    assert get_dashboard(emulator, dashboard_id)["title"] != "Changed after the backup"
+    assert get_dashboard(emulator, dashboard_id)["title"] not in (
+        "Changed again",
+        "Changed after the backup",
+    )
 
-    # Undo it: the rollback puts the saved pre-image back.
+    # Undo it: the page moves to the rollback itself, which puts the saved pre-image back.
     page.locator("#rollback-confirm").check()
     page.get_by_role("button", name="Roll back this restore").click()
-    rollback = wait_for(
-        lambda: RestoreSession.objects.filter(kind="rollback", status="completed").first()
-    )
+    expect(page.locator("h1")).to_contain_text("Rollback", timeout=WAIT_MS)
+    expect(page.locator(".banner")).to_contain_text(f"Undoes restore {real.pk}")
+    assert wait_for_session_end(page) == "completed"
+    rollback = RestoreSession.objects.get(kind="rollback", dry_run=False)
     assert rollback.rollback_of_id == real.pk and rollback.started_by_id == admin.pk
-    assert get_dashboard(emulator, dashboard_id)["title"] == "Changed after the backup"
+    assert get_dashboard(emulator, dashboard_id)["title"] == "Changed again"
     page.reload()
-    expect(page.get_by_text("Rollbacks of this session")).to_be_visible()
+    screenshot(page, "rollback")
+    # The restore now says it was rolled back, and offers no second rollback.
+    page.goto(f"{live_server.url}/sessions/{real.pk}/")
+    expect(page.locator(".banner.warn")).to_contain_text(f"rolled back by rollback {rollback.pk}")
+    expect(page.get_by_role("button", name="Roll back this restore")).to_have_count(0)
+
+
+def fits_width(page, selector: str) -> bool:
+    """No horizontal scroll: the element is no wider than what the window shows of it."""
+    return page.evaluate(
+        "(sel) => [...document.querySelectorAll(sel)].every(e => e.scrollWidth <= e.clientWidth + 1)"
+        " && document.documentElement.scrollWidth <= window.innerWidth + 1",
+        selector,
+    )
 
 
 def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
@@ -194,9 +243,17 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     assert session.failed > 0
     assert DeadLetterItem.objects.filter(session=session, status="open").count() == session.failed
     page.reload()
+    # Red when anything failed: the badge, the outcome, the red part of the bar.
+    expect(page.locator("#session-status")).not_to_have_text("completed")
+    expect(page.locator("#outcome.bad")).to_contain_text(
+        re.compile(rf"{session.failed} of {session.total} items failed|every item failed")
+    )
+    expect(page.locator("#session-progress .bar span.failed").first).to_be_visible()
+    expect(page.get_by_text("Rate limiter")).to_have_count(0)
+    expect(page.locator("nav .nav-count")).to_have_text(str(session.failed))  # DLQ size in the menu
     screenshot(page, "session-with-failures")
 
-    page.get_by_role("link", name=re.compile("open in the dead-letter queue")).click()
+    page.get_by_role("link", name=re.compile("open in the dead-letter queue")).first.click()
     rows = page.locator("#dlq-table tbody tr")
     expect(rows).to_have_count(session.failed)
     screenshot(page, "dlq")
@@ -204,6 +261,20 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     expect(page.locator("table")).to_contain_text("422")
     screenshot(page, "dlq-triage")
     page.go_back()
+
+    # Dismissing needs a note, asks first, and can be undone.
+    page.on("dialog", lambda dialog: dialog.accept())
+    last = rows.last
+    last.locator("input[type=checkbox]").check()
+    page.get_by_role("button", name="Dismiss selected").click()
+    expect(page.locator(".messages")).to_contain_text("Write a note")
+    rows.last.locator("input[type=checkbox]").check()
+    page.locator("#bulk-note").fill("look retired on purpose")
+    page.get_by_role("button", name="Dismiss selected").click()
+    expect(page.locator(".messages")).to_contain_text("Dismissed 1 item.")
+    page.locator(".messages").get_by_role("button", name="Undo").click()
+    expect(page.locator(".messages")).to_contain_text("Open again: 1 item.")
+    expect(rows).to_have_count(session.failed)
 
     # Remove the fault and retry the first item with one click: its row updates in place.
     emulator.set_faults(clear=True)
@@ -218,7 +289,28 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     expect(page.get_by_text("open dead-letter item")).to_be_visible()
     screenshot(page, "dashboard")
     page.goto(f"{live_server.url}/history/")
+    # The session still counts what it did; the retry and the dismissal are in the history.
+    expect(page.locator("#history-table")).to_contain_text(
+        f"{session.failed} failed (1 since retried)"
+    )
+    actions = page.locator("#dlq-actions")
+    expect(actions).to_contain_text("look retired on purpose")
+    expect(actions).to_contain_text("Undo dismissal")
+    expect(actions).to_contain_text("Retry")
     screenshot(page, "history")
+
+    # At 800 px the columns that say what happened stay in view, with no sideways scroll.
+    page.set_viewport_size({"width": 800, "height": 800})
+    for path, name, must_show in (
+        ("/", "dashboard-800", "failed"),
+        ("/history/", "history-800", "failed"),
+        ("/dlq/?status=", "dlq-800", "Retry"),
+    ):
+        page.goto(f"{live_server.url}{path}")
+        expect(page.locator("main table").first.get_by_text(must_show).first).to_be_visible()
+        assert fits_width(page, "main .table-wrap"), path
+        screenshot(page, name)
+    page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{live_server.url}/mappings/")
     screenshot(page, "mappings")
     page.goto(f"{live_server.url}/destinations/")
@@ -242,6 +334,7 @@ def test_cancel_then_resume_from_the_session_page(
     expect(page.locator("#session-status")).to_have_text("running", timeout=WAIT_MS)
     expect(page.locator("#session-progress .big")).not_to_contain_text("0 of", timeout=WAIT_MS)
     screenshot(page, "session-running")
+    page.once("dialog", lambda dialog: dialog.accept())  # Cancel asks first
     page.get_by_role("button", name="Cancel").click()
     assert wait_for_session_end(page) == "cancelled"
     session = RestoreSession.objects.get()

@@ -124,7 +124,8 @@ def test_preview_rollback_page_plans_it_then_rolls_back_for_real(restored, clien
     assert f"would delete the {deletes} objects it created and put back the {put_back}" in page
     step = preview.results.filter(message__startswith="would be deleted").first()
     detail = client.get(reverse("result_detail", args=[preview.pk, step.pk])).content.decode()
-    assert "DELETE" in detail and f"would be deleted: created by session {session.pk}" in detail
+    # The step in Looker's words ("removed dashboard 'x'"), not as the API request.
+    assert "removed" in detail and f"would be deleted: created by session {session.pk}" in detail
     assert reverse("session_rollback", args=[session.pk]) in page
 
     response = client.post(reverse("session_rollback", args=[session.pk]), {"confirm": "yes"})

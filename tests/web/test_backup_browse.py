@@ -90,3 +90,30 @@ def test_script_titles_from_a_backup_are_escaped(client, auditor_user, fixture_b
         html = client.get(url).content.decode()
         assert XSS not in html, url
         assert "&lt;script&gt;" in html, url
+
+
+def test_item_page_names_what_it_shows_by_id(client, admin_user, backup):
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_item", args=[backup.pk, "dashboard", "101"])).content.decode()
+    folder = reverse("backup_item", args=[backup.pk, "folder", "12"])
+    assert f'<dt>Folder</dt><dd><a href="{folder}">Sales</a> <span class="muted">#12</span>' in page
+    assert "<dt>Owner</dt><dd><a " in page and '<span class="muted">#7</span>' in page
+    assert "parent folder: folder" in page and "Shared</a>" in page
+    assert "via folder.parent_id" not in page
+
+
+def test_the_selection_is_named_with_its_dependencies(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    query = {
+        "backup": backup.pk,
+        "destination": destination.pk,
+        "types": "dashboard",
+        "ids": "101",
+        "with_dependencies": "on",
+        "workers": 8,
+        "max_retries": 5,
+        "checkpoint_interval": 100,
+    }
+    html = client.get(reverse("restore_count"), query).content.decode()
+    assert "1</strong> item selected: dashboard <strong>An SDK dashboard</strong>" in html
+    assert "plus the folders, owners and looks it needs" in html

@@ -122,3 +122,35 @@ def test_wrong_secret_says_so(client, admin_user):
     assert d.last_check_ok is False
     assert "failing" in page
     assert "wrong-secret" not in page
+
+
+def test_health_follows_the_newest_evidence(client, auditor_user, destination, backup):
+    """A later session that worked makes a failed (or missing) test stale, and the reverse."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from restore.models import RestoreSession
+
+    client.force_login(auditor_user)
+    assert ">untested<" in client.get(reverse("destination_list")).content.decode()
+    destination.last_check_ok = False
+    destination.last_check_message = "Connection refused"
+    destination.last_checked_at = timezone.now() - timedelta(hours=1)
+    destination.save()
+    page = client.get(reverse("home")).content.decode()
+    assert ">failing<" in page
+    run = RestoreSession.objects.create(
+        backup=backup,
+        destination=destination,
+        status=RestoreSession.Status.COMPLETED,
+        finished_at=timezone.now(),
+        updated=1,
+    )
+    for url in (reverse("home"), reverse("destination_list")):
+        page = client.get(url).content.decode()
+        assert 'class="badge ok"' in page and ">failing<" not in page, url
+    assert (
+        f"Session {run.pk} worked with it"
+        in client.get(reverse("destination_list")).content.decode()
+    )

@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from restore.engine.content_types import ContentType
-from restore.models import DeadLetterItem
+from restore.models import AuditEvent, DeadLetterItem
 
 pytestmark = pytest.mark.django_db
 
@@ -62,13 +62,62 @@ def test_dismiss_all_matching_the_filter(client, support_user, many_items):
     assert DeadLetterItem.objects.filter(status="open", http_status=429).count() == 80
 
 
-def test_dismiss_selected(client, support_user, many_items):
+def test_dismiss_needs_a_note(client, support_user, many_items, dlq_item):
     client.force_login(support_user)
     ids = [many_items[0].pk, many_items[1].pk]
-    client.post(reverse("dlq_bulk"), {"action": "resolve_selected", "item": ids})
+    response = client.post(
+        reverse("dlq_bulk"), {"action": "resolve_selected", "item": ids}, follow=True
+    )
+    assert "Write a note saying why" in response.content.decode()
+    response = client.post(
+        reverse("dlq_resolve_one", args=[dlq_item.pk]), {"note": " "}, follow=True
+    )
+    assert "Write a note saying why" in response.content.decode()
+    assert not DeadLetterItem.objects.filter(status="dismissed").exists()
+
+
+def test_dismiss_selected_is_recorded_and_can_be_undone(client, support_user, many_items):
+    client.force_login(support_user)
+    ids = [many_items[0].pk, many_items[1].pk]
+    response = client.post(
+        reverse("dlq_bulk"),
+        {"action": "resolve_selected", "item": ids, "note": "deleted on purpose"},
+        follow=True,
+    )
     assert set(
         DeadLetterItem.objects.filter(status="dismissed").values_list("pk", flat=True)
     ) == set(ids)
+    event = AuditEvent.objects.get()
+    html = response.content.decode()
+    assert "Dismissed 2 items." in html and reverse("dlq_undo", args=[event.pk]) in html
+    history = client.get(reverse("history")).content.decode()
+    assert "deleted on purpose" in history and "2 items of session" in history
+    response = client.post(reverse("dlq_undo", args=[event.pk]), follow=True)
+    assert "Open again: 2 items." in response.content.decode()
+    assert not DeadLetterItem.objects.filter(status="dismissed").exists()
+    assert list(AuditEvent.objects.values_list("action", flat=True)) == ["reopen", "dismiss"]
+    history = client.get(reverse("history")).content.decode()
+    assert "Undo dismissal" in history
+
+
+def test_a_dismissed_item_can_still_be_retried(client, support_user, many_items):
+    from django_q.models import OrmQ
+
+    DeadLetterItem.objects.filter(pk__in=[i.pk for i in many_items[:3]]).update(status="dismissed")
+    client.force_login(support_user)
+    response = client.post(
+        reverse("dlq_bulk"), {"action": "retry_filter", "status": "dismissed"}, follow=True
+    )
+    assert "Retrying 3 items in the background." in response.content.decode()
+    assert len(OrmQ.objects.get().args()[0]) == 3
+    assert AuditEvent.objects.get().action == "retry"  # the retry is in the history too
+
+
+def test_triage_offers_no_retry_on_resolved_items(client, support_user, many_items):
+    DeadLetterItem.objects.update(status="resolved")
+    client.force_login(support_user)
+    page = client.get(reverse("dlq_triage"), {"status": "resolved"}).content.decode()
+    assert ">80<" in page and "Retry 80" not in page and "nothing to do" in page
 
 
 def test_triage_groups_by_error_class_and_status(client, auditor_user, many_items):
@@ -121,11 +170,11 @@ def test_retry_all_matching_the_filter_queues_only_open_matches(client, support_
     assert DeadLetterItem.objects.filter(status="retrying").count() == 79
 
 
-def test_retry_of_a_closed_item_does_nothing(client, support_user, dlq_item):
-    dlq_item.status = DeadLetterItem.Status.DISMISSED
+def test_retry_of_a_resolved_item_does_nothing(client, support_user, dlq_item):
+    dlq_item.status = DeadLetterItem.Status.RESOLVED
     dlq_item.save()
     client.force_login(support_user)
     response = client.post(reverse("dlq_retry_one", args=[dlq_item.pk]), follow=True)
-    assert b"not open" in response.content
+    assert b"resolved already" in response.content
     dlq_item.refresh_from_db()
-    assert dlq_item.status == DeadLetterItem.Status.DISMISSED
+    assert dlq_item.status == DeadLetterItem.Status.RESOLVED

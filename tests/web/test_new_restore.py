@@ -132,11 +132,11 @@ def test_confirmed_start_records_the_session(client, admin_user, backup, destina
     assert session.config["with_dependencies"] is True
     assert session.config["fanout"] == 2
     page = client.get(response["Location"]).content.decode()
-    assert "8 workers × 2 sub-requests" in page
+    assert "8 × 2 sub-requests" in page
     del session.config["fanout"]  # a session recorded before the option existed
     session.save(update_fields=["config"])
     page = client.get(response["Location"]).content.decode()
-    assert "8 workers × 4 sub-requests" in page  # today's default
+    assert "8 × 4 sub-requests" in page  # today's default
 
 
 def test_plan_records_a_dry_run_session(client, admin_user, backup, destination):

@@ -1,0 +1,151 @@
+"""A recorded diff in Looker's words: "tile 'Revenue by month': title 'A' → 'B'", a new tile shown
+as a tile, not as the API requests the engine sent (PATCH /dashboard_layout_components/…)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+# The API collection a request path starts with → what a Looker user calls it.
+THINGS = {
+    "dashboards": "dashboard",
+    "dashboard_elements": "tile",
+    "dashboard_filters": "filter",
+    "dashboard_layouts": "layout",
+    "dashboard_layout_components": "tile position",
+    "looks": "look",
+    "folders": "folder",
+    "users": "user",
+    "groups": "group",
+    "roles": "role",
+    "boards": "board",
+    "board_sections": "board section",
+    "board_items": "board item",
+    "scheduled_plans": "schedule",
+    "permission_sets": "permission set",
+    "model_sets": "model set",
+    "lookml_models": "LookML model",
+    "user_attributes": "user attribute",
+    "alerts": "alert",
+}
+VERBS = {"POST": "new", "DELETE": "removed", "PUT": "replaced", "PATCH": "", "verify": "re-read"}
+TILE_FACTS = ("title", "type", "note_text", "body_text", "subtitle_text", "look_id")
+
+
+def diff_rows(diff: Any, pre_image: Any = None) -> list[dict[str, str]]:
+    """Rows {what, field, before, after} for the page, whatever shape the diff was recorded in.
+
+    The engine records `{"changes": [{method, path, fields: {name: [destination, backup]}} or
+    {method, path, body}], "verify": {...}}`; a plain `{name: [destination, backup]}` works too."""
+    if not diff:
+        return []
+    if isinstance(diff, dict) and ("changes" in diff or "verify" in diff):
+        changes = list(diff.get("changes") or [])
+        if isinstance(diff.get("verify"), dict) and diff["verify"]:
+            changes.append({"method": "verify", "path": "", "fields": diff["verify"]})
+    elif isinstance(diff, dict):
+        changes = [{"method": "PATCH", "path": "", "fields": diff.get("fields", diff)}]
+    else:
+        changes = diff if isinstance(diff, list) else []
+    names = sub_resource_names(pre_image)
+    rows: list[dict[str, str]] = []
+    for change in changes:
+        if isinstance(change, dict):
+            rows.extend(change_rows(change, names))
+    return rows
+
+
+def change_rows(change: dict[str, Any], names: dict[str, str]) -> list[dict[str, str]]:
+    method = str(change.get("method") or "")
+    what = thing(str(change.get("path") or ""), method, change.get("body"), names)
+    fields = change.get("fields")
+    if isinstance(fields, dict):
+        return [
+            {"what": what, "field": label(name), "before": show(b), "after": show(a)}
+            for name, (b, a) in ((n, pair(v)) for n, v in fields.items())
+        ]
+    if "body" in change and method == "POST":
+        return [{"what": what, "field": "", "before": "—", "after": new_object(change["body"])}]
+    if method == "DELETE":
+        return [{"what": what, "field": "", "before": "exists", "after": "removed"}]
+    return [{"what": what, "field": "", "before": "", "after": ""}] if what else []
+
+
+def thing(path: str, method: str, body: Any, names: dict[str, str]) -> str:
+    """`/dashboard_elements/5` → "tile 'Revenue by month'"; `/dashboards/12` → "dashboard"."""
+    parts = [p for p in path.split("?")[0].split("/") if p]
+    collection = parts[0] if parts else ""
+    noun = THINGS.get(collection, collection.replace("_", " ")) or "object"
+    key = f"{collection}/{parts[1]}" if len(parts) > 1 else ""
+    title = names.get(key) or (display_title(body) if isinstance(body, dict) else "")
+    verb = VERBS.get(method, "")
+    text = f"{verb} {noun}".strip()
+    return f"{text} '{title}'" if title else text
+
+
+def display_title(obj: dict[str, Any]) -> str:
+    for key in ("title", "name", "title_text", "email"):
+        if obj.get(key):
+            return str(obj[key])
+    return ""
+
+
+def sub_resource_names(pre_image: Any) -> dict[str, str]:
+    """ "dashboard_elements/5" → its title, from the object as it was (tiles, filters, sections);
+    a tile's position is named after its tile."""
+    names: dict[str, str] = {}
+    if not isinstance(pre_image, dict):
+        return names
+    for collection in ("dashboard_elements", "dashboard_filters", "board_sections", "board_items"):
+        for obj in pre_image.get(collection) or []:
+            if isinstance(obj, dict) and obj.get("id") is not None:
+                names[f"{collection}/{obj['id']}"] = display_title(obj) or f"#{obj['id']}"
+    for layout in pre_image.get("dashboard_layouts") or []:
+        for comp in (layout or {}).get("dashboard_layout_components") or []:
+            if isinstance(comp, dict) and comp.get("id") is not None:
+                tile = names.get(f"dashboard_elements/{comp.get('dashboard_element_id')}")
+                names[f"dashboard_layout_components/{comp['id']}"] = tile or f"#{comp['id']}"
+    return names
+
+
+def new_object(body: Any) -> str:
+    """A new object in a few facts ("type: looker_line · query: ecommerce › orders · 3 fields"),
+    not its JSON."""
+    if not isinstance(body, dict):
+        return show(body)
+    facts = [f"{label(k)}: {show(body[k])}" for k in TILE_FACTS if body.get(k)]
+    query = body.get("query") if isinstance(body.get("query"), dict) else None
+    if query:
+        explore = " › ".join(str(query[k]) for k in ("model", "view") if query.get(k))
+        fields = query.get("fields") or []
+        facts.append(f"query: {explore}" + (f" · {len(fields)} fields" if fields else ""))
+    elif body.get("query_id"):
+        facts.append(f"query {body['query_id']}")
+    if not facts:
+        facts = [f"{label(k)}: {show(v)}" for k, v in list(body.items())[:6] if v not in (None, "")]
+    return " · ".join(facts)
+
+
+def label(name: str) -> str:
+    return str(name).replace("_", " ")
+
+
+def pair(values: Any) -> tuple[Any, Any]:
+    if isinstance(values, dict):
+        return values.get("destination"), values.get("backup")
+    if isinstance(values, (list, tuple)) and len(values) == 2:
+        return values[0], values[1]
+    return None, values
+
+
+def show(value: Any) -> str:
+    """A value as a person reads it: text as is, nothing as "(empty)", yes/no, short JSON."""
+    if value is None or value == "":
+        return "(empty)"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, default=str, sort_keys=True, ensure_ascii=False)
+    return text if len(text) <= 400 else text[:400] + "…"

@@ -1,0 +1,130 @@
+"""What a session came to, in the words its page, home and history use: red when anything failed
+(as a CI run is), a plan in the conditional ("would create"), never a debug value."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from restore.engine.content_types import ContentType
+from restore.models import RestoreSession
+
+PLAN_GROUPS = (
+    ("created", "Would create"),
+    ("updated", "Would update"),
+    ("unchanged", "Left alone: already as in the backup"),
+    ("skipped", "Left alone: skipped"),
+    ("failed", "Cannot be planned"),
+    ("blocked", "Cannot be planned: a dependency is missing"),
+)
+PLAN_LISTED = 100
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def counts_line(s: RestoreSession) -> str:
+    """ "31 created · 3 updated · 17 failed", zeros left out (a plan: "1 to update")."""
+    if s.dry_run and s.kind == RestoreSession.Kind.RESTORE:
+        parts = [
+            f"{s.created:,} to create",
+            f"{s.updated:,} to update",
+            f"{s.unchanged:,} unchanged",
+        ]
+        if s.skipped:
+            parts.append(f"{s.skipped:,} skipped")
+        if s.failed:
+            parts.append(f"{s.failed:,} cannot be planned")
+        return ", ".join(parts)
+    words = (
+        ("created", s.created),
+        ("updated", s.updated),
+        ("unchanged", s.unchanged),
+        ("skipped", s.skipped),
+        ("failed", s.failed),
+    )
+    if s.kind == RestoreSession.Kind.ROLLBACK:
+        words = (("deleted", s.created), ("put back", s.updated), *words[2:])
+    return " · ".join(f"{n:,} {w}" for w, n in words if n) or "nothing to do"
+
+
+def outcome(s: RestoreSession) -> dict[str, Any] | None:
+    """{tone: ok|bad|warn|plan, headline, counts}; None while the session runs."""
+    if s.is_active:
+        return None
+    done = s.created + s.updated + s.unchanged + s.skipped + s.failed
+    retried = int((s.summary or {}).get("since_retried") or 0) if s.failed else 0
+    fixed = f"; {retried:,} fixed since by a retry" if retried else ""
+    counts = counts_line(s)
+    moved = int((s.summary or {}).get("changed_since_plan_count") or 0)
+    if s.status == RestoreSession.Status.FAILED and moved and not done:
+        plan_id = (s.config or {}).get("plan_session_id")
+        headline = f"Not applied: {plural(moved, 'object')} changed since plan {plan_id}"
+        return tone("bad", headline, counts, "Nothing was written.")
+    if s.status == RestoreSession.Status.FAILED:
+        what = "Plan failed" if s.dry_run else "Failed"
+        if s.failed and not s.error_message:
+            return tone("bad", f"{what}: all {plural(s.failed, 'item')} failed{fixed}", counts)
+        return tone("bad", f"{what}: {s.error_message or 'stopped by an error'}", counts)
+    if s.status == RestoreSession.Status.CANCELLED:
+        return tone("warn", f"Cancelled after {done:,} of {plural(s.total, 'item')}", counts)
+    if s.dry_run and s.kind == RestoreSession.Kind.RESTORE:
+        headline = f"Plan: {counts}"
+        return tone("bad" if s.failed else "plan", headline, counts, "Nothing was written.")
+    if s.dry_run:
+        return tone("plan", f"Rollback preview: {counts}", counts, "Nothing was written.")
+    if s.failed:
+        return tone(
+            "bad", f"{s.failed:,} of {plural(s.total or done, 'item')} failed{fixed}", counts
+        )
+    if s.kind == RestoreSession.Kind.ROLLBACK:
+        return tone("ok", "Rolled back", counts)
+    return tone("ok", f"All {plural(done, 'item')} restored", counts)
+
+
+def tone(kind: str, headline: str, counts: str, note: str = "") -> dict[str, Any]:
+    return {"tone": kind, "headline": headline, "counts": counts, "note": note or counts}
+
+
+def plan_overview(s: RestoreSession) -> list[dict[str, Any]]:
+    """The plan as lists of names per decision, dependencies marked, the reason for "left alone"."""
+    if s.kind != RestoreSession.Kind.RESTORE:
+        return []
+    selection = (s.config or {}).get("selection") or {}
+    ids = {str(i) for i in selection.get("ids") or []}
+    types = {int(t) for t in selection.get("content_types") or []}
+    groups = []
+    for action, title in PLAN_GROUPS:
+        rows = s.results.filter(action=action).order_by("content_type", "name")
+        total = rows.count()
+        if not total:
+            continue
+        items = []
+        for ct, sid, name, message in rows.values_list(
+            "content_type", "source_id", "name", "message"
+        )[:PLAN_LISTED]:
+            pulled_in = bool((ids and sid not in ids) or (types and ct not in types))
+            items.append(
+                {
+                    "type": ContentType(ct).slug.replace("_", " "),
+                    "slug": ContentType(ct).slug,
+                    "id": sid,
+                    "name": name or f"#{sid}",
+                    "why": message,
+                    "dependency": pulled_in,
+                }
+            )
+        groups.append({"action": action, "title": title, "count": total, "items": items})
+    return groups
+
+
+def apply_check(s: RestoreSession) -> dict[str, Any] | None:
+    """What an apply found changed in the destination since its plan (before writing)."""
+    summary = s.summary or {}
+    if not summary.get("changed_since_plan_count"):
+        return None
+    return {
+        "count": summary["changed_since_plan_count"],
+        "objects": summary.get("changed_since_plan") or [],
+        "plan_id": (s.config or {}).get("plan_session_id"),
+    }
