@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import client_for, make_destination
 
@@ -13,7 +15,7 @@ from restore.engine.session import start_session
 from restore.models import Backup, RestoreItemResult
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FIXTURE = "/work/shared/fixtures/lookervault-0.1.0-parallel.db"
+FIXTURE = Path(__file__).resolve().parents[3] / "shared/fixtures/lookervault-0.1.0-parallel.db"
 
 
 def test_filter_listeners_and_slugs_survive_a_migration(recorder):
