@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,8 @@ def register(path: Path, tmp_path: Path, *, source_url: str | None = None) -> Ba
     shutil.copyfile(path, copy)
     copy.chmod(0o644)
     if source_url is not None:
-        with sqlite3.connect(copy) as conn:
+        # closed before verifying: an open connection may still write the file when it closes
+        with closing(sqlite3.connect(copy)) as conn, conn:
             conn.execute(
                 "UPDATE extraction_sessions SET config = json_set(config, '$.source', ?)",
                 (source_url,),
