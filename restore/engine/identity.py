@@ -172,7 +172,7 @@ def sample_items(reader: Any, size: int = SAMPLE_SIZE) -> list[tuple[ContentType
             if item.error is not None:
                 continue
             content = item.content
-            if content.get("is_personal") is not None and _system_folder(content):
+            if _system_folder(content):
                 continue
             if evidence(ct, content) and content.get("id") not in (None, ""):
                 out.append((ct, str(content["id"]), content))

@@ -11,51 +11,23 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import sys
 import threading
 import urllib.parse
 from collections import Counter
-from functools import cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-SPEC_PATH = Path(__file__).resolve().parents[3] / "shared" / "looker-api" / "Looker.4.0.oas.json"
-TYPES = {
-    "string": (str,),
-    "integer": (int,),
-    "number": (int, float),
-    "boolean": (bool,),
-    "array": (list,),
-    "object": (dict,),
-}
+# The spec's loading, routes and $ref resolution are the request checker's (tests/engine).
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 
-
-@cache
-def spec() -> dict[str, Any]:
-    return json.loads(SPEC_PATH.read_text())
-
-
-@cache
-def _routes() -> list[tuple[str, re.Pattern[str], dict[str, Any]]]:
-    out = []
-    for path, ops in spec()["paths"].items():
-        pattern = re.compile("^/api/4.0" + re.sub(r"\{[^}]+\}", "[^/]+", path) + "$")
-        for method, op in ops.items():
-            if isinstance(op, dict) and "operationId" in op:
-                out.append((method.upper(), pattern, op))
-    out.sort(key=lambda r: r[1].pattern.count("[^/]+"))  # literal segments first
-    return out
+from spec_check import TYPES, _resolve, routes  # noqa: E402
 
 
 def operation(method: str, path: str) -> dict[str, Any] | None:
     path = re.sub("/{2,}", "/", path)
-    return next((op for m, rx, op in _routes() if m == method and rx.match(path)), None)
-
-
-def _resolve(schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = spec()["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
-    return schema
+    return next((op for m, rx, op in routes() if m == method and rx.match(path)), None)
 
 
 def check_value(schema: dict[str, Any], value: Any, where: str, errors: list[str]) -> None:
