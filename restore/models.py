@@ -179,6 +179,7 @@ class RestoreSession(models.Model):
     class Kind(models.TextChoices):
         RESTORE = "restore"
         ROLLBACK = "rollback"
+        RETRY = "retry"  # dead-letter items of one session, run again
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
     FINISHED_STATUSES = (Status.COMPLETED, Status.COMPLETED_WITH_FAILURES)
@@ -193,6 +194,10 @@ class RestoreSession(models.Model):
     source_instance = models.CharField(max_length=500, blank=True)
     rollback_of = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="rollbacks"
+    )
+    # A retry session: the session whose dead-letter items it runs again.
+    retry_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="retries"
     )
     config = models.JSONField(default=dict)
     dry_run = models.BooleanField(default=False)
@@ -405,6 +410,14 @@ class DeadLetterItem(models.Model):
     retry_count = models.IntegerField(default=0)
     attempts = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=20, choices=Status, default=Status.OPEN)
+    # The retry session that claimed the item (status "retrying" while it runs; kept after).
+    retry_session = models.ForeignKey(
+        RestoreSession,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retried_items",
+    )
     failed_at = models.DateTimeField(default=timezone.now)
     resolved_at = models.DateTimeField(null=True, blank=True)
     resolved_by = models.ForeignKey(
@@ -431,6 +444,14 @@ class DeadLetterItem(models.Model):
     @property
     def content_type_enum(self) -> ContentType:
         return ContentType(self.content_type)
+
+    @property
+    def is_being_retried(self) -> bool:
+        """Retrying, and its retry session still pending or running (a cancelled or failed one
+        waits for a resume: nothing to wait for on a page)."""
+        if self.status != self.Status.RETRYING:
+            return False
+        return self.retry_session is None or self.retry_session.is_active
 
     def retry(self) -> bool:
         """Claim the item for a retry: open → retrying, by a conditional UPDATE, so two retries of

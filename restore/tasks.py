@@ -1,6 +1,6 @@
 """django-q2 entry points. They take IDs only (payloads are pickled) and run in qcluster workers.
 
-Sessions (restore, dry run, rollback), dead-letter retries, and backup verification (minutes on a
+Sessions (restore, dry run, rollback, dead-letter retry) and backup verification (minutes on a
 multi-GB file, so never inside the upload request) run here. A session runs in one task with the
 parallel runner, or, with LOOKERVAULT_DISTRIBUTED=1 (or `distributed=True`), as a coordinator task
 that fans each level out into chunk tasks any worker on any machine picks up (Redis broker +
@@ -13,10 +13,9 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django_q.tasks import async_task
 
-from restore.models import Backup, DeadLetterItem
+from restore.models import Backup, RestoreSession
 
 log = logging.getLogger(__name__)
 
@@ -76,24 +75,15 @@ def run_chunk_task(
     return run_chunk(session_id, content_type, source_ids, owner)
 
 
-def enqueue_dlq_retry(item_ids: list[int], user_id: int | None) -> str:
-    """Queue a retry of dead-letter items (open, or already marked retrying by the caller)."""
-    return async_task(
-        "restore.tasks.run_dlq_retry_task", list(item_ids), user_id, group="dlq-retry"
-    )
+def enqueue_dlq_retry(item_ids: list[int], user: Any = None) -> list[RestoreSession]:
+    """Claim dead-letter items into retry sessions (one per session they failed in) and queue
+    them: a retry runs like any session, with its lease, heartbeat, cancel and resume."""
+    from restore.engine.dlq_retry import start_retries
 
-
-def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, Any]:
-    from restore.engine.dlq_retry import retry_items
-
-    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    items = list(
-        DeadLetterItem.objects.filter(
-            pk__in=item_ids,
-            status__in=[DeadLetterItem.Status.OPEN, DeadLetterItem.Status.RETRYING],
-        )
-    )
-    return retry_items(items, user)
+    retries = start_retries(item_ids, user)
+    for retry in retries:
+        enqueue_session(retry.pk, distributed=False)
+    return retries
 
 
 def verify_backup(backup_id: int) -> bool:

@@ -27,7 +27,7 @@ from restore.cli.common import (
     selection_from,
 )
 from restore.engine.content_types import ContentType
-from restore.models import DeadLetterItem, RestoreSession
+from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 
 # -- running --------------------------------------------------------------------------------------
@@ -361,27 +361,36 @@ def _user(opts: dict[str, Any]) -> Any:
 
 
 def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine.dlq_retry import retry_items
+    """Retry sessions (one per session the items failed in): queued on the cluster with
+    --enqueue, else run here one after another by the same runner."""
+    from restore.engine.dlq_retry import report, start_retries
+    from restore.engine.runner import run_session
 
     items = _selected(opts, retry=True)
     user = _user(opts)
     if opts["enqueue"]:
         from restore.tasks import enqueue_dlq_retry
 
-        enqueue_dlq_retry([i.pk for i in items], user.pk if user else None)
-        return _print(command, {"queued": [i.pk for i in items]}, opts)
-    report = retry_items(items, user)
+        retries = enqueue_dlq_retry([i.pk for i in items], user)
+        queued = [pk for r in retries for pk in r.options.dlq_item_ids]
+        return _print(command, {"queued": queued, "sessions": [r.pk for r in retries]}, opts)
+    retries = start_retries([i.pk for i in items], user, statuses=(DeadLetterItem.Status.OPEN,))
+    for retry in retries:
+        run_session(retry.pk)
+    doc = report(retries)
     if opts["as_json"]:
-        command.stdout.write(json.dumps(report))
+        command.stdout.write(json.dumps(doc))
     else:
+        sessions = ", ".join(str(pk) for pk in doc["sessions"]) or "none"
         command.stdout.write(
-            f"retried {report['retried']}: {report['resolved']} resolved, {report['failed']} failed"
+            f"retried {doc['retried']} (retry session {sessions}): {doc['resolved']} resolved, "
+            f"{doc['failed']} failed"
         )
-        for r in report["items"]:
+        for r in doc["items"]:
             command.stdout.write(
                 f"  #{r['id']} {'ok' if r['resolved'] else 'FAILED'}: {r['detail']}"
             )
-    return 0 if report["failed"] == 0 else 1
+    return 0 if doc["failed"] == 0 and doc["retried"] == len(items) else 1
 
 
 def _dlq_resolve(command: Any, opts: dict[str, Any]) -> int:
@@ -389,6 +398,9 @@ def _dlq_resolve(command: Any, opts: dict[str, Any]) -> int:
     user = _user(opts)
     for item in items:
         item.dismiss(user, note=opts["note"])
+    if items:  # in the history beside the page's dismissals
+        ids = [i.pk for i in items]
+        AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, opts["note"], f"{len(ids)} item(s)")
     return _print(command, {"resolved": [i.pk for i in items]}, opts)
 
 

@@ -39,6 +39,8 @@ class RestoreConfig(BaseModel):
     # Applying a saved plan: only the items that dry run would create or update, after checking
     # the destination still holds what it saw (`restore.engine.apply_plan`).
     plan_session_id: int | None = None
+    # A retry session: exactly the dead-letter items it claimed (`restore.engine.dlq_retry`).
+    dlq_item_ids: list[int] = Field(default_factory=list)
     # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
     # validated by the backup reader's Selection model.
     selection: dict[str, Any] = Field(default_factory=dict)

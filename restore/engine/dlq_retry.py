@@ -1,6 +1,18 @@
-"""Run dead-letter items again through the same per-item path as a session (retries, rate
-limiter, ID map): a success marks the item resolved (a dry run's item is planned again and
-dismissed) and refreshes the session's counters; a failure keeps it open with the new attempts.
+"""A DLQ retry is a session of kind `retry`, run by the one runner (lease, heartbeat, cancel,
+checkpoints, resume), linked to the session whose dead-letter items it runs again (`retry_of`).
+
+- `start_retries(ids, user)` claims the items (open or dismissed → retrying, by a conditional
+  UPDATE that also names the claiming session, so two retries of one item never run at once) into
+  one pending retry session per original session, and records the action in the audit history.
+  The session's selection is exactly the items it claimed (`config.dlq_item_ids`).
+- The runner (`SessionRunner._run_retry`) runs each claimed item with `retry_one` in the context of
+  the session it failed in (its options, same-instance decision, ID map, a dry run's plan). An
+  item with a final result row in the retry session is done already: a resumed retry goes on with
+  the rest, never with the whole backup.
+- A success: the original's result row takes the new outcome marked `retried_at` (the original
+  still counts it as failed, "since retried" beside), and the DLQ item is resolved; a dry run's
+  item is planned again and dismissed, never "resolved": nothing was written. A failure: the item
+  is open again with the new attempts. The retry session's own row says what happened.
 """
 
 from __future__ import annotations
@@ -8,43 +20,177 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from django.utils import timezone
+
+from restore.engine import dlq
 from restore.engine.backup_reader import BackupError, open_backup
-from restore.engine.runner import ItemRunner, refresh_counters
-from restore.models import DeadLetterItem, RestoreSession
+from restore.engine.content_types import ContentType
+from restore.engine.errors import RestoreError
+from restore.engine.retry import call_with_retries
+from restore.engine.session import record_outcome
+from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
+
+CLAIMABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
 
 
-def retry_items(items: list[DeadLetterItem], user: Any = None) -> dict[str, Any]:
-    """Retry DLQ items (per session, types in restore order). Returns counts and per-item results."""
-    claimed = _claim(items)
-    report: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "items": []}
-    by_session: dict[int, list[DeadLetterItem]] = {}
-    for dead in claimed:
-        by_session.setdefault(dead.session_id, []).append(dead)
-    for session_id, dead_items in by_session.items():
-        session = RestoreSession.objects.select_related("backup", "destination").get(pk=session_id)
-        with _maybe_backup(session) as reader:
-            runner = ItemRunner.for_session(session, reader)
-            for dead in sorted(dead_items, key=lambda d: runner.rank(d.content_type)):
-                ok, detail = runner.retry_dead_letter(dead, user)
-                report["retried"] += 1
-                report["resolved" if ok else "failed"] += 1
-                report["items"].append({"id": dead.pk, "resolved": ok, "detail": detail})
-        refresh_counters(session)
-    return report
+def start_retries(
+    item_ids: list[int], user: Any = None, *, statuses: tuple[str, ...] = CLAIMABLE
+) -> list[RestoreSession]:
+    """Claim the items into pending retry sessions (one per original session) and record it.
+    Items somebody else claimed first, or that are closed, are left out; no item, no session."""
+    by_session: dict[int, list[int]] = {}
+    rows = DeadLetterItem.objects.filter(pk__in=list(item_ids), status__in=statuses)
+    for pk, session_id in rows.values_list("pk", "session_id").order_by("pk"):
+        by_session.setdefault(session_id, []).append(pk)
+    retries = []
+    for original_id, ids in by_session.items():
+        original = RestoreSession.objects.select_related("destination").get(pk=original_id)
+        retry = _claim(original, ids, user, statuses)
+        if retry is not None:
+            retries.append(retry)
+    claimed = [pk for r in retries for pk in r.options.dlq_item_ids]
+    if claimed:
+        sessions = ", ".join(str(r.pk) for r in retries)
+        summary = (
+            f"{len(claimed)} item(s) of session {', '.join(str(r.retry_of_id) for r in retries)}"
+        )
+        AuditEvent.record(
+            user, AuditEvent.Action.RETRY, claimed, summary=f"{summary} → retry {sessions}"
+        )
+    return retries
 
 
-def _claim(items: list[DeadLetterItem]) -> list[DeadLetterItem]:
-    """Conditional UPDATE per open item, so two retries of one item never run at once; items the
-    caller already marked `retrying` (the web page does, before queueing) are taken as claimed."""
-    claimed = []
-    for dead in items:
-        if dead.status == DeadLetterItem.Status.RETRYING or dead.retry():
-            claimed.append(dead)
-    return claimed
+def _claim(
+    original: RestoreSession, ids: list[int], user: Any, statuses: tuple[str, ...]
+) -> RestoreSession | None:
+    retry = RestoreSession.objects.create(
+        kind=RestoreSession.Kind.RETRY,
+        retry_of=original,
+        backup=original.backup,
+        destination=original.destination,
+        source_instance=original.source_instance,
+        config=dict(original.config or {}),
+        dry_run=original.dry_run,
+        started_by=user if getattr(user, "pk", None) else None,
+    )
+    DeadLetterItem.objects.filter(pk__in=ids, status__in=statuses).update(
+        status=DeadLetterItem.Status.RETRYING, retry_session=retry
+    )
+    claimed = sorted(retry.retried_items.values_list("pk", flat=True))
+    if not claimed:  # somebody else got every one of them first
+        retry.delete()
+        return None
+    retry.config = {**retry.config, "dlq_item_ids": claimed}
+    retry.total = len(claimed)
+    retry.save(update_fields=["config", "total"])
+    return retry
 
 
-class _maybe_backup:
-    """The session's backup when its file is still there (for --with-dependencies), else None."""
+def claimed_items(retry: RestoreSession) -> list[DeadLetterItem]:
+    """The items of a retry session still its to run: claimed by it and not closed since."""
+    return list(
+        DeadLetterItem.objects.filter(
+            pk__in=retry.options.dlq_item_ids,
+            retry_session=retry,
+            status=DeadLetterItem.Status.RETRYING,
+        ).order_by("id")
+    )
+
+
+def items_by_type(retry: RestoreSession) -> dict[str, int]:
+    """Totals per type of the retry session's selection (its progress bars)."""
+    counts: dict[str, int] = {}
+    rows = DeadLetterItem.objects.filter(pk__in=retry.options.dlq_item_ids)
+    for ct in rows.values_list("content_type", flat=True):
+        slug = ContentType(ct).slug
+        counts[slug] = counts.get(slug, 0) + 1
+    return counts
+
+
+def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
+    """Run one claimed item again with `items` (an ItemRunner of the original session)."""
+    ct = ContentType(dead.content_type)
+    history: list[dict[str, Any]] = []
+    try:
+        item = source_item(items.session, dead)
+        outcome = call_with_retries(
+            lambda: items.process(items.ctx, item),
+            max_retries=items.max_retries,
+            history=history,
+            should_stop=items.should_stop,
+        )
+    except Exception as exc:  # the item's failure is the item's: open again  # noqa: BLE001
+        if items.should_stop():
+            return  # cancelled mid-item: still claimed, a resume runs it again
+        dlq.reopen(dead, exc, history)
+        _record(retry, dead, "failed", str(exc)[:2000])
+        items.progress.count(ct.slug, "failed")
+        items.progress.error(ct.slug, dead.content_id, exc)
+        return
+    original = items.session
+    record_outcome(original, outcome)
+    RestoreItemResult.objects.filter(
+        session=original, content_type=int(ct), source_id=dead.content_id
+    ).update(retried_at=timezone.now())
+    detail = f"{outcome.action} {outcome.destination_id}".strip()
+    if original.dry_run:
+        note = f"planned again (dry run, nothing written): would be {outcome.action}"
+        dead.dismiss(retry.started_by, note=note)
+    else:
+        dlq.mark_resolved(dead, retry.started_by, f"retry succeeded: {detail}")
+    _record(retry, dead, outcome.action, detail, outcome.destination_id)
+    items.progress.count(ct.slug, outcome.action)
+
+
+def source_item(original: RestoreSession, dead: DeadLetterItem) -> Any:
+    """What a dead-letter item runs again: a rollback's step, else the backup item."""
+    if original.kind == RestoreSession.Kind.ROLLBACK:
+        from restore.engine import rollback
+
+        step = rollback.item_for(original, dead.content_type, dead.content_id)
+        if step is None:
+            raise RestoreError(f"{dead.content_id} is no longer a step of this rollback")
+        return step
+    return dlq.DlqSourceItem(dead)
+
+
+def _record(
+    retry: RestoreSession, dead: DeadLetterItem, action: str, message: str, dest: str = ""
+) -> None:
+    """The retry session's own result row: its counters, and its checkpoint for resume."""
+    RestoreItemResult.objects.update_or_create(
+        session=retry,
+        content_type=dead.content_type,
+        source_id=dead.content_id,
+        defaults={"action": action, "message": message, "name": dead.name, "destination_id": dest},
+    )
+
+
+def report(retries: list[RestoreSession]) -> dict[str, Any]:
+    """What the retry sessions did, per item (`dlq retry --json`)."""
+    out: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "items": [], "sessions": []}
+    for retry in retries:
+        out["sessions"].append(retry.pk)
+        rows = {
+            (ct, sid): (action, message)
+            for ct, sid, action, message in retry.results.values_list(
+                "content_type", "source_id", "action", "message"
+            )
+        }
+        dead_items = DeadLetterItem.objects.filter(pk__in=retry.options.dlq_item_ids)
+        for dead in dead_items.order_by("id"):
+            action, message = rows.get((dead.content_type, dead.content_id), ("", "not run"))
+            if not action:
+                continue
+            ok = action not in ("failed", "blocked")
+            out["retried"] += 1
+            out["resolved" if ok else "failed"] += 1
+            out["items"].append({"id": dead.pk, "resolved": ok, "detail": message})
+    return out
+
+
+class session_backup:
+    """The original's backup when its file is still there (for --with-dependencies), else None."""
 
     def __init__(self, session: RestoreSession) -> None:
         self.session = session

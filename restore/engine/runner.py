@@ -84,7 +84,11 @@ class SessionBusy(RestoreError):
     """Another live worker holds the session (or it is finished)."""
 
 
-RUNNABLE_KINDS = (RestoreSession.Kind.RESTORE, RestoreSession.Kind.ROLLBACK)
+RUNNABLE_KINDS = (
+    RestoreSession.Kind.RESTORE,
+    RestoreSession.Kind.ROLLBACK,
+    RestoreSession.Kind.RETRY,
+)
 
 
 # -- the lease ------------------------------------------------------------------------------------
@@ -253,28 +257,20 @@ class ItemRunner:
         self.max_retries = ctx.config.max_retries
 
     @classmethod
-    def for_session(cls, session: RestoreSession, reader: Any, client: Any = None) -> ItemRunner:
-        """For DLQ retries: the session's context with a fresh limiter (a rollback's own)."""
+    def for_session(
+        cls, session: RestoreSession, reader: Any, client: Any = None, **kw: Any
+    ) -> ItemRunner:
+        """A retry session's items run in the context of the session they failed in: its
+        options, same-instance decision, ID map (a rollback's own, a dry run's plan)."""
         refuse_unknown_kind(session.pk)
-        limiter = AdaptiveRateLimiter.from_config(session.options)
+        limiter = kw.pop("limiter", None) or AdaptiveRateLimiter.from_config(session.options)
         if session.kind == RestoreSession.Kind.ROLLBACK:
             from restore.engine import rollback
 
             ctx = open_session_context(session, None, client, limiter, opener=rollback.new_context)
-            return cls(session, ctx, limiter=limiter, process=rollback.process_item)
+            return cls(session, ctx, limiter=limiter, process=rollback.process_item, **kw)
         ctx = open_session_context(session, reader, client, limiter)
-        return cls(session, ctx, limiter=limiter)
-
-    def source_item(self, dead: DeadLetterItem) -> Any:
-        """What a dead-letter item runs again: a rollback's step, else the backup item."""
-        if self.session.kind == RestoreSession.Kind.ROLLBACK:
-            from restore.engine import rollback
-
-            step = rollback.item_for(self.session, dead.content_type, dead.content_id)
-            if step is None:
-                raise RestoreError(f"{dead.content_id} is no longer a step of this rollback")
-            return step
-        return dlq.DlqSourceItem(dead)
+        return cls(session, ctx, limiter=limiter, **kw)
 
     @staticmethod
     def rank(content_type: int) -> int:
@@ -338,33 +334,6 @@ class ItemRunner:
             history=history,
         )
         self.progress.error(ct.slug, sid, exc)
-
-    def retry_dead_letter(self, dead: DeadLetterItem, user: Any) -> tuple[bool, str]:
-        """Run a DLQ item again; on failure it is open again with the new attempts.
-
-        On success the item's result row takes the new outcome and is marked retried: the session
-        still counts it as failed (what happened then), with "since retried" beside. A dry run's
-        item is planned again, never "resolved": nothing was written."""
-        history: list[dict[str, Any]] = []
-        try:
-            item = self.source_item(dead)
-            outcome = call_with_retries(
-                lambda: self.process(self.ctx, item), max_retries=self.max_retries, history=history
-            )
-        except (LookerApiError, RestoreError, BackupError, ValueError, KeyError) as exc:
-            dlq.reopen(dead, exc, history)
-            return False, str(exc)
-        record_outcome(self.session, outcome)
-        RestoreItemResult.objects.filter(
-            session=self.session, content_type=int(outcome.content_type), source_id=dead.content_id
-        ).update(retried_at=timezone.now())
-        detail = f"{outcome.action} {outcome.destination_id}".strip()
-        if self.session.dry_run:
-            note = f"planned again (dry run, nothing written): would be {outcome.action}"
-            dead.dismiss(user, note=note)
-            return True, note
-        dlq.mark_resolved(dead, user, f"retry succeeded: {detail}")
-        return True, detail
 
 
 def open_session_context(
@@ -492,7 +461,7 @@ class SessionRunner:
                 + (f" and held by {session.worker_id}" if session.is_active else "")
             )
         self.session = RestoreSession.objects.select_related(
-            "backup", "destination", "rollback_of"
+            "backup", "destination", "rollback_of", "retry_of"
         ).get(pk=self.session_id)
         config = self.session.options
         self.limiter = self.limiter or AdaptiveRateLimiter.from_config(config)
@@ -500,6 +469,8 @@ class SessionRunner:
         try:
             if kind == RestoreSession.Kind.ROLLBACK:
                 self._run_rollback()
+            elif kind == RestoreSession.Kind.RETRY:
+                self._run_retry()
             else:
                 if refusal := self.session.backup.restore_refusal():
                     raise BackupError(refusal)
@@ -588,6 +559,46 @@ class SessionRunner:
             self.progress.current_type = step.content_type.slug
             self.items.run(step)
             self._maybe_checkpoint(step.content_type)
+
+    def _run_retry(self) -> None:
+        """A retry session: the dead-letter items it claimed, one after another in restore order,
+        in the context of the session they failed in; items with a final result row here are
+        done already (resume)."""
+        from restore.engine import dlq_retry
+
+        original = self.session.retry_of
+        if original is None:
+            raise RestoreError(f"retry session {self.session.pk} does not say what it retries")
+        self._set_total(len(self.session.options.dlq_item_ids))
+        totals = dlq_retry.items_by_type(self.session)
+        self.progress = Progress(totals, counts_by_type(self.session))
+        self._start_heartbeat()
+        done = set(
+            self.session.results.filter(action__in=FINAL_ACTIONS).values_list(
+                "content_type", "source_id"
+            )
+        )
+        todo = [
+            d
+            for d in dlq_retry.claimed_items(self.session)
+            if (d.content_type, d.content_id) not in done
+        ]
+        with dlq_retry.session_backup(original) as reader:
+            self.items = ItemRunner.for_session(
+                original,
+                reader,
+                self.client,
+                limiter=self.limiter,
+                progress=self.progress,
+                should_stop=self.stop.is_set,
+            )
+            for dead in sorted(todo, key=lambda d: ItemRunner.rank(d.content_type)):
+                if self.stop.is_set():
+                    return
+                ct = ContentType(dead.content_type)
+                self.progress.current_type = ct.slug
+                dlq_retry.retry_one(self.items, self.session, dead)
+                self._maybe_checkpoint(ct)
 
     def _set_total(self, total: int) -> None:
         RestoreSession.objects.filter(pk=self.session_id).update(total=total)
@@ -759,6 +770,8 @@ class SessionRunner:
             heartbeat_at=timezone.now(),
             progress=doc,
         )
+        if session.retry_of_id:  # the original's summary: "since retried", DLQ still open
+            refresh_counters(RestoreSession.objects.get(pk=session.retry_of_id))
         return refresh_counters(RestoreSession.objects.get(pk=self.session_id))
 
 

@@ -146,7 +146,7 @@ ACTION_WORDS = {
 @register.filter
 def action_words(action: str, session: object) -> str:
     """An item's action as its session says it: a plan in the conditional, a rollback's own verbs."""
-    if getattr(session, "dry_run", False) and getattr(session, "kind", "") == "restore":
+    if getattr(session, "dry_run", False) and getattr(session, "kind", "") in ("restore", "retry"):
         return ACTION_WORDS.get(action, action)
     if getattr(session, "kind", "") == "rollback":
         return {"created": "deleted", "updated": "put back"}.get(action, action)
@@ -178,6 +178,17 @@ def cut_failed(counts: str) -> str:
     parts = [p for p in str(counts).replace(", ", " · ").split(" · ") if "failed" not in p]
     parts = [p for p in parts if "cannot be planned" not in p]
     return " · ".join(parts)
+
+
+@register.filter
+def kind_words(session: object) -> str:
+    """What a session is, as its page and the lists name it: "Plan", "Rollback preview", "Retry"."""
+    kind, dry_run = str(getattr(session, "kind", "")), bool(getattr(session, "dry_run", False))
+    if kind == "rollback":
+        return "Rollback preview" if dry_run else "Rollback"
+    if kind == "retry":
+        return "Re-plan" if dry_run else "Retry"
+    return "Plan" if dry_run else "Restore"
 
 
 @register.filter

@@ -40,23 +40,10 @@ def dlq_filter_form(data) -> DLQFilterForm:
     return DLQFilterForm(values)
 
 
-def retry_items(item_ids: list[int], user) -> int:
-    """Mark open or dismissed items as retrying and hand them to the background workers, recorded
-    in the history. Returns how many."""
-    claimed = list(
-        DeadLetterItem.objects.filter(pk__in=item_ids, status__in=RETRYABLE).values_list(
-            "pk", flat=True
-        )
-    )
-    if not claimed:
-        return 0
-    # Marked before queueing, so the row shows "retrying" at once; the task takes them as claimed.
-    DeadLetterItem.objects.filter(pk__in=claimed, status__in=RETRYABLE).update(
-        status=DeadLetterItem.Status.RETRYING
-    )
-    enqueue_dlq_retry(claimed, user.pk)
-    AuditEvent.record(user, AuditEvent.Action.RETRY, claimed, summary=describe(claimed))
-    return len(claimed)
+def retry_items(item_ids: list[int], user) -> list[RestoreSession]:
+    """Claim open or dismissed items into retry sessions queued on the workers (recorded in the
+    history). Returns the retry sessions."""
+    return enqueue_dlq_retry(item_ids, user)
 
 
 def resolve_items(queryset, user, note: str) -> AuditEvent | None:
@@ -112,7 +99,7 @@ def back_to_list(request):
 @require_perm(roles.VIEW)
 def dlq_list(request):
     form = dlq_filter_form(request.GET)
-    items = form.filter(DeadLetterItem.objects.all()).defer(
+    items = form.filter(DeadLetterItem.objects.select_related("retry_session")).defer(
         "content_blob", "response_body", "request_payload", "stack_trace", "attempts"
     )
     context = {
@@ -130,7 +117,8 @@ def dlq_list(request):
 @require_perm(roles.VIEW)
 def dlq_item(request, item_id: int):
     item = get_object_or_404(
-        DeadLetterItem.objects.select_related("session", "resolved_by"), pk=item_id
+        DeadLetterItem.objects.select_related("session", "resolved_by", "retry_session"),
+        pk=item_id,
     )
     context = {
         "item": item,
@@ -190,9 +178,9 @@ def attempt_row(attempt) -> dict:
 @require_perm(roles.VIEW)
 def dlq_row(request, item_id: int):
     """One row, polled while its retry runs; stops polling once the retry has an outcome."""
-    item = get_object_or_404(DeadLetterItem, pk=item_id)
+    item = get_object_or_404(DeadLetterItem.objects.select_related("retry_session"), pk=item_id)
     response = render(request, "restore/partials/dlq_row.html", {"item": item})
-    if item.status != DeadLetterItem.Status.RETRYING:
+    if not item.is_being_retried:
         response.status_code = HttpResponseStopPolling.status_code
     return response
 
@@ -201,12 +189,16 @@ def dlq_row(request, item_id: int):
 @require_perm(roles.RETRY_DLQ)
 def dlq_retry_one(request, item_id: int):
     item = get_object_or_404(DeadLetterItem, pk=item_id)
-    n = retry_items([item.pk], request.user)
+    retries = retry_items([item.pk], request.user)
     item.refresh_from_db()
     if request.htmx:
         return render(request, "restore/partials/dlq_row.html", {"item": item})
-    if n:
-        messages.success(request, f"Retrying {item.content_type_enum.slug} {item.content_id}.")
+    if retries:
+        messages.success(
+            request,
+            f"Retrying {item.content_type_enum.slug} {item.content_id} "
+            f"in retry session {retries[0].pk}.",
+        )
     else:
         messages.error(request, "This item is being retried or was resolved already.")
     return redirect(safe_next(request, reverse("dlq_item", args=[item.pk])))
@@ -222,11 +214,11 @@ def dlq_bulk(request):
     else:
         queryset = DeadLetterItem.objects.filter(pk__in=selected_ids(request))
     if action in ("retry_selected", "retry_filter"):
-        n = retry_items(
+        retries = retry_items(
             list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
             request.user,
         )
-        retried_message(request, n)
+        retried_message(request, retries)
     elif action in ("resolve_selected", "resolve_filter"):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
@@ -238,9 +230,15 @@ def dlq_bulk(request):
     return back_to_list(request)
 
 
-def retried_message(request, n: int) -> None:
+def retried_message(request, retries: list[RestoreSession]) -> None:
+    n = sum(len(r.options.dlq_item_ids) for r in retries)
     if n:
-        messages.success(request, f"Retrying {n} item{'s' if n != 1 else ''} in the background.")
+        where = ", ".join(str(r.pk) for r in retries)
+        messages.success(
+            request,
+            f"Retrying {n} item{'s' if n != 1 else ''} in retry session"
+            f"{'s' if len(retries) != 1 else ''} {where}.",
+        )
     else:
         messages.error(request, "No open or dismissed item matches: nothing to retry.")
 
@@ -329,12 +327,12 @@ def dlq_triage_action(request):
         http_status=int_or_none(request.POST.get("group_status")),
     )
     if request.POST.get("action") == "retry":
-        n = retry_items(
+        retries = retry_items(
             list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
             request.user,
         )
-        retried_message(request, n)
-        if n:  # follow the group's items as they are retried, rows updating in place
+        retried_message(request, retries)
+        if retries:  # follow the group's items as they are retried, rows updating in place
             group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}
             if request.POST.get("group_status"):
                 group["http_status"] = request.POST["group_status"]

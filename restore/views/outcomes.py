@@ -25,7 +25,7 @@ def plural(n: int, word: str, many: str = "") -> str:
 
 def counts_line(s: RestoreSession) -> str:
     """ "31 created · 3 updated · 17 failed", zeros left out (a plan: "1 to update")."""
-    if s.dry_run and s.kind == RestoreSession.Kind.RESTORE:
+    if s.dry_run and s.kind != RestoreSession.Kind.ROLLBACK:
         parts = [
             f"{s.created:,} to create",
             f"{s.updated:,} to update",
@@ -71,6 +71,8 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
     if s.dry_run and s.kind == RestoreSession.Kind.RESTORE:
         headline = f"Plan: {counts}"
         return tone("bad" if s.failed else "plan", headline, counts, "Nothing was written.")
+    if s.dry_run and s.kind == RestoreSession.Kind.RETRY:
+        return tone("plan", f"Planned again: {counts}", counts, "Nothing was written.")
     if s.dry_run:
         return tone("plan", f"Rollback preview: {counts}", counts, "Nothing was written.")
     if s.failed:
@@ -79,6 +81,8 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
         )
     if s.kind == RestoreSession.Kind.ROLLBACK:
         return tone("ok", "Rolled back", counts)
+    if s.kind == RestoreSession.Kind.RETRY:
+        return tone("ok", f"All {plural(done, 'item')} retried successfully", counts)
     return tone("ok", f"All {plural(done, 'item')} restored", counts)
 
 

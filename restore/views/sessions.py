@@ -101,6 +101,7 @@ def session_detail(request, session_id: int):
         "can_roll_back": can_roll_back(session),
         "summary_rows": summary_rows(session),
         "rollbacks": session.rollbacks.order_by("-created_at")[:10],
+        "retries": session.retries.order_by("-created_at")[:10],
         **rollback_context(session),
         "selection": selection_summary(session.config or {}),
         "dlq_open": session.dlq_items.filter(status=DeadLetterItem.Status.OPEN).count()

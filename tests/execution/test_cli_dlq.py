@@ -82,8 +82,12 @@ def test_dlq_retry_from_the_cli_restores_items_after_the_fault_is_removed(small_
         assert status["by_type"]["dashboard"]["failed"] == dashboards["failed"]
         assert status["dlq_open"] == 0 and status["by_error_class"] == {}
         sessions = json.loads(cli(env, "status", "--all", "--json").stdout)
-        assert [s["session_id"] for s in sessions] == [session_id]
-        assert sessions[0]["status"] == "completed_with_failures"
+        # The retry ran as a session of its own, linked to the one it retried.
+        (retry_id,) = report["sessions"]
+        assert [s["session_id"] for s in sessions] == [retry_id, session_id]
+        assert [s["status"] for s in sessions] == ["completed", "completed_with_failures"]
+        retry_status = json.loads(cli(env, "status", str(retry_id), "--json").stdout)
+        assert retry_status["created"] == report["resolved"] and retry_status["failed"] == 0
         assert_no_duplicates(emu, before, data)
         assert compare_with_backup(small_backup, emu, data) == []
 

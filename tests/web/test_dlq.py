@@ -6,7 +6,7 @@ import pytest
 from django.urls import reverse
 
 from restore.engine.content_types import ContentType
-from restore.models import AuditEvent, DeadLetterItem
+from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 pytestmark = pytest.mark.django_db
 
@@ -108,8 +108,10 @@ def test_a_dismissed_item_can_still_be_retried(client, support_user, many_items)
     response = client.post(
         reverse("dlq_bulk"), {"action": "retry_filter", "status": "dismissed"}, follow=True
     )
-    assert "Retrying 3 items in the background." in response.content.decode()
-    assert len(OrmQ.objects.get().args()[0]) == 3
+    retry = RestoreSession.objects.get(kind="retry")
+    assert f"Retrying 3 items in retry session {retry.pk}." in response.content.decode()
+    assert OrmQ.objects.get().args() == (retry.pk,)
+    assert len(retry.options.dlq_item_ids) == 3
     assert AuditEvent.objects.get().action == "retry"  # the retry is in the history too
 
 
@@ -154,9 +156,15 @@ def test_one_click_retry_marks_the_row_and_queues_the_retry(client, support_user
     assert f'id="dlq-row-{dlq_item.pk}"' in html and 'hx-trigger="every 2s"' in html
     dlq_item.refresh_from_db()
     assert dlq_item.status == DeadLetterItem.Status.RETRYING
+    # A retry is a session of its own, linked to the session the item failed in, and queued
+    # like any session; the row links to it.
+    retry = dlq_item.retry_session
+    assert (retry.kind, retry.retry_of_id, retry.status) == ("retry", dlq_item.session_id, "pending")
+    assert retry.options.dlq_item_ids == [dlq_item.pk] and retry.started_by == support_user
+    assert f'href="/sessions/{retry.pk}/"' in html
     task = OrmQ.objects.get()
-    assert task.func() == "restore.tasks.run_dlq_retry_task"
-    assert task.args() == ([dlq_item.pk], support_user.pk)
+    assert task.func() == "restore.tasks.run_session_task"
+    assert task.args() == (retry.pk,)
 
 
 def test_retry_all_matching_the_filter_queues_only_open_matches(client, support_user, many_items):
@@ -165,7 +173,8 @@ def test_retry_all_matching_the_filter_queues_only_open_matches(client, support_
     DeadLetterItem.objects.filter(pk=many_items[1].pk).update(status="dismissed")
     client.force_login(support_user)
     client.post(reverse("dlq_bulk"), {"action": "retry_filter", "http_status": "429"})
-    ids = OrmQ.objects.get().args()[0]
+    retry = RestoreSession.objects.get(pk=OrmQ.objects.get().args()[0])
+    ids = retry.options.dlq_item_ids
     assert len(ids) == 79 and many_items[1].pk not in ids
     assert DeadLetterItem.objects.filter(status="retrying").count() == 79
 
