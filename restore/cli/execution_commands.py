@@ -27,6 +27,7 @@ from restore.cli.common import (
     selection_from,
 )
 from restore.engine.content_types import ContentType
+from restore.engine.documents import Progress, read_progress, store
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 
@@ -38,20 +39,18 @@ class ProgressBar:
         self.stream = stream or sys.stderr
         self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
 
-    def __call__(self, doc: dict[str, Any]) -> None:
+    def __call__(self, doc: Progress) -> None:
         if not self.enabled:
             return
-        total, done = int(doc.get("total") or 0), int(doc.get("done") or 0)
+        total, done = doc.total, doc.done
         width = 30
         filled = int(width * done / total) if total else 0
-        eta = doc.get("eta_seconds")
-        limiter = doc.get("rate_limiter") or {}
         line = (
             f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} "
-            f"{doc.get('current_type', '')} c={doc.get('created', 0)} u={doc.get('updated', 0)} "
-            f"f={doc.get('failed', 0)} {doc.get('throughput', 0):.1f}/s"
-            + (f" eta {int(eta)}s" if eta else "")
-            + (" THROTTLED" if limiter.get("throttled") else "")
+            f"{doc.current_type} c={doc.created} u={doc.updated} "
+            f"f={doc.failed} {doc.throughput or 0:.1f}/s"
+            + (f" eta {int(doc.eta_seconds)}s" if doc.eta_seconds else "")
+            + (" THROTTLED" if doc.rate_limiter.get("throttled") else "")
         )
         self.stream.write(line.ljust(110))
         self.stream.flush()
@@ -170,7 +169,7 @@ def add_status(parser: Any) -> None:
 def session_row(session: RestoreSession) -> dict[str, Any]:
     from restore.engine.runner import session_is_stale
 
-    progress = session.progress or {}
+    progress = read_progress(session.progress)
     return {
         "session_id": session.pk,
         "status": session.status,
@@ -187,8 +186,8 @@ def session_row(session: RestoreSession) -> dict[str, Any]:
         "finished_at": _iso(session.finished_at),
         "heartbeat_at": _iso(session.heartbeat_at),
         "stale": session_is_stale(session),
-        "throughput": progress.get("throughput"),
-        "eta_seconds": progress.get("eta_seconds"),
+        "throughput": progress.throughput if progress else None,
+        "eta_seconds": progress.eta_seconds if progress else None,
     }
 
 
@@ -198,7 +197,8 @@ def handle_status(command: Any, opts: dict[str, Any]) -> int:
     if opts.get("session"):
         session = resolve_session(opts["session"])
         doc = {**session_summary(session), **session_row(session)}
-        doc["progress"] = session.progress or {}
+        progress = read_progress(session.progress)
+        doc["progress"] = store(progress) if progress is not None else {}
         if opts["as_json"]:
             command.stdout.write(json.dumps(doc, sort_keys=True, default=str))
         else:

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from restore.engine import documents
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
 from restore.engine.diffs import same
@@ -17,9 +18,7 @@ from restore.models import RestoreSession
 # The plan's rows an apply writes: what it would create or update. Unchanged, skipped and failed
 # items are left alone, as the plan said.
 APPLIED_ACTIONS = ("created", "updated")
-CHANGED_KEY = "changed_since_plan"
 CHANGED_LISTED = 500
-SUMMARY_KEYS = (CHANGED_KEY, "changed_since_plan_count")  # kept in the session's final summary
 
 
 def planned_keys(plan: RestoreSession) -> dict[int, set[str]]:
@@ -82,10 +81,13 @@ def check_destination(
     something else now, and refuse unless the user confirmed applying anyway."""
     session = ctx.session
     changed = changed_since_plan(ctx, plan, should_stop)
-    summary = {**(session.summary or {}), CHANGED_KEY: changed[:CHANGED_LISTED]}
-    summary["changed_since_plan_count"] = len(changed)
-    RestoreSession.objects.filter(pk=session.pk).update(summary=summary)
-    session.summary = summary
+    doc = documents.read_summary(session.summary) or documents.Summary(
+        session_id=session.pk, status=session.status, dry_run=session.dry_run
+    )
+    doc.changed_since_plan = changed[:CHANGED_LISTED]
+    doc.changed_since_plan_count = len(changed)
+    session.summary = documents.store(doc)
+    RestoreSession.objects.filter(pk=session.pk).update(summary=session.summary)
     if changed and not session.options.confirm_changed:
         shown = "; ".join(changed[:5]) + (
             f"; and {len(changed) - 5} more" if len(changed) > 5 else ""
@@ -108,18 +110,17 @@ def changed_since_plan(
         if should_stop():
             break
         label = f"{ContentType(ct).slug.replace('_', ' ')} '{name}' ({did})"
-        for change in (diff or {}).get("changes") or []:
+        for change in recorded.changes if (recorded := documents.read_diff(diff)) else []:
             if what := _moved(ctx, change):
                 changed.append(f"{label}: {what}")
                 break
     return changed
 
 
-def _moved(ctx: RestoreContext, change: dict[str, Any]) -> str:
+def _moved(ctx: RestoreContext, change: documents.Change) -> str:
     """What in one planned PATCH no longer holds ("" when the object is as the plan saw it)."""
-    fields = change.get("fields")
-    path = str(change.get("path") or "")
-    if change.get("method") != "PATCH" or not isinstance(fields, dict) or "(new" in path:
+    fields, path = change.fields, change.path
+    if change.method != "PATCH" or not fields or "(new" in path:
         return ""
     try:
         current = ctx.client.get_or_none(path)

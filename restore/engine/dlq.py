@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from restore.engine import documents
 from restore.engine.backup_reader import BackupItem
 from restore.engine.content_types import ContentType
 from restore.engine.errors import LookerApiError
@@ -35,7 +36,7 @@ def record_failure(
     *,
     name: str = "",
     blob: bytes = b"",
-    history: list[dict[str, Any]] | None = None,
+    history: list[documents.Attempt] | None = None,
 ) -> DeadLetterItem:
     """Store (or refresh) the dead-letter record of one item of a session."""
     history = list(history or [])
@@ -64,10 +65,11 @@ def record_failure(
                 session=session, content_type=int(content_type), content_id=content_id
             )
             item.retry_count = max(0, len(history) - 1)
-            item.attempts = history
+            attempts = history
         else:
             item.retry_count += len(history)
-            item.attempts = [*item.attempts, *history][-100:]
+            attempts = [*documents.read_attempts(item.attempts), *history][-100:]
+        item.attempts = [documents.store(a) for a in attempts]
         if blob:
             item.content_blob = blob
         for key, value in fields.items():
@@ -131,7 +133,7 @@ def mark_resolved(dead: DeadLetterItem, user: Any, note: str) -> None:
     dead.resolve(user, note=note, status=DeadLetterItem.Status.RESOLVED)
 
 
-def reopen(dead: DeadLetterItem, exc: BaseException, history: list[dict[str, Any]]) -> None:
+def reopen(dead: DeadLetterItem, exc: BaseException, history: list[documents.Attempt]) -> None:
     """A failed retry: back to open, with the new error and attempts."""
     record_failure(
         dead.session,

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from restore.engine import dlq
+from restore.engine import dlq, documents
 from restore.engine.backup_reader import BackupError, open_backup
 from restore.engine.content_types import ContentType
 from restore.engine.errors import RestoreError
@@ -110,7 +110,7 @@ def items_by_type(retry: RestoreSession) -> dict[str, int]:
 def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
     """Run one claimed item again with `items` (an ItemRunner of the original session)."""
     ct = ContentType(dead.content_type)
-    history: list[dict[str, Any]] = []
+    history: list[documents.Attempt] = []
     try:
         item = source_item(items.session, dead)
         outcome = call_with_retries(

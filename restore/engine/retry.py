@@ -24,6 +24,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from restore.engine import documents
 from restore.engine.errors import LookerApiError
 
 T = TypeVar("T")
@@ -66,29 +67,22 @@ def _wait(retry_state: RetryCallState) -> float:
     return min(_config.max_wait, policy(retry_state))
 
 
-def describe_failure(exc: BaseException) -> dict[str, Any]:
+def describe_failure(exc: BaseException) -> documents.Attempt:
     """One entry of an item's attempt history (kept on its dead-letter record)."""
-    entry: dict[str, Any] = {
-        "at": time.time(),
-        "error_class": type(exc).__name__,
-        "message": str(exc)[:2000],
-    }
+    attempt = documents.Attempt(
+        at=time.time(), error_class=type(exc).__name__, message=str(exc)[:2000]
+    )
     if isinstance(exc, LookerApiError):
-        entry.update(
-            status=exc.status,
-            kind=exc.kind,
-            method=exc.method,
-            path=exc.path,
-            retry_after=exc.retry_after,
-        )
-    return entry
+        attempt.status, attempt.kind = exc.status, exc.kind
+        attempt.method, attempt.path, attempt.retry_after = exc.method, exc.path, exc.retry_after
+    return attempt
 
 
 def call_with_retries(
     fn: Callable[[], T],
     *,
     max_retries: int,
-    history: list[dict[str, Any]] | None = None,
+    history: list[documents.Attempt] | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> T:
     """Call `fn`, retrying transient failures; the last exception propagates unchanged.

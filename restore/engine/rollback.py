@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from restore.engine import documents
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
@@ -149,8 +150,8 @@ def _action(row: RestoreItemResult) -> str:
     if row.action != "failed":
         return row.action
     path = RESTORERS[ContentType(row.content_type)].path
-    changes = (row.diff or {}).get("changes") or []
-    if any(c.get("method") == "POST" and c.get("path") == path for c in changes):
+    diff = documents.read_diff(row.diff)
+    if diff and any(c.method == "POST" and c.path == path for c in diff.changes):
         return "created"
     has_pre_image = RestoreItemResult.objects.filter(pk=row.pk, pre_image__isnull=False).exists()
     return "updated" if has_pre_image else "failed"
@@ -231,7 +232,6 @@ def steps_by_type(items: list[RollbackItem]) -> Iterator[tuple[str, int]]:
 
 
 # -- has the destination changed since the restore? ------------------------------------------------
-CHANGED_KEY = "changed_since_restore"  # in the rollback session's summary: the objects, in words
 CHANGED_LISTED = 500  # at most this many are kept; the count says how many there are
 
 
@@ -242,10 +242,13 @@ def check_destination(
     would undo it unless the user confirmed."""
     session = ctx.session
     changed = changed_since_restore(ctx, steps, should_stop)
-    summary = {**(session.summary or {}), CHANGED_KEY: changed[:CHANGED_LISTED]}
-    summary["changed_since_restore_count"] = len(changed)
-    RestoreSession.objects.filter(pk=session.pk).update(summary=summary)
-    session.summary = summary
+    doc = documents.read_summary(session.summary) or documents.Summary(
+        session_id=session.pk, status=session.status, dry_run=session.dry_run
+    )
+    doc.changed_since_restore = changed[:CHANGED_LISTED]
+    doc.changed_since_restore_count = len(changed)
+    session.summary = documents.store(doc)
+    RestoreSession.objects.filter(pk=session.pk).update(summary=session.summary)
     if changed and not ctx.dry_run and not session.options.confirm_changed:
         raise RestoreError(refusal(session, changed))
 
@@ -304,10 +307,10 @@ def written_fields(step: RollbackItem, diff: dict[str, Any] | None) -> dict[str,
     r = RESTORERS[step.content_type]
     own = r.object_path(step.destination_id)
     fields: dict[str, tuple[Any, ...]] = {}
-    for change in (diff or {}).get("changes") or []:
-        method, path = change.get("method"), change.get("path")
-        if method == "POST" and path == r.path and isinstance(change.get("body"), dict):
-            fields.update({k: (v,) for k, v in change["body"].items()})
-        elif method == "PATCH" and path == own and isinstance(change.get("fields"), dict):
-            fields.update({k: (after, before) for k, (before, after) in change["fields"].items()})
+    changes = recorded.changes if (recorded := documents.read_diff(diff)) else []
+    for change in changes:
+        if change.method == "POST" and change.path == r.path and isinstance(change.body, dict):
+            fields.update({k: (v,) for k, v in change.body.items()})
+        elif change.method == "PATCH" and change.path == own and change.fields:
+            fields.update({k: (after, before) for k, (before, after) in change.fields.items()})
     return fields

@@ -38,7 +38,7 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from restore.engine import apply_plan, dlq, malloc_trim
+from restore.engine import apply_plan, dlq, documents, malloc_trim
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
@@ -51,12 +51,12 @@ from restore.engine.restore_item import display_name, restore_item, source_id_of
 from restore.engine.retry import RetryingClient, call_with_retries
 from restore.engine.session import (
     COUNTED,
+    base_summary,
     counts_by_type,
     open_context,
     record_blocked,
     record_outcome,
     selection_of,
-    summary_dict,
 )
 from restore.models import DeadLetterItem, RestoreCheckpoint, RestoreItemResult, RestoreSession
 
@@ -152,12 +152,12 @@ class Progress:
         self.by_type = {slug: dict(base.get(slug, {})) for slug in totals}
         for slug, counts in base.items():
             self.by_type.setdefault(slug, dict(counts))
-        self.errors: deque[dict[str, Any]] = deque(maxlen=RECENT_ERRORS)
+        self.errors: deque[documents.RecentError] = deque(maxlen=RECENT_ERRORS)
         self.error_classes: Counter[str] = Counter()
         self.started = time.monotonic()
         self.done_this_run = 0
         self.samples: deque[tuple[float, int]] = deque(maxlen=64)
-        self.series: deque[dict[str, float]] = deque(maxlen=SERIES_POINTS)
+        self.series: deque[documents.RatePoint] = deque(maxlen=SERIES_POINTS)
         self.current_type = ""
 
     def count(self, slug: str, action: str) -> None:
@@ -172,13 +172,14 @@ class Progress:
         with self.lock:
             self.error_classes[cls] += 1
             self.errors.append(
-                {
-                    "type": slug,
-                    "id": source_id,
-                    "error_class": cls,
-                    "message": str(exc)[:300],
-                    "at": timezone.now().isoformat(),
-                }
+                documents.RecentError(
+                    type=slug,
+                    id=str(source_id),
+                    error_class=cls,
+                    message=str(exc)[:300],
+                    at=timezone.now().isoformat(),
+                    status=exc.status if isinstance(exc, LookerApiError) else None,
+                )
             )
 
     def sync(self, by_type: dict[str, dict[str, int]]) -> None:
@@ -202,36 +203,34 @@ class Progress:
             rate = (self.done_this_run - n0) / max(1e-6, now - t0)
         return rate
 
-    def document(self, limiter: dict[str, Any] | None) -> dict[str, Any]:
+    def document(self, limiter: dict[str, Any] | None) -> documents.Progress:
         rate = self.throughput()
         with self.lock:
             by_type = {}
-            done = 0
             for slug, counts in self.by_type.items():
                 row = {k: int(counts.get(k, 0)) for k in COUNTED}
-                row["done"] = sum(row.values())
-                row["total"] = int(self.totals.get(slug, row["done"]))
-                by_type[slug] = row
-                done += row["done"]
-            total = sum(r["total"] for r in by_type.values())
-            self.series.append({"t": round(time.monotonic() - self.started, 1), "rate": rate})
-            return {
-                "total": total,
-                "done": done,
-                **{k: sum(r[k] for r in by_type.values()) for k in COUNTED},
-                "by_type": by_type,
-                "current_type": self.current_type,
-                "throughput": round(rate, 3),
-                "eta_seconds": round((total - done) / rate, 1)
-                if rate > 0 and total > done
-                else None,
-                "elapsed_seconds": round(time.monotonic() - self.started, 1),
-                "rate_limiter": limiter or {},
-                "recent_errors": list(self.errors),
-                "error_classes": dict(self.error_classes),
-                "throughput_series": list(self.series),
-                "updated_at": timezone.now().isoformat(),
-            }
+                done = sum(row.values())
+                total = int(self.totals.get(slug, done))
+                by_type[slug] = documents.TypeProgress(**row, done=done, total=total)
+            done = sum(r.done for r in by_type.values())
+            total = sum(r.total for r in by_type.values())
+            elapsed = round(time.monotonic() - self.started, 1)
+            self.series.append(documents.RatePoint(t=elapsed, rate=rate))
+            return documents.Progress(
+                total=total,
+                done=done,
+                **{k: sum(getattr(r, k) for r in by_type.values()) for k in COUNTED},
+                by_type=by_type,
+                current_type=self.current_type,
+                throughput=round(rate, 3),
+                eta_seconds=round((total - done) / rate, 1) if rate > 0 and total > done else None,
+                elapsed_seconds=elapsed,
+                rate_limiter=limiter or {},
+                recent_errors=list(self.errors),
+                error_classes=dict(self.error_classes),
+                throughput_series=list(self.series),
+                updated_at=timezone.now().isoformat(),
+            )
 
 
 # -- one item -------------------------------------------------------------------------------------
@@ -279,7 +278,7 @@ class ItemRunner:
     def run(self, item: Any, *, again: bool = False) -> ItemOutcome | None:
         """Restore one item; never raises for the item's own failure (it goes to the DLQ)."""
         ct = ContentType(item.content_type)
-        history: list[dict[str, Any]] = []
+        history: list[documents.Attempt] = []
         started = time.monotonic()
         try:
             sid = source_id_of(item)
@@ -323,7 +322,7 @@ class ItemRunner:
 
     def _dead_letter(self, ct, sid, item, exc, history) -> None:
         if not history:
-            history.append({"at": time.time(), "error_class": dlq.error_class_of(exc)})
+            history.append(documents.Attempt(at=time.time(), error_class=dlq.error_class_of(exc)))
         dlq.record_failure(
             self.session,
             ct,
@@ -416,9 +415,9 @@ def mark_deferred(session: RestoreSession, ct: ContentType, sid: str, what: list
     row = RestoreItemResult.objects.filter(session=session, content_type=int(ct), source_id=sid)
     first = row.first()
     if first is not None:
-        diff = dict(first.diff or {})
-        diff["deferred"] = list(what)
-        row.update(diff=diff)
+        diff = documents.read_diff(first.diff) or documents.Diff()
+        diff.deferred = list(what)
+        row.update(diff=documents.store(diff))
 
 
 # -- the session ----------------------------------------------------------------------------------
@@ -434,7 +433,7 @@ class SessionRunner:
         process: ProcessItem | None = None,
         limiter: AdaptiveRateLimiter | None = None,
         heartbeat_interval: float | None = None,
-        on_progress: Callable[[dict[str, Any]], None] | None = None,
+        on_progress: Callable[[documents.Progress], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self.worker_id = worker_id or new_worker_id()
@@ -645,11 +644,10 @@ class SessionRunner:
 
         In parallel like a level: every object exists by now, so the second-pass writes (a user's
         groups and roles, a cycle member's parent) do not depend on each other."""
+        rows = self.session.results.filter(diff__has_key="deferred")
         deferred = {
-            (ct, sid): (diff or {}).get("deferred", [])
-            for ct, sid, diff in self.session.results.filter(diff__has_key="deferred").values_list(
-                "content_type", "source_id", "diff"
-            )
+            (ct, sid): documents.read_diff(diff).deferred or []
+            for ct, sid, diff in rows.values_list("content_type", "source_id", "diff")
         }
         keys = sorted(deferred, key=lambda k: (RANK.get(ContentType(k[0]), 99), k[1]))
         items = (reader.get_item(ContentType(ct), sid) for ct, sid in keys)
@@ -668,9 +666,9 @@ class SessionRunner:
             )
             row = rows.first()
             if row is not None:
-                diff = {k: v for k, v in (row.diff or {}).items() if k != "deferred"}
-                diff["second_pass"] = what
-                rows.update(diff=diff)
+                diff = documents.read_diff(row.diff) or documents.Diff()
+                diff.deferred, diff.second_pass = None, list(what)
+                rows.update(diff=documents.store(diff))
 
     # checkpoints, heartbeat
     def _maybe_checkpoint(self, ct: ContentType) -> None:
@@ -710,7 +708,7 @@ class SessionRunner:
     def _beat(self) -> None:
         doc = self.progress.document(self._limiter_state())
         n = RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
-            heartbeat_at=timezone.now(), progress=doc
+            heartbeat_at=timezone.now(), progress=documents.store(doc)
         )
         if n != 1:
             self._halt("lost the lease: another worker took this session over")
@@ -752,7 +750,7 @@ class SessionRunner:
     def _finish(self, error: str) -> dict[str, Any]:
         session = RestoreSession.objects.get(pk=self.session_id)
         if session.worker_id != self.worker_id:
-            return summary_dict(session)  # somebody else owns it now
+            return documents.store(base_summary(session))  # somebody else owns it now
         if self.stop_reason and self.stop_reason != "cancelled" and not error:
             error = self.stop_reason
         totals = refresh_counters(session, worker_id=self.worker_id, summary=False)
@@ -762,13 +760,13 @@ class SessionRunner:
         )
         if status == RestoreSession.Status.FAILED and not error:
             error = f"every item failed ({failed} of {done})"
-        doc = self.progress.document(self._limiter_state()) if hasattr(self, "progress") else {}
+        doc = self.progress.document(self._limiter_state()) if hasattr(self, "progress") else None
         RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
             status=status,
             error_message=error,
             finished_at=timezone.now(),
             heartbeat_at=timezone.now(),
-            progress=doc,
+            progress=documents.store(doc) if doc is not None else {},
         )
         if session.retry_of_id:  # the original's summary: "since retried", DLQ still open
             refresh_counters(RestoreSession.objects.get(pk=session.retry_of_id))
@@ -879,52 +877,57 @@ def refresh_counters(
     if not summary:
         return totals
     session.refresh_from_db()
-    doc = session_summary(session, by_type)
+    doc = documents.store(session_summary(session, by_type))
     RestoreSession.objects.filter(pk=session.pk).update(summary=doc)
     return doc
 
 
 def session_summary(
     session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None
-) -> dict[str, Any]:
-    """The engine's summary plus duration, throughput and the per-error-class breakdown."""
-    doc = summary_dict(session, by_type)
+) -> documents.Summary:
+    """The engine's summary plus duration, throughput and the per-error-class breakdown, keeping
+    what a rollback or an applied plan found changed before its first write."""
+    doc = base_summary(session, by_type)
     classes = Counter(
         session.dlq_items.exclude(status=DeadLetterItem.Status.RESOLVED).values_list(
             "error_class", flat=True
         )
     )
-    doc["by_error_class"] = dict(classes)
-    doc["dlq_open"] = session.dlq_items.filter(status=DeadLetterItem.Status.OPEN).count()
-    done = sum(doc.get(k, 0) for k in COUNTED)
-    duration = doc.get("duration_s")
-    doc["throughput"] = round(done / duration, 3) if duration else None
-    doc["rate_limiter"] = (session.progress or {}).get("rate_limiter", {})
+    doc.by_error_class = dict(classes)
+    doc.dlq_open = session.dlq_items.filter(status=DeadLetterItem.Status.OPEN).count()
+    done = sum(getattr(doc, k) for k in COUNTED)
+    doc.throughput = round(done / doc.duration_s, 3) if doc.duration_s else None
+    progress = documents.read_progress(session.progress)
+    doc.rate_limiter = progress.rate_limiter if progress is not None else {}
+    before = documents.read_summary(session.summary) or documents.Summary()
     if session.kind == RestoreSession.Kind.ROLLBACK:
-        for key in ("changed_since_restore", "changed_since_restore_count"):
-            doc[key] = (session.summary or {}).get(key)
-    for key in apply_plan.SUMMARY_KEYS:  # what an applied plan found changed since it
-        if key in (session.summary or {}):
-            doc[key] = session.summary[key]
+        doc.changed_since_restore = _known(before.changed_since_restore)
+        doc.changed_since_restore_count = _known(before.changed_since_restore_count)
+    if before.changed_since_plan is not documents.UNSET:
+        doc.changed_since_plan = before.changed_since_plan
+        doc.changed_since_plan_count = before.changed_since_plan_count
     return doc
+
+
+def _known(value: Any) -> Any:
+    return None if value is documents.UNSET else value
 
 
 SUMMARY_CSV_COLUMNS = ("total", *COUNTED)
 
 
-def summary_csv(summary: dict[str, Any]) -> str:
+def summary_csv(summary: documents.Summary) -> str:
     """Per-type rows, a total row, then the error classes: the CSV export of a summary."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(["type", *SUMMARY_CSV_COLUMNS])
-    for slug, counts in (summary.get("by_type") or {}).items():
-        total = counts.get("total", sum(counts.get(k, 0) for k in COUNTED))
-        writer.writerow([slug, total, *(counts.get(k, 0) for k in COUNTED)])
-    writer.writerow(["all", summary.get("total", 0), *(summary.get(k, 0) for k in COUNTED)])
-    if summary.get("by_error_class"):
+    for slug, counts in summary.by_type.items():
+        writer.writerow([slug, counts.done, *(getattr(counts, k) for k in COUNTED)])
+    writer.writerow(["all", summary.total, *(getattr(summary, k) for k in COUNTED)])
+    if summary.by_error_class:
         writer.writerow([])
         writer.writerow(["error_class", "count"])
-        for cls, n in sorted(summary["by_error_class"].items()):
+        for cls, n in sorted(summary.by_error_class.items()):
             writer.writerow([cls, n])
     return out.getvalue()
 

@@ -6,7 +6,7 @@ session of any kind) strings together:
 - `restore_item(context, item)` (restore_item.py) does one item, raising on failure;
 - `record_outcome` / `record_failure` write the RestoreItemResult row; `deferred` outcomes need a
   second `restore_item(..., again=True)` after the last level;
-- `finish_session(session)` computes the counters and the JSON summary.
+- `base_summary(session)` the counters of a session's summary (`documents.Summary`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from restore.engine import row_sql
+from restore.engine import documents, row_sql
 from restore.engine.backup_reader import BackupError, Selection
 from restore.engine.compat import check_compatibility
 from restore.engine.config import RestoreConfig
@@ -126,14 +126,17 @@ def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: i
             action = "created" if row["action"] == "created" else "updated"
         # The state before this session first touched it, and every change made, over both passes.
         pre_image = row["pre_image"] if done and row["pre_image"] is not None else outcome.pre_image
-        changes = ((row["diff"] or {}).get("changes") or [] if done else []) + outcome.changes
+        earlier = documents.read_diff(row["diff"]) if done else None
+        changes = (earlier.changes if earlier else []) + [
+            documents.Change(**change) for change in outcome.changes
+        ]
         message = _message(outcome) or (row["message"] if done else "")
         values = {
             "name": outcome.name[:500],
             "action": action,
             "destination_id": outcome.destination_id,
             "message": message,
-            "diff": {"changes": changes, "verify": outcome.verify_diff}
+            "diff": documents.store(documents.Diff(changes=changes, verify=outcome.verify_diff))
             if changes or outcome.verify_diff
             else None,
             "pre_image": pre_image,
@@ -188,22 +191,6 @@ def _name(item: Any) -> str:
         return str(getattr(item, "name", ""))[:500]
 
 
-def finish_session(session: RestoreSession) -> dict[str, Any]:
-    """Counters from the result rows, final status, and the JSON summary."""
-    counts = counts_by_type(session)
-    totals = {k: sum(c[k] for c in counts.values()) for k in COUNTED}
-    for name, value in totals.items():
-        setattr(session, name, value)
-    if session.status == RestoreSession.Status.RUNNING:
-        session.status = RestoreSession.final_status(
-            error="", cancelled=False, done=sum(totals.values()), failed=totals["failed"]
-        )
-    session.finished_at = timezone.now()
-    session.summary = summary_dict(session, counts)
-    session.save()
-    return session.summary
-
-
 def counts_by_type(session: RestoreSession) -> dict[str, dict[str, int]]:
     """Counts per type from the result rows. An item a DLQ retry fixed later still counts as failed
     here (what the session did); `since_retried` says how many of those were fixed since."""
@@ -229,7 +216,10 @@ def since_retried(session: RestoreSession) -> int:
     return session.results.filter(retried_at__isnull=False).count()
 
 
-def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None) -> dict:
+def base_summary(
+    session: RestoreSession, by_type: dict[str, dict[str, int]] | None = None
+) -> documents.Summary:
+    """The counters of a session's summary, from its result rows."""
     by_type = by_type if by_type is not None else counts_by_type(session)
     totals = {k: sum(c[k] for c in by_type.values()) for k in COUNTED}
     blocked = session.results.filter(action="blocked").count()
@@ -240,17 +230,17 @@ def summary_dict(session: RestoreSession, by_type: dict[str, dict[str, int]] | N
         if session.finished_at and session.started_at
         else None
     )
-    return {
-        "session_id": session.pk,
-        "status": str(session.status),
-        "dry_run": session.dry_run,
+    return documents.Summary(
+        session_id=session.pk,
+        status=str(session.status),
+        dry_run=session.dry_run,
         **totals,
-        "blocked": blocked,
-        "since_retried": since_retried(session),
-        "verify_mismatches": mismatches,
-        "total": session.total,
-        "by_type": by_type,
-        "duration_s": duration,
-        "error": session.error_message or None,
-        "instance": session.identity or None,
-    }
+        blocked=blocked,
+        since_retried=since_retried(session),
+        verify_mismatches=mismatches,
+        total=session.total,
+        by_type={slug: documents.Counts(**counts) for slug, counts in by_type.items()},
+        duration_s=duration,
+        error=session.error_message or None,
+        instance=session.identity or None,
+    )

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from restore.engine.documents import Change, Diff
+
 # The API collection a request path starts with → what a Looker user calls it.
 THINGS = {
     "dashboards": "dashboard",
@@ -32,41 +34,29 @@ VERBS = {"POST": "new", "DELETE": "removed", "PUT": "replaced", "PATCH": "", "ve
 TILE_FACTS = ("title", "type", "note_text", "body_text", "subtitle_text", "look_id")
 
 
-def diff_rows(diff: Any, pre_image: Any = None) -> list[dict[str, str]]:
-    """Rows {what, field, before, after} for the page, whatever shape the diff was recorded in.
-
-    The engine records `{"changes": [{method, path, fields: {name: [destination, backup]}} or
-    {method, path, body}], "verify": {...}}`; a plain `{name: [destination, backup]}` works too."""
-    if not diff:
+def diff_rows(diff: Diff | None, pre_image: Any = None) -> list[dict[str, str]]:
+    """Rows {what, field, before, after} for the page, from an item's recorded changes: each
+    write's changed fields ({name: [destination, backup]}) or new object, then what read back
+    different after writing."""
+    if diff is None:
         return []
-    if isinstance(diff, dict) and ("changes" in diff or "verify" in diff):
-        changes = list(diff.get("changes") or [])
-        if isinstance(diff.get("verify"), dict) and diff["verify"]:
-            changes.append({"method": "verify", "path": "", "fields": diff["verify"]})
-    elif isinstance(diff, dict):
-        changes = [{"method": "PATCH", "path": "", "fields": diff.get("fields", diff)}]
-    else:
-        changes = diff if isinstance(diff, list) else []
+    changes = list(diff.changes)
+    if diff.verify:
+        changes.append(Change(method="verify", fields=diff.verify))
     names = sub_resource_names(pre_image)
-    rows: list[dict[str, str]] = []
-    for change in changes:
-        if isinstance(change, dict):
-            rows.extend(change_rows(change, names))
-    return rows
+    return [row for change in changes for row in change_rows(change, names)]
 
 
-def change_rows(change: dict[str, Any], names: dict[str, str]) -> list[dict[str, str]]:
-    method = str(change.get("method") or "")
-    what = thing(str(change.get("path") or ""), method, change.get("body"), names)
-    fields = change.get("fields")
-    if isinstance(fields, dict):
+def change_rows(change: Change, names: dict[str, str]) -> list[dict[str, str]]:
+    what = thing(change.path, change.method, change.body, names)
+    if change.fields is not None:
         return [
             {"what": what, "field": label(name), "before": show(b), "after": show(a)}
-            for name, (b, a) in ((n, pair(v)) for n, v in fields.items())
+            for name, (b, a) in ((n, pair(v)) for n, v in change.fields.items())
         ]
-    if "body" in change and method == "POST":
-        return [{"what": what, "field": "", "before": "—", "after": new_object(change["body"])}]
-    if method == "DELETE":
+    if change.method == "POST" and change.body is not None:
+        return [{"what": what, "field": "", "before": "—", "after": new_object(change.body)}]
+    if change.method == "DELETE":
         return [{"what": what, "field": "", "before": "exists", "after": "removed"}]
     return [{"what": what, "field": "", "before": "", "after": ""}] if what else []
 
@@ -131,11 +121,9 @@ def label(name: str) -> str:
 
 
 def pair(values: Any) -> tuple[Any, Any]:
-    if isinstance(values, dict):
-        return values.get("destination"), values.get("backup")
-    if isinstance(values, (list, tuple)) and len(values) == 2:
-        return values[0], values[1]
-    return None, values
+    """A changed field's [destination, backup] values (`diffs.field_diff`)."""
+    before, after = values
+    return before, after
 
 
 def show(value: Any) -> str:

@@ -14,6 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
+from restore.engine.documents import read_attempts
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
@@ -125,9 +126,7 @@ def dlq_item(request, item_id: int):
         "content": pretty_json(decode_blob(bytes(item.content_blob or b""))),
         "payload": pretty_json(item.request_payload),
         "response": pretty_json(item.response_body),
-        "attempts": [
-            attempt_row(a) for a in (item.attempts if isinstance(item.attempts, list) else [])
-        ],
+        "attempts": read_attempts(item.attempts),
         "resolve_form": ResolveForm(),
         "dismissal": dismissal_of(item),
     }
@@ -157,21 +156,6 @@ def dismissal_of(item: DeadLetterItem) -> AuditEvent | None:
         action=AuditEvent.Action.DISMISS, note=item.resolution_note
     ).order_by("-at")[:50]
     return next((e for e in events if item.pk in (e.item_ids or [])), None)
-
-
-def attempt_row(attempt) -> dict:
-    """One attempt of the history, whatever keys the execution layer used."""
-    if not isinstance(attempt, dict):
-        return {"at": "", "status": "", "error": str(attempt)}
-    return {
-        "at": attempt.get("at") or attempt.get("time") or attempt.get("failed_at") or "",
-        "status": attempt.get("status") or attempt.get("http_status") or "",
-        "error": " ".join(
-            str(x)
-            for x in (attempt.get("error_class"), attempt.get("message") or attempt.get("error"))
-            if x
-        ),
-    }
 
 
 @require_GET

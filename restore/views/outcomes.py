@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from restore.engine.content_types import ContentType
+from restore.engine.documents import changed_count, read_summary
 from restore.models import RestoreSession
 
 PLAN_GROUPS = (
@@ -53,10 +54,11 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
     if s.is_active:
         return None
     done = s.created + s.updated + s.unchanged + s.skipped + s.failed
-    retried = int((s.summary or {}).get("since_retried") or 0) if s.failed else 0
+    retried = since_retried(s)
     fixed = f"; {retried:,} fixed since by a retry" if retried else ""
     counts = counts_line(s)
-    moved = int((s.summary or {}).get("changed_since_plan_count") or 0)
+    summary = read_summary(s.summary)
+    moved = changed_count(summary.changed_since_plan_count) if summary else 0
     if s.status == RestoreSession.Status.FAILED and moved and not done:
         plan_id = (s.config or {}).get("plan_session_id")
         headline = f"Not applied: {plural(moved, 'object')} changed since plan {plan_id}"
@@ -84,6 +86,12 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
     if s.kind == RestoreSession.Kind.RETRY:
         return tone("ok", f"All {plural(done, 'item')} retried successfully", counts)
     return tone("ok", f"All {plural(done, 'item')} restored", counts)
+
+
+def since_retried(s: RestoreSession) -> int:
+    """How many of the session's failed items a DLQ retry has fixed since (its summary's count)."""
+    summary = read_summary(s.summary)
+    return summary.since_retried if summary is not None and s.failed else 0
 
 
 def tone(kind: str, headline: str, counts: str, note: str = "") -> dict[str, Any]:
@@ -124,11 +132,12 @@ def plan_overview(s: RestoreSession) -> list[dict[str, Any]]:
 
 def apply_check(s: RestoreSession) -> dict[str, Any] | None:
     """What an apply found changed in the destination since its plan (before writing)."""
-    summary = s.summary or {}
-    if not summary.get("changed_since_plan_count"):
+    summary = read_summary(s.summary)
+    count = changed_count(summary.changed_since_plan_count) if summary else 0
+    if not count:
         return None
     return {
-        "count": summary["changed_since_plan_count"],
-        "objects": summary.get("changed_since_plan") or [],
-        "plan_id": (s.config or {}).get("plan_session_id"),
+        "count": count,
+        "objects": summary.changed_since_plan or [],
+        "plan_id": s.options.plan_session_id,
     }

@@ -1,7 +1,7 @@
-"""Turn a session's published progress (`RestoreSession.progress`) into what the page displays.
+"""Turn a session's published progress (`documents.Progress`) into what the page displays.
 
-The execution layer writes the progress JSON; this module only reads it, tolerating missing keys so
-that a page never breaks on a session that has not published anything yet.
+The runner writes the document; this module reads it through `documents.read_progress` only. A
+session that has not published anything yet shows its row's counters.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from restore.engine.content_types import RESTORE_ORDER, ContentType
+from restore.engine.documents import Progress, RatePoint, RecentError, read_progress
 from restore.models import RestoreSession
 
 COUNTERS = ("created", "updated", "unchanged", "skipped", "failed")
@@ -78,13 +79,6 @@ def percent(done: int, total: int) -> int:
     return max(0, min(100, round(100 * done / total)))
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _type_slug(key: str) -> str:
     try:
         return ContentType.parse(key).slug
@@ -97,50 +91,27 @@ def _order(slug: str) -> int:
     return order.index(slug) if slug in order else len(order)
 
 
-def type_bars(progress: dict[str, Any]) -> list[TypeBar]:
-    by_type = progress.get("by_type") or progress.get("types") or {}
-    bars = []
-    for key, counts in by_type.items():
-        if not isinstance(counts, dict):
-            continue
-        done = counts.get("done")
-        if done is None:
-            done = sum(
-                int(counts.get(k) or 0)
-                for k in ("created", "updated", "unchanged", "skipped", "failed")
-            )
-        bars.append(
-            TypeBar(
-                _type_slug(key),
-                int(counts.get("total") or 0),
-                int(done),
-                int(counts.get("failed") or 0),
-            )
-        )
+def type_bars(progress: Progress) -> list[TypeBar]:
+    bars = [
+        TypeBar(_type_slug(key), row.total, row.done, row.failed)
+        for key, row in progress.by_type.items()
+    ]
     return sorted(bars, key=lambda b: _order(b.slug))
 
 
-def chart(series: list[Any]) -> dict[str, list[float]]:
+def chart(series: list[RatePoint]) -> dict[str, list[float]]:
     """Seconds since the start and items/s, for the throughput chart (uPlot's column format)."""
-    times: list[float] = []
-    rates: list[float] = []
-    for index, point in enumerate(series[-600:]):
-        if isinstance(point, dict):
-            value = _number(
-                point.get("rate") or point.get("throughput") or point.get("items_per_s") or 0
-            )
-            moment = _number(point.get("t"))
-        elif isinstance(point, (list, tuple)) and point:
-            value, moment = _number(point[-1]), _number(point[0]) if len(point) > 1 else None
-        else:
-            value, moment = _number(point), None
-        if value is None:
-            continue
-        times.append(moment if moment is not None else float(index))
-        rates.append(round(value, 2))
-    if len(rates) < 2:
+    points = series[-600:]
+    if len(points) < 2:
         return {}
-    return {"t": times, "rate": rates}
+    return {"t": [p.t for p in points], "rate": [round(p.rate, 2) for p in points]}
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
 
 
 def limiter_sentence(limiter: Any, total: int) -> str:
@@ -170,46 +141,31 @@ def limiter_sentence(limiter: Any, total: int) -> str:
     return ""
 
 
-def error_row(error: Any) -> dict[str, Any]:
-    if not isinstance(error, dict):
-        return {"item": "", "status": "", "error_class": "", "message": str(error)}
-    ct = error.get("content_type") or error.get("type")
-    item = " ".join(
-        str(x)
-        for x in (
-            _type_slug(ct) if ct is not None else "",
-            error.get("content_id") or error.get("id"),
-        )
-        if x
-    )
+def error_row(error: RecentError) -> dict[str, Any]:
+    item = " ".join(x for x in (_type_slug(error.type) if error.type else "", error.id) if x)
+    status = error.status or ""
     return {
         "item": item,
-        "status": error.get("http_status") or error.get("status") or "",
-        "error_class": error.get("error_class") or "",
-        "message": error.get("message") or error.get("error") or "",
+        "status": status,
+        "error_class": error.error_class,
+        "message": error.message,
     }
 
 
 def progress_view(session: RestoreSession) -> ProgressView:
-    progress = session.progress or {}
-    total = int(progress.get("total") or session.total or 0)
-    done = progress.get("done")
-    view = ProgressView(
-        session=session, done=int(done) if done is not None else session.done_count, total=total
-    )
-    # The runner publishes its own counters between the (less frequent) session row updates.
-    view.counts = {
-        key: int(progress.get(key) if progress.get(key) is not None else getattr(session, key))
-        for key in COUNTERS
-    }
+    progress = read_progress(session.progress)
+    if progress is None:  # nothing published yet: the session row's counters
+        view = ProgressView(session=session, done=session.done_count, total=session.total)
+        view.counts = {key: getattr(session, key) for key in COUNTERS}
+        return view
+    view = ProgressView(session=session, done=progress.done, total=progress.total or session.total)
+    view.counts = {key: getattr(progress, key) for key in COUNTERS}
     view.types = type_bars(progress)
-    view.throughput = _number(progress.get("throughput") or progress.get("items_per_second"))
-    view.eta_seconds = _number(progress.get("eta_seconds") or progress.get("eta"))
-    view.elapsed_seconds = _number(progress.get("elapsed_seconds"))
-    view.rate_limiter = limiter_sentence(progress.get("rate_limiter"), total)
-    errors = progress.get("recent_errors") or []
-    view.recent_errors = [error_row(e) for e in errors[-10:]]
-    series = progress.get("throughput_series") or progress.get("series") or progress.get("history")
-    view.chart = chart(series if isinstance(series, list) else [])
-    view.current_type = _type_slug(progress["current_type"]) if progress.get("current_type") else ""
+    view.throughput = progress.throughput
+    view.eta_seconds = progress.eta_seconds
+    view.elapsed_seconds = progress.elapsed_seconds
+    view.rate_limiter = limiter_sentence(progress.rate_limiter, view.total)
+    view.recent_errors = [error_row(e) for e in progress.recent_errors[-10:]]
+    view.chart = chart(progress.throughput_series)
+    view.current_type = _type_slug(progress.current_type) if progress.current_type else ""
     return view

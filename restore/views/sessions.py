@@ -15,6 +15,16 @@ from restore import roles
 from restore.access import require_perm
 from restore.engine.apply_plan import start_apply
 from restore.engine.content_types import ContentType
+from restore.engine.documents import (
+    COUNTED,
+    Counts,
+    Summary,
+    changed_count,
+    read_diff,
+    read_progress,
+    read_summary,
+    store,
+)
 from restore.engine.errors import RestoreError
 from restore.engine.rollback import start_rollback, steps_by_op
 from restore.engine.runner import session_is_stale, summary_csv
@@ -23,7 +33,7 @@ from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
 from restore.views.diff_words import diff_rows
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
-from restore.views.outcomes import apply_check, outcome, plan_overview
+from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
 from restore.views.progress import progress_view
 
 
@@ -186,14 +196,11 @@ def rollback_context(session: RestoreSession) -> dict:
 
 def changed_since_restore(rollback: RestoreSession) -> dict | None:
     """What a rollback (or its preview) found changed in the destination since the restore."""
-    summary = rollback.summary or {}
-    if not summary.get("changed_since_restore_count"):
+    summary = read_summary(rollback.summary)
+    count = changed_count(summary.changed_since_restore_count) if summary else 0
+    if not count:
         return None
-    return {
-        "count": summary["changed_since_restore_count"],
-        "objects": summary.get("changed_since_restore") or [],
-        "session": rollback,
-    }
+    return {"count": count, "objects": summary.changed_since_restore or [], "session": rollback}
 
 
 @require_POST
@@ -294,6 +301,7 @@ def describe_sessions(sessions) -> None:
         ]
         s.description = selection_summary(config) + (f" ({', '.join(extra)})" if extra else "")
         s.outcome = outcome(s)
+        s.since_retried = since_retried(s)
 
 
 def selection_summary(config: dict) -> str:
@@ -335,42 +343,55 @@ def selection_summary(config: dict) -> str:
     return "; ".join(parts)
 
 
-def summary_data(session: RestoreSession) -> dict:
-    """The session summary: what the workers wrote, completed with the counters it always has."""
-    data = dict(session.summary or {})
-    data.setdefault("session_id", session.pk)
-    data.setdefault("status", session.status)
-    data.setdefault("kind", session.kind)
-    data.setdefault("dry_run", session.dry_run)
-    data.setdefault("destination", session.destination.name)
-    for key in ("total", "created", "updated", "unchanged", "skipped", "failed"):
-        data.setdefault(key, getattr(session, key))
-    data.setdefault("by_type", (session.progress or {}).get("by_type") or {})
+def summary_of(session: RestoreSession) -> Summary:
+    """The summary the runner wrote; before it did, the session row's counters and the live
+    per-type progress (beside what an apply or rollback found before its first write)."""
+    doc = read_summary(session.summary)
+    if doc is not None and doc.by_type:
+        return doc
+    doc = doc or Summary()
+    doc.session_id, doc.status, doc.dry_run = session.pk, str(session.status), session.dry_run
+    doc.total = session.total
+    for key in COUNTED:
+        setattr(doc, key, getattr(session, key))
     if session.started_at and session.finished_at:
-        data.setdefault("duration_s", (session.finished_at - session.started_at).total_seconds())
-    return data
+        doc.duration_s = (session.finished_at - session.started_at).total_seconds()
+    progress = read_progress(session.progress)
+    rows = progress.by_type if progress is not None else {}
+    doc.by_type = {t: Counts(**{k: getattr(r, k) for k in COUNTED}) for t, r in rows.items()}
+    return doc
+
+
+def summary_data(session: RestoreSession) -> dict:
+    """The session summary as downloaded: the summary document, with the session's kind and
+    destination."""
+    return store(summary_of(session)) | {
+        "kind": session.kind,
+        "destination": session.destination.name,
+    }
 
 
 def summary_rows(session: RestoreSession) -> list[dict]:
-    """Per-type rows of the summary (from the summary, else from the progress)."""
-    by_type = (
-        (session.summary or {}).get("by_type") or (session.progress or {}).get("by_type") or {}
-    )
-    rows = []
-    for key, counts in by_type.items():
-        if isinstance(counts, dict):
-            try:
-                slug = ContentType.parse(key).slug
-            except ValueError:
-                slug = str(key)
-            row = {"type": slug, **{k: counts.get(k) or 0 for k in SUMMARY_COLUMNS}}
-            if not counts.get("total"):
-                row["total"] = sum(row[k] for k in SUMMARY_COLUMNS if k != "total")
-            rows.append(row)
-    return rows
+    """Per-type rows of the summary (from the summary, else from the live progress)."""
+    doc = read_summary(session.summary)
+    progress = read_progress(session.progress)
+    if doc is not None and doc.by_type:
+        rows = {slug: (c, c.done) for slug, c in doc.by_type.items()}
+    elif progress is not None:
+        rows = {slug: (r, r.total or r.done) for slug, r in progress.by_type.items()}
+    else:
+        rows = {}
+    return [
+        {"type": _slug(key), "total": total, **{k: getattr(counts, k) for k in COUNTED}}
+        for key, (counts, total) in rows.items()
+    ]
 
 
-SUMMARY_COLUMNS = ("total", "created", "updated", "unchanged", "skipped", "failed")
+def _slug(key: str) -> str:
+    try:
+        return ContentType.parse(key).slug
+    except ValueError:
+        return str(key)
 
 
 @require_GET
@@ -391,7 +412,7 @@ class _Echo:
 @require_perm(roles.VIEW)
 def session_summary_csv(request, session_id: int):
     session = get_session(session_id)
-    body = summary_csv(summary_data(session))  # per type, total, then error classes
+    body = summary_csv(summary_of(session))  # per type, total, then error classes
     response = HttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-summary.csv"'
     return response
@@ -440,7 +461,7 @@ def result_detail(request, session_id: int, result_id: int):
     context = {
         "result": result,
         "session": session,
-        "diff_rows": diff_rows(result.diff, result.pre_image),
+        "diff_rows": diff_rows(read_diff(result.diff), result.pre_image),
         "pre_image": pretty_json(result.pre_image),
         "session_id": session_id,
     }

@@ -34,7 +34,7 @@ def test_it_retries_transient_failures(status):
     history = []
     assert retry.call_with_retries(fn, max_retries=5, history=history) == "ok"
     assert len(calls) == 4
-    assert [h["status"] for h in history] == [status] * 3
+    assert [h.status for h in history] == [status] * 3
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 409, 422])

@@ -6,6 +6,7 @@ import pytest
 from django.utils import timezone
 
 from restore.engine.content_types import ContentType
+from restore.engine.documents import Counts, Summary, store
 from restore.models import (
     Backup,
     DeadLetterItem,
@@ -33,7 +34,7 @@ def backup(db, fixture_backup_path) -> Backup:
 
 @pytest.fixture
 def session(db, backup, destination, admin_user) -> RestoreSession:
-    return RestoreSession.objects.create(
+    session = RestoreSession.objects.create(
         backup=backup,
         destination=destination,
         started_by=admin_user,
@@ -46,8 +47,20 @@ def session(db, backup, destination, admin_user) -> RestoreSession:
         failed=1,
         started_at=timezone.now(),
         finished_at=timezone.now(),
-        summary={"by_type": {"dashboard": {"total": 3, "created": 1, "updated": 1, "failed": 1}}},
     )
+    # What the runner writes when a session ends (`documents.Summary`), as stored.
+    counts = {"created": 1, "updated": 1, "failed": 1}
+    session.summary = store(
+        Summary(
+            session_id=session.pk,
+            status="completed",
+            total=3,
+            **counts,
+            by_type={"dashboard": Counts(**counts)},
+        )
+    )
+    session.save(update_fields=["summary"])
+    return session
 
 
 @pytest.fixture
@@ -61,14 +74,19 @@ def running_session(db, backup, destination, admin_user) -> RestoreSession:
         created=40,
         config={"workers": 8},
         heartbeat_at=timezone.now(),
+        # What the runner publishes (`documents.Progress`), as stored.
         progress={
             "total": 100,
-            "by_type": {"dashboard": {"total": 100, "done": 40, "failed": 0}},
+            "done": 40,
+            "created": 40,
+            "by_type": {"dashboard": {"created": 40, "total": 100, "done": 40, "failed": 0}},
             "throughput": 12.5,
             "eta_seconds": 5,
             "rate_limiter": {"rate_per_second": 10, "backoff": False},
-            "throughput_series": [1, 5, 9, 12.5],
-            "recent_errors": [{"content_id": "7", "http_status": 429, "message": XSS}],
+            "throughput_series": [{"t": t, "rate": r} for t, r in enumerate((1, 5, 9, 12.5))],
+            "recent_errors": [
+                {"type": "dashboard", "id": "7", "status": 429, "message": XSS, "at": ""}
+            ],
         },
     )
 
@@ -122,7 +140,14 @@ def dlq_item(db, session) -> DeadLetterItem:
         request_path="/api/4.0/dashboards",
         request_payload={"title": "x"},
         stack_trace="Traceback ...",
-        attempts=[{"at": "2026-01-01T00:00:00Z", "status": 422, "message": "Validation Failed"}],
+        attempts=[  # as `retry.describe_failure` records them (`documents.Attempt`)
+            {
+                "at": 1767225600.0,
+                "error_class": "LookerApiError",
+                "status": 422,
+                "message": "Validation Failed",
+            }
+        ],  # fmt: skip
     )
 
 

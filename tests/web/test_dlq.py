@@ -159,7 +159,11 @@ def test_one_click_retry_marks_the_row_and_queues_the_retry(client, support_user
     # A retry is a session of its own, linked to the session the item failed in, and queued
     # like any session; the row links to it.
     retry = dlq_item.retry_session
-    assert (retry.kind, retry.retry_of_id, retry.status) == ("retry", dlq_item.session_id, "pending")
+    assert (retry.kind, retry.retry_of_id, retry.status) == (
+        "retry",
+        dlq_item.session_id,
+        "pending",
+    )
     assert retry.options.dlq_item_ids == [dlq_item.pk] and retry.started_by == support_user
     assert f'href="/sessions/{retry.pk}/"' in html
     task = OrmQ.objects.get()

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_runner_progress_document_renders(client, auditor_user, running_session):
-    from restore.engine import runner
+    from restore.engine import documents, runner
 
     progress = runner.Progress({"dashboard": 10, "look": 5}, {})
     for _ in range(4):
@@ -25,9 +25,10 @@ def test_runner_progress_document_renders(client, auditor_user, running_session)
     progress.count("dashboard", "failed")
     for _ in range(3):
         progress.document({})  # builds the throughput series
-    running_session.progress = progress.document(
+    doc = progress.document(
         {"configured_rate": 10.0, "current_rate": 5.0, "throttled": True, "throttle_events": 1}
     )
+    running_session.progress = documents.store(doc)  # as the runner's heartbeat stores it
     running_session.save()
     client.force_login(auditor_user)
     html = client.get(
