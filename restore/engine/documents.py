@@ -24,7 +24,7 @@ def store(doc: Struct) -> Any:
 
 
 # -- counters -------------------------------------------------------------------------------------
-class Counts(Struct):
+class Counts(Struct, forbid_unknown_fields=True):
     """An item count per outcome (a type's row in a summary)."""
 
     created: int = 0
@@ -38,7 +38,7 @@ class Counts(Struct):
         return self.created + self.updated + self.unchanged + self.skipped + self.failed
 
 
-class TypeProgress(Struct):
+class TypeProgress(Struct, forbid_unknown_fields=True):
     """A type's row in the live progress: its counts, how many are done and of how many."""
 
     created: int = 0
@@ -51,7 +51,7 @@ class TypeProgress(Struct):
 
 
 # -- progress -------------------------------------------------------------------------------------
-class RecentError(Struct):
+class RecentError(Struct, forbid_unknown_fields=True):
     """One of the last failures, for the live page ("dashboard 12: LookerApiError 422 …")."""
 
     type: str = ""
@@ -62,14 +62,14 @@ class RecentError(Struct):
     status: int | None = None  # the HTTP status of an API error
 
 
-class RatePoint(Struct):
+class RatePoint(Struct, forbid_unknown_fields=True):
     """Items per second `t` seconds after the run started (the throughput chart)."""
 
     t: float
     rate: float
 
 
-class Progress(Struct):
+class Progress(Struct, forbid_unknown_fields=True):
     """What the runner publishes with each heartbeat: counters, per type, speed, recent errors.
 
     `rate_limiter` is the limiter's own state document (`AdaptiveRateLimiter.state()`)."""
@@ -94,7 +94,7 @@ class Progress(Struct):
 
 
 # -- summary --------------------------------------------------------------------------------------
-class Summary(Struct):
+class Summary(Struct, forbid_unknown_fields=True):
     """What a session came to, written when it ends (also `--json` of `restore … --json`).
 
     The trailing fields are present only where they mean something (unset is left out of the JSON,
@@ -133,7 +133,7 @@ def changed_count(value: int | None | UnsetType) -> int:
 
 
 # -- an item's changes ----------------------------------------------------------------------------
-class Change(Struct, omit_defaults=True):
+class Change(Struct, omit_defaults=True, forbid_unknown_fields=True):
     """One write an item needed: a PATCH's changed fields ({name: [before, after]}) or a POST's
     body. A PUT or DELETE has neither."""
 
@@ -143,7 +143,7 @@ class Change(Struct, omit_defaults=True):
     body: Any = None
 
 
-class Diff(Struct, omit_defaults=True):
+class Diff(Struct, omit_defaults=True, forbid_unknown_fields=True):
     """An item result's recorded changes (over both passes), the fields that read back different
     after writing (`--verify`), and its second pass: still to do (`deferred`), or done."""
 
@@ -154,7 +154,7 @@ class Diff(Struct, omit_defaults=True):
 
 
 # -- a dead letter's attempts ---------------------------------------------------------------------
-class Attempt(Struct, omit_defaults=True):
+class Attempt(Struct, omit_defaults=True, forbid_unknown_fields=True):
     """One failed attempt of an item (kept on its dead-letter record): when (epoch seconds), what
     failed, and for an API error the request and its answer."""
 
@@ -175,7 +175,8 @@ class Attempt(Struct, omit_defaults=True):
 # -- readers: the one place that knows the stored shapes ------------------------------------------
 # Since the first version the engine has written these same keys; what differs in older rows is
 # only what they spelled out: a diff's `"verify": null`, a rollback summary's `null` counts. Those
-# decode as they are. A document of another shape is an error here, not a guess in a page.
+# decode as they are. A key the Structs do not know (a renamed one) is an error here, not a guess
+# in a page.
 
 
 def read_progress(raw: Any) -> Progress | None:
