@@ -196,7 +196,7 @@ def handle_status(command: Any, opts: dict[str, Any]) -> int:
 
     if opts.get("session"):
         session = resolve_session(opts["session"])
-        doc = {**session_summary(session), **session_row(session)}
+        doc = {**store(session_summary(session)), **session_row(session)}
         progress = read_progress(session.progress)
         doc["progress"] = store(progress) if progress is not None else {}
         if opts["as_json"]:

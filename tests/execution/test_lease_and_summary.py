@@ -11,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from restore.cli.execution_commands import ProgressBar
+from restore.engine import documents
 from restore.engine.runner import claim_session, session_is_stale, summary_csv
 from restore.models import Destination, RestoreSession
 
@@ -67,19 +68,18 @@ def test_completed_sessions_are_not_claimed():
 
 
 def test_summary_csv_has_a_row_per_type_a_total_and_the_error_classes():
-    summary = {
-        "total": 5,
-        "created": 2,
-        "updated": 1,
-        "unchanged": 0,
-        "skipped": 1,
-        "failed": 1,
-        "by_type": {
-            "look": {"created": 2, "updated": 0, "unchanged": 0, "skipped": 0, "failed": 1},
-            "folder": {"created": 0, "updated": 1, "unchanged": 0, "skipped": 1, "failed": 0},
+    summary = documents.Summary(
+        total=5,
+        created=2,
+        updated=1,
+        skipped=1,
+        failed=1,
+        by_type={
+            "look": documents.Counts(created=2, failed=1),
+            "folder": documents.Counts(updated=1, skipped=1),
         },
-        "by_error_class": {"LookerApiError 422": 1},
-    }
+        by_error_class={"LookerApiError 422": 1},
+    )
     rows = list(csv.reader(io.StringIO(summary_csv(summary))))
     assert rows[0] == ["type", "total", "created", "updated", "unchanged", "skipped", "failed"]
     assert rows[1] == ["look", "3", "2", "0", "0", "0", "1"]
@@ -93,7 +93,7 @@ class Tty(io.StringIO):
 
 
 def test_progress_bar_draws_on_a_terminal_only():
-    doc = {"total": 10, "done": 5, "created": 5, "throughput": 2.5, "eta_seconds": 2}
+    doc = documents.Progress(total=10, done=5, created=5, throughput=2.5, eta_seconds=2)
     tty, pipe = Tty(), io.StringIO()
     ProgressBar(tty)(doc)
     ProgressBar(pipe)(doc)
