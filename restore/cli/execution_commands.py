@@ -27,7 +27,7 @@ from restore.cli.common import (
     selection_from,
 )
 from restore.engine.content_types import ContentType
-from restore.engine.documents import Progress, read_progress, store
+from restore.engine.documents import Progress, read_attempts, read_progress, store
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 
@@ -285,7 +285,7 @@ def dlq_detail(item: DeadLetterItem) -> dict[str, Any]:
         "request_payload": item.request_payload,
         "response_body": item.response_body,
         "stack_trace": item.stack_trace,
-        "attempts": item.attempts,
+        "attempts": [store(a) for a in read_attempts(item.attempts)],
         "resolution_note": item.resolution_note,
         "content_size": len(item.content_blob or b""),
     }

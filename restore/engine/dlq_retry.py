@@ -24,9 +24,11 @@ from django.utils import timezone
 
 from restore.engine import dlq, documents
 from restore.engine.backup_reader import BackupError, open_backup
+from restore.engine.config import RestoreConfig
 from restore.engine.content_types import ContentType
 from restore.engine.errors import RestoreError
 from restore.engine.retry import call_with_retries
+from restore.engine.rollback import inherited_limits
 from restore.engine.session import record_outcome
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
@@ -50,13 +52,11 @@ def start_retries(
             retries.append(retry)
     claimed = [pk for r in retries for pk in r.options.dlq_item_ids]
     if claimed:
-        sessions = ", ".join(str(r.pk) for r in retries)
-        summary = (
-            f"{len(claimed)} item(s) of session {', '.join(str(r.retry_of_id) for r in retries)}"
+        what = "; ".join(
+            f"{len(r.options.dlq_item_ids)} item(s) of session {r.retry_of_id} → retry {r.pk}"
+            for r in retries
         )
-        AuditEvent.record(
-            user, AuditEvent.Action.RETRY, claimed, summary=f"{summary} → retry {sessions}"
-        )
+        AuditEvent.record(user, AuditEvent.Action.RETRY, claimed, summary=what)
     return retries
 
 
@@ -69,7 +69,9 @@ def _claim(
         backup=original.backup,
         destination=original.destination,
         source_instance=original.source_instance,
-        config=dict(original.config or {}),
+        config=RestoreConfig(
+            dry_run=original.dry_run, workers=1, **inherited_limits(original.options)
+        ).model_dump(mode="json"),
         dry_run=original.dry_run,
         started_by=user if getattr(user, "pk", None) else None,
     )

@@ -306,6 +306,9 @@ def describe_sessions(sessions) -> None:
 
 def selection_summary(config: dict) -> str:
     """The selection in words, for the session header and history."""
+    if config.get("dlq_item_ids"):  # a retry session: exactly the items it claimed
+        n = len(config["dlq_item_ids"])
+        return f"{n} dead-letter item{'s' if n != 1 else ''}"
     selection = config.get("selection") or {}
     parts = []
     types = selection.get("content_types") or selection.get("types")
