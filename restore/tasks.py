@@ -15,7 +15,7 @@ from typing import Any
 from django.conf import settings
 from django_q.tasks import async_task
 
-from restore.models import Backup, RestoreSession
+from restore.models import Backup, DeadLetterItem, RestoreSession
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +84,24 @@ def enqueue_dlq_retry(item_ids: list[int], user: Any = None) -> list[RestoreSess
     for retry in retries:
         enqueue_session(retry.pk, distributed=False)
     return retries
+
+
+def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, Any]:
+    """A retry queued before retries were sessions (items marked retrying, with no retry session):
+    claimed into retry sessions and run here, so an upgrade strands none of them."""
+    from django.contrib.auth import get_user_model
+
+    from restore.engine.dlq_retry import report, start_retries
+    from restore.engine.runner import run_session
+
+    DeadLetterItem.objects.filter(
+        pk__in=item_ids, status=DeadLetterItem.Status.RETRYING, retry_session__isnull=True
+    ).update(status=DeadLetterItem.Status.OPEN)
+    user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
+    retries = start_retries(item_ids, user)
+    for retry in retries:
+        run_session(retry.pk)
+    return report(retries)
 
 
 def verify_backup(backup_id: int) -> bool:

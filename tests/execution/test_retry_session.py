@@ -184,3 +184,22 @@ def test_a_retry_of_a_plans_items_plans_again_and_writes_nothing(
     client.force_login(auditor_user)
     page = client.get(reverse("session_detail", args=[retry_session.pk])).content.decode()
     assert f"<h1>Re-plan {retry_session.pk}" in page and "Nothing was written." in page
+
+
+def test_a_retry_queued_before_retries_were_sessions_still_runs_as_one(groups_backup):
+    from restore.tasks import run_dlq_retry_task
+
+    with running_emulator() as emu:
+        make_destination(emu)
+        failing_posts(emu, 2)
+        summary = restore_cli(groups_backup)
+        # What the previous version left: items marked retrying, a task naming them.
+        ids = list(DeadLetterItem.objects.values_list("pk", flat=True))
+        DeadLetterItem.objects.update(status="retrying")
+        doc = run_dlq_retry_task(ids, None)
+    assert (doc["resolved"], doc["failed"]) == (2, 0)
+    retry_session = RestoreSession.objects.get(kind="retry")
+    assert retry_session.retry_of_id == summary["session_id"] and doc["sessions"] == [
+        retry_session.pk
+    ]
+    assert set(DeadLetterItem.objects.values_list("status", flat=True)) == {"resolved"}
