@@ -41,12 +41,6 @@ def dlq_filter_form(data) -> DLQFilterForm:
     return DLQFilterForm(values)
 
 
-def retry_items(item_ids: list[int], user) -> list[RestoreSession]:
-    """Claim open or dismissed items into retry sessions queued on the workers (recorded in the
-    history). Returns the retry sessions."""
-    return enqueue_dlq_retry(item_ids, user)
-
-
 def resolve_items(queryset, user, note: str) -> AuditEvent | None:
     """Dismiss open items (a person decided they need no restore, and wrote why): recorded in the
     history, and undoable from there or from the message that confirms it."""
@@ -173,7 +167,7 @@ def dlq_row(request, item_id: int):
 @require_perm(roles.RETRY_DLQ)
 def dlq_retry_one(request, item_id: int):
     item = get_object_or_404(DeadLetterItem, pk=item_id)
-    retries = retry_items([item.pk], request.user)
+    retries = enqueue_dlq_retry([item.pk], request.user)
     item.refresh_from_db()
     if request.htmx:
         return render(request, "restore/partials/dlq_row.html", {"item": item})
@@ -198,7 +192,7 @@ def dlq_bulk(request):
     else:
         queryset = DeadLetterItem.objects.filter(pk__in=selected_ids(request))
     if action in ("retry_selected", "retry_filter"):
-        retries = retry_items(
+        retries = enqueue_dlq_retry(
             list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
             request.user,
         )
@@ -311,7 +305,7 @@ def dlq_triage_action(request):
         http_status=int_or_none(request.POST.get("group_status")),
     )
     if request.POST.get("action") == "retry":
-        retries = retry_items(
+        retries = enqueue_dlq_retry(
             list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
             request.user,
         )
