@@ -22,7 +22,7 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
-from restore.engine import malloc_trim
+from restore.engine import apply_plan, malloc_trim
 from restore.engine.backup_reader import open_backup
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
@@ -140,6 +140,9 @@ def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: 
         ctx, reader = kept.ctx, kept.reader
         if ids is None:
             items: Iterable[Any] = level_items(ctx, reader, selection_of(config), ct)
+            if config.plan_session_id is not None:  # the coordinator's filter, for a whole level
+                plan = RestoreSession.objects.get(pk=config.plan_session_id)
+                items = apply_plan.only_planned(items, apply_plan.planned_keys(plan), ct)
         else:
             items = (i for i in (reader.get_item(ct, sid) for sid in ids) if i is not None)
         finals = session.results.filter(content_type=int(ct), action__in=FINAL_ACTIONS)
