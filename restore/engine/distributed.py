@@ -41,7 +41,7 @@ from restore.engine.runner import (
     open_session_context,
     run_level_items,
 )
-from restore.engine.session import counts_by_type, record_outcome, selection_of
+from restore.engine.session import counts_by_type, record_outcome, retried_counts, selection_of
 from restore.models import RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
@@ -122,7 +122,13 @@ class DistributedSessionRunner(SessionRunner):
     def _beat(self) -> None:
         # Items finish in other processes: the counters come from the result rows.
         self.progress.sync(counts_by_type(self.session))
+        self.progress.sync_retries(retried_counts(self.session_id))
         super()._beat()
+
+    def _finish(self, error: str) -> dict[str, Any]:
+        if hasattr(self, "progress"):  # the last chunks' retries, after the last beat
+            self.progress.sync_retries(retried_counts(self.session_id))
+        return super()._finish(error)
 
 
 def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: str) -> int:

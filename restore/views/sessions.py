@@ -22,9 +22,10 @@ from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
 from restore.views.diff_words import diff_rows
+from restore.views.dlq import attempt_row
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.outcomes import apply_check, outcome, plan_overview
-from restore.views.progress import progress_view
+from restore.views.progress import progress_view, retried_sentence
 
 
 def get_session(session_id: int) -> RestoreSession:
@@ -95,6 +96,7 @@ def session_detail(request, session_id: int):
     context = {
         "session": session,
         "progress": progress_view(session),
+        "retried": retried_sentence(session.progress),
         "form": form,
         "page": page,
         "can_resume": can_resume(session),
@@ -127,6 +129,7 @@ def session_progress(request, session_id: int):
     context = {
         "session": session,
         "progress": progress_view(session),
+        "retried": retried_sentence(session.progress),
         "can_resume": can_resume(session),
     }
     response = render(request, "restore/partials/session_progress.html", context)
@@ -441,6 +444,7 @@ def result_detail(request, session_id: int, result_id: int):
         "session": session,
         "diff_rows": diff_rows(result.diff, result.pre_image),
         "pre_image": pretty_json(result.pre_image),
+        "retried_attempts": [attempt_row(a) for a in result.retries or []],
         "session_id": session_id,
     }
     template = "restore/partials/result_diff.html" if request.htmx else "restore/result_detail.html"
