@@ -51,7 +51,14 @@ class RegisterBackupForm(forms.Form):
 class BackupItemFilterForm(forms.Form):
     content_type = forms.ChoiceField(choices=TYPE_SLUG_CHOICES, required=False, label="Type")
     search = forms.CharField(max_length=200, required=False, label="Name contains")
-    owner = forms.CharField(max_length=200, required=False, label="Owner (ID or email)")
+    owner = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Owner",
+        widget=forms.TextInput(
+            attrs={"list": "backup-owners", "placeholder": "type a name or email"}
+        ),
+    )
     folder = forms.CharField(
         max_length=100,
         required=False,

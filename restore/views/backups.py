@@ -20,6 +20,7 @@ from restore import roles
 from restore.access import require_perm
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import ContentType
+from restore.engine.payloads import user_email
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
 from restore.models import Backup
 from restore.tasks import enqueue_backup_verification
@@ -259,6 +260,7 @@ def backup_detail(request, backup_id: int):
         "page": page,
         "error": error,
         "folders": folder_choices(backup) if not request.htmx else [],
+        "owners": owner_choices(backup) if not request.htmx else [],
     }
     template = (
         "restore/partials/backup_items.html" if request.htmx else "restore/backup_detail.html"
@@ -274,6 +276,24 @@ def folder_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:
     except (BackupError, OSError, ValueError):
         return []
     return [(str(_get(r, "plain_id") or _get(r, "id")), _get(r, "name") or "") for r in rows]
+
+
+def owner_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:
+    """(email, or ID when there is none; "Name · #ID") of the backup's users, for the owner
+    filter's search-as-you-type list: the filter takes either, a person is found by name."""
+    try:
+        with open_backup(backup.path) as reader:
+            rows = reader.page(Selection(content_types=[ContentType.USER]), 0, limit)
+            users = [(str(_get(r, "plain_id") or _get(r, "id")), r.content) for r in rows]
+    except (BackupError, OSError, ValueError):
+        return []
+    choices = []
+    for uid, content in users:
+        email = user_email(content or {}) or ""
+        first_last = f"{content.get('first_name') or ''} {content.get('last_name') or ''}"
+        name = content.get("display_name") or first_last.strip() or email or f"user {uid}"
+        choices.append((email or uid, f"{name} · #{uid}"))
+    return sorted(choices, key=lambda c: c[1].casefold())
 
 
 REFERENCE_FIELDS = {
