@@ -15,6 +15,7 @@ from restore.engine.content_types import ContentType
 from restore.forms import RestoreForm
 from restore.models import RestoreSession
 from restore.tasks import enqueue_session
+from restore.views.sessions import can_apply
 
 CONFIRM_FIELDS = (
     "csrfmiddlewaretoken",
@@ -91,25 +92,41 @@ SELECTION_FIELDS = [
 ]
 OPTION_FIELDS = [
     "instance",
+    "skip_if_modified",
+    "verify",
+    "fallback_owner_email",
+]
+# How the run goes rather than what it does: folded under "Advanced" unless one needs a look.
+ADVANCED_FIELDS = [
     "workers",
     "fanout",
     "rate_limit_per_second",
     "rate_limit_per_minute",
     "max_retries",
     "checkpoint_interval",
-    "skip_if_modified",
-    "verify",
-    "fallback_owner_email",
 ]
 
 
 def form_page(request, form: RestoreForm, status: int = 200):
+    advanced = [form[name] for name in ADVANCED_FIELDS]
     context = {
         "form": form,
         "selection_fields": [form[name] for name in SELECTION_FIELDS],
         "option_fields": [form[name] for name in OPTION_FIELDS],
+        "advanced_fields": advanced,
+        "advanced_open": any(field.errors or not at_default(field) for field in advanced),
     }
     return render(request, "restore/restore_new.html", context, status=status)
+
+
+def at_default(bound: forms.BoundField) -> bool:
+    """Does the field hold its default (what an untouched form sends)?"""
+    field = bound.field
+    try:
+        value = field.to_python(bound.value())
+    except forms.ValidationError:
+        return False
+    return value == field.to_python(field.initial)
 
 
 def initial_from_get(request) -> dict:
@@ -178,8 +195,36 @@ def restore_new(request):
         if key not in CONFIRM_FIELDS
         for value in values
     ]
-    context = {"form": form, "count": count, "destination": destination, "hidden": hidden}
+    plan = plan_of_selection(form)
+    context = {
+        "form": form,
+        "count": count,
+        "destination": destination,
+        "hidden": hidden,
+        "plan": plan,
+        "plan_applicable": plan is not None and can_apply(plan),
+    }
     return render(request, "restore/restore_confirm.html", context)
+
+
+def plan_of_selection(form: RestoreForm) -> RestoreSession | None:
+    """The latest finished plan of exactly this selection into this destination, if any."""
+    d = form.cleaned_data
+    config = form.config(dry_run=True)
+    plans = RestoreSession.objects.filter(
+        kind=RestoreSession.Kind.RESTORE,
+        dry_run=True,
+        backup=d["backup"],
+        destination=d["destination"],
+        status__in=RestoreSession.FINISHED_STATUSES,
+    ).order_by("-created_at")[:20]
+    for plan in plans:
+        options = plan.config or {}
+        if options.get("selection") == config.selection and bool(
+            options.get("with_dependencies")
+        ) == bool(config.with_dependencies):
+            return plan
+    return None
 
 
 @require_GET
