@@ -196,9 +196,32 @@ def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, b
             selection = reader_selection(filters)
             rows = reader.page(selection, offset, PER_PAGE + 1)
             total = reader.count(selection)
+            items = [item_row(r) for r in rows[:PER_PAGE]]
+            name_owners_and_folders(reader, rows[:PER_PAGE], items)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
-    return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE, total
+    return items, len(rows) > PER_PAGE, total
+
+
+def name_owners_and_folders(reader, rows: list, items: list[dict]) -> None:
+    """Each row's owner and folder by name (the ID stays beside it), from the backup itself."""
+    names: dict[tuple[ContentType, str], str] = {}
+
+    def name(ct: ContentType, sid: object) -> str:
+        key = (ct, str(sid))
+        if sid in (None, "") or key in names:
+            return names.get(key, "")
+        found = reader.get_item(ct, str(sid))
+        content = (found.content if found is not None and not found.error else None) or {}
+        person = f"{content.get('first_name') or ''} {content.get('last_name') or ''}".strip()
+        names[key] = str(content.get("display_name") or person or content.get("name") or "")
+        return names[key]
+
+    for row, item in zip(rows, items, strict=True):
+        owner_id = _get(row, "owner_id")
+        item["owner_name"] = name(ContentType.USER, owner_id)
+        item["owner_id"] = owner_id
+        item["folder_name"] = name(ContentType.FOLDER, _get(row, "folder_id"))
 
 
 def _get(item, name: str, default=None):

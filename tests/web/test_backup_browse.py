@@ -131,3 +131,6 @@ def test_the_owner_filter_offers_people_by_name_and_email(client, auditor_user, 
     html = client.get(url, {"owner": "lloyd@example.com"}, HTTP_HX_REQUEST="true").content.decode()
     assert "An SDK dashboard" in html and "Sales board" in html
     assert "EMEA activity" not in html and "Brand counts" not in html
+    # The list names owners and folders, their IDs beside.
+    assert 'Lloyd Llookicorn <span class="muted">#7</span>' in html
+    assert 'Sales <span class="muted">#12</span>' in html
