@@ -179,7 +179,11 @@ KEY = {
     "destinations": ["th:has-text('Health')", "button:has-text('Test connection')"],
     "backup-browser": ["#id_owner", "#id_folder", "th:has-text('Owner')", "th:has-text('Updated')"],
     "restore-form": ["button:has-text('Plan (dry run')", "button:has-text('Review and restore')"],
-    "rollback-preview": ["#outcome", "button:has-text('Roll back this restore')"],
+    "rollback-preview": [
+        "#outcome:has-text('Rollback preview: 1 to delete')",  # a preview says "would"
+        "td:has-text('would delete')",
+        "button:has-text('Roll back this restore')",
+    ],
     "id-mappings": [
         "th:has-text('Name')",
         "th:has-text('Destination ID')",
