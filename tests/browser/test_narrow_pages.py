@@ -237,3 +237,32 @@ def test_the_restore_form_has_its_buttons_above_the_fold_and_advanced_folded(
     page.get_by_text("Advanced: workers").click()
     expect(page.get_by_label("Workers")).to_be_visible()
     screenshot(page, "narrow-restore-form-advanced")
+
+
+def test_the_confirm_page_offers_plan_first_then_the_plan_of_the_same_selection(
+    page, live_server, rows
+):
+    page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
+    login(page, live_server, "alice")
+    page.goto(live_server.url + rows["restore-form"])
+    page.locator("input[name=types][value=dashboard]").check()
+    page.get_by_role("button", name="Review and restore…").click()
+    expect(page.locator("h1")).to_have_text("Confirm the restore")
+    expect(page.get_by_text("Run a plan first")).to_have_count(0)
+    screenshot(page, "confirm-plan-first")
+    page.get_by_role("button", name="Plan first (writes nothing)").click()
+    expect(page.locator("h1")).to_contain_text("Plan")
+    plan = RestoreSession.objects.filter(dry_run=True).latest("created_at")
+    assert plan.config["selection"]["content_types"] == [int(ContentType.DASHBOARD)]
+    # Once that plan has finished, the confirm page of the same selection offers to apply it.
+    plan.status, plan.created, plan.updated = RestoreSession.Status.COMPLETED, 2, 0
+    plan.finished_at = timezone.now()
+    plan.save()
+    page.goto(live_server.url + rows["restore-form"])
+    page.locator("input[name=types][value=dashboard]").check()
+    page.get_by_role("button", name="Review and restore…").click()
+    found = page.locator("#plan-found")
+    expect(found).to_contain_text(f"You planned this selection: plan {plan.pk}")
+    expect(found.get_by_role("button", name=f"Apply plan {plan.pk}")).to_be_visible()
+    expect(page.get_by_role("button", name="Plan again (writes nothing)")).to_be_visible()
+    screenshot(page, "confirm-plan-found")
