@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import client_for, make_destination, quick, run
+from django.urls import reverse
 from django_q.conf import Conf
 
 from looker_emulator.testing import running_emulator
@@ -50,7 +51,7 @@ def plan_one_dashboard(backup, dest, emu, dashboard_id: str) -> RestoreSession:
 
 
 def test_a_planned_create_the_destination_now_has_is_shown_before_any_write(
-    source_emu, empty_emu, backup_factory
+    source_emu, empty_emu, backup_factory, admin_client
 ):
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
@@ -89,6 +90,16 @@ def test_a_planned_create_the_destination_now_has_is_shown_before_any_write(
         "under the same parent"
     ) in listed, listed
     assert "Plan again, or apply anyway" in applied.error_message
+    page = admin_client.get(reverse("session_detail", args=[applied.pk])).content.decode()
+    assert "Not applied: 1 object changed since plan" in page
+    assert "the plan would create it, but the destination now has folder" in page
+    assert f"Apply plan {plan.pk} anyway" in page
+
+    # Applied anyway: the folder found by its name is taken, not created a second time.
+    anyway = start_apply(plan, confirm_changed=True)
+    assert run(anyway, client_for(empty_emu))["status"] == "completed"
+    same_name = client.get("/folders/search", {"name": name, "parent_id": shared})
+    assert [f["id"] for f in same_name] == [other["id"]]
 
 
 def test_the_distributed_runner_applies_exactly_what_the_one_process_runner_applies(
