@@ -9,10 +9,12 @@ from collections.abc import Iterator
 import pytest
 from conftest import client_for, make_destination, quick, run
 from django.urls import reverse
+from django_q.conf import Conf
 
 from restore.engine import retry
 from restore.engine.session import start_session
 from restore.models import RestoreSession
+from restore.tasks import run_distributed_session_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,8 +30,9 @@ def answered(emu, status: int) -> int:
     return sum(r["count"] for r in emu.stats()["requests"] if r["status"] == str(status))
 
 
+@pytest.mark.parametrize("way", ["one process", "distributed"])
 def test_retried_errors_are_counted_on_the_session_and_listed_on_the_item(
-    source_emu, empty_emu, backup_factory, admin_client
+    source_emu, empty_emu, backup_factory, admin_client, monkeypatch, way
 ):
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
@@ -40,7 +43,11 @@ def test_retried_errors_are_counted_on_the_session_and_listed_on_the_item(
         ]
     )
     session = start_session(backup, dest, quick(workers=2))
-    result = run(session, client_for(empty_emu))
+    if way == "one process":
+        result = run(session, client_for(empty_emu))
+    else:  # chunk tasks in this process (django-q2's sync mode); the coordinator sums the rows
+        monkeypatch.setattr(Conf, "SYNC", True)
+        result = run_distributed_session_task(session.pk, chunk_size=10)
     assert result["status"] == "completed" and result["failed"] == 0, result
     assert (answered(empty_emu, 503), answered(empty_emu, 429)) == (3, 2)
 
