@@ -13,8 +13,9 @@ from restore.access import require_perm
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import ContentType
 from restore.forms import RestoreForm
-from restore.models import RestoreSession
+from restore.models import Backup, RestoreSession
 from restore.tasks import enqueue_session
+from restore.views.backups import folder_choices, owner_choices
 from restore.views.sessions import can_apply
 
 CONFIRM_FIELDS = (
@@ -109,7 +110,10 @@ ADVANCED_FIELDS = [
 
 def form_page(request, form: RestoreForm, status: int = 200):
     advanced = [form[name] for name in ADVANCED_FIELDS]
+    backup = chosen_backup(form)
     context = {
+        "folders": folder_choices(backup) if backup else [],
+        "owners": owner_choices(backup) if backup else [],
         "form": form,
         "selection_fields": [form[name] for name in SELECTION_FIELDS],
         "option_fields": [form[name] for name in OPTION_FIELDS],
@@ -117,6 +121,18 @@ def form_page(request, form: RestoreForm, status: int = 200):
         "advanced_open": any(field.errors or not at_default(field) for field in advanced),
     }
     return render(request, "restore/restore_new.html", context, status=status)
+
+
+def chosen_backup(form: RestoreForm) -> Backup | None:
+    """The backup the form names (sent or prefilled), for its folder and owner pickers."""
+    value = form["backup"].value()
+    if not value:
+        return None
+    return (
+        Backup.objects.filter(pk=value, status=Backup.Status.VERIFIED).first()
+        if str(value).isdigit()
+        else None
+    )
 
 
 def at_default(bound: forms.BoundField) -> bool:

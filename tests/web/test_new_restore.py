@@ -204,3 +204,16 @@ def test_the_confirm_page_offers_plan_first_then_the_plan_it_found(
     other = {**data, "ids": "101"}
     html = client.post(reverse("restore_new"), other).content.decode()
     assert 'id="plan-found"' not in html
+
+
+def test_the_owner_and_folder_are_picked_by_name(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    page = client.get(reverse("restore_new"), {"backup": backup.pk}).content.decode()
+    assert 'list="backup-owners"' in page and 'placeholder="type a name or email"' in page
+    assert '<option value="lloyd@example.com">Lloyd Llookicorn · #7</option>' in page
+    assert '<option value="12">Sales</option>' in page and 'list="backup-folders"' in page
+    # A picked owner (their email) selects their items.
+    html = client.get(
+        reverse("restore_count"), form_data(backup, destination, owner="lloyd@example.com")
+    ).content.decode()
+    assert "<strong>4</strong> items selected" in html
