@@ -236,6 +236,7 @@ def test_the_restore_form_has_its_buttons_above_the_fold_and_advanced_folded(
         assert box is not None and box["y"] + box["height"] <= HEIGHT, (name, box)
     page.get_by_text("Advanced: workers").click()
     expect(page.get_by_label("Workers")).to_be_visible()
+    page.get_by_label("Workers").evaluate("e => e.scrollIntoView({block: 'center'})")
     screenshot(page, "narrow-restore-form-advanced")
 
 
