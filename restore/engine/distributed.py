@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -39,9 +40,10 @@ from restore.engine.runner import (
     lease_seconds,
     level_items,
     open_session_context,
+    record_dependency,
     run_level_items,
 )
-from restore.engine.session import counts_by_type, record_outcome, retried_counts, selection_of
+from restore.engine.session import counts_by_type, retried_counts, selection_of
 from restore.models import RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
@@ -205,7 +207,7 @@ def _session_context(session: RestoreSession, owner: str) -> _Kept:
         stack.close()
         raise
     ctx.first_pass = True
-    ctx.on_dependency = lambda o: record_outcome(session, o)
+    ctx.on_dependency = partial(record_dependency, session)
     _kept = _Kept(session.pk, owner, stack, reader, ctx, limiter)
     return _kept
 

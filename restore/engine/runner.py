@@ -31,6 +31,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -458,6 +459,14 @@ def _name(item: Any) -> str:
         return str(getattr(item, "name", ""))[:500]
 
 
+def record_dependency(session: RestoreSession, outcome: ItemOutcome) -> None:
+    """An item restored ahead of its level as another's dependency: its row, and, like any item,
+    the second pass for what it had to defer (a user's groups and roles)."""
+    record_outcome(session, outcome)
+    if outcome.deferred:
+        mark_deferred(session, outcome.content_type, outcome.source_id, outcome.deferred)
+
+
 def mark_deferred(session: RestoreSession, ct: ContentType, sid: str, what: list[str]) -> None:
     """Persist "needs a second pass" on the result row, so a resumed session still does it."""
     row = RestoreItemResult.objects.filter(session=session, content_type=int(ct), source_id=sid)
@@ -544,7 +553,7 @@ class SessionRunner:
         self._start_heartbeat()
         ctx = open_session_context(self.session, reader, self.client, self.limiter)
         ctx.first_pass = True
-        ctx.on_dependency = lambda o: record_outcome(self.session, o)
+        ctx.on_dependency = partial(record_dependency, self.session)
         ctx.retry_listener = self.progress.retry
         self.items = ItemRunner(
             self.session,
