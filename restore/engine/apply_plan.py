@@ -150,29 +150,46 @@ def _appeared(ctx: RestoreContext, ct: ContentType, sid: str) -> str:
     content = getattr(item, "content", None)
     if not isinstance(content, dict) or getattr(item, "error", None):
         return ""
-    r = RESTORERS[ct]
-    try:
-        if may_hold_same_id(ctx, ct):
-            current = ctx.client.get_or_none(r.object_path(sid))
-            if current is not None and is_same(ctx, ct, content, current):
-                return f"it under the same ID ({sid})"
-        hit = r.natural_key(ctx, content)
-        # A hit the run would adopt turns the create into an update; a unique name taken makes
-        # the create fail. A same-titled copy the run would not adopt is neither (titles repeat).
-        if hit is not None and (
-            ct not in TITLED or acceptable_hit(ctx, ct, sid, content, hit, r.key_field)
-        ):
-            return f"{_name(ct, hit)} ({hit.get(r.key_field)}), {NATURAL_KEY_WORDS.get(ct, 'same name')}"
-        if ct == ContentType.DASHBOARD and content.get("slug"):
-            rows = ctx.client.get("/dashboards/search", {"slug": str(content["slug"])}) or []
-            if rows:
-                return (
-                    f"dashboard {_name(ct, rows[0])} ({rows[0].get('id')}) holding its slug "
-                    f"'{content['slug']}'; old links would open that one"
-                )
-    except (LookerApiError, MissingDependencyError):
-        return ""  # nothing the destination can answer about it: no evidence either way
+    for check in (_same_id, _natural_key, _slug_taken):
+        try:
+            if found := check(ctx, ct, sid, content):
+                return found
+        except (LookerApiError, MissingDependencyError):
+            continue  # nothing the destination can answer about it: no evidence either way
     return ""
+
+
+def _same_id(ctx: RestoreContext, ct: ContentType, sid: str, content: dict[str, Any]) -> str:
+    if not may_hold_same_id(ctx, ct):
+        return ""
+    current = ctx.client.get_or_none(RESTORERS[ct].object_path(sid))
+    if current is not None and is_same(ctx, ct, content, current):
+        return f"it under the same ID ({sid})"
+    return ""
+
+
+def _natural_key(ctx: RestoreContext, ct: ContentType, sid: str, content: dict[str, Any]) -> str:
+    r = RESTORERS[ct]
+    hit = r.natural_key(ctx, content)
+    # A hit the run would adopt turns the create into an update; a unique name taken makes the
+    # create fail. A same-titled copy the run would not adopt is neither (titles repeat).
+    if hit is None or (
+        ct in TITLED and not acceptable_hit(ctx, ct, sid, content, hit, r.key_field)
+    ):
+        return ""
+    return f"{_name(ct, hit)} ({hit.get(r.key_field)}), {NATURAL_KEY_WORDS.get(ct, 'same name')}"
+
+
+def _slug_taken(ctx: RestoreContext, ct: ContentType, sid: str, content: dict[str, Any]) -> str:
+    """A new dashboard keeps its slug so old links work; another dashboard holding it now would
+    get those links instead (the create then takes a new slug)."""
+    if ct != ContentType.DASHBOARD or not content.get("slug"):
+        return ""
+    slug = str(content["slug"])
+    rows = [r for r in ctx.client.get("/dashboards/search", {"slug": slug}) or [] if r]
+    if not rows:
+        return ""
+    return f"{_name(ct, rows[0])} ({rows[0].get('id')}) holding its slug '{slug}'"
 
 
 NATURAL_KEY_WORDS = {

@@ -139,3 +139,36 @@ def test_the_distributed_runner_applies_exactly_what_the_one_process_runner_appl
 
 def rows(session: RestoreSession) -> set[tuple[int, str, str]]:
     return set(session.results.values_list("content_type", "source_id", "action"))
+
+
+def test_a_planned_dashboard_whose_slug_is_taken_since_is_shown(
+    source_emu, empty_emu, backup_factory
+):
+    backup = backup_factory(source_emu)
+    dest = make_destination(empty_emu)
+    with open_backup(backup.path) as reader:
+        dashboard = next(
+            d
+            for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
+            if d.content.get("folder_id") and d.content.get("slug")
+        )
+    plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
+    assert (int(CT.DASHBOARD), dashboard.id) in planned(plan)
+    client = client_for(empty_emu)
+    shared = client.get("/folders/search", {"is_shared_root": "true"})[0]["id"]
+    slug = dashboard.content["slug"]
+    other = client.post(
+        "/dashboards", {"title": "Someone else's", "folder_id": shared, "slug": slug}
+    )
+    before = writes(empty_emu)
+
+    applied = start_apply(plan)
+    run(applied, client_for(empty_emu))
+    applied.refresh_from_db()
+    assert applied.status == RestoreSession.Status.FAILED
+    assert writes(empty_emu) == before
+    title = dashboard.content["title"]
+    assert (
+        f"dashboard '{title}' (backup {dashboard.id}): the plan would create it, but the "
+        f"destination now has dashboard 'Someone else's' ({other['id']}) holding its slug '{slug}'"
+    ) in applied.summary["changed_since_plan"], applied.summary["changed_since_plan"]
