@@ -204,7 +204,8 @@ def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, b
 
 
 def name_owners_and_folders(reader, rows: list, items: list[dict]) -> None:
-    """Each row's owner and folder by name (the ID stays beside it), from the backup itself."""
+    """Each row's owner and folder by name (the ID stays beside it), and each user's own name,
+    from the backup itself."""
     names: dict[tuple[ContentType, str], str] = {}
 
     def name(ct: ContentType, sid: object) -> str:
@@ -218,6 +219,8 @@ def name_owners_and_folders(reader, rows: list, items: list[dict]) -> None:
         return names[key]
 
     for row, item in zip(rows, items, strict=True):
+        if item["content_type"] == ContentType.USER.slug:  # a person by their name, not "Untitled"
+            item["name"] = name(ContentType.USER, item["id"]) or item["name"]
         owner_id = _get(row, "owner_id")
         item["owner_name"] = name(ContentType.USER, owner_id)
         item["owner_id"] = owner_id

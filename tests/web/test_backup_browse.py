@@ -134,3 +134,5 @@ def test_the_owner_filter_offers_people_by_name_and_email(client, auditor_user, 
     # The list names owners and folders, their IDs beside.
     assert 'Lloyd Llookicorn <span class="muted">#7</span>' in html
     assert 'Sales <span class="muted">#12</span>' in html
+    users = client.get(url, {"content_type": "user"}, HTTP_HX_REQUEST="true").content.decode()
+    assert ">Lloyd Llookicorn</a>" in users and "Untitled 7" not in users
