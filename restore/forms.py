@@ -51,7 +51,14 @@ class RegisterBackupForm(forms.Form):
 class BackupItemFilterForm(forms.Form):
     content_type = forms.ChoiceField(choices=TYPE_SLUG_CHOICES, required=False, label="Type")
     search = forms.CharField(max_length=200, required=False, label="Name contains")
-    owner = forms.CharField(max_length=200, required=False, label="Owner (ID or email)")
+    owner = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Owner",
+        widget=forms.TextInput(
+            attrs={"list": "backup-owners", "placeholder": "type a name or email"}
+        ),
+    )
     folder = forms.CharField(
         max_length=100,
         required=False,
@@ -121,8 +128,20 @@ class RestoreForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. 101, 102"}),
     )
     search = forms.CharField(max_length=200, required=False, label="Name/title contains")
-    owner = forms.CharField(max_length=200, required=False, label="Owner (ID or email)")
-    folder = forms.CharField(max_length=100, required=False, label="Folder ID")
+    owner = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Owner",
+        widget=forms.TextInput(
+            attrs={"list": "backup-owners", "placeholder": "type a name or email"}
+        ),
+    )
+    folder = forms.CharField(
+        max_length=100,
+        required=False,
+        label="Folder",
+        widget=forms.TextInput(attrs={"list": "backup-folders", "placeholder": "type a name"}),
+    )
     include_subfolders = forms.BooleanField(required=False, initial=True, label="With sub-folders")
     updated_after = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Updated from"

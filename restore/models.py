@@ -371,6 +371,9 @@ class RestoreItemResult(models.Model):
     # Set when a dead-letter retry later succeeded: the item still counts as failed in the session
     # it failed in (its outcome then), and as "since retried" beside it.
     retried_at = models.DateTimeField(null=True, blank=True)
+    # Transient errors (429, 5xx, timeouts) retried on the way to this outcome: the attempts that
+    # failed before one went through. Null when none was needed.
+    retries = models.JSONField(null=True, blank=True)
 
     class Meta:
         constraints = [

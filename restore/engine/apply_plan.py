@@ -5,14 +5,17 @@ have moved in between, or the user must say so).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from restore.engine import documents
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
-from restore.engine.diffs import same
-from restore.engine.errors import LookerApiError, RestoreError
+from restore.engine.counterpart import TITLED, acceptable_hit, is_same, may_hold_same_id
+from restore.engine.diffs import fields_moved
+from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.restorers import RESTORERS
 from restore.models import RestoreSession
 
 # The plan's rows an apply writes: what it would create or update. Unchanged, skipped and failed
@@ -78,9 +81,11 @@ def check_destination(
     ctx: RestoreContext, plan: RestoreSession, should_stop: Callable[[], bool]
 ) -> None:
     """Before the first write: list the objects whose fields the plan would change that hold
-    something else now, and refuse unless the user confirmed applying anyway."""
+    something else now, and the objects it would create that the destination has meanwhile (or
+    whose name is taken); refuse unless the user confirmed applying anyway."""
     session = ctx.session
     changed = changed_since_plan(ctx, plan, should_stop)
+    changed += created_since_plan(ctx, plan, should_stop)
     doc = documents.read_summary(session.summary) or documents.Summary(
         session_id=session.pk, status=session.status, dry_run=session.dry_run
     )
@@ -109,12 +114,107 @@ def changed_since_plan(
     for ct, name, did, diff in rows.iterator(chunk_size=500):
         if should_stop():
             break
-        label = f"{ContentType(ct).slug.replace('_', ' ')} '{name}' ({did})"
+        label = f"{_type_words(ct)} '{name}' ({did})"
         for change in recorded.changes if (recorded := documents.read_diff(diff)) else []:
             if what := _moved(ctx, change):
                 changed.append(f"{label}: {what}")
                 break
     return changed
+
+
+def created_since_plan(
+    ctx: RestoreContext, plan: RestoreSession, should_stop: Callable[[], bool]
+) -> list[str]:
+    """ "folder 'Finance' (backup 7): the plan would create it, but the destination now has
+    folder 'Finance' (31), same name under the same parent", one per planned create that would
+    now duplicate or collide with an object that appeared since the plan."""
+    found: list[str] = []
+    # A natural-key lookup resolves references (a folder's parent); here it must only read, never
+    # restore a missing dependency on the way.
+    config = ctx.config.model_copy(update={"with_dependencies": False, "dry_run": True})
+    ctx = dataclasses.replace(ctx, config=config)
+    rows = plan.results.filter(action="created").values_list("content_type", "source_id", "name")
+    for ct, sid, name in rows.iterator(chunk_size=500):
+        if should_stop():
+            break
+        if what := _appeared(ctx, ContentType(ct), str(sid)):
+            found.append(
+                f"{_type_words(ct)} '{name}' (backup {sid}): the plan would create it, "
+                f"but the destination now has {what}"
+            )
+    return found
+
+
+def _appeared(ctx: RestoreContext, ct: ContentType, sid: str) -> str:
+    """What the destination holds now that a create of this item would duplicate or collide
+    with: its own ID (proven the same object), its natural key, a dashboard's slug. Read only."""
+    item = ctx.source.get_item(ct, sid) if ctx.source is not None else None
+    content = getattr(item, "content", None)
+    if not isinstance(content, dict) or getattr(item, "error", None):
+        return ""
+    for check in (_same_id, _natural_key, _slug_taken):
+        try:
+            if found := check(ctx, ct, sid, content):
+                return found
+        except (LookerApiError, MissingDependencyError):
+            continue  # nothing the destination can answer about it: no evidence either way
+    return ""
+
+
+def _same_id(ctx: RestoreContext, ct: ContentType, sid: str, content: dict[str, Any]) -> str:
+    if not may_hold_same_id(ctx, ct):
+        return ""
+    current = ctx.client.get_or_none(RESTORERS[ct].object_path(sid))
+    if current is not None and is_same(ctx, ct, content, current):
+        return f"it under the same ID ({sid})"
+    return ""
+
+
+def _natural_key(ctx: RestoreContext, ct: ContentType, sid: str, content: dict[str, Any]) -> str:
+    r = RESTORERS[ct]
+    hit = r.natural_key(ctx, content)
+    # A hit the run would adopt turns the create into an update; a unique name taken makes the
+    # create fail. A same-titled copy the run would not adopt is neither (titles repeat).
+    if hit is None or (
+        ct in TITLED and not acceptable_hit(ctx, ct, sid, content, hit, r.key_field)
+    ):
+        return ""
+    return f"{_name(ct, hit)} ({hit.get(r.key_field)}), {NATURAL_KEY_WORDS.get(ct, 'same name')}"
+
+
+def _slug_taken(ctx: RestoreContext, ct: ContentType, sid: str, content: dict[str, Any]) -> str:
+    """A new dashboard keeps its slug so old links work; another dashboard holding it now would
+    get those links instead (the create then takes a new slug)."""
+    if ct != ContentType.DASHBOARD or not content.get("slug"):
+        return ""
+    slug = str(content["slug"])
+    rows = [r for r in ctx.client.get("/dashboards/search", {"slug": slug}) or [] if r]
+    if not rows:
+        return ""
+    return f"{_name(ct, rows[0])} ({rows[0].get('id')}) holding its slug '{slug}'"
+
+
+NATURAL_KEY_WORDS = {
+    ContentType.FOLDER: "same name under the same parent",
+    ContentType.USER: "same email",
+    ContentType.LOOK: "same title in the same folder",
+    ContentType.DASHBOARD: "same title in the same folder",
+    ContentType.BOARD: "same title",
+    ContentType.LOOKML_MODEL: "same name",
+}
+
+
+def _name(ct: ContentType, obj: dict[str, Any]) -> str:
+    if ct == ContentType.USER:
+        email = (obj.get("credentials_email") or {}).get("email") or obj.get("email")
+        who = " ".join(str(obj.get(k) or "") for k in ("first_name", "last_name")).strip()
+        return f"user '{who or email}'" + (f" <{email}>" if email and who else "")
+    label = obj.get("title") or obj.get("name") or ""
+    return f"{_type_words(int(ct))} '{label}'"
+
+
+def _type_words(ct: int) -> str:
+    return ContentType(ct).slug.replace("_", " ")
 
 
 def _moved(ctx: RestoreContext, change: documents.Change) -> str:
@@ -128,13 +228,12 @@ def _moved(ctx: RestoreContext, change: documents.Change) -> str:
         return ""  # a path Looker cannot read back: nothing to compare
     if current is None:
         return "deleted since the plan"
-    moved = [
-        f"{name} is now {_short(current.get(name))}, the plan saw {_short(values[0])}"
-        for name, values in fields.items()
-        if isinstance(values, list) and len(values) == 2 and name in current
-        if not same(values[0], current.get(name)) and not same(values[1], current.get(name))
-    ]
-    return "; ".join(moved)
+    # Neither what the plan saw nor what it would write (an apply that ran before) counts as moved.
+    planned = {k: v for k, v in fields.items() if isinstance(v, list) and len(v) == 2}
+    return "; ".join(
+        f"{name} is now {_short(current.get(name))}, the plan saw {_short(planned[name][0])}"
+        for name in fields_moved(planned, current)
+    )
 
 
 def _short(value: Any) -> str:

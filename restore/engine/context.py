@@ -12,13 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from restore.engine import row_sql
+from restore.engine import documents, row_sql
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import ContentType
 from restore.engine.db_budget import release_idle
 from restore.engine.diffs import field_diff
 from restore.engine.idmap import IdMap
 from restore.engine.looker_client import LookerClient
+from restore.engine.retry import describe_failure
+
+RETRIES_KEPT = 50  # retried attempts kept per item; the session's tally counts them all
 
 
 class SourceItem(Protocol):
@@ -96,6 +99,8 @@ class RestoreContext:
     # Rollback: a reference to an object that no longer exists is left as it is (with a warning)
     # instead of failing the item; the pre-image may point at objects deleted before the restore.
     lenient: bool = False
+    # Told of every transient error that is retried (the session's tally of retries).
+    retry_listener: Callable[[BaseException], None] | None = None
     _fake_ids: Any = field(default_factory=lambda: itertools.count(1))
     _local: threading.local = field(default_factory=threading.local)
     _cache: dict[Any, Any] = field(default_factory=dict)
@@ -134,6 +139,20 @@ class RestoreContext:
     @property
     def warnings(self) -> list[str]:
         return getattr(self._local, "warnings", [])
+
+    # -- retried errors ---------------------------------------------------------------------------
+    def begin_retries(self) -> list[documents.Attempt]:
+        """The current item's retried attempts, from here on (its sub-requests' too)."""
+        self._local.retries = []
+        return self._local.retries
+
+    def note_retry(self, exc: BaseException) -> None:
+        """A transient error that is retried: kept with the current item, told to the session."""
+        attempts = getattr(self._local, "retries", None)
+        if attempts is not None and len(attempts) < RETRIES_KEPT:
+            attempts.append(describe_failure(exc))
+        if self.retry_listener is not None:
+            self.retry_listener(exc)
 
     # -- writes -----------------------------------------------------------------------------------
     def write(

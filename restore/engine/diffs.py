@@ -27,6 +27,17 @@ def same(wanted: Any, current: Any) -> bool:
     return _norm(wanted) == _norm(current)
 
 
+def fields_moved(expected: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """The fields of `current` that hold none of the values expected of them ({field: accepted
+    values}): what changed in the destination since a plan or a restore looked. Fields the
+    destination does not answer are not compared."""
+    return [
+        name
+        for name, values in expected.items()
+        if name in current and not any(same(v, current[name]) for v in values)
+    ]
+
+
 def field_diff(wanted: dict[str, Any], current: dict[str, Any] | None) -> dict[str, list[Any]]:
     """{field: [destination value, backup value]} for every wanted field that differs."""
     current = current or {}

@@ -17,12 +17,13 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
 
-from restore.engine import malloc_trim
+from restore.engine import apply_plan, malloc_trim
 from restore.engine.backup_reader import open_backup
 from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
@@ -39,9 +40,10 @@ from restore.engine.runner import (
     lease_seconds,
     level_items,
     open_session_context,
+    record_dependency,
     run_level_items,
 )
-from restore.engine.session import counts_by_type, record_outcome, selection_of
+from restore.engine.session import counts_by_type, retried_counts, selection_of
 from restore.models import RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
@@ -122,7 +124,13 @@ class DistributedSessionRunner(SessionRunner):
     def _beat(self) -> None:
         # Items finish in other processes: the counters come from the result rows.
         self.progress.sync(counts_by_type(self.session))
+        self.progress.sync_retries(retried_counts(self.session_id))
         super()._beat()
+
+    def _finish(self, error: str) -> dict[str, Any]:
+        if hasattr(self, "progress"):  # the last chunks' retries, after the last beat
+            self.progress.sync_retries(retried_counts(self.session_id))
+        return super()._finish(error)
 
 
 def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: str) -> int:
@@ -140,6 +148,9 @@ def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: 
         ctx, reader = kept.ctx, kept.reader
         if ids is None:
             items: Iterable[Any] = level_items(ctx, reader, selection_of(config), ct)
+            if config.plan_session_id is not None:  # the coordinator's filter, for a whole level
+                plan = RestoreSession.objects.get(pk=config.plan_session_id)
+                items = apply_plan.only_planned(items, apply_plan.planned_keys(plan), ct)
         else:
             items = (i for i in (reader.get_item(ct, sid) for sid in ids) if i is not None)
         finals = session.results.filter(content_type=int(ct), action__in=FINAL_ACTIONS)
@@ -196,7 +207,7 @@ def _session_context(session: RestoreSession, owner: str) -> _Kept:
         stack.close()
         raise
     ctx.first_pass = True
-    ctx.on_dependency = lambda o: record_outcome(session, o)
+    ctx.on_dependency = partial(record_dependency, session)
     _kept = _Kept(session.pk, owner, stack, reader, ctx, limiter)
     return _kept
 

@@ -73,6 +73,7 @@ class Batch(Generic[T]):
             ctx._local.changes = []
         self._mark = len(ctx.changes)
         self._active = set(ctx.active_dependencies())
+        self._retries = getattr(ctx._local, "retries", None)  # the item's, shared by its tasks
         self._slots, pool = _slots_and_pool(ctx)
         release_idle()  # the caller waits for its tasks, which may need a pooled connection
         for task in tasks:
@@ -87,6 +88,7 @@ class Batch(Generic[T]):
         local = self.ctx._local
         local.changes, local.warnings, local.deferred = [], [], []
         local.active = set(self._active)
+        local.retries = self._retries
         local.in_fanout = True
         try:
             if self.failed.is_set():  # the item failed: it is retried as a whole

@@ -78,18 +78,34 @@ def describe_failure(exc: BaseException) -> documents.Attempt:
     return attempt
 
 
+def retry_label(exc: BaseException) -> str:
+    """What a retried error is called on the pages: its HTTP status, else its kind ("timeout")."""
+    if isinstance(exc, LookerApiError):
+        return str(exc.status) if exc.status else str(exc.kind or "network error")
+    return type(exc).__name__
+
+
+OnRetry = Callable[[BaseException], None]
+
+
 def call_with_retries(
     fn: Callable[[], T],
     *,
     max_retries: int,
     history: list[documents.Attempt] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    on_retry: OnRetry | None = None,
 ) -> T:
     """Call `fn`, retrying transient failures; the last exception propagates unchanged.
 
     Every failed attempt is appended to `history`. `should_stop` (a cancellation) ends the retries
-    early: the item fails with its last error and can be retried from the DLQ.
+    early: the item fails with its last error and can be retried from the DLQ. `on_retry` hears
+    of each error that is retried (not of the last one, which propagates).
     """
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            on_retry(state.outcome.exception())
 
     def retry_this(exc: BaseException) -> bool:
         if history is not None:
@@ -102,6 +118,7 @@ def call_with_retries(
         stop=stop_after_attempt(max_retries + 1),
         wait=_wait,
         retry=retry_if_exception(retry_this),
+        before_sleep=before_sleep,
         reraise=True,
     )
     return retrying(fn)
@@ -115,15 +132,16 @@ class RetryingClient:
     DELETEs are not (a lost POST response is handled per item: intent + adoption by natural key).
     """
 
-    def __init__(self, client: Any, max_retries: int) -> None:
+    def __init__(self, client: Any, max_retries: int, on_retry: OnRetry | None = None) -> None:
         self._client = client
         self._max_retries = max_retries
+        self._on_retry = on_retry
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     def _retry(self, fn: Callable[[], T]) -> T:
-        return call_with_retries(fn, max_retries=self._max_retries)
+        return call_with_retries(fn, max_retries=self._max_retries, on_retry=self._on_retry)
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
         return self._retry(lambda: self._client.get(path, params))

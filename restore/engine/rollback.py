@@ -27,7 +27,7 @@ from restore.engine import documents
 from restore.engine.config import RestoreConfig
 from restore.engine.content_types import RESTORE_ORDER, ContentType
 from restore.engine.context import ItemOutcome, RestoreContext
-from restore.engine.diffs import same
+from restore.engine.diffs import fields_moved
 from restore.engine.errors import LookerApiError, RestoreError
 from restore.engine.idmap import IdMap
 from restore.engine.restore_item import restore_item
@@ -291,14 +291,10 @@ def _changed(ctx: RestoreContext, step: RollbackItem, diff: dict[str, Any] | Non
     current = ctx.client.get_or_none(RESTORERS[step.content_type].object_path(step.destination_id))
     if current is None:  # gone: nothing to delete, but a put-back would create it again
         return "" if step.op == DELETE else "deleted since the restore"
-    fields = [k for k, values in written.items() if k in current and _lost(values, current[k])]
+    # A value is lost by rolling back unless it is still what the restore wrote, or already what
+    # the rollback puts back (a rollback that ran before).
+    fields = fields_moved(written, current)
     return f"{', '.join(fields)} changed since the restore" if fields else ""
-
-
-def _lost(values: tuple[Any, ...], now: Any) -> bool:
-    """Would rolling back lose this value? Not when it is still what the restore wrote, nor when
-    it is already what the rollback puts back (a rollback that ran before)."""
-    return not any(same(v, now) for v in values)
 
 
 def written_fields(step: RollbackItem, diff: dict[str, Any] | None) -> dict[str, tuple[Any, ...]]:

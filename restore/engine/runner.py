@@ -31,6 +31,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -48,7 +49,7 @@ from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.looker_client import LookerClient
 from restore.engine.rate_limiter import AdaptiveRateLimiter
 from restore.engine.restore_item import display_name, restore_item, source_id_of
-from restore.engine.retry import RetryingClient, call_with_retries
+from restore.engine.retry import RetryingClient, call_with_retries, retry_label
 from restore.engine.session import (
     COUNTED,
     base_summary,
@@ -56,6 +57,7 @@ from restore.engine.session import (
     open_context,
     record_blocked,
     record_outcome,
+    record_retries,
     selection_of,
 )
 from restore.models import DeadLetterItem, RestoreCheckpoint, RestoreItemResult, RestoreSession
@@ -159,6 +161,7 @@ class Progress:
         self.samples: deque[tuple[float, int]] = deque(maxlen=64)
         self.series: deque[documents.RatePoint] = deque(maxlen=SERIES_POINTS)
         self.current_type = ""
+        self.retried: Counter[str] = Counter()  # transient errors retried, by status or kind
 
     def count(self, slug: str, action: str) -> None:
         key = "failed" if action in ("failed", "blocked", "pending") else action
@@ -181,6 +184,15 @@ class Progress:
                     status=exc.status if isinstance(exc, LookerApiError) else None,
                 )
             )
+
+    def retry(self, exc: BaseException) -> None:
+        with self.lock:
+            self.retried[retry_label(exc)] += 1
+
+    def sync_retries(self, counts: dict[str, int]) -> None:
+        """Take the retry tally from the result rows (items finishing in other processes)."""
+        with self.lock:
+            self.retried = Counter(counts)
 
     def sync(self, by_type: dict[str, dict[str, int]]) -> None:
         """Take counters from the result rows (items finishing in other processes)."""
@@ -228,6 +240,7 @@ class Progress:
                 rate_limiter=limiter or {},
                 recent_errors=list(self.errors),
                 error_classes=dict(self.error_classes),
+                transient_retried=dict(self.retried),
                 throughput_series=list(self.series),
                 updated_at=timezone.now().isoformat(),
             )
@@ -286,12 +299,14 @@ class ItemRunner:
             sid = str(item.id)
             self._failed(ct, sid, item, exc, history)
             return None
+        retried = self.ctx.begin_retries()
         try:
             outcome = call_with_retries(
                 lambda: self.process(self.ctx, _Again(item) if again else item),
                 max_retries=self.max_retries,
                 history=history,
                 should_stop=self.should_stop,
+                on_retry=self.ctx.note_retry,
             )
         except MissingDependencyError as exc:
             record_blocked(self.session, item, str(exc))
@@ -302,6 +317,8 @@ class ItemRunner:
             self._failed(ct, sid, item, exc, history)
             return None
         record_outcome(self.session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
+        if retried:
+            record_retries(self.session, ct, outcome.source_id, retried)
         if outcome.deferred and not again:
             mark_deferred(self.session, ct, outcome.source_id, outcome.deferred)
         self.progress.count(ct.slug, outcome.action)
@@ -360,7 +377,7 @@ def open_session_context(
     ctx = call_with_retries(open_it, max_retries=config.max_retries)
     if session.dry_run and opener is None:
         resume_plan(ctx, session)
-    ctx.client = RetryingClient(client, config.max_retries)
+    ctx.client = RetryingClient(client, config.max_retries, on_retry=ctx.note_retry)
     return ctx
 
 
@@ -408,6 +425,14 @@ def _name(item: Any) -> str:
         return display_name(item.content) or str(getattr(item, "name", ""))[:500]
     except (BackupError, AttributeError):
         return str(getattr(item, "name", ""))[:500]
+
+
+def record_dependency(session: RestoreSession, outcome: ItemOutcome) -> None:
+    """An item restored ahead of its level as another's dependency: its row, and, like any item,
+    the second pass for what it had to defer (a user's groups and roles)."""
+    record_outcome(session, outcome)
+    if outcome.deferred:
+        mark_deferred(session, outcome.content_type, outcome.source_id, outcome.deferred)
 
 
 def mark_deferred(session: RestoreSession, ct: ContentType, sid: str, what: list[str]) -> None:
@@ -498,7 +523,8 @@ class SessionRunner:
         self._start_heartbeat()
         ctx = open_session_context(self.session, reader, self.client, self.limiter)
         ctx.first_pass = True
-        ctx.on_dependency = lambda o: record_outcome(self.session, o)
+        ctx.on_dependency = partial(record_dependency, self.session)
+        ctx.retry_listener = self.progress.retry
         self.items = ItemRunner(
             self.session,
             ctx,
@@ -535,6 +561,7 @@ class SessionRunner:
         ctx = open_session_context(
             self.session, None, self.client, self.limiter, opener=rollback.new_context
         )
+        ctx.retry_listener = self.progress.retry
         self.items = ItemRunner(
             self.session,
             ctx,
@@ -745,7 +772,10 @@ class SessionRunner:
             slug = ContentType(ct_value).slug
             if slug in base:
                 base[slug]["failed"] = max(0, base[slug]["failed"] - 1)
-        return Progress(totals, base)
+        progress = Progress(totals, base)
+        # A resumed run goes on counting the retries of the runs before it.
+        progress.retried.update((self.session.progress or {}).get("transient_retried") or {})
+        return progress
 
     def _finish(self, error: str) -> dict[str, Any]:
         session = RestoreSession.objects.get(pk=self.session_id)

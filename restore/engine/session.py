@@ -102,6 +102,26 @@ def plan_levels(
             yield ct, reader.iter_items(sel), set(), count
 
 
+def record_retries(
+    session: RestoreSession, ct: ContentType, source_id: str, attempts: list[documents.Attempt]
+) -> None:
+    """Keep the transient errors an item got past with its result (rare: one UPDATE then)."""
+    RestoreItemResult.objects.filter(
+        session=session, content_type=int(ct), source_id=source_id
+    ).update(retries=[documents.store(a) for a in attempts])
+
+
+def retried_counts(session_id: int) -> dict[str, int]:
+    """{status or kind: retried errors} over the session's result rows."""
+    counts: dict[str, int] = {}
+    rows = RestoreItemResult.objects.filter(session_id=session_id, retries__isnull=False)
+    for attempts in rows.values_list("retries", flat=True).iterator(chunk_size=500):
+        for attempt in documents.read_attempts(attempts):
+            label = str(attempt.status or attempt.kind or attempt.error_class)
+            counts[label] = counts.get(label, 0) + 1
+    return counts
+
+
 def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
     """Write an item's result; a second pass keeps the first pass's "created".
 

@@ -148,6 +148,8 @@ def action_words(action: str, session: object) -> str:
     """An item's action as its session says it: a plan in the conditional, a rollback's own verbs."""
     if getattr(session, "dry_run", False) and getattr(session, "kind", "") in ("restore", "retry"):
         return ACTION_WORDS.get(action, action)
+    if getattr(session, "kind", "") == "rollback" and getattr(session, "dry_run", False):
+        return {"created": "would delete", "updated": "would put back"}.get(action, action)
     if getattr(session, "kind", "") == "rollback":
         return {"created": "deleted", "updated": "put back"}.get(action, action)
     return {"blocked": "blocked: dependency missing"}.get(action, action)

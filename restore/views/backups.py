@@ -20,6 +20,7 @@ from restore import roles
 from restore.access import require_perm
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import ContentType
+from restore.engine.payloads import user_email
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
 from restore.models import Backup
 from restore.tasks import enqueue_backup_verification
@@ -195,9 +196,35 @@ def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, b
             selection = reader_selection(filters)
             rows = reader.page(selection, offset, PER_PAGE + 1)
             total = reader.count(selection)
+            items = [item_row(r) for r in rows[:PER_PAGE]]
+            name_owners_and_folders(reader, rows[:PER_PAGE], items)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
-    return [item_row(r) for r in rows[:PER_PAGE]], len(rows) > PER_PAGE, total
+    return items, len(rows) > PER_PAGE, total
+
+
+def name_owners_and_folders(reader, rows: list, items: list[dict]) -> None:
+    """Each row's owner and folder by name (the ID stays beside it), and each user's own name,
+    from the backup itself."""
+    names: dict[tuple[ContentType, str], str] = {}
+
+    def name(ct: ContentType, sid: object) -> str:
+        key = (ct, str(sid))
+        if sid in (None, "") or key in names:
+            return names.get(key, "")
+        found = reader.get_item(ct, str(sid))
+        content = (found.content if found is not None and not found.error else None) or {}
+        person = f"{content.get('first_name') or ''} {content.get('last_name') or ''}".strip()
+        names[key] = str(content.get("display_name") or person or content.get("name") or "")
+        return names[key]
+
+    for row, item in zip(rows, items, strict=True):
+        if item["content_type"] == ContentType.USER.slug:  # a person by their name, not "Untitled"
+            item["name"] = name(ContentType.USER, item["id"]) or item["name"]
+        owner_id = _get(row, "owner_id")
+        item["owner_name"] = name(ContentType.USER, owner_id)
+        item["owner_id"] = owner_id
+        item["folder_name"] = name(ContentType.FOLDER, _get(row, "folder_id"))
 
 
 def _get(item, name: str, default=None):
@@ -259,6 +286,7 @@ def backup_detail(request, backup_id: int):
         "page": page,
         "error": error,
         "folders": folder_choices(backup) if not request.htmx else [],
+        "owners": owner_choices(backup) if not request.htmx else [],
     }
     template = (
         "restore/partials/backup_items.html" if request.htmx else "restore/backup_detail.html"
@@ -274,6 +302,24 @@ def folder_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:
     except (BackupError, OSError, ValueError):
         return []
     return [(str(_get(r, "plain_id") or _get(r, "id")), _get(r, "name") or "") for r in rows]
+
+
+def owner_choices(backup: Backup, limit: int = 1000) -> list[tuple[str, str]]:
+    """(email, or ID when there is none; "Name · #ID") of the backup's users, for the owner
+    filter's search-as-you-type list: the filter takes either, a person is found by name."""
+    try:
+        with open_backup(backup.path) as reader:
+            rows = reader.page(Selection(content_types=[ContentType.USER]), 0, limit)
+            users = [(str(_get(r, "plain_id") or _get(r, "id")), r.content) for r in rows]
+    except (BackupError, OSError, ValueError):
+        return []
+    choices = []
+    for uid, content in users:
+        email = user_email(content or {}) or ""
+        first_last = f"{content.get('first_name') or ''} {content.get('last_name') or ''}"
+        name = content.get("display_name") or first_last.strip() or email or f"user {uid}"
+        choices.append((email or uid, f"{name} · #{uid}"))
+    return sorted(choices, key=lambda c: c[1].casefold())
 
 
 REFERENCE_FIELDS = {

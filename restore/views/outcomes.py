@@ -44,7 +44,9 @@ def counts_line(s: RestoreSession) -> str:
         ("skipped", s.skipped),
         ("failed", s.failed),
     )
-    if s.kind == RestoreSession.Kind.ROLLBACK:
+    if s.kind == RestoreSession.Kind.ROLLBACK and s.dry_run:  # a preview, in the conditional
+        words = (("to delete", s.created), ("to put back", s.updated), *words[2:])
+    elif s.kind == RestoreSession.Kind.ROLLBACK:
         words = (("deleted", s.created), ("put back", s.updated), *words[2:])
     return " · ".join(f"{n:,} {w}" for w, n in words if n) or "nothing to do"
 

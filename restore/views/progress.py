@@ -169,3 +169,15 @@ def progress_view(session: RestoreSession) -> ProgressView:
     view.chart = chart(progress.throughput_series)
     view.current_type = _type_slug(progress.current_type) if progress.current_type else ""
     return view
+
+
+def retried_sentence(progress: dict[str, Any] | None) -> str:
+    """ "280 transient errors retried (503 ×200, 429 ×80)"; "" when none was."""
+    counts = (progress or {}).get("transient_retried") or {}
+    total = sum(int(n) for n in counts.values())
+    if not total:
+        return ""
+    parts = ", ".join(
+        f"{label} ×{n}" for label, n in sorted(counts.items(), key=lambda kv: (-int(kv[1]), kv[0]))
+    )
+    return f"{total} transient {'error' if total == 1 else 'errors'} retried ({parts})"

@@ -13,8 +13,10 @@ from restore.access import require_perm
 from restore.engine.backup_reader import BackupError, Selection, open_backup
 from restore.engine.content_types import ContentType
 from restore.forms import RestoreForm
-from restore.models import RestoreSession
+from restore.models import Backup, RestoreSession
 from restore.tasks import enqueue_session
+from restore.views.backups import folder_choices, owner_choices
+from restore.views.sessions import can_apply
 
 CONFIRM_FIELDS = (
     "csrfmiddlewaretoken",
@@ -91,25 +93,56 @@ SELECTION_FIELDS = [
 ]
 OPTION_FIELDS = [
     "instance",
+    "skip_if_modified",
+    "verify",
+    "fallback_owner_email",
+]
+# How the run goes rather than what it does: folded under "Advanced" unless one needs a look.
+ADVANCED_FIELDS = [
     "workers",
     "fanout",
     "rate_limit_per_second",
     "rate_limit_per_minute",
     "max_retries",
     "checkpoint_interval",
-    "skip_if_modified",
-    "verify",
-    "fallback_owner_email",
 ]
 
 
 def form_page(request, form: RestoreForm, status: int = 200):
+    advanced = [form[name] for name in ADVANCED_FIELDS]
+    backup = chosen_backup(form)
     context = {
+        "folders": folder_choices(backup) if backup else [],
+        "owners": owner_choices(backup) if backup else [],
         "form": form,
         "selection_fields": [form[name] for name in SELECTION_FIELDS],
         "option_fields": [form[name] for name in OPTION_FIELDS],
+        "advanced_fields": advanced,
+        "advanced_open": any(field.errors or not at_default(field) for field in advanced),
     }
     return render(request, "restore/restore_new.html", context, status=status)
+
+
+def chosen_backup(form: RestoreForm) -> Backup | None:
+    """The backup the form names (sent or prefilled), for its folder and owner pickers."""
+    value = form["backup"].value()
+    if not value:
+        return None
+    return (
+        Backup.objects.filter(pk=value, status=Backup.Status.VERIFIED).first()
+        if str(value).isdigit()
+        else None
+    )
+
+
+def at_default(bound: forms.BoundField) -> bool:
+    """Does the field hold its default (what an untouched form sends)?"""
+    field = bound.field
+    try:
+        value = field.to_python(bound.value())
+    except forms.ValidationError:
+        return False
+    return value == field.to_python(field.initial)
 
 
 def initial_from_get(request) -> dict:
@@ -178,8 +211,36 @@ def restore_new(request):
         if key not in CONFIRM_FIELDS
         for value in values
     ]
-    context = {"form": form, "count": count, "destination": destination, "hidden": hidden}
+    plan = plan_of_selection(form)
+    context = {
+        "form": form,
+        "count": count,
+        "destination": destination,
+        "hidden": hidden,
+        "plan": plan,
+        "plan_applicable": plan is not None and can_apply(plan),
+    }
     return render(request, "restore/restore_confirm.html", context)
+
+
+def plan_of_selection(form: RestoreForm) -> RestoreSession | None:
+    """The latest finished plan of exactly this selection into this destination, if any."""
+    d = form.cleaned_data
+    config = form.config(dry_run=True)
+    plans = RestoreSession.objects.filter(
+        kind=RestoreSession.Kind.RESTORE,
+        dry_run=True,
+        backup=d["backup"],
+        destination=d["destination"],
+        status__in=RestoreSession.FINISHED_STATUSES,
+    ).order_by("-created_at")[:20]
+    for plan in plans:
+        options = plan.config or {}
+        if options.get("selection") == config.selection and bool(
+            options.get("with_dependencies")
+        ) == bool(config.with_dependencies):
+            return plan
+    return None
 
 
 @require_GET

@@ -20,6 +20,7 @@ from restore.engine.documents import (
     Counts,
     Summary,
     changed_count,
+    read_attempts,
     read_diff,
     read_progress,
     read_summary,
@@ -34,7 +35,7 @@ from restore.tasks import enqueue_session
 from restore.views.diff_words import diff_rows
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
-from restore.views.progress import progress_view
+from restore.views.progress import progress_view, retried_sentence
 
 
 def get_session(session_id: int) -> RestoreSession:
@@ -105,6 +106,7 @@ def session_detail(request, session_id: int):
     context = {
         "session": session,
         "progress": progress_view(session),
+        "retried": retried_sentence(session.progress),
         "form": form,
         "page": page,
         "can_resume": can_resume(session),
@@ -138,6 +140,7 @@ def session_progress(request, session_id: int):
     context = {
         "session": session,
         "progress": progress_view(session),
+        "retried": retried_sentence(session.progress),
         "can_resume": can_resume(session),
     }
     response = render(request, "restore/partials/session_progress.html", context)
@@ -466,6 +469,7 @@ def result_detail(request, session_id: int, result_id: int):
         "session": session,
         "diff_rows": diff_rows(read_diff(result.diff), result.pre_image),
         "pre_image": pretty_json(result.pre_image),
+        "retried_attempts": read_attempts(result.retries),
         "session_id": session_id,
     }
     template = "restore/partials/result_diff.html" if request.htmx else "restore/result_detail.html"

@@ -327,6 +327,7 @@ def test_cancel_then_resume_from_the_session_page(
     emulator.set_faults(latency_ms=300)  # slow enough to cancel mid-way
     login(page, live_server, "alice")
     page.goto(f"{live_server.url}/restores/new/?backup={backup.pk}&types=look&types=dashboard")
+    page.get_by_text("Advanced: workers").click()  # folded by default
     page.get_by_label("Workers").fill("1")
     page.get_by_role("button", name=re.compile("Review and restore")).click()
     page.locator("#confirm").check()

@@ -117,3 +117,22 @@ def test_the_selection_is_named_with_its_dependencies(client, admin_user, backup
     html = client.get(reverse("restore_count"), query).content.decode()
     assert "1</strong> item selected: dashboard <strong>An SDK dashboard</strong>" in html
     assert "plus the folders, owners and looks it needs" in html
+
+
+def test_the_owner_filter_offers_people_by_name_and_email(client, auditor_user, backup):
+    client.force_login(auditor_user)
+    url = reverse("backup_detail", args=[backup.pk])
+    page = client.get(url).content.decode()
+    assert 'list="backup-owners"' in page and 'placeholder="type a name or email"' in page
+    # Search-as-you-type over the name and email; the ID is secondary.
+    assert '<option value="lloyd@example.com">Lloyd Llookicorn · #7</option>' in page
+    assert '<option value="zach@example.com">Zachary Zoomify · #8</option>' in page
+    # What a pick puts in the field filters the items: Lloyd's, not Zachary's.
+    html = client.get(url, {"owner": "lloyd@example.com"}, HTTP_HX_REQUEST="true").content.decode()
+    assert "An SDK dashboard" in html and "Sales board" in html
+    assert "EMEA activity" not in html and "Brand counts" not in html
+    # The list names owners and folders, their IDs beside.
+    assert 'Lloyd Llookicorn <span class="muted">#7</span>' in html
+    assert 'Sales <span class="muted">#12</span>' in html
+    users = client.get(url, {"content_type": "user"}, HTTP_HX_REQUEST="true").content.decode()
+    assert ">Lloyd Llookicorn</a>" in users and "Untitled 7" not in users

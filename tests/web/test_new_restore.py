@@ -154,3 +154,66 @@ def test_the_form_overrides_the_same_instance_decision(client, admin_user, backu
         reverse("restore_new"), form_data(backup, destination, action="plan", instance="other")
     )
     assert RestoreSession.objects.get().options.instance == "other"
+
+
+def test_advanced_options_are_folded_until_they_need_a_look(
+    client, admin_user, backup, destination
+):
+    client.force_login(admin_user)
+    page = client.get(reverse("restore_new"), {"backup": backup.pk}).content.decode()
+    assert '<details class="advanced" id="advanced">' in page  # closed
+    folded = page[page.index('<details class="advanced"') : page.index("</details>")]
+    for name in ("workers", "fanout", "checkpoint_interval", "rate_limit_per_second"):
+        assert f'name="{name}"' in folded, name
+    assert 'name="skip_if_modified"' not in folded  # what the restore does stays in view
+    # A value that is not the default, or an error, opens it.
+    page = client.get(reverse("restore_new"), {"backup": backup.pk, "workers": 4}).content.decode()
+    assert '<details class="advanced" id="advanced" open>' in page
+    data = form_data(backup, destination, workers=0, rate_limit_per_second="")
+    page = client.post(reverse("restore_new"), data).content.decode()
+    assert '<details class="advanced" id="advanced" open>' in page
+    data = form_data(backup, destination, types="dashboard", rate_limit_per_second="", fanout=4)
+    page = client.post(reverse("restore_new"), {**data, "search": "zzz"}).content.decode()
+    assert '<details class="advanced" id="advanced">' in page  # only a selection error
+
+
+def test_the_confirm_page_offers_plan_first_then_the_plan_it_found(
+    client, admin_user, backup, destination
+):
+    client.force_login(admin_user)
+    data = form_data(backup, destination, types="dashboard", action="review")
+    html = client.post(reverse("restore_new"), data).content.decode()
+    assert "Run a plan first" not in html
+    assert (
+        '<button type="submit" name="action" value="plan" class="secondary" formnovalidate>' in html
+    )
+    assert "Plan first (writes nothing)" in html and 'id="plan-found"' not in html
+
+    # "Plan first" plans exactly this selection.
+    client.post(reverse("restore_new"), {**data, "action": "plan"})
+    plan = RestoreSession.objects.get(dry_run=True)
+    assert plan.config["selection"]["content_types"] == [1]
+    plan.status, plan.created, plan.updated = RestoreSession.Status.COMPLETED, 1, 1
+    plan.save()
+    html = client.post(reverse("restore_new"), data).content.decode()
+    assert f'You planned this selection: <a href="/sessions/{plan.pk}/">plan {plan.pk}</a>' in html
+    assert "1 to create, 1 to update" in html
+    assert f'action="{reverse("session_apply", args=[plan.pk])}"' in html
+    assert f"Apply plan {plan.pk}" in html and "Plan again (writes nothing)" in html
+    # Another selection's plan is not offered.
+    other = {**data, "ids": "101"}
+    html = client.post(reverse("restore_new"), other).content.decode()
+    assert 'id="plan-found"' not in html
+
+
+def test_the_owner_and_folder_are_picked_by_name(client, admin_user, backup, destination):
+    client.force_login(admin_user)
+    page = client.get(reverse("restore_new"), {"backup": backup.pk}).content.decode()
+    assert 'list="backup-owners"' in page and 'placeholder="type a name or email"' in page
+    assert '<option value="lloyd@example.com">Lloyd Llookicorn · #7</option>' in page
+    assert '<option value="12">Sales</option>' in page and 'list="backup-folders"' in page
+    # A picked owner (their email) selects their items.
+    html = client.get(
+        reverse("restore_count"), form_data(backup, destination, owner="lloyd@example.com")
+    ).content.decode()
+    assert "<strong>4</strong> items selected" in html
