@@ -89,6 +89,7 @@ class Progress(Struct, forbid_unknown_fields=True):
     rate_limiter: dict[str, Any] = {}
     recent_errors: list[RecentError] = []
     error_classes: dict[str, int] = {}
+    transient_retried: dict[str, int] = {}  # retried (then passed or failed) by status or kind
     throughput_series: list[RatePoint] = []
     updated_at: str = ""
 

@@ -774,7 +774,8 @@ class SessionRunner:
                 base[slug]["failed"] = max(0, base[slug]["failed"] - 1)
         progress = Progress(totals, base)
         # A resumed run goes on counting the retries of the runs before it.
-        progress.retried.update((self.session.progress or {}).get("transient_retried") or {})
+        if earlier := documents.read_progress(self.session.progress):
+            progress.retried.update(earlier.transient_retried)
         return progress
 
     def _finish(self, error: str) -> dict[str, Any]:

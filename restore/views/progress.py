@@ -171,9 +171,9 @@ def progress_view(session: RestoreSession) -> ProgressView:
     return view
 
 
-def retried_sentence(progress: dict[str, Any] | None) -> str:
+def retried_sentence(progress: Progress | None) -> str:
     """ "280 transient errors retried (503 ×200, 429 ×80)"; "" when none was."""
-    counts = (progress or {}).get("transient_retried") or {}
+    counts = progress.transient_retried if progress is not None else {}
     total = sum(int(n) for n in counts.values())
     if not total:
         return ""

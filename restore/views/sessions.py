@@ -106,7 +106,7 @@ def session_detail(request, session_id: int):
     context = {
         "session": session,
         "progress": progress_view(session),
-        "retried": retried_sentence(session.progress),
+        "retried": retried_sentence(read_progress(session.progress)),
         "form": form,
         "page": page,
         "can_resume": can_resume(session),
@@ -140,7 +140,7 @@ def session_progress(request, session_id: int):
     context = {
         "session": session,
         "progress": progress_view(session),
-        "retried": retried_sentence(session.progress),
+        "retried": retried_sentence(read_progress(session.progress)),
         "can_resume": can_resume(session),
     }
     response = render(request, "restore/partials/session_progress.html", context)
