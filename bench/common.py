@@ -14,6 +14,7 @@ Every script prints a stable last line `name key=value key=value ...` built by `
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import collections
 import contextlib
@@ -83,6 +84,16 @@ def last_line(name: str, fields: dict[str, Any]) -> str:
 def log(message: str) -> None:
     """Progress on stderr (stdout is for figures), timestamped."""
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def scenario_parser(doc: str, *, items: int, reps: int = 3) -> argparse.ArgumentParser:
+    """A restore scenario's parser: --items (the source instance's size), --seed and the common
+    arguments; the script adds its own and parses."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--items", type=int, default=items, help="size of the source instance")
+    parser.add_argument("--seed", type=int, default=1)
+    add_common_args(parser, reps=reps)
+    return parser
 
 
 def add_common_args(parser: Any, *, reps: int = 3, workers: int = 8) -> None:

@@ -16,20 +16,19 @@ the limiter's final state (the rate it settled at and why); the last line is par
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    add_common_args,
     emulator,
     last_line,
     log,
     make_backup,
     median,
     run_restore,
+    scenario_parser,
     setup_django,
 )
 
@@ -38,12 +37,9 @@ TUNED_CEILING = 100_000.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=10_000, help="size of the source instance")
+    parser = scenario_parser(__doc__, items=10_000, reps=1)
     parser.add_argument("--latencies", type=float, nargs="+", default=[0.0, 50.0])
     parser.add_argument("--jitter-ms", type=float, default=0.0)
-    parser.add_argument("--seed", type=int, default=1)
-    add_common_args(parser, reps=1)
     args = parser.parse_args(argv)
 
     data = setup_django("defaults", keep=args.keep)

@@ -26,7 +26,6 @@ item restored overall. Medians over the repetitions; the last line is stable and
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
@@ -34,7 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
     SESSION_LEVEL,
-    add_common_args,
     emulator,
     last_line,
     level_table,
@@ -43,6 +41,7 @@ from bench.common import (  # noqa: E402
     median,
     per_type_medians,
     run_restore,
+    scenario_parser,
     setup_django,
 )
 
@@ -50,12 +49,9 @@ TARGET_RATIO = 0.9
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=5_000, help="size of the source instance")
-    parser.add_argument("--seed", type=int, default=1)
+    parser = scenario_parser(__doc__, items=5_000)
     parser.add_argument("--latency-ms", type=float, default=50.0)
     parser.add_argument("--jitter-ms", type=float, default=10.0)
-    add_common_args(parser)
     args = parser.parse_args(argv)
 
     data = setup_django("latency", keep=args.keep)

@@ -16,20 +16,19 @@ one is the bottleneck. Medians over the repetitions; the last line is stable and
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402
-    add_common_args,
     emulator,
     last_line,
     log,
     make_backup,
     median,
     run_restore,
+    scenario_parser,
     setup_django,
 )
 
@@ -37,10 +36,7 @@ TARGET_ITEMS_PER_S = 100.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=10_000, help="size of the source instance")
-    parser.add_argument("--seed", type=int, default=1)
-    add_common_args(parser)
+    parser = scenario_parser(__doc__, items=10_000)
     args = parser.parse_args(argv)
 
     data = setup_django("overhead", keep=args.keep)

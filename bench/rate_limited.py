@@ -28,7 +28,6 @@ Medians over the repetitions, per configuration; the last line is stable and par
 
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 import threading
@@ -41,7 +40,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import (  # noqa: E402
     EmulatorProcess,
     RunResult,
-    add_common_args,
     emulator,
     last_line,
     log,
@@ -50,6 +48,7 @@ from bench.common import (  # noqa: E402
     new_destination,
     new_session,
     run_restore,
+    scenario_parser,
     setup_django,
 )
 
@@ -103,14 +102,11 @@ def storm_run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--items", type=int, default=1_000, help="size of the source instance")
-    parser.add_argument("--seed", type=int, default=1)
+    parser = scenario_parser(__doc__, items=1_000)
     parser.add_argument("--limit", type=float, default=50.0, help="emulator requests/s")
     parser.add_argument("--warmup", type=float, default=20.0, help="storm run: steady state s")
     parser.add_argument("--storm", type=float, default=30.0, help="storm s (0 = no storm runs)")
     parser.add_argument("--after", type=float, default=40.0, help="storm run: s after the storm")
-    add_common_args(parser)
     args = parser.parse_args(argv)
 
     data = setup_django("rate-limited", keep=args.keep)

@@ -1,75 +1,115 @@
-"""Requests per item, by API route: a migration of a generated 600-item instance into an empty one,
-the same restore again, and a restore into the source itself (nothing to change).
+"""Requests per item, by content type and by route: where a restore's requests go.
 
-Run from the repository root: `PYTHONPATH=. .venv/bin/python bench/requests_per_item.py`. It counts
-requests, not time, so a loaded machine does not disturb it; run it in an older checkout too
-(`git worktree add /tmp/old REV`) to compare side by side.
+Three sessions of one generated instance (--items, --seed), each counted from the emulator's
+`GET /_emulator/stats` and attributed to content types by level (bench/common.py):
+
+- `migration`: into an empty emulator through a fresh destination (everything created);
+- `rerun`: the same session again into that emulator and destination (everything mapped, nothing
+  to change);
+- `noop`: into the source instance itself through a fresh destination (no ID map: every item is
+  found by the identity checks and found unchanged).
+
+It counts requests, not time, so a loaded machine does not change its figures; run it in an older
+checkout too (`git worktree add /tmp/before REV`) to compare. Prints, per run, the requests per item
+of each type and the routes of each type (requests per item of that type), and ends with
+
+    requests_per_item items=N migration_rpi=... rerun_rpi=... noop_rpi=...
+      migration_rpi_<type>=... rerun_rpi_<type>=... noop_rpi_<type>=... failed=0 ok=1   (one line)
+
+(`ok` = every run completed with nothing failed).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import argparse
+import sys
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
-TMP = Path(tempfile.mkdtemp(prefix="lv-rpi-"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lookervault_web.settings")
-os.environ["DATABASE_URL"] = f"sqlite:///{TMP}/db.sqlite3"
-os.environ["LOOKERVAULT_DATA_DIR"] = str(TMP)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
-
-django.setup()
-
-from django.core.management import call_command  # noqa: E402
-
-from looker_emulator.extract import extract  # noqa: E402
-from looker_emulator.testing import RunningEmulator, running_emulator  # noqa: E402
-from restore.engine.config import RestoreConfig  # noqa: E402
-from restore.engine.looker_client import LookerClient, LookerSettings  # noqa: E402
-from restore.engine.runner import run_session  # noqa: E402
-from restore.engine.session import start_session  # noqa: E402
-from restore.models import Backup, Destination  # noqa: E402
+from bench.common import (  # noqa: E402
+    SECOND_PASS,
+    SESSION_LEVEL,
+    RunResult,
+    emulator,
+    generate_state,
+    last_line,
+    log,
+    new_destination,
+    new_session,
+    run_measured,
+    setup_django,
+)
 
 
-def destination(emu: RunningEmulator, name: str) -> Destination:
-    dest = Destination(name=name, base_url=emu.url, client_id=emu.client_id)
-    dest.set_client_secret(emu.client_secret)
-    dest.save()
-    return dest
+def route_table(result: RunResult) -> str:
+    """Per type: its items, requests per item, and each route's requests per item of the type."""
+    lines = []
+    for slug, level in result.levels.items():
+        n = result.items if slug in (SECOND_PASS, SESSION_LEVEL) else result.items_of(slug)
+        if slug == SESSION_LEVEL:
+            n = 0
+        per = f"{level.total / n:6.2f}/item" if n else f"{level.total:6d} total"
+        lines.append(f"  {slug:18} items={n:<6} requests={level.total:<7} {per}")
+        routes: Counter[str] = Counter()
+        for (method, route, status), count in level.requests.items():
+            routes[f"{method} {route}" + ("" if status.startswith("2") else f" [{status}]")] += (
+                count
+            )
+        for route, count in routes.most_common():
+            share = f"{count / n:6.2f}" if n else f"{count:6d}"
+            lines.append(f"      {share}  {route}")
+    return "\n".join(lines)
 
 
-def measure(label: str, backup: Backup, emu: RunningEmulator, dest: Destination) -> None:
-    emu.reset()
-    client = LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret), in_flight=8)
-    summary = run_session(start_session(backup, dest, RestoreConfig()).pk, client=client)
-    routes: Counter[str] = Counter()
-    for row in emu.stats()["requests"]:
-        routes[row["route"]] += row["count"]
-    total = sum(routes.values())
-    line = {"run": label, "items": summary["total"], "requests": total}
-    line["per_item"] = round(total / summary["total"], 2)
-    line |= {k: summary[k] for k in ("created", "updated", "unchanged", "failed")}
-    print(json.dumps(line))
-    print("   ", routes.most_common(8))
+def measure(label: str, backup: Any, emu: Any, dest: Any) -> RunResult:
+    session = new_session(backup, dest, workers=8)
+    result = run_measured(session.pk, emu)
+    log(f"{label}: {result.describe()}")
+    print(f"{label}: {result.total_requests} requests, {result.requests_per_item:.2f} per item")
+    print(route_table(result), flush=True)
+    return result
 
 
-def main() -> None:
-    call_command("migrate", verbosity=0)
-    with running_emulator(items=600, seed=2) as src, running_emulator() as empty:
-        path = TMP / "backup.db"
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--items", type=int, default=600, help="size of the generated instance")
+    parser.add_argument("--seed", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the throwaway data dir")
+    args = parser.parse_args(argv)
+
+    data = setup_django("rpi", keep=args.keep)
+    from looker_emulator.extract import extract
+    from restore.models import Backup
+
+    state = generate_state(data / "source.json", args.items, args.seed)
+    runs: dict[str, RunResult] = {}
+    with emulator(state) as src, emulator() as empty:
+        path = data / "backup.db"
         extract(
             src.url, path, client_id=src.client_id, client_secret=src.client_secret, shape="raw"
         )
         backup = Backup.register(path)
-        assert backup.verify(), backup.verification_error
-        into_empty = destination(empty, "empty")
-        measure("migration", backup, empty, into_empty)
-        measure("re-run", backup, empty, into_empty)
-        measure("same instance, unchanged", backup, src, destination(src, "source"))
+        if not backup.verify():
+            raise SystemExit(f"backup failed verification: {backup.verification_error}")
+        into_empty = new_destination(empty)
+        runs["migration"] = measure("migration", backup, empty, into_empty)
+        runs["rerun"] = measure("rerun", backup, empty, into_empty)
+        runs["noop"] = measure("noop", backup, src, new_destination(src))
+
+    fields: dict[str, Any] = {"items": runs["migration"].items}
+    for label, run in runs.items():
+        fields[f"{label}_rpi"] = run.requests_per_item
+    for label, run in runs.items():
+        for slug, rpi in run.per_type().items():
+            fields[f"{label}_rpi_{slug}"] = rpi
+    fields["failed"] = sum(r.failed for r in runs.values())
+    fields["ok"] = fields["failed"] == 0 and all(r.status == "completed" for r in runs.values())
+    print(last_line("requests_per_item", fields))
+    return 0 if fields["ok"] else 1
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

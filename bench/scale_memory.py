@@ -78,6 +78,63 @@ class PeakSampler:
             self.sample()
 
 
+@dataclass
+class ConnectionSampler:
+    """Samples the PostgreSQL connections open on the run's database until stopped (peak kept).
+
+    A no-op on SQLite. Its own connection (one of the counted) is opened before the run starts.
+    """
+
+    interval: float = 0.5
+    peak: int = 0
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def sample(self) -> None:
+        from django.db import connection
+
+        if connection.vendor != "postgresql":
+            return
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+            )
+            self.peak = max(self.peak, int(cursor.fetchone()[0]))
+
+    def run(self) -> None:
+        from django.db import connection
+
+        try:
+            while not self.stop.wait(self.interval):
+                self.sample()
+        finally:
+            connection.close()
+
+
+CONNECTION_ERRORS = ("too many clients", "connection failed", "OperationalError", "PoolTimeout")
+
+
+def connection_errors(*texts: str) -> int:
+    """Lines naming a database connection error in the cluster's log and the items' errors."""
+    return sum(
+        1
+        for text in texts
+        for line in text.splitlines()
+        if any(e in line for e in CONNECTION_ERRORS)
+    )
+
+
+def items_lost_to_connections(session_id: int) -> int:
+    """Failed items of the session whose error is a database connection error."""
+    from django.db.models import Q
+
+    from restore.models import DeadLetterItem
+
+    match = Q()
+    for needle in CONNECTION_ERRORS:
+        match |= Q(error_message__icontains=needle) | Q(error_class__icontains=needle)
+    return DeadLetterItem.objects.filter(match, session_id=session_id).count()
+
+
 def run_on_cluster(
     data: Path,
     backup: Any,
@@ -106,6 +163,9 @@ def run_on_cluster(
             sampler = PeakSampler(proc.pid)
             thread = threading.Thread(target=sampler.run, name="rss-sampler", daemon=True)
             thread.start()
+            conns = ConnectionSampler()
+            conns_thread = threading.Thread(target=conns.run, name="pg-sampler", daemon=True)
+            conns_thread.start()
             enqueue_session(session.pk, distributed=processes > 1)
             deadline = time.monotonic() + timeout_s
             status = ""
@@ -119,7 +179,9 @@ def run_on_cluster(
                 RestoreSession.objects.get(pk=session.pk).request_cancel()
                 time.sleep(5)
             sampler.stop.set()
+            conns.stop.set()
             thread.join(10)
+            conns_thread.join(10)
             sampler.sample()  # the last word, before the cluster stops
         emulator_peak_kb = emu.peak_rss_kb()
     row = RestoreSession.objects.get(pk=session.pk)
@@ -134,6 +196,11 @@ def run_on_cluster(
     except (IndexError, ValueError):
         worker_pid = None
     peaks = sampler.peaks_kb
+    log_text = (data / f"qcluster-{label}.log").read_text(errors="replace")
+    print(
+        f"{label}: peak RSS per process (MB): "
+        + ", ".join(f"{pid}={kb / 1024:.1f}" for pid, kb in sorted(peaks.items()))
+    )
     restore_kb = peaks.get(worker_pid) if worker_pid is not None else None
     if processes > 1:  # the chunks ran in every worker process
         restore_kb = max(peaks.values()) if peaks else None
@@ -147,6 +214,9 @@ def run_on_cluster(
         "cluster_peak_rss_mb": max(peaks.values()) / 1024 if peaks else None,
         "processes": len(peaks),
         "emulator_peak_rss_mb": emulator_peak_kb / 1024 if emulator_peak_kb else None,
+        "lost_to_connections": items_lost_to_connections(session.pk),
+        "connection_error_lines": connection_errors(log_text, row.error_message or ""),
+        "peak_db_connections": conns.peak or None,
     }
 
 
@@ -194,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("items", "wall_s", "items_per_s", "restore_peak_rss_mb", "cluster_peak_rss_mb"):
             fields[f"{name}_{key}"] = median(r[key] for r in runs[name])
         fields[f"{name}_failed"] = max(r["failed"] for r in runs[name])
+        for key in ("lost_to_connections", "connection_error_lines", "peak_db_connections"):
+            fields[f"{name}_{key}"] = max((r[key] or 0) for r in runs[name])
         fields[f"{name}_emulator_peak_rss_mb"] = median(
             r["emulator_peak_rss_mb"] for r in runs[name]
         )
@@ -206,8 +278,12 @@ def main(argv: list[str] | None = None) -> int:
     fields["backend"] = args.backend
     fields["reps"] = args.reps
     completed = all(r["status"] == "completed" for rs in runs.values() for r in rs)
+    lost = sum(
+        r["lost_to_connections"] + r["connection_error_lines"] for rs in runs.values() for r in rs
+    )
     fields["ok"] = (
         completed
+        and lost == 0
         and (fields["large_wall_s"] or 1e9) < TARGET_LARGE_S
         and (fields["rss_ratio"] or 1e9) <= TARGET_RSS_RATIO
     )

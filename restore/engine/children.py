@@ -236,6 +236,7 @@ def _map_personal_folder(ctx: RestoreContext, c: Body, dest_id: str, user: Body 
         folder = str(user["personal_folder_id"])
         ctx.idmap.record(CT.FOLDER, str(c["personal_folder_id"]), folder)
         ctx.fresh_folders.add(folder)  # Looker made it empty with the user: nothing to search in
+        ctx.remember(("personal_folder", dest_id), folder)  # the folder level needs no GET
 
 
 def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) -> None:
@@ -405,11 +406,19 @@ def _filterables(rows: list[Body] | None) -> list[Body]:
 
 def _inline_query(ctx: RestoreContext, e: Body, body: Body) -> bool:
     """A new query tile gets its query inline in the POST. A look tile keeps its separate query (as
-    before: Looker creates no query inline next to a look_id); on the same instance the existing
-    query_id is reused as it is (queries are immutable). A PATCH keeps create_query + query_id."""
-    if not e.get("query") or body.get("look_id") is not None:
+    before: Looker creates no query inline next to a look_id). A PATCH keeps create_query +
+    query_id."""
+    return body.get("look_id") is None and inline_query(ctx, e)
+
+
+def inline_query(ctx: RestoreContext, content: Body) -> bool:
+    """May a create of this look or tile carry its query itself (create_look and
+    create_dashboard_element take one), instead of a create_query first? Yes when the backup holds
+    the query, unless on the same instance its query_id is reused as it is (queries are
+    immutable)."""
+    if not content.get("query"):
         return False
-    return not (ctx.same_instance and e.get("query_id"))
+    return not (ctx.same_instance and content.get("query_id"))
 
 
 def _sync_layouts(

@@ -96,6 +96,9 @@ class RestoreContext:
     # Folders this run created: nothing of the backup can be in them yet, so items going there
     # skip the natural-key search on their first attempt (two requests for a look or dashboard).
     fresh_folders: set[str] = field(default_factory=set)
+    # (type, destination ID) of the looks and dashboards this run created: no schedule is on them
+    # yet, so a schedule of theirs skips the search by name on its first attempt.
+    fresh_content: set[tuple[ContentType, str]] = field(default_factory=set)
     # Rollback: a reference to an object that no longer exists is left as it is (with a warning)
     # instead of failing the item; the pre-image may point at objects deleted before the restore.
     lenient: bool = False

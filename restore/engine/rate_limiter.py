@@ -203,13 +203,13 @@ def _throttle(state: State, params: LimiterParams, now: float, retry_after: floa
     # Workers that were already in flight when the storm began all report it: cut once per pause.
     if now - state["last_cut"] < max(params.recovery_interval, pause):
         return True
-    was = _cut(state, params, now, params.decrease)
-    _say(
+    after = retry_after if retry_after is not None else "—"
+    _cut_saying(
         state,
-        (
-            f"429 at {was:.1f} requests/s (Retry-After {retry_after if retry_after is not None else '—'}"
-            f" s): paused, cut to {state['rate']:.1f}/s"
-        ),
+        params,
+        now,
+        params.decrease,
+        lambda was: f"429 at {was:.1f} requests/s (Retry-After {after} s): paused, cut",
     )
     return True
 
@@ -222,15 +222,23 @@ def latency_cut(
         return False
     state["last_latency_cut"] = now
     state["latency_cuts"] = state.get("latency_cuts", 0) + 1
-    was = _cut(state, params, now, params.latency_decrease)
-    _say(
+    climbed = f"latency climbed from {baseline * 1000:.0f} to {current * 1000:.0f} ms"
+    _cut_saying(
         state,
-        (
-            f"latency climbed from {baseline * 1000:.0f} to {current * 1000:.0f} ms at {was:.1f}"
-            f" requests/s: cut to {state['rate']:.1f}/s"
-        ),
+        params,
+        now,
+        params.latency_decrease,
+        lambda was: f"{climbed} at {was:.1f} requests/s: cut",
     )
     return True
+
+
+def _cut_saying(
+    state: State, params: LimiterParams, now: float, factor: float, why: Callable[[float], str]
+) -> None:
+    """Cut the rate by `factor` and say why: `why(rate before the cut)` + " to <new rate>/s"."""
+    was = _cut(state, params, now, factor)
+    _say(state, f"{why(was)} to {state['rate']:.1f}/s")
 
 
 def _say(state: State, reason: str) -> None:

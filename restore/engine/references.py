@@ -252,9 +252,15 @@ def root_folder(ctx: RestoreContext, flag: str) -> str | None:
 def personal_folder_of(ctx: RestoreContext, dest_user_id: str) -> str | None:
     if ctx.dry_run and dest_user_id.startswith("("):
         return f"(personal folder of {dest_user_id})"
-    user = ctx.client.get_or_none(f"/users/{dest_user_id}", {"fields": "id,personal_folder_id"})
-    pid = (user or {}).get("personal_folder_id")
-    return str(pid) if pid is not None else None
+
+    def lookup() -> str | None:
+        path = f"/users/{dest_user_id}"
+        user = ctx.client.get_or_none(path, {"fields": "id,personal_folder_id"})
+        pid = (user or {}).get("personal_folder_id")
+        return str(pid) if pid is not None else None
+
+    # A user this run created brought its personal folder in the create's answer (sync_user).
+    return ctx.cached(("personal_folder", dest_user_id), lookup)
 
 
 def soft_ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:

@@ -108,6 +108,8 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
         out.action = "created"
         if ct == ContentType.FOLDER:
             ctx.fresh_folders.add(dest_id)
+        elif ct in (ContentType.LOOK, ContentType.DASHBOARD):
+            ctx.fresh_content.add((ct, dest_id))
     else:
         dest_id, recreated = update(
             ctx, restorer, sid, str(current[restorer.key_field]), body, current

@@ -14,7 +14,7 @@ from restore.engine.content_types import ContentType
 from restore.engine.context import RestoreContext
 from restore.engine.errors import MissingDependencyError
 from restore.engine.looker_client import LookerClient
-from restore.engine.payloads import user_email, writable
+from restore.engine.payloads import query_body, user_email, writable
 from restore.engine.references import (
     Ref,
     cycle_ref,
@@ -106,6 +106,15 @@ def _in_fresh_folder(ctx: RestoreContext, ct: ContentType, content: Body, folder
     return content.get("id") is not None and not ctx.attempted_before(ct, str(content["id"]))
 
 
+def _on_fresh_content(ctx: RestoreContext, ct: ContentType, target: str, plan: Body) -> bool:
+    """The plan's look or dashboard was created by this run and the plan never attempted before:
+    it has no schedules yet, so a search by name on it cannot find this one."""
+    if (ct, str(target)) not in ctx.fresh_content:
+        return False
+    sid = plan.get("id")
+    return sid is not None and not ctx.attempted_before(CT.SCHEDULED_PLAN, str(sid))
+
+
 def _find_folder(ctx: RestoreContext, content: Body) -> Body | None:
     name = content.get("name")
     try:
@@ -150,6 +159,8 @@ def _find_plan(ctx: RestoreContext, content: Body) -> Body | None:
     for fname, ct in (("dashboard_id", CT.DASHBOARD), ("look_id", CT.LOOK)):
         target = ref(ctx, ct, content.get(fname), fname)
         if target and not str(target).startswith("("):
+            if _on_fresh_content(ctx, ct, target, content):
+                return None
             rows = ctx.client.get(f"/scheduled_plans/{fname[:-3]}/{target}", {"all_users": "true"})
             hits = [r for r in rows or [] if r.get("name") == content.get("name")]
             return hits[0] if hits else None
@@ -210,7 +221,10 @@ def _look(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
     body["folder_id"] = ref(ctx, CT.FOLDER, c.get("folder_id"), "folder_id")
     drop_unresolved(body, c, "folder_id")
     _set_owner(ctx, body, c)
-    body["query_id"] = children.query_id_for(ctx, c, current)
+    if current is None and children.inline_query(ctx, c):
+        body["query"] = query_body(c["query"])  # one request instead of create_query + create_look
+    else:
+        body["query_id"] = children.query_id_for(ctx, c, current)
     return _held_refs(body, c, "folder_id", "query_id")
 
 
