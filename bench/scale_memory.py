@@ -264,8 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         for key in ("items", "wall_s", "items_per_s", "restore_peak_rss_mb", "cluster_peak_rss_mb"):
             fields[f"{name}_{key}"] = median(r[key] for r in runs[name])
         fields[f"{name}_failed"] = max(r["failed"] for r in runs[name])
-        for key in ("lost_to_connections", "connection_error_lines", "peak_db_connections"):
-            fields[f"{name}_{key}"] = max((r[key] or 0) for r in runs[name])
+        for key in ("lost_to_connections", "connection_error_lines"):
+            fields[f"{name}_{key}"] = max(r[key] for r in runs[name])
+        peaks = [r["peak_db_connections"] for r in runs[name] if r["peak_db_connections"]]
+        fields[f"{name}_peak_db_connections"] = max(peaks) if peaks else None  # none: SQLite
         fields[f"{name}_emulator_peak_rss_mb"] = median(
             r["emulator_peak_rss_mb"] for r in runs[name]
         )
