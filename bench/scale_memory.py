@@ -87,6 +87,7 @@ class ConnectionSampler:
 
     interval: float = 0.5
     peak: int = 0
+    at_peak: dict[str, int] = field(default_factory=dict)  # application_name → connections
     stop: threading.Event = field(default_factory=threading.Event)
 
     def sample(self) -> None:
@@ -96,9 +97,12 @@ class ConnectionSampler:
             return
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                "SELECT application_name, count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() GROUP BY 1"
             )
-            self.peak = max(self.peak, int(cursor.fetchone()[0]))
+            names = {str(name): int(n) for name, n in cursor.fetchall()}
+        if sum(names.values()) > self.peak:
+            self.peak, self.at_peak = sum(names.values()), names
 
     def run(self) -> None:
         from django.db import connection
@@ -197,6 +201,8 @@ def run_on_cluster(
         worker_pid = None
     peaks = sampler.peaks_kb
     log_text = (data / f"qcluster-{label}.log").read_text(errors="replace")
+    if conns.at_peak:
+        print(f"{label}: connections at the peak by application_name: {conns.at_peak}")
     print(
         f"{label}: peak RSS per process (MB): "
         + ", ".join(f"{pid}={kb / 1024:.1f}" for pid, kb in sorted(peaks.items()))
