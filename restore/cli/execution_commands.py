@@ -28,6 +28,7 @@ from restore.cli.common import (
 )
 from restore.engine.content_types import ContentType
 from restore.engine.documents import Progress, read_attempts, read_progress, store
+from restore.engine.words import plural
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 
@@ -400,7 +401,9 @@ def _dlq_resolve(command: Any, opts: dict[str, Any]) -> int:
         item.dismiss(user, note=opts["note"])
     if items:  # in the history beside the page's dismissals
         ids = [i.pk for i in items]
-        AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, opts["note"], f"{len(ids)} item(s)")
+        AuditEvent.record(
+            user, AuditEvent.Action.DISMISS, ids, opts["note"], plural(len(ids), "item")
+        )
     return _print(command, {"resolved": [i.pk for i in items]}, opts)
 
 

@@ -16,6 +16,7 @@ from restore.engine.counterpart import TITLED, acceptable_hit, is_same, may_hold
 from restore.engine.diffs import fields_moved
 from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.restorers import RESTORERS
+from restore.engine.words import plural
 from restore.models import RestoreSession
 
 # The plan's rows an apply writes: what it would create or update. Unchanged, skipped and failed
@@ -98,7 +99,7 @@ def check_destination(
             f"; and {len(changed) - 5} more" if len(changed) > 5 else ""
         )
         raise RestoreError(
-            f"nothing was written: {len(changed)} object(s) changed in {session.destination.name} "
+            f"nothing was written: {plural(len(changed), 'object')} changed in {session.destination.name} "
             f"since plan {plan.pk} ({shown}). Plan again, or apply anyway."
         )
 

@@ -53,6 +53,7 @@ import msgspec
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
 from restore.engine.content_types import ContentType
+from restore.engine.words import plural
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SUPPORTED_SCHEMA_VERSIONS = frozenset({2, 3, 4})
@@ -422,7 +423,7 @@ class BackupReader:
             missing = [t for t in EXPECTED_TABLES if t not in self._tables()]
             if missing:
                 problems.append(
-                    f"not a complete lookervault backup: missing table(s) {', '.join(missing)}"
+                    f"not a complete lookervault backup: missing {'table' if len(missing) == 1 else 'tables'} {', '.join(missing)}"
                 )
         corrupt = checked = 0
         unknown: dict[int, int] = {}
@@ -441,7 +442,7 @@ class BackupReader:
         except sqlite3.DatabaseError as exc:
             problems.append(f"reading content_items failed after {checked} rows: {exc}")
         for code, n in sorted(unknown.items()):
-            problems.append(f"{n} row(s) of unknown content_type {code}")
+            problems.append(f"{plural(n, 'row')} of unknown content_type {code}")
         if corrupt > MAX_LISTED_PROBLEMS:
             problems.append(f"… {corrupt} unreadable items in all")
         try:

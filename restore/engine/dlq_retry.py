@@ -30,6 +30,7 @@ from restore.engine.errors import RestoreError
 from restore.engine.retry import call_with_retries
 from restore.engine.rollback import inherited_limits
 from restore.engine.session import record_outcome
+from restore.engine.words import plural
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
 CLAIMABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
@@ -53,7 +54,7 @@ def start_retries(
     claimed = [pk for r in retries for pk in r.options.dlq_item_ids]
     if claimed:
         what = "; ".join(
-            f"{len(r.options.dlq_item_ids)} item(s) of session {r.retry_of_id} → retry {r.pk}"
+            f"{plural(len(r.options.dlq_item_ids), 'item')} of session {r.retry_of_id} → retry {r.pk}"
             for r in retries
         )
         AuditEvent.record(user, AuditEvent.Action.RETRY, claimed, summary=what)

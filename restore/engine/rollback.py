@@ -32,6 +32,7 @@ from restore.engine.errors import LookerApiError, RestoreError
 from restore.engine.idmap import IdMap
 from restore.engine.restore_item import restore_item
 from restore.engine.restorers import RESTORERS
+from restore.engine.words import plural
 from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
 RANK = {ct: n for n, ct in enumerate(RESTORE_ORDER)}
@@ -258,7 +259,7 @@ def refusal(session: RestoreSession, changed: list[str]) -> str:
         f"; and {len(changed) - 10} more" if len(changed) > 10 else ""
     )
     return (
-        f"refused: {len(changed)} object(s) changed in {session.destination.name} since session "
+        f"refused: {plural(len(changed), 'object')} changed in {session.destination.name} since session "
         f"{session.rollback_of_id} restored them, and rolling back would throw those changes away "
         f"({shown}). To roll back anyway: `manage.py restore rollback {session.rollback_of_id} "
         "--confirm-changed`, or tick 'Roll back even the objects changed since the restore' "

@@ -29,6 +29,7 @@ from restore.engine.graph import SELF_REFERENCES, ordered_items
 from restore.engine.idmap import IdMap
 from restore.engine.looker_client import LookerClient
 from restore.engine.restore_item import display_name, source_id_of
+from restore.engine.words import plural
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -175,7 +176,9 @@ OUTCOME_COLUMNS = ["pk", "action", "pre_image", "diff", "message"]
 def _message(outcome: ItemOutcome) -> str:
     parts = [outcome.message] if outcome.message else []
     if outcome.verify_diff:
-        parts.append(f"verification: {len(outcome.verify_diff)} field(s) differ after writing")
+        parts.append(
+            f"verification: {plural(len(outcome.verify_diff), 'field')} differ after writing"
+        )
     return "; ".join(parts)
 
 

@@ -8,6 +8,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
+from restore.engine.words import plural as plural_of
+
 register = template.Library()
 
 
@@ -115,7 +117,7 @@ def count(n: object, singular: str, plural: str = "") -> str:
         number = int(n)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         number = 0
-    return f"{number:,} {singular if number == 1 else (plural or singular + 's')}"
+    return plural_of(number, singular, plural)
 
 
 @register.filter

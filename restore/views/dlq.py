@@ -253,7 +253,10 @@ def dlq_undo(request, event_id: int):
     )
     if ids:
         AuditEvent.record(
-            request.user, AuditEvent.Action.REOPEN, ids, summary=f"undid: {event.summary}"
+            request.user,
+            AuditEvent.Action.REOPEN,
+            ids,
+            summary=f"dismissal undone: {event.summary}",
         )
         messages.success(request, f"Open again: {len(ids)} item{'s' if len(ids) != 1 else ''}.")
     else:

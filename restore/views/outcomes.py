@@ -7,6 +7,7 @@ from typing import Any
 
 from restore.engine.content_types import ContentType
 from restore.engine.documents import changed_count, read_summary
+from restore.engine.words import plural
 from restore.models import RestoreSession
 
 PLAN_GROUPS = (
@@ -18,10 +19,6 @@ PLAN_GROUPS = (
     ("blocked", "Cannot be planned: a dependency is missing"),
 )
 PLAN_LISTED = 100
-
-
-def plural(n: int, word: str, many: str = "") -> str:
-    return f"{n:,} {word if n == 1 else (many or word + 's')}"
 
 
 def counts_line(s: RestoreSession) -> str:

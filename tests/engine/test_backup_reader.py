@@ -293,9 +293,7 @@ def test_missing_bookkeeping_tables_are_reported(tmp_path: Path) -> None:
     conn.close()
     with open_backup(path) as reader:
         report = reader.verify()
-    assert report.problems == [
-        "not a complete lookervault backup: missing table(s) dead_letter_queue"
-    ]
+    assert report.problems == ["not a complete lookervault backup: missing table dead_letter_queue"]
 
 
 def test_a_garbage_blob_fails_only_that_item(tmp_path: Path) -> None:

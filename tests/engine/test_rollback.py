@@ -176,7 +176,7 @@ def test_a_rollback_is_refused_when_the_destination_changed_since_the_restore(
         f"dashboard {dashboard.destination_id} '{dashboard.name}': title changed since the restore",
         f"look {look.destination_id} '{look.name}': title changed since the restore",
     }
-    assert "refused: 2 object(s) changed" in refused["error"]
+    assert "refused: 2 objects changed" in refused["error"]
     assert "--confirm-changed" in refused["error"]
     assert (
         writes(emu) == 0
@@ -188,7 +188,7 @@ def test_a_rollback_is_refused_when_the_destination_changed_since_the_restore(
         call_command("restore", "resume", str(refused["session_id"]), stdout=io.StringIO())
     assert resumed.value.returncode == 1
     again = RestoreSession.objects.get(pk=refused["session_id"])
-    assert again.status == "failed" and again.error_message.startswith("refused: 2 object(s)")
+    assert again.status == "failed" and again.error_message.startswith("refused: 2 objects")
     assert writes(emu) == 0
 
     # The preview lists them too, and the page offers the confirmation.

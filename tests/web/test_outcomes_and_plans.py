@@ -134,7 +134,7 @@ def test_a_changed_destination_is_shown_and_nothing_written(client, admin_user, 
         backup=plan.backup,
         destination=plan.destination,
         status=RestoreSession.Status.FAILED,
-        error_message="nothing was written: 1 object(s) changed",
+        error_message="nothing was written: 1 object changed",
         config={**plan.config, "dry_run": False, "plan_session_id": plan.pk},
         summary={
             "changed_since_plan": ["dashboard 'Sales' (101): title is now 'X', the plan saw 'Y'"],
