@@ -13,6 +13,8 @@ checkpoints, resume), linked to the session whose dead-letter items it runs agai
   still counts it as failed, "since retried" beside), and the DLQ item is resolved; a dry run's
   item is planned again and dismissed, never "resolved": nothing was written. A failure: the item
   is open again with the new attempts. The retry session's own row says what happened.
+- A retry cancelled or failed gives the items it did not run back to the queue (open, still naming
+  it), so support can retry them afresh at once; its resume takes back those nobody took since.
 """
 
 from __future__ import annotations
@@ -98,6 +100,32 @@ def claimed_items(retry: RestoreSession) -> list[DeadLetterItem]:
             status=DeadLetterItem.Status.RETRYING,
         ).order_by("id")
     )
+
+
+def release(retry: RestoreSession) -> int:
+    """A retry cancelled or failed before running some of its items: they are open again, so
+    support can retry them afresh at once; they keep naming this session, whose resume takes back
+    those nobody claimed since (`reclaim`)."""
+    return DeadLetterItem.objects.filter(
+        retry_session=retry, status=DeadLetterItem.Status.RETRYING
+    ).update(status=DeadLetterItem.Status.OPEN)
+
+
+def reclaim(retry: RestoreSession, done: set[tuple[int, str]]) -> int:
+    """A resumed retry claims again what `release` gave back and it has not run, unless another
+    retry claimed it since (then it names that one)."""
+    ids = [
+        pk
+        for pk, ct, sid in DeadLetterItem.objects.filter(
+            pk__in=retry.options.dlq_item_ids,
+            retry_session=retry,
+            status=DeadLetterItem.Status.OPEN,
+        ).values_list("pk", "content_type", "content_id")
+        if (ct, sid) not in done
+    ]
+    return DeadLetterItem.objects.filter(
+        pk__in=ids, retry_session=retry, status=DeadLetterItem.Status.OPEN
+    ).update(status=DeadLetterItem.Status.RETRYING)
 
 
 def items_by_type(retry: RestoreSession) -> dict[str, int]:

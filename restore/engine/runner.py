@@ -604,6 +604,7 @@ class SessionRunner:
                 "content_type", "source_id"
             )
         )
+        dlq_retry.reclaim(self.session, done)
         todo = [
             d
             for d in dlq_retry.claimed_items(self.session)
@@ -799,9 +800,17 @@ class SessionRunner:
             heartbeat_at=timezone.now(),
             progress=documents.store(doc) if doc is not None else {},
         )
+        if session.kind == RestoreSession.Kind.RETRY and status in RELEASING:
+            from restore.engine import dlq_retry
+
+            dlq_retry.release(session)  # retriable afresh meanwhile; a resume claims them again
         if session.retry_of_id:  # the original's summary: "since retried", DLQ still open
             refresh_counters(RestoreSession.objects.get(pk=session.retry_of_id))
         return refresh_counters(RestoreSession.objects.get(pk=self.session_id))
+
+
+# A retry session ending so gives the items it did not run back to the dead-letter queue.
+RELEASING = (RestoreSession.Status.CANCELLED, RestoreSession.Status.FAILED)
 
 
 def run_level_items(

@@ -20,7 +20,7 @@ from exec_helpers import make_destination
 
 from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
-from restore.engine import retry
+from restore.engine import dlq_retry, retry
 from restore.engine.runner import SessionRunner
 from restore.models import AuditEvent, Backup, DeadLetterItem, RestoreSession
 from restore.tasks import run_session_task
@@ -148,15 +148,26 @@ def test_a_cancelled_retry_resumes_with_its_own_items_only_and_creates_nothing_t
         cancelled = RestoreSession.objects.get(pk=retry_id)
         assert cancelled.status == "cancelled", cancelled.error_message
         assert cancelled.created == 1 and cancelled.total == GROUPS
-        assert DeadLetterItem.objects.filter(status="retrying").count() == GROUPS - 1
+        # What it did not run is back in the queue meanwhile, still naming the retry.
+        released = DeadLetterItem.objects.filter(retry_session_id=retry_id, status="open")
+        assert released.count() == GROUPS - 1
+        assert not DeadLetterItem.objects.filter(status="retrying").exists()
 
-        # Resume: the same retry session goes on with the items it claimed, nothing else.
+        # Support retries one of them afresh meanwhile: a new retry session takes it.
+        taken = released.order_by("pk").first()
+        (fresh,) = dlq_retry.start_retries([taken.pk])
+
+        # Resume: the same retry session goes on with the items it claimed and nobody took since.
         out = io.StringIO()
         call_command("restore", "resume", str(retry_id), "--json", stdout=out)
+        resumed = RestoreSession.objects.get(pk=retry_id)
+        assert (resumed.status, resumed.created, resumed.failed) == ("completed", GROUPS - 1, 0)
+        taken.refresh_from_db()
+        assert (taken.status, taken.retry_session_id) == ("retrying", fresh.pk)
+        SessionRunner(fresh.pk).run()
         assert emu.stats()["creates"] == {"group": GROUPS}
-    resumed = RestoreSession.objects.get(pk=retry_id)
-    assert (resumed.status, resumed.created, resumed.failed) == ("completed", GROUPS, 0)
-    assert RestoreSession.objects.count() == 2  # the restore and its retry: no new restore
+    assert RestoreSession.objects.get(pk=fresh.pk).created == 1
+    assert RestoreSession.objects.count() == 3  # the restore and two retries: no new restore
     assert set(DeadLetterItem.objects.values_list("status", flat=True)) == {"resolved"}
 
 
