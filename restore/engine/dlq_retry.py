@@ -19,6 +19,7 @@ checkpoints, resume), linked to the session whose dead-letter items it runs agai
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ from restore.engine.rollback import inherited_limits
 from restore.engine.session import record_outcome
 from restore.engine.words import plural
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
+
+log = logging.getLogger(__name__)
 
 CLAIMABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
 
@@ -221,19 +224,27 @@ def report(retries: list[RestoreSession]) -> dict[str, Any]:
 
 
 class session_backup:
-    """The original's backup when its file is still there (for --with-dependencies), else None."""
+    """The original's backup (for --with-dependencies) when its file is still the one verified,
+    else None: a dead letter carries its own content, but a dependency is never read from a file
+    that is unverified or changed since (`Backup.restore_refusal`)."""
 
     def __init__(self, session: RestoreSession) -> None:
         self.session = session
         self.reader = None
+        self.refusal = ""
 
     def __enter__(self):
         backup = self.session.backup
-        if backup is not None and Path(backup.path).is_file():
-            try:
-                self.reader = open_backup(backup.path)
-            except BackupError:
-                self.reader = None
+        if backup is None or not Path(backup.path).is_file():
+            return None
+        self.refusal = backup.restore_refusal()
+        if self.refusal:
+            log.warning("retry of session %s without its backup: %s", self.session.pk, self.refusal)
+            return None
+        try:
+            self.reader = open_backup(backup.path)
+        except BackupError:
+            self.reader = None
         return self.reader
 
     def __exit__(self, *exc: Any) -> None:

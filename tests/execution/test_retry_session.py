@@ -22,7 +22,7 @@ from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
 from restore.engine import dlq_retry, retry
 from restore.engine.runner import SessionRunner
-from restore.models import AuditEvent, Backup, DeadLetterItem, RestoreSession
+from restore.models import AuditEvent, Backup, DeadLetterItem, Destination, RestoreSession
 from restore.tasks import run_session_task
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -214,3 +214,22 @@ def test_a_retry_queued_before_retries_were_sessions_still_runs_as_one(groups_ba
         retry_session.pk
     ]
     assert set(DeadLetterItem.objects.values_list("status", flat=True)) == {"resolved"}
+
+
+def test_a_retry_reads_no_dependency_from_a_backup_file_changed_since_it_was_verified(
+    groups_backup, tmp_path
+):
+    """A dead letter carries its own content; the backup is read only for dependencies, and only
+    while it is still the file that was verified."""
+    destination = Destination(name="elsewhere", base_url="https://elsewhere.example.com")
+    destination.save()
+    session = RestoreSession.objects.create(backup=groups_backup, destination=destination)
+    with dlq_retry.session_backup(session) as reader:
+        assert reader is not None
+    with BackupWriter(tmp_path / "other.db", source="") as out:
+        out.add("group", {"id": "1", "name": "group 1, replaced"})
+    (tmp_path / "other.db").replace(groups_backup.path)
+    guard = dlq_retry.session_backup(session)
+    with guard as reader:
+        assert reader is None
+    assert "changed since it was verified" in guard.refusal
