@@ -51,7 +51,7 @@ class ProgressBar:
             f"{doc.current_type} c={doc.created} u={doc.updated} "
             f"f={doc.failed} {doc.throughput or 0:.1f}/s"
             + (f" eta {int(doc.eta_seconds)}s" if doc.eta_seconds else "")
-            + (" THROTTLED" if doc.rate_limiter.get("throttled") else "")
+            + (" THROTTLED" if doc.rate_limiter.throttled else "")
         )
         self.stream.write(line.ljust(110))
         self.stream.flush()

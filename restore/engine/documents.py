@@ -69,10 +69,38 @@ class RatePoint(Struct, forbid_unknown_fields=True):
     rate: float
 
 
-class Progress(Struct, forbid_unknown_fields=True):
-    """What the runner publishes with each heartbeat: counters, per type, speed, recent errors.
+class LimiterState(Struct):
+    """The session's rate limiter as last seen (`AdaptiveRateLimiter.state()`): where it settled
+    and why, Looker's 429s, a pause in force. Unknown keys are ignored here, unlike the other
+    documents: rows of earlier versions hold limiter keys since dropped (`rate_per_second`)."""
 
-    `rate_limiter` is the limiter's own state document (`AdaptiveRateLimiter.state()`)."""
+    mode: str = ""  # "ceiling" (a rate the user set) or "finding capacity"
+    configured_rate: float | None = None
+    current_rate: float | None = None
+    settled_rate: float | None = None
+    peak_rate: float | None = None
+    reason: str = ""
+    recent_reasons: list[str] = []
+    throttled: bool = False
+    paused_for: float = 0.0
+    throttle_events: int = 0
+    latency_cuts: int = 0
+    last_retry_after: float | None = None
+    seconds_since_429: float | None = None
+    requests: int = 0
+    scope: str = ""  # where it is shared: "local", "redis", "database"
+    latency_ms: float | None = None
+    baseline_latency_ms: float | None = None
+
+    @property
+    def published(self) -> bool:
+        """Did a limiter publish this (an empty document: no limiter ran)?"""
+        return bool(self.mode or self.throttle_events or self.settled_rate is not None)
+
+
+class Progress(Struct, forbid_unknown_fields=True):
+    """What the runner publishes with each heartbeat: counters, per type, speed, recent errors,
+    the rate limiter."""
 
     total: int = 0
     done: int = 0
@@ -86,7 +114,7 @@ class Progress(Struct, forbid_unknown_fields=True):
     throughput: float | None = None
     eta_seconds: float | None = None
     elapsed_seconds: float | None = None
-    rate_limiter: dict[str, Any] = {}
+    rate_limiter: LimiterState = msgspec.field(default_factory=LimiterState)
     recent_errors: list[RecentError] = []
     error_classes: dict[str, int] = {}
     transient_retried: dict[str, int] = {}  # retried (then passed or failed) by status or kind
@@ -121,7 +149,7 @@ class Summary(Struct, forbid_unknown_fields=True):
     by_error_class: dict[str, int] | UnsetType = UNSET
     dlq_open: int | UnsetType = UNSET
     throughput: float | None | UnsetType = UNSET
-    rate_limiter: dict[str, Any] | UnsetType = UNSET
+    rate_limiter: LimiterState | UnsetType = UNSET
     changed_since_restore: list[str] | None | UnsetType = UNSET
     changed_since_restore_count: int | None | UnsetType = UNSET
     changed_since_plan: list[str] | UnsetType = UNSET

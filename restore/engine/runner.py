@@ -34,6 +34,7 @@ from datetime import timedelta
 from functools import partial
 from typing import Any
 
+import msgspec
 from django.conf import settings
 from django.db import close_old_connections, connection
 from django.db.models import Q
@@ -237,7 +238,7 @@ class Progress:
                 throughput=round(rate, 3),
                 eta_seconds=round((total - done) / rate, 1) if rate > 0 and total > done else None,
                 elapsed_seconds=elapsed,
-                rate_limiter=limiter or {},
+                rate_limiter=msgspec.convert(limiter or {}, documents.LimiterState),
                 recent_errors=list(self.errors),
                 error_classes=dict(self.error_classes),
                 transient_retried=dict(self.retried),
@@ -938,7 +939,7 @@ def session_summary(
     done = sum(getattr(doc, k) for k in COUNTED)
     doc.throughput = round(done / doc.duration_s, 3) if doc.duration_s else None
     progress = documents.read_progress(session.progress)
-    doc.rate_limiter = progress.rate_limiter if progress is not None else {}
+    doc.rate_limiter = progress.rate_limiter if progress is not None else documents.LimiterState()
     before = documents.read_summary(session.summary) or documents.Summary()
     if session.kind == RestoreSession.Kind.ROLLBACK:
         doc.changed_since_restore = _known(before.changed_since_restore)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from restore.engine.content_types import RESTORE_ORDER, ContentType
-from restore.engine.documents import Progress, RatePoint, RecentError, read_progress
+from restore.engine.documents import LimiterState, Progress, RatePoint, RecentError, read_progress
 from restore.models import RestoreSession
 
 COUNTERS = ("created", "updated", "unchanged", "skipped", "failed")
@@ -107,37 +107,28 @@ def chart(series: list[RatePoint]) -> dict[str, list[float]]:
     return {"t": [p.t for p in points], "rate": [round(p.rate, 2) for p in points]}
 
 
-def _number(value: Any) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def limiter_sentence(limiter: Any, total: int) -> str:
-    """The rate limiter in one sentence, or "" when it has nothing worth a person's attention.
-
-    Tolerant of what the limiter publishes: a `settled_rate` is shown as such when present."""
-    if not isinstance(limiter, dict) or not limiter:
+def limiter_sentence(limiter: LimiterState, total: int) -> str:
+    """The rate limiter in one sentence, or "" when it has nothing worth a person's attention."""
+    if not limiter.published:
         return ""
-    throttles = int(_number(limiter.get("throttle_events")) or 0)
+    throttles = limiter.throttle_events
     if total < LIMITER_SHOWN_FROM and not throttles:
         return ""
-    paused = _number(limiter.get("paused_for")) or 0.0
-    settled = _number(limiter.get("settled_rate"))
-    current = _number(limiter.get("current_rate"))
-    configured = _number(limiter.get("configured_rate"))
     answers = f"{throttles} “too many requests” answer{'s' if throttles != 1 else ''} from Looker"
-    if paused > 0.5:
-        return f"Paused by Looker's rate limit; resuming in {paused:.0f} s ({answers})."
-    if settled is not None:
-        return f"Settled at {settled:g} requests/s" + (f" after {answers}." if throttles else ".")
-    if throttles and current is not None:
-        return f"Slowed to {current:g} requests/s after {answers}."
+    if limiter.paused_for > 0.5:
+        return f"Paused by Looker's rate limit; resuming in {limiter.paused_for:.0f} s ({answers})."
+    if limiter.settled_rate is not None:
+        settled = f"Settled at {limiter.settled_rate:g} requests/s"
+        return settled + (f" after {answers}." if throttles else ".")
+    if throttles and limiter.current_rate is not None:
+        return f"Slowed to {limiter.current_rate:g} requests/s after {answers}."
     if throttles:
         return f"Looker throttled this session ({answers})."
-    if configured:
-        return f"At most {configured:g} requests/s; Looker has not throttled this session."
+    if limiter.configured_rate:
+        return (
+            f"At most {limiter.configured_rate:g} requests/s; "
+            "Looker has not throttled this session."
+        )
     return ""
 
 

@@ -12,6 +12,7 @@ from restore.engine import dlq, documents, runner
 from restore.engine.content_types import ContentType
 from restore.engine.context import Change, ItemOutcome
 from restore.engine.errors import LookerApiError
+from restore.engine.rate_limiter import AdaptiveRateLimiter, LimiterParams, LocalStore
 from restore.engine.retry import describe_failure
 from restore.engine.session import record_outcome
 from restore.models import DeadLetterItem, RestoreItemResult
@@ -88,3 +89,24 @@ def test_the_dlq_page_shows_the_attempts_the_runner_recorded(client, auditor_use
     client.force_login(auditor_user)
     page = client.get(reverse("dlq_item", args=[dead.pk])).content.decode()
     assert page.count("<td>429</td>") == 2 and page.count("Too many requests") >= 2
+
+
+def test_the_limiter_sentence_comes_from_what_the_limiter_published(client, auditor_user, session):
+    params = LimiterParams(base_rate=None)
+    limiter = AdaptiveRateLimiter(params, LocalStore(params))
+    for _ in range(3):
+        limiter.acquire()
+        limiter.record(200)
+    limiter.acquire()
+    limiter.record(429, retry_after=0.0)
+    progress = runner.Progress({"look": 600}, {})
+    session.progress = documents.store(progress.document(limiter.state()))
+    session.save()
+    stored = documents.read_progress(session.progress).rate_limiter
+    assert stored.published and stored.throttle_events == 1 and stored.mode == "finding capacity"
+    client.force_login(auditor_user)
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert f"Settled at {stored.settled_rate:g} requests/s after 1 “too many requests”" in page
+    # A row of an earlier version, with limiter keys since dropped, still decodes: nothing shown.
+    legacy = documents.read_progress({"total": 1, "rate_limiter": {"rate_per_second": 10}})
+    assert not legacy.rate_limiter.published
