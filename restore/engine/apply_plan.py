@@ -99,7 +99,8 @@ def check_destination(
             f"; and {len(changed) - 5} more" if len(changed) > 5 else ""
         )
         raise RestoreError(
-            f"nothing was written: {plural(len(changed), 'object')} changed in {session.destination.name} "
+            f"nothing was written: {plural(len(changed), 'object')} changed or appeared in "
+            f"{session.destination.name} "
             f"since plan {plan.pk} ({shown}). Plan again, or apply anyway."
         )
 

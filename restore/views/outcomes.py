@@ -60,7 +60,9 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
     moved = changed_count(summary.changed_since_plan_count) if summary else 0
     if s.status == RestoreSession.Status.FAILED and moved and not done:
         plan_id = (s.config or {}).get("plan_session_id")
-        headline = f"Not applied: {plural(moved, 'object')} changed since plan {plan_id}"
+        headline = (
+            f"Not applied: {plural(moved, 'object')} changed or appeared since plan {plan_id}"
+        )
         return tone("bad", headline, counts, "Nothing was written.")
     if s.status == RestoreSession.Status.FAILED:
         what = "Plan failed" if s.dry_run else "Failed"

@@ -170,7 +170,7 @@ def test_plan_then_apply_exactly_that_plan_then_roll_back(
     assert wait_for_session_end(page) == "failed"
     page.reload()
     changed = page.locator("#changed-since-plan")
-    expect(changed).to_contain_text("1 object changed in emulator since plan")
+    expect(changed).to_contain_text("1 object changed or appeared in emulator since plan")
     expect(changed).to_contain_text(
         "title is now 'Changed again', the plan saw 'Changed after the backup'"
     )

@@ -91,7 +91,7 @@ def test_a_planned_create_the_destination_now_has_is_shown_before_any_write(
     ) in listed, listed
     assert "Plan again, or apply anyway" in applied.error_message
     page = admin_client.get(reverse("session_detail", args=[applied.pk])).content.decode()
-    assert "Not applied: 1 object changed since plan" in page
+    assert "Not applied: 1 object changed or appeared since plan" in page
     assert "the plan would create it, but the destination now has folder" in page
     assert f"Apply plan {plan.pk} anyway" in page
 

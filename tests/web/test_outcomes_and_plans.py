@@ -143,6 +143,6 @@ def test_a_changed_destination_is_shown_and_nothing_written(client, admin_user, 
     )
     client.force_login(admin_user)
     page = client.get(reverse("session_detail", args=[applied.pk])).content.decode()
-    assert "1 object changed in prod since plan" in page
+    assert "1 object changed or appeared in prod since plan" in page
     assert "title is now &#x27;X&#x27;, the plan saw &#x27;Y&#x27;" in page
     assert "Nothing was written." in page and f"Apply plan {plan.pk} anyway" in page
