@@ -40,6 +40,7 @@ urlpatterns = [
     # Restores and sessions
     path("restores/new/", restores.restore_new, name="restore_new"),
     path("restores/count/", restores.restore_count, name="restore_count"),
+    path("restores/pickers/", restores.restore_pickers, name="restore_pickers"),
     path("sessions/<int:session_id>/", sessions.session_detail, name="session_detail"),
     path("sessions/<int:session_id>/progress/", sessions.session_progress, name="session_progress"),
     path("sessions/<int:session_id>/cancel/", sessions.session_cancel, name="session_cancel"),

@@ -110,10 +110,8 @@ ADVANCED_FIELDS = [
 
 def form_page(request, form: RestoreForm, status: int = 200):
     advanced = [form[name] for name in ADVANCED_FIELDS]
-    backup = chosen_backup(form)
     context = {
-        "folders": folder_choices(backup) if backup else [],
-        "owners": owner_choices(backup) if backup else [],
+        **pickers(chosen_backup(form)),
         "form": form,
         "selection_fields": [form[name] for name in SELECTION_FIELDS],
         "option_fields": [form[name] for name in OPTION_FIELDS],
@@ -121,6 +119,22 @@ def form_page(request, form: RestoreForm, status: int = 200):
         "advanced_open": any(field.errors or not at_default(field) for field in advanced),
     }
     return render(request, "restore/restore_new.html", context, status=status)
+
+
+def pickers(backup: Backup | None) -> dict:
+    """The owner and folder choices of a backup (none without one)."""
+    return {
+        "folders": folder_choices(backup) if backup else [],
+        "owners": owner_choices(backup) if backup else [],
+    }
+
+
+@require_GET
+@require_perm(roles.RUN)
+def restore_pickers(request):
+    """The owner and folder pickers again when the form's backup changes (htmx)."""
+    backup = chosen_backup(RestoreForm(request.GET))
+    return render(request, "restore/partials/backup_pickers.html", pickers(backup))
 
 
 def chosen_backup(form: RestoreForm) -> Backup | None:

@@ -212,6 +212,12 @@ def test_the_owner_and_folder_are_picked_by_name(client, admin_user, backup, des
     assert 'list="backup-owners"' in page and 'placeholder="type a name or email"' in page
     assert '<option value="lloyd@example.com">Lloyd Llookicorn · #7</option>' in page
     assert '<option value="12">Sales</option>' in page and 'list="backup-folders"' in page
+    # Choosing another backup in the form reloads both lists from it (htmx, on change).
+    assert 'hx-get="/restores/pickers/"' in page and 'hx-trigger="change from:#id_backup"' in page
+    lists = client.get(reverse("restore_pickers"), {"backup": backup.pk}).content.decode()
+    assert "Lloyd Llookicorn · #7" in lists and '<option value="12">Sales</option>' in lists
+    empty = client.get(reverse("restore_pickers"), {"backup": ""}).content.decode()
+    assert "<option" not in empty and 'id="backup-owners"' in empty
     # A picked owner (their email) selects their items.
     html = client.get(
         reverse("restore_count"), form_data(backup, destination, owner="lloyd@example.com")
