@@ -13,8 +13,7 @@ the advertisement below), the sentinel (the scheduler), the monitor (task result
 (the ORM broker's polling). Those four get a pool of at most one connection
 (`one_connection_except_workers`): a pool of the workers' size opens two even in a process with
 one thread — the pool opens its first connection in the background, the first query does not
-wait for it and grows the pool by a second, which stays idle — so they held two each, 26
-connections against a budget of 24. Each cluster puts that figure in its
+wait for it and grows the pool by a second, which stays idle. Each cluster puts that figure in its
 connections' `application_name` ("lookervault-qcluster <id> <budget>"), so a cluster starting on
 another machine counts what the running ones may take. SQLite needs none of this.
 """
