@@ -23,11 +23,20 @@ vs 5,000 items).
 and chunk tasks on a cluster of N + 1 worker processes (Q_WORKERS), each chunk with --workers
 threads, so N processes restore at once, each with its own GIL. The restore's peak RSS is then the
 highest of the cluster's processes.
+
+`--clusters N` (N > 1) runs the session distributed on N separate `manage.py qcluster` processes
+against the same database and broker (with `--backend postgres+redis`: how a deployment that
+outgrew one machine runs, one cluster per machine), each with `--cluster-workers` worker processes
+(Q_WORKERS, default 4 as in the product) and the default pool. Peak RSS is then sampled per
+cluster, and on PostgreSQL the connections are also counted per `application_name`: each cluster
+names its connections `lookervault-qcluster <id> <budget>`, so every cluster's peak is printed
+beside the budget it advertised (`peak_cluster_connections`, `cluster_budget`).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import threading
 import time
@@ -87,7 +96,7 @@ class ConnectionSampler:
 
     interval: float = 0.5
     peak: int = 0
-    at_peak: dict[str, int] = field(default_factory=dict)  # application_name → connections
+    peak_by_name: dict[str, int] = field(default_factory=dict)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def sample(self) -> None:
@@ -100,9 +109,19 @@ class ConnectionSampler:
                 "SELECT application_name, count(*) FROM pg_stat_activity"
                 " WHERE datname = current_database() GROUP BY 1"
             )
-            names = {str(name): int(n) for name, n in cursor.fetchall()}
-        if sum(names.values()) > self.peak:
-            self.peak, self.at_peak = sum(names.values()), names
+            rows = cursor.fetchall()
+        self.peak = max(self.peak, sum(int(n) for _, n in rows))
+        for name, n in rows:
+            self.peak_by_name[name] = max(int(n), self.peak_by_name.get(name, 0))
+
+    def clusters(self) -> dict[str, tuple[int, int]]:
+        """Per qcluster seen: (peak connections, the budget it advertised)."""
+        out = {}
+        for name, peak in self.peak_by_name.items():
+            parts = (name or "").split()
+            if len(parts) == 3 and parts[0] == "lookervault-qcluster" and parts[2].isdigit():
+                out[parts[1]] = (peak, int(parts[2]))
+        return out
 
     def run(self) -> None:
         from django.db import connection
@@ -139,6 +158,26 @@ def items_lost_to_connections(session_id: int) -> int:
     return DeadLetterItem.objects.filter(match, session_id=session_id).count()
 
 
+def start_fitting_cluster(
+    stack: contextlib.ExitStack, env: dict[str, str], path: Path, label: str
+) -> Any:
+    """A qcluster that passed its connection-budget check. PostgreSQL's max_connections is the
+    server's, so clusters of other databases on a shared server count: while one refuses, wait
+    and try again (at most 10 min), saying so."""
+    from tests.procs import qcluster
+
+    for _ in range(40):
+        proc = stack.enter_context(qcluster(env, path))
+        while proc.poll() is None and "connection budget:" not in path.read_text(errors="replace"):
+            time.sleep(0.2)
+        if proc.poll() is None:
+            return proc
+        said = [line for line in path.read_text(errors="replace").splitlines() if "Error" in line]
+        log(f"{label}: a qcluster refused to start, again in 15 s: {said[-1:]}")
+        time.sleep(15)
+    raise SystemExit(f"{label}: a qcluster kept refusing to start for 10 minutes")
+
+
 def run_on_cluster(
     data: Path,
     backup: Any,
@@ -149,44 +188,54 @@ def run_on_cluster(
     timeout_s: float,
     label: str,
     processes: int = 1,
+    clusters: int = 1,
+    cluster_workers: int = 4,
 ) -> dict[str, Any]:
-    """One session of the whole backup on a fresh qcluster; wall time, items, peak RSS."""
+    """One session of the whole backup on fresh qclusters; wall time, items, peak RSS."""
     from restore.models import RestoreSession
     from restore.tasks import enqueue_session
-    from tests.procs import app_env, qcluster
+    from tests.procs import app_env
 
-    if processes > 1:
-        env = app_env(
-            data, Q_WORKERS=str(processes + 1), LOOKERVAULT_DISTRIBUTED="1", **backend_env()
-        )
-    else:
-        env = app_env(data, Q_WORKERS="1", **backend_env())
+    distributed = processes > 1 or clusters > 1
+    q_workers = processes + 1 if processes > 1 else 1
+    if clusters > 1:
+        q_workers = cluster_workers
+    extra = {"LOOKERVAULT_DISTRIBUTED": "1"} if distributed else {}
+    env = app_env(data, Q_WORKERS=str(q_workers), **extra, **backend_env())
+    logs = [data / f"qcluster-{label}-{n + 1}.log" for n in range(clusters)]
     with emulator(latency_ms=latency_ms) as emu:
         session = new_session(backup, new_destination(emu), workers=workers, fanout=fanout)
-        with qcluster(env, data / f"qcluster-{label}.log") as proc:
-            sampler = PeakSampler(proc.pid)
-            thread = threading.Thread(target=sampler.run, name="rss-sampler", daemon=True)
-            thread.start()
+        with contextlib.ExitStack() as stack:
+            procs = [start_fitting_cluster(stack, env, path, label) for path in logs]
+            for path in logs:
+                log(f"{label}: {path.read_text(errors='replace').splitlines()[0]}")
+            samplers = [PeakSampler(proc.pid) for proc in procs]
+            threads = [
+                threading.Thread(target=s.run, name="rss-sampler", daemon=True) for s in samplers
+            ]
             conns = ConnectionSampler()
-            conns_thread = threading.Thread(target=conns.run, name="pg-sampler", daemon=True)
-            conns_thread.start()
-            enqueue_session(session.pk, distributed=processes > 1)
+            threads.append(threading.Thread(target=conns.run, name="pg-sampler", daemon=True))
+            for thread in threads:
+                thread.start()
+            enqueue_session(session.pk, distributed=distributed)
             deadline = time.monotonic() + timeout_s
             status = ""
             while time.monotonic() < deadline:
                 status = RestoreSession.objects.get(pk=session.pk).status
-                if status in FINAL or proc.poll() is not None:
+                if status in FINAL or any(proc.poll() is not None for proc in procs):
                     break
                 time.sleep(1.0)
             else:
                 log(f"{label}: not finished after {timeout_s:.0f}s: cancelling")
                 RestoreSession.objects.get(pk=session.pk).request_cancel()
                 time.sleep(5)
-            sampler.stop.set()
+            for sampler in samplers:
+                sampler.stop.set()
             conns.stop.set()
-            thread.join(10)
-            conns_thread.join(10)
-            sampler.sample()  # the last word, before the cluster stops
+            for thread in threads:
+                thread.join(10)
+            for sampler in samplers:
+                sampler.sample()  # the last word, before the cluster stops
         emulator_peak_kb = emu.peak_rss_kb()
     row = RestoreSession.objects.get(pk=session.pk)
     wall = (
@@ -199,16 +248,21 @@ def run_on_cluster(
         worker_pid = int((row.worker_id or "").split(":")[1])
     except (IndexError, ValueError):
         worker_pid = None
-    peaks = sampler.peaks_kb
-    log_text = (data / f"qcluster-{label}.log").read_text(errors="replace")
-    if conns.at_peak:
-        print(f"{label}: connections at the peak by application_name: {conns.at_peak}")
-    print(
-        f"{label}: peak RSS per process (MB): "
-        + ", ".join(f"{pid}={kb / 1024:.1f}" for pid, kb in sorted(peaks.items()))
-    )
+    peaks = {pid: kb for sampler in samplers for pid, kb in sampler.peaks_kb.items()}
+    log_text = "\n".join(path.read_text(errors="replace") for path in logs)
+    for n, sampler in enumerate(samplers, 1):
+        print(
+            f"{label}: cluster {n} (qcluster pid {sampler.root}) peak RSS per process (MB): "
+            + ", ".join(f"{pid}={kb / 1024:.1f}" for pid, kb in sorted(sampler.peaks_kb.items()))
+        )
+    by_cluster = conns.clusters()
+    for cluster_id, (peak, budget) in sorted(by_cluster.items()):
+        print(f"{label}: qcluster {cluster_id}: peak {peak} connections, budget {budget}")
+    others = {n: c for n, c in conns.peak_by_name.items() if not n.startswith("lookervault-q")}
+    if others:
+        print(f"{label}: other connections (peak by application_name): {others}")
     restore_kb = peaks.get(worker_pid) if worker_pid is not None else None
-    if processes > 1:  # the chunks ran in every worker process
+    if distributed:  # the chunks ran in every worker process
         restore_kb = max(peaks.values()) if peaks else None
     return {
         "status": str(row.status),
@@ -223,6 +277,9 @@ def run_on_cluster(
         "lost_to_connections": items_lost_to_connections(session.pk),
         "connection_error_lines": connection_errors(log_text, row.error_message or ""),
         "peak_db_connections": conns.peak or None,
+        "peak_cluster_connections": max((p for p, _ in by_cluster.values()), default=None),
+        "cluster_budget": max((b for _, b in by_cluster.values()), default=None),
+        "over_budget": sum(1 for p, b in by_cluster.values() if p > b),
     }
 
 
@@ -241,6 +298,18 @@ def main(argv: list[str] | None = None) -> int:
         choices=["sqlite", "postgres+redis"],
         default="sqlite",
         help="the embedded default, or PostgreSQL + the Redis broker (the deployment at scale)",
+    )
+    parser.add_argument(
+        "--clusters",
+        type=int,
+        default=1,
+        help="separate qcluster processes (> 1: distributed session across them)",
+    )
+    parser.add_argument(
+        "--cluster-workers",
+        type=int,
+        default=4,
+        help="Q_WORKERS of each cluster with --clusters > 1 (the product's default: 4)",
     )
     add_common_args(parser)
     args = parser.parse_args(argv)
@@ -261,6 +330,8 @@ def main(argv: list[str] | None = None) -> int:
                 timeout_s=args.timeout,
                 label=label,
                 processes=args.processes,
+                clusters=args.clusters,
+                cluster_workers=args.cluster_workers,
             )
             runs[name].append(run)
             print(f"rep={rep + 1} size={name} " + " ".join(f"{k}={fmt(v)}" for k, v in run.items()))
@@ -272,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         fields[f"{name}_failed"] = max(r["failed"] for r in runs[name])
         for key in ("lost_to_connections", "connection_error_lines"):
             fields[f"{name}_{key}"] = max(r[key] for r in runs[name])
-        peaks = [r["peak_db_connections"] for r in runs[name] if r["peak_db_connections"]]
-        fields[f"{name}_peak_db_connections"] = max(peaks) if peaks else None  # none: SQLite
+        for key in ("peak_db_connections", "peak_cluster_connections", "cluster_budget"):
+            peaks = [r[key] for r in runs[name] if r[key]]
+            fields[f"{name}_{key}"] = max(peaks) if peaks else None  # none: SQLite
+        fields[f"{name}_over_budget"] = max(r["over_budget"] for r in runs[name])
         fields[f"{name}_emulator_peak_rss_mb"] = median(
             r["emulator_peak_rss_mb"] for r in runs[name]
         )
@@ -283,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
     fields["workers"] = args.workers
     fields["fanout"] = args.fanout
     fields["processes"] = args.processes
+    fields["clusters"] = args.clusters
+    if args.clusters > 1:
+        fields["cluster_workers"] = args.cluster_workers
     fields["backend"] = args.backend
     fields["reps"] = args.reps
     completed = all(r["status"] == "completed" for rs in runs.values() for r in rs)
@@ -292,6 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     fields["ok"] = (
         completed
         and lost == 0
+        and all(r["over_budget"] == 0 for rs in runs.values() for r in rs)
         and (fields["large_wall_s"] or 1e9) < TARGET_LARGE_S
         and (fields["rss_ratio"] or 1e9) <= TARGET_RSS_RATIO
     )

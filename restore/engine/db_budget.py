@@ -10,7 +10,10 @@ per process that ran PostgreSQL out of them, issue 17).
 What one qcluster (`manage.py qcluster`) may hold at most: `Q_WORKERS × pool size + 4` — each
 worker process its pool, and one each for the `qcluster` process itself (kept open: it carries
 the advertisement below), the sentinel (the scheduler), the monitor (task results) and the pusher
-(the ORM broker's polling). Each cluster puts that figure in its
+(the ORM broker's polling). Those four get a pool of at most one connection
+(`one_connection_except_workers`): a pool of the workers' size opens two even in a process with
+one thread — the pool opens its first connection in the background, the first query does not
+wait for it and grows the pool by a second, which stays idle. Each cluster puts that figure in its
 connections' `application_name` ("lookervault-qcluster <id> <budget>"), so a cluster starting on
 another machine counts what the running ones may take. SQLite needs none of this.
 """
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 APP_NAME_PREFIX = "lookervault-qcluster"
-# Processes of a qcluster besides its workers that use the database (one connection each).
+# Processes of a qcluster besides its workers that use the database, each with a pool of one.
 CLUSTER_OVERHEAD = 4
 
 
@@ -66,10 +69,45 @@ _inherited: list[Any] = []
 
 
 def pool_size() -> int:
+    """A worker process' pool: at most LOOKERVAULT_DB_POOL_SIZE connections."""
+    if _worker_pool_size is not None:
+        return _worker_pool_size
+    return int(_pool_options().get("max_size", 0))
+
+
+def _pool_options() -> dict[str, Any]:
     from django.conf import settings
 
     pool = settings.DATABASES["default"].get("OPTIONS", {}).get("pool") or {}
-    return int(pool.get("max_size", 0)) if isinstance(pool, dict) else 0
+    return pool if isinstance(pool, dict) else {}
+
+
+def _limit_pool(size: int) -> None:
+    """The size of this process' next pool (pools are made at their first connection)."""
+    pool = _pool_options()
+    if pool:
+        pool["max_size"] = size
+        pool["min_size"] = min(int(pool.get("min_size", 1)), size)
+
+
+_worker_pool_size: int | None = None
+
+
+def one_connection_except_workers() -> None:
+    """From now on this process and the processes it forks make a pool of one connection, except
+    django-q2's workers (its `post_spawn` signal, sent in a worker before its first task), which
+    get LOOKERVAULT_DB_POOL_SIZE. Call in the `qcluster` process before its pool opens."""
+    global _worker_pool_size
+    from django_q.signals import post_spawn
+
+    _worker_pool_size = pool_size()
+    _limit_pool(1)
+    post_spawn.connect(_full_pool_in_worker, dispatch_uid="lookervault-worker-pool")
+
+
+def _full_pool_in_worker(sender: Any, **kwargs: Any) -> None:
+    if _worker_pool_size is not None:
+        _limit_pool(_worker_pool_size)
 
 
 def cluster_budget(q_workers: int, size: int) -> int:

@@ -20,6 +20,7 @@ class Command(QclusterCommand):
             q_workers = int(settings.Q_CLUSTER.get("workers", 1))
             own = db_budget.advertise(q_workers)
             db_budget.close_pool()  # the checks' pool had no name: reopen it with one
+            db_budget.one_connection_except_workers()  # what the budget counts them at
             fit = db_budget.measure_fit(connection, q_workers, own_id=own)
             if not fit.fits:
                 raise CommandError(f"not starting: {fit.explain()}")
