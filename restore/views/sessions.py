@@ -46,8 +46,12 @@ def get_session(session_id: int) -> RestoreSession:
 
 
 def can_resume(session: RestoreSession) -> bool:
-    if session.status in (RestoreSession.Status.CANCELLED, RestoreSession.Status.FAILED):
+    """Cancelled, stalled, or failed with items left to do. A session that failed because every
+    item failed has nothing to resume: its page offers re-running the failed items instead."""
+    if session.status == RestoreSession.Status.CANCELLED:
         return True
+    if session.status == RestoreSession.Status.FAILED:
+        return not session.total or session.done_count < session.total
     # The runner's own lease rule, so the page and the workers agree on "stalled".
     return session_is_stale(session)
 

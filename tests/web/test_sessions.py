@@ -166,6 +166,19 @@ def test_resume_of_a_cancelled_session_queues_it_again(client, admin_user, sessi
     assert OrmQ.objects.get().args() == (session.pk,)
 
 
+def test_a_failed_session_offers_resume_only_with_items_left(client, admin_user, session):
+    client.force_login(admin_user)
+    session.status = RestoreSession.Status.FAILED
+    session.created, session.updated, session.failed, session.total = 0, 0, 3, 3
+    session.save()
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert ">Resume</button>" not in page  # every item failed: nothing left to resume
+    session.failed = 1  # failed at item 2 of 3 (a lost login, a crash): the rest is left
+    session.save()
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert ">Resume</button>" in page
+
+
 def test_a_stalled_running_session_can_be_resumed(client, admin_user, running_session):
     from datetime import timedelta
 
