@@ -48,23 +48,27 @@ class RegisterBackupForm(forms.Form):
         return path
 
 
+def owner_picker() -> forms.CharField:
+    """Owner by name or email, from the backup's people (the `backup-owners` datalist)."""
+    attrs = {"list": "backup-owners", "placeholder": "type a name or email"}
+    return forms.CharField(
+        max_length=200, required=False, label="Owner", widget=forms.TextInput(attrs=attrs)
+    )
+
+
+def folder_picker() -> forms.CharField:
+    """Folder by name, from the backup's folders (the `backup-folders` datalist)."""
+    attrs = {"list": "backup-folders", "placeholder": "type a name"}
+    return forms.CharField(
+        max_length=100, required=False, label="Folder", widget=forms.TextInput(attrs=attrs)
+    )
+
+
 class BackupItemFilterForm(forms.Form):
     content_type = forms.ChoiceField(choices=TYPE_SLUG_CHOICES, required=False, label="Type")
     search = forms.CharField(max_length=200, required=False, label="Name contains")
-    owner = forms.CharField(
-        max_length=200,
-        required=False,
-        label="Owner",
-        widget=forms.TextInput(
-            attrs={"list": "backup-owners", "placeholder": "type a name or email"}
-        ),
-    )
-    folder = forms.CharField(
-        max_length=100,
-        required=False,
-        label="Folder",
-        widget=forms.TextInput(attrs={"list": "backup-folders", "placeholder": "type a name"}),
-    )
+    owner = owner_picker()
+    folder = folder_picker()
     include_deleted = forms.BooleanField(required=False, label="Include deleted")
 
 
@@ -128,20 +132,8 @@ class RestoreForm(forms.Form):
         widget=forms.TextInput(attrs={"placeholder": "e.g. 101, 102"}),
     )
     search = forms.CharField(max_length=200, required=False, label="Name/title contains")
-    owner = forms.CharField(
-        max_length=200,
-        required=False,
-        label="Owner",
-        widget=forms.TextInput(
-            attrs={"list": "backup-owners", "placeholder": "type a name or email"}
-        ),
-    )
-    folder = forms.CharField(
-        max_length=100,
-        required=False,
-        label="Folder",
-        widget=forms.TextInput(attrs={"list": "backup-folders", "placeholder": "type a name"}),
-    )
+    owner = owner_picker()
+    folder = folder_picker()
     include_subfolders = forms.BooleanField(required=False, initial=True, label="With sub-folders")
     updated_after = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Updated from"

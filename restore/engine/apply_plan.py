@@ -16,13 +16,13 @@ from restore.engine.counterpart import TITLED, acceptable_hit, is_same, may_hold
 from restore.engine.diffs import fields_moved
 from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.restorers import RESTORERS
+from restore.engine.session import record_changed
 from restore.engine.words import plural
 from restore.models import RestoreSession
 
 # The plan's rows an apply writes: what it would create or update. Unchanged, skipped and failed
 # items are left alone, as the plan said.
 APPLIED_ACTIONS = ("created", "updated")
-CHANGED_LISTED = 500
 
 
 def planned_keys(plan: RestoreSession) -> dict[int, set[str]]:
@@ -87,13 +87,7 @@ def check_destination(
     session = ctx.session
     changed = changed_since_plan(ctx, plan, should_stop)
     changed += created_since_plan(ctx, plan, should_stop)
-    doc = documents.read_summary(session.summary) or documents.Summary(
-        session_id=session.pk, status=session.status, dry_run=session.dry_run
-    )
-    doc.changed_since_plan = changed[:CHANGED_LISTED]
-    doc.changed_since_plan_count = len(changed)
-    session.summary = documents.store(doc)
-    RestoreSession.objects.filter(pk=session.pk).update(summary=session.summary)
+    record_changed(session, "changed_since_plan", changed)
     if changed and not session.options.confirm_changed:
         shown = "; ".join(changed[:5]) + (
             f"; and {len(changed) - 5} more" if len(changed) > 5 else ""

@@ -32,6 +32,7 @@ from restore.engine.errors import LookerApiError, RestoreError
 from restore.engine.idmap import IdMap
 from restore.engine.restore_item import restore_item
 from restore.engine.restorers import RESTORERS
+from restore.engine.session import record_changed
 from restore.engine.words import plural
 from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
@@ -233,7 +234,6 @@ def steps_by_type(items: list[RollbackItem]) -> Iterator[tuple[str, int]]:
 
 
 # -- has the destination changed since the restore? ------------------------------------------------
-CHANGED_LISTED = 500  # at most this many are kept; the count says how many there are
 
 
 def check_destination(
@@ -243,13 +243,7 @@ def check_destination(
     would undo it unless the user confirmed."""
     session = ctx.session
     changed = changed_since_restore(ctx, steps, should_stop)
-    doc = documents.read_summary(session.summary) or documents.Summary(
-        session_id=session.pk, status=session.status, dry_run=session.dry_run
-    )
-    doc.changed_since_restore = changed[:CHANGED_LISTED]
-    doc.changed_since_restore_count = len(changed)
-    session.summary = documents.store(doc)
-    RestoreSession.objects.filter(pk=session.pk).update(summary=session.summary)
+    record_changed(session, "changed_since_restore", changed)
     if changed and not ctx.dry_run and not session.options.confirm_changed:
         raise RestoreError(refusal(session, changed))
 

@@ -103,6 +103,21 @@ def plan_levels(
             yield ct, reader.iter_items(sel), set(), count
 
 
+CHANGED_LISTED = 500  # objects changed since a plan or restore kept; the count says how many
+
+
+def record_changed(session: RestoreSession, field: str, changed: list[str]) -> None:
+    """Before a first write, in the summary: what changed in the destination since the plan
+    (`changed_since_plan`) or the restore (`changed_since_restore`) — listed and counted."""
+    doc = documents.read_summary(session.summary) or documents.Summary(
+        session_id=session.pk, status=session.status, dry_run=session.dry_run
+    )
+    setattr(doc, field, changed[:CHANGED_LISTED])
+    setattr(doc, f"{field}_count", len(changed))
+    session.summary = documents.store(doc)
+    RestoreSession.objects.filter(pk=session.pk).update(summary=session.summary)
+
+
 def record_retries(
     session: RestoreSession, ct: ContentType, source_id: str, attempts: list[documents.Attempt]
 ) -> None:

@@ -17,6 +17,9 @@ if str(ENGINE_TESTS) not in sys.path:
     sys.path.append(str(ENGINE_TESTS))
 
 
+GROUPS = 6  # the groups of `groups_backup`
+
+
 def make_destination(emu: RunningEmulator, name: str = "emu") -> Destination:
     dest = Destination(name=name, base_url=emu.url, client_id=emu.client_id)
     dest.set_client_secret(emu.client_secret)

@@ -11,34 +11,12 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
-from exec_helpers import make_destination
+from exec_helpers import GROUPS, make_destination
 
-from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
-from restore.engine import retry
 from restore.models import Backup, DeadLetterItem, RestoreSession
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-GROUPS = 6
-
-
-@pytest.fixture(autouse=True)
-def _fast_retries():
-    retry.set_testing(True, max_wait=0.05)
-    yield
-    retry.set_testing(False)
-
-
-@pytest.fixture
-def groups_backup(tmp_path) -> Backup:
-    path = tmp_path / "groups.db"
-    with BackupWriter(path, source="https://elsewhere.example.com") as out:
-        for n in range(1, GROUPS + 1):
-            out.add("group", {"id": str(n), "name": f"group {n}"})
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
-    return backup
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("fast_retries")]
 
 
 def restore_cli(backup: Backup, *extra: str) -> tuple[int, dict]:
