@@ -45,7 +45,7 @@ from looker_emulator.testing import (  # noqa: E402
     DEFAULT_CLIENT_SECRET,
     serve_subprocess,
 )
-from restore.engine.config import RestoreConfig  # noqa: E402  (pydantic only: no Django set-up)
+from restore.engine.core.config import RestoreConfig  # noqa: E402  (pydantic only: no Django set-up)
 
 RouteKey = tuple[str, str, str]  # (method, route template, status) as /_emulator/stats counts them
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -347,8 +347,8 @@ def new_destination(emu: EmulatorProcess) -> Any:
 
 def new_session(backup: Any, dest: Any, **config: Any) -> Any:
     """A pending session; the rate limiter is off unless `rate_limit_per_second` is given."""
-    from restore.engine.config import RestoreConfig
-    from restore.engine.session import start_session
+    from restore.engine.core.config import RestoreConfig
+    from restore.engine.run.session import start_session
 
     config.setdefault("rate_limit_per_second", None)
     return start_session(backup, dest, RestoreConfig(**config))
@@ -426,7 +426,7 @@ class RunResult:
 
 @functools.cache
 def _make_runner_class() -> type:
-    from restore.engine.runner import SessionRunner
+    from restore.engine.run.runner import SessionRunner
 
     # The hooks below override these (private) methods: fail loudly if they are renamed, rather
     # than silently charging every request to `session`.
@@ -475,7 +475,7 @@ def run_measured(session_id: int, emu: EmulatorProcess, *, per_level: bool = Tru
     per_level=False runs the plain SessionRunner (no stats calls at level boundaries: for runs so
     short that a few control requests would show).
     """
-    from restore.engine.runner import SessionRunner
+    from restore.engine.run.runner import SessionRunner
 
     emu.reset()  # stats only
     runner = _make_runner_class()(session_id, emu=emu) if per_level else SessionRunner(session_id)

@@ -63,7 +63,7 @@ TARGET_100MS_S = 2.0
 def pick_dashboard(backup_path: str, tiles: int) -> tuple[str, int, int]:
     """(id, tiles, filters) of the live dashboard with the tile count closest to tiles, one with
     filters preferred (then the lowest ID, so the choice is stable)."""
-    from restore.engine.backup_reader import open_backup
+    from restore.engine.backup.reader import open_backup
 
     best: tuple[tuple[bool, int, int], str, int, int] | None = None
     with open_backup(backup_path) as reader:
@@ -115,7 +115,7 @@ def route_table(result: RunResult) -> str:
 
 def change(emu: EmulatorProcess, result: RunResult, dashboard_id: str, case: str) -> None:
     """Before `update`: rename the restored dashboard; before `recreate`: delete it."""
-    from restore.engine.looker_client import LookerClient, LookerSettings
+    from restore.engine.looker.client import LookerClient, LookerSettings
     from restore.models import RestoreItemResult
 
     dest_id = RestoreItemResult.objects.get(

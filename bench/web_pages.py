@@ -52,7 +52,7 @@ def populate(items: int, dlq: int) -> dict:
     from django.utils import timezone
 
     from restore import roles
-    from restore.engine.content_types import ContentType
+    from restore.engine.core.content_types import ContentType
     from restore.models import (
         Backup,
         DeadLetterItem,

@@ -115,7 +115,7 @@ def database_config(url: str) -> dict:
         }
     elif config["ENGINE"] == "django.db.backends.postgresql":
         # A psycopg pool per process, at most LOOKERVAULT_DB_POOL_SIZE connections, and restore
-        # threads give theirs back before every Looker request (restore.engine.db_budget): a
+        # threads give theirs back before every Looker request (restore.engine.limits.db_budget): a
         # worker process' 40 threads share a few connections instead of holding one each while
         # they wait on HTTP. A qcluster may hold Q_WORKERS × size + 4; `manage.py check` warns
         # and `manage.py qcluster` refuses when PostgreSQL cannot give that (docs/performance.md).

@@ -12,6 +12,6 @@ class RestoreConfig(AppConfig):
         import os
 
         from restore import checks  # noqa: F401 - registers the system checks
-        from restore.engine.db_budget import forget_inherited_pools
+        from restore.engine import forget_inherited_pools
 
         os.register_at_fork(after_in_child=forget_inherited_pools)

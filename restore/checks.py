@@ -14,7 +14,7 @@ def qcluster_fits_postgres(app_configs: Any = None, **kwargs: Any) -> list[check
     from django.conf import settings
     from django.db import connection
 
-    from restore.engine.db_budget import measure_fit, pooled
+    from restore.engine import measure_fit, pooled
 
     if not pooled():
         return []

@@ -9,8 +9,7 @@ from django import forms
 from django.conf import settings
 from pydantic import ValidationError
 
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.engine import NOT_RESTORABLE, RESTORE_ORDER, ContentType, RestoreConfig
 from restore.models import (
     CONTENT_TYPE_CHOICES,
     Backup,

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import ContentType
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import ContentType
 from restore.secrets import decrypt_secret, encrypt_secret
 
 CONTENT_TYPE_CHOICES = [(t.value, t.slug.replace("_", " ")) for t in ContentType]
@@ -84,7 +84,7 @@ class Backup(models.Model):
 
     def verify(self) -> bool:
         """Check the file (integrity, schema, every blob) and record what it holds."""
-        from restore.engine.backup_reader import BackupError, open_backup
+        from restore.engine.backup.reader import BackupError, open_backup
 
         self.status = self.Status.VERIFYING
         self.save(update_fields=["status"])
@@ -139,30 +139,6 @@ class Destination(models.Model):
 
     def get_client_secret(self) -> str:
         return decrypt_secret(self.client_secret_encrypted)
-
-    def check_connection(self) -> bool:
-        """Log in and read the Looker version; remember the outcome for the health display."""
-        from restore.engine.errors import RestoreError
-        from restore.engine.looker_client import check_connection
-
-        try:
-            self.looker_version = check_connection(self)
-        except (RestoreError, OSError) as exc:
-            self.last_check_ok = False
-            self.last_check_message = str(exc)
-        else:
-            self.last_check_ok = True
-            self.last_check_message = f"Connected: Looker {self.looker_version}"
-        self.last_checked_at = timezone.now()
-        self.save(
-            update_fields=[
-                "looker_version",
-                "last_check_ok",
-                "last_check_message",
-                "last_checked_at",
-            ]
-        )
-        return bool(self.last_check_ok)
 
 
 class RestoreSession(models.Model):

@@ -46,7 +46,7 @@ def enqueue_session(
 
 def run_session_task(session_id: int) -> dict[str, Any]:
     """Run or resume a session here; a session another live worker holds is left alone."""
-    from restore.engine.runner import SessionBusy, run_session
+    from restore.engine import SessionBusy, run_session
 
     try:
         return run_session(session_id)
@@ -56,8 +56,7 @@ def run_session_task(session_id: int) -> dict[str, Any]:
 
 
 def run_distributed_session_task(session_id: int, chunk_size: int | None = None) -> dict[str, Any]:
-    from restore.engine.distributed import DistributedSessionRunner
-    from restore.engine.runner import SessionBusy
+    from restore.engine import DistributedSessionRunner, SessionBusy
 
     try:
         return DistributedSessionRunner(session_id, chunk_size=chunk_size).run()
@@ -70,7 +69,7 @@ def run_chunk_task(
     session_id: int, content_type: int, source_ids: list[str] | None, owner: str
 ) -> int:
     """One chunk of one level of a distributed session."""
-    from restore.engine.distributed import run_chunk
+    from restore.engine import run_chunk
 
     return run_chunk(session_id, content_type, source_ids, owner)
 
@@ -78,7 +77,7 @@ def run_chunk_task(
 def enqueue_dlq_retry(item_ids: list[int], user: Any = None) -> list[RestoreSession]:
     """Claim dead-letter items into retry sessions (one per session they failed in) and queue
     them: a retry runs like any session, with its lease, heartbeat, cancel and resume."""
-    from restore.engine.dlq_retry import start_retries
+    from restore.engine import start_retries
 
     retries = start_retries(item_ids, user)
     for retry in retries:
@@ -91,8 +90,7 @@ def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, An
     claimed into retry sessions and run here, so an upgrade strands none of them."""
     from django.contrib.auth import get_user_model
 
-    from restore.engine.dlq_retry import report, start_retries
-    from restore.engine.runner import run_session
+    from restore.engine import retry_report, run_session, start_retries
 
     DeadLetterItem.objects.filter(
         pk__in=item_ids, status=DeadLetterItem.Status.RETRYING, retry_session__isnull=True
@@ -101,7 +99,7 @@ def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, An
     retries = start_retries(item_ids, user)
     for retry in retries:
         run_session(retry.pk)
-    return report(retries)
+    return retry_report(retries)
 
 
 def verify_backup(backup_id: int) -> bool:

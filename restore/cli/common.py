@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from restore.engine.config import RestoreConfig
+from restore.engine import RestoreConfig
 from restore.models import Backup, Destination, RestoreSession
 
 

@@ -17,10 +17,7 @@ from restore.cli.common import (
     resolve_session,
     selection_from,
 )
-from restore.engine.content_types import ContentType
-from restore.engine.errors import RestoreError
-from restore.engine.rollback import start_rollback
-from restore.engine.session import start_session
+from restore.engine import ContentType, RestoreError, start_rollback, start_session
 
 
 def execute(session: Any) -> dict[str, Any]:

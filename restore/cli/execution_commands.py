@@ -26,9 +26,7 @@ from restore.cli.common import (
     resolve_session,
     selection_from,
 )
-from restore.engine.content_types import ContentType
-from restore.engine.documents import Progress, read_attempts, read_progress, store
-from restore.engine.words import plural
+from restore.engine import ContentType, Progress, plural, read_attempts, read_progress, store
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 
@@ -64,12 +62,12 @@ class ProgressBar:
 
 def run_in_foreground(session: RestoreSession, *, distributed: bool = False) -> dict[str, Any]:
     """Run (or resume) a session in this process with the parallel runner and a progress bar."""
-    from restore.engine.runner import SessionBusy, SessionRunner
+    from restore.engine import SessionBusy, SessionRunner
 
     bar = ProgressBar()
     try:
         if distributed:
-            from restore.engine.distributed import DistributedSessionRunner
+            from restore.engine import DistributedSessionRunner
 
             runner = DistributedSessionRunner(session.pk, on_progress=bar)
         else:
@@ -109,7 +107,7 @@ def add_bulk(parser: Any) -> None:
 
 
 def handle_bulk(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine.session import start_session
+    from restore.engine import start_session
 
     try:
         ct = ContentType.parse(opts["type"])
@@ -129,7 +127,7 @@ def add_resume(parser: Any) -> None:
 
 
 def handle_resume(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine.runner import session_is_stale
+    from restore.engine import session_is_stale
 
     session = resolve_session(opts["session"])
     if session.status in RestoreSession.FINISHED_STATUSES:
@@ -168,7 +166,7 @@ def add_status(parser: Any) -> None:
 
 
 def session_row(session: RestoreSession) -> dict[str, Any]:
-    from restore.engine.runner import session_is_stale
+    from restore.engine import session_is_stale
 
     progress = read_progress(session.progress)
     return {
@@ -193,7 +191,7 @@ def session_row(session: RestoreSession) -> dict[str, Any]:
 
 
 def handle_status(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine.runner import session_summary
+    from restore.engine import session_summary
 
     if opts.get("session"):
         session = resolve_session(opts["session"])
@@ -364,8 +362,7 @@ def _user(opts: dict[str, Any]) -> Any:
 def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
     """Retry sessions (one per session the items failed in): queued on the cluster with
     --enqueue, else run here one after another by the same runner."""
-    from restore.engine.dlq_retry import report, start_retries
-    from restore.engine.runner import run_session
+    from restore.engine import retry_report, run_session, start_retries
 
     items = _selected(opts, retry=True)
     user = _user(opts)
@@ -378,7 +375,7 @@ def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
     retries = start_retries([i.pk for i in items], user, statuses=(DeadLetterItem.Status.OPEN,))
     for retry in retries:
         run_session(retry.pk)
-    doc = report(retries)
+    doc = retry_report(retries)
     if opts["as_json"]:
         command.stdout.write(json.dumps(doc))
     else:

@@ -8,7 +8,7 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from restore.engine.words import plural as plural_of
+from restore.engine import plural as plural_of
 
 register = template.Library()
 

@@ -18,9 +18,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine.backup_reader import BackupError, Selection, open_backup
-from restore.engine.content_types import ContentType
-from restore.engine.payloads import user_email
+from restore.engine import BackupError, ContentType, Selection, open_backup, user_email
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
 from restore.models import Backup
 from restore.tasks import enqueue_backup_verification

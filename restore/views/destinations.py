@@ -9,6 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from restore import roles
 from restore.access import require_perm
+from restore.engine import check_destination
 from restore.forms import DestinationForm
 from restore.models import Destination, RestoreSession
 from restore.secrets import SecretDecryptionError
@@ -89,7 +90,7 @@ def destination_test(request, destination_id: int):
     """Log in and read the Looker version; show the version or the exact error, in place."""
     destination = get_object_or_404(Destination, pk=destination_id)
     try:
-        destination.check_connection()
+        check_destination(destination)
     except SecretDecryptionError:
         destination.last_check_ok = False
         destination.last_check_message = (

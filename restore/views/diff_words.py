@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from restore.engine.documents import Change, Diff
+from restore.engine import Change, Diff
 
 # The API collection a request path starts with → what a Looker user calls it.
 THINGS = {

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine.documents import read_attempts
+from restore.engine import read_attempts
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from restore.engine.content_types import ContentType
-from restore.engine.documents import changed_count, read_summary
-from restore.engine.words import plural
+from restore.engine import ContentType, changed_count, plural, read_summary
 from restore.models import RestoreSession
 
 PLAN_GROUPS = (

@@ -9,8 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from restore.engine.content_types import RESTORE_ORDER, ContentType
-from restore.engine.documents import LimiterState, Progress, RatePoint, RecentError, read_progress
+from restore.engine import (
+    RESTORE_ORDER,
+    ContentType,
+    LimiterState,
+    Progress,
+    RatePoint,
+    RecentError,
+    read_progress,
+)
 from restore.models import RestoreSession
 
 COUNTERS = ("created", "updated", "unchanged", "skipped", "failed")

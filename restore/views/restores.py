@@ -10,8 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine.backup_reader import BackupError, Selection, open_backup
-from restore.engine.content_types import ContentType
+from restore.engine import BackupError, ContentType, Selection, open_backup
 from restore.forms import RestoreForm
 from restore.models import Backup, RestoreSession
 from restore.tasks import enqueue_session

@@ -13,22 +13,24 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine.apply_plan import start_apply
-from restore.engine.content_types import ContentType
-from restore.engine.documents import (
+from restore.engine import (
     COUNTED,
+    ContentType,
     Counts,
+    RestoreError,
     Summary,
     changed_count,
     read_attempts,
     read_diff,
     read_progress,
     read_summary,
+    session_is_stale,
+    start_apply,
+    start_rollback,
+    steps_by_op,
     store,
+    summary_csv,
 )
-from restore.engine.errors import RestoreError
-from restore.engine.rollback import start_rollback, steps_by_op
-from restore.engine.runner import session_is_stale, summary_csv
 from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session

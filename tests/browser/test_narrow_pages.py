@@ -13,8 +13,8 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from restore import roles
-from restore.engine.content_types import ContentType
-from restore.engine.runner import refresh_counters
+from restore.engine.core.content_types import ContentType
+from restore.engine.run.runner import refresh_counters
 from restore.models import (
     Backup,
     DeadLetterItem,

@@ -10,7 +10,7 @@ from looker_sdk import error
 
 from looker_emulator.extract import ApiCallError, extract
 from looker_emulator.testing import running_emulator
-from restore.engine.backup_reader import Selection, open_backup
+from restore.engine.backup.reader import Selection, open_backup
 
 
 def contents(path: Path) -> dict:

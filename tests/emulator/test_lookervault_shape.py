@@ -21,7 +21,7 @@ import pytest
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
-from restore.engine.backup_reader import Selection, open_backup
+from restore.engine.backup.reader import Selection, open_backup
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 SOURCE_STATE = FIXTURES / "lookervault-extract-source-state.json"

@@ -16,8 +16,8 @@ from looker_emulator.extract import extract
 from looker_emulator.resources import KINDS
 from looker_emulator.testing import RunningEmulator, running_emulator
 from looker_emulator.wreck import wreck
-from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.content_types import ContentType
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.core.content_types import ContentType
 
 ROOT = Path(__file__).resolve().parents[2]
 

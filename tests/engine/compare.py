@@ -13,9 +13,9 @@ from typing import Any
 
 from spec_check import spec
 
-from restore.engine.backup_reader import Selection
-from restore.engine.content_types import NOT_RESTORABLE, ContentType
-from restore.engine.looker_client import LookerClient
+from restore.engine.backup.reader import Selection
+from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
+from restore.engine.looker.client import LookerClient
 
 CT = ContentType
 SCHEMA = {

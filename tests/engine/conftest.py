@@ -10,7 +10,7 @@ import pytest
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import RunningEmulator, running_emulator
-from restore.engine.looker_client import LookerClient, LookerSettings
+from restore.engine.looker.client import LookerClient, LookerSettings
 from restore.models import Backup, Destination
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -66,14 +66,14 @@ def backup_factory(tmp_path: Path) -> Callable[[RunningEmulator], Backup]:
 
 def run(session, client: LookerClient | None = None) -> dict:
     """Run a session (any kind) to its end with the production runner, as users run it."""
-    from restore.engine.runner import run_session
+    from restore.engine.run.runner import run_session
 
     return run_session(session.pk, client=client)
 
 
 def quick(**config):
     """A RestoreConfig with no rate ceiling (the product's default since issue 17)."""
-    from restore.engine.config import RestoreConfig
+    from restore.engine.core.config import RestoreConfig
 
     config.setdefault("rate_limit_per_second", None)
     return RestoreConfig(**config)

@@ -8,8 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from restore.engine.content_types import API_PATHS, RESTORE_ORDER, ContentType
-from restore.engine.looker_client import LookerClient
+from restore.engine.core.content_types import API_PATHS, RESTORE_ORDER, ContentType
+from restore.engine.looker.client import LookerClient
 
 CT = ContentType
 

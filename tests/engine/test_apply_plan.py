@@ -10,11 +10,11 @@ from django.urls import reverse
 from django_q.conf import Conf
 
 from looker_emulator.testing import running_emulator
-from restore.engine.apply_plan import start_apply
-from restore.engine.backup_reader import open_backup
-from restore.engine.content_types import ContentType
-from restore.engine.runner import FINAL_ACTIONS
-from restore.engine.session import start_session
+from restore.engine.backup.reader import open_backup
+from restore.engine.core.content_types import ContentType
+from restore.engine.kinds.apply import start_apply
+from restore.engine.run.runner import FINAL_ACTIONS
+from restore.engine.run.session import start_session
 from restore.models import RestoreSession
 from restore.tasks import run_distributed_session_task
 

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from looker_emulator.backup import BackupWriter
-from restore.engine.backup_reader import (
+from restore.engine.backup.reader import (
     BackupIntegrityError,
     BackupNotFound,
     CorruptItemError,
@@ -22,7 +22,7 @@ from restore.engine.backup_reader import (
     UnsupportedSchemaVersion,
     open_backup,
 )
-from restore.engine.content_types import ContentType
+from restore.engine.core.content_types import ContentType
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
 PARALLEL = FIXTURES / "lookervault-0.1.0-parallel.db"

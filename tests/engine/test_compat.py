@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import client_for, make_destination, quick, run
 
-from restore.engine.session import start_session
+from restore.engine.run.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

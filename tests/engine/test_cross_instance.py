@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import client_for, make_destination, quick, run
 
-from restore.engine.session import start_session
+from restore.engine.run.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,7 +38,7 @@ def test_cross_instance_every_field_and_reference_follows(
 ):
     from compare import compare_backup, mapping_of
 
-    from restore.engine.backup_reader import open_backup
+    from restore.engine.backup.reader import open_backup
 
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)

@@ -7,8 +7,8 @@ import pytest
 from conftest import client_for, make_destination, quick, run
 
 from looker_emulator.backup import BackupWriter
-from restore.engine.rollback import start_rollback
-from restore.engine.session import start_session
+from restore.engine.kinds.rollback import start_rollback
+from restore.engine.run.session import start_session
 from restore.models import Backup, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)

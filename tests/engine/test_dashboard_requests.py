@@ -14,8 +14,8 @@ from conftest import client_for, make_backup, make_destination, quick, run
 from test_single_dashboard import build_dashboard
 
 from looker_emulator.testing import RunningEmulator, running_emulator
-from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.session import start_session
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.run.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,8 @@ from conftest import client_for, make_backup, make_destination, quick, run
 from wreck import wreck
 
 from looker_emulator.testing import running_emulator
-from restore.engine.backup_reader import open_backup
-from restore.engine.session import start_session
+from restore.engine.backup.reader import open_backup
+from restore.engine.run.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

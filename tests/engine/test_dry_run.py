@@ -11,7 +11,7 @@ from conftest import client_for, make_destination, quick, run
 from wreck import wreck
 
 from looker_emulator.testing import running_emulator
-from restore.engine.session import start_session
+from restore.engine.run.session import start_session
 from restore.models import RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from restore.engine.config import RestoreConfig
-from restore.engine.context import RestoreContext
-from restore.engine.errors import LookerApiError, MissingDependencyError
-from restore.engine.fanout import Batch, run_all
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.errors import LookerApiError, MissingDependencyError
+from restore.engine.item.context import RestoreContext
+from restore.engine.item.fanout import Batch, run_all
 
 
 class CountingClient:

@@ -7,7 +7,7 @@ import pytest
 from conftest import client_for, make_backup, make_destination, quick, run
 
 from looker_emulator.testing import RunningEmulator, running_emulator
-from restore.engine.session import start_session
+from restore.engine.run.session import start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -3,7 +3,7 @@
 The emulator serves the very instance the shared extract fixtures were taken from
 (`lookervault-extract-source-state.json`); the tests wreck it, restore, and check that every object
 came back in place under its own ID, nothing was duplicated, and nothing the backup does not hold
-was touched. The restores run on the production runner (`restore.engine.runner`).
+was touched. The restores run on the production runner (`restore.engine.run.runner`).
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from conftest import client_for, make_destination
 
 from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
-from restore.engine.backup_reader import open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import ContentType
-from restore.engine.runner import run_session
-from restore.engine.session import start_session
+from restore.engine.backup.reader import open_backup
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import ContentType
+from restore.engine.run.runner import run_session
+from restore.engine.run.session import start_session
 from restore.models import Backup, IDMapping, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -267,7 +267,7 @@ def test_skip_if_modified_is_honest_for_types_without_update_times(tmp_path):
 
 
 def test_lookml_dashboards_are_reported_as_not_restorable():
-    from restore.engine.restore_item import _lookml_dashboard
+    from restore.engine.item.restore import _lookml_dashboard
 
     assert _lookml_dashboard("thelook::orders", {"readonly": True})
     assert not _lookml_dashboard("12", {"readonly": False})

@@ -6,11 +6,11 @@ import pytest
 from conftest import client_for, make_backup, make_destination
 
 from looker_emulator.testing import running_emulator
-from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.errors import LookerApiError, MissingDependencyError
-from restore.engine.restore_item import restore_item
-from restore.engine.session import open_context, start_session
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.errors import LookerApiError, MissingDependencyError
+from restore.engine.item.restore import restore_item
+from restore.engine.run.session import open_context, start_session
 from restore.models import RestoreItemResult
 
 pytestmark = pytest.mark.django_db(transaction=True)

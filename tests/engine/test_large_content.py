@@ -8,10 +8,10 @@ from compare import compare_backup, mapping_of
 from conftest import client_for, make_backup, make_destination, quick, run
 
 from looker_emulator.testing import running_emulator
-from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.errors import ItemTooLargeError
-from restore.engine.restore_item import restore_item
-from restore.engine.session import open_context, start_session
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.core.errors import ItemTooLargeError
+from restore.engine.item.restore import restore_item
+from restore.engine.run.session import open_context, start_session
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

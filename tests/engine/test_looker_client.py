@@ -17,8 +17,13 @@ from conftest import make_destination
 from looker_sdk import error as sdk_error
 
 from looker_emulator.testing import running_emulator
-from restore.engine.errors import LookerApiError
-from restore.engine.looker_client import LookerClient, LookerSettings, check_connection
+from restore.engine.core.errors import LookerApiError
+from restore.engine.looker.client import (
+    LookerClient,
+    LookerSettings,
+    check_connection,
+    check_destination,
+)
 
 
 @pytest.fixture
@@ -310,7 +315,7 @@ def fake_looker(tls=None):
 def test_check_connection_messages(emu):
     dest = make_destination(emu)
     assert check_connection(dest) == client(emu).versions()["looker_release_version"]
-    assert dest.check_connection() and dest.looker_version
+    assert check_destination(dest) and dest.looker_version
     dest.set_client_secret("wrong")
     with pytest.raises(LookerApiError, match="wrong client ID or secret"):
         check_connection(dest)

@@ -6,8 +6,8 @@ import pytest
 from compare import compare_backup, mapping_of
 from conftest import client_for, make_destination, quick, run
 
-from restore.engine.backup_reader import open_backup
-from restore.engine.session import start_session
+from restore.engine.backup.reader import open_backup
+from restore.engine.run.session import start_session
 from restore.models import Backup
 
 pytestmark = pytest.mark.django_db(transaction=True)

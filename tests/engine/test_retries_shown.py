@@ -11,8 +11,8 @@ from conftest import client_for, make_destination, quick, run
 from django.urls import reverse
 from django_q.conf import Conf
 
-from restore.engine import retry
-from restore.engine.session import start_session
+from restore.engine.limits import retries as retry
+from restore.engine.run.session import start_session
 from restore.models import RestoreSession
 from restore.tasks import run_distributed_session_task
 

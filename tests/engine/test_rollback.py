@@ -18,13 +18,13 @@ from django.urls import reverse
 
 from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
-from restore.engine import retry
-from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.content_types import ContentType
-from restore.engine.errors import RestoreError
-from restore.engine.rollback import start_rollback
-from restore.engine.runner import SessionBusy, UnknownSessionKind
-from restore.engine.session import start_session
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import RestoreError
+from restore.engine.kinds.rollback import start_rollback
+from restore.engine.limits import retries as retry
+from restore.engine.run.runner import SessionBusy, UnknownSessionKind
+from restore.engine.run.session import start_session
 from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -13,7 +13,7 @@ from conftest import client_for, make_backup, make_destination
 from django.core.management import CommandError, call_command
 
 from looker_emulator.testing import running_emulator
-from restore.engine.backup_reader import Selection, open_backup
+from restore.engine.backup.reader import Selection, open_backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

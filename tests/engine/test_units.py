@@ -8,16 +8,16 @@ import json
 import pytest
 from spec_check import check_value, spec
 
-from restore.engine import spec_fields_gen
-from restore.engine.backup_reader import Selection, open_backup
-from restore.engine.compat import Compatibility, fields_of
-from restore.engine.content_types import ContentType
-from restore.engine.diffs import field_diff
-from restore.engine.graph import ordered_items, topological
-from restore.engine.identity import InstanceCheck, same_object
-from restore.engine.payloads import SPEC_FIELDS_PATH, writable
-from restore.engine.restore_item import source_id_of
-from restore.engine.restorers import RESTORERS
+from restore.engine.backup.order import ordered_items, topological
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.diffs import field_diff
+from restore.engine.identity.evidence import InstanceCheck, same_object
+from restore.engine.item.restore import source_id_of
+from restore.engine.item.restorers import RESTORERS
+from restore.engine.looker import spec_fields_gen
+from restore.engine.looker.compat import Compatibility, fields_of
+from restore.engine.looker.payloads import SPEC_FIELDS_PATH, writable
 
 FIXTURES = "/work/shared/fixtures/lookervault-0.1.0-{}.db"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from restore.engine.errors import LookerApiError
-from restore.engine.looker_client import LookerClient
+from restore.engine.core.errors import LookerApiError
+from restore.engine.looker.client import LookerClient
 
 
 def _try(fn, *args) -> Any:

@@ -6,7 +6,7 @@ import pytest
 from exec_helpers import GROUPS
 
 from looker_emulator.backup import BackupWriter
-from restore.engine import retry
+from restore.engine.limits import retries as retry
 from restore.models import Backup
 
 

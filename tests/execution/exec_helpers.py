@@ -7,9 +7,9 @@ from pathlib import Path
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import RunningEmulator
-from restore.engine.config import RestoreConfig
-from restore.engine.looker_client import LookerClient, LookerSettings
-from restore.engine.session import start_session
+from restore.engine.core.config import RestoreConfig
+from restore.engine.looker.client import LookerClient, LookerSettings
+from restore.engine.run.session import start_session
 from restore.models import Backup, Destination, RestoreSession
 
 ENGINE_TESTS = Path(__file__).resolve().parent.parent / "engine"
@@ -52,7 +52,7 @@ def compare(backup: Backup, emu: RunningEmulator, dest: Destination) -> list[str
     """Field-by-field differences between the backup and the emulator (the engine tests' checker)."""
     from compare import compare_backup, mapping_of
 
-    from restore.engine.backup_reader import open_backup
+    from restore.engine.backup.reader import open_backup
 
     with open_backup(backup.path) as reader:
         result = compare_backup(reader, client_for(emu), mapping_of(dest), same=False)

@@ -15,13 +15,13 @@ from pathlib import Path
 from exec_helpers import ENGINE_TESTS  # noqa: F401  (puts the engine's test helpers on sys.path)
 
 from looker_emulator.testing import RunningEmulator
-from restore.engine.content_types import RESTORE_ORDER
+from restore.engine.core.content_types import RESTORE_ORDER
 from tests.procs import ROOT, app_env, manage
 
 CREATE_SESSION = """
 import sys
-from restore.engine.config import RestoreConfig
-from restore.engine.session import start_session
+from restore.engine.core.config import RestoreConfig
+from restore.engine.run.session import start_session
 from restore.models import Backup, Destination
 config = RestoreConfig.model_validate_json(sys.argv[1])
 session = start_session(Backup.objects.get(), Destination.objects.get(name="dest"), config)
@@ -148,7 +148,7 @@ def compare_with_backup(backup_path: Path, emu: RunningEmulator, data_dir: Path 
     from compare import compare_backup
     from exec_helpers import client_for
 
-    from restore.engine.backup_reader import open_backup
+    from restore.engine.backup.reader import open_backup
 
     with open_backup(backup_path) as reader:
         result = compare_backup(reader, client_for(emu), mapping(data_dir), same=False)

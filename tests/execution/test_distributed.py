@@ -26,7 +26,7 @@ from procs_helpers import (
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
-from restore.engine.content_types import RESTORE_ORDER, ContentType
+from restore.engine.core.content_types import RESTORE_ORDER, ContentType
 from tests.procs import ROOT, stop
 
 

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from restore.cli.execution_commands import ProgressBar
-from restore.engine import documents
-from restore.engine.runner import claim_session, session_is_stale, summary_csv
+from restore.engine.core import documents
+from restore.engine.run.runner import claim_session, session_is_stale, summary_csv
 from restore.models import Destination, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)

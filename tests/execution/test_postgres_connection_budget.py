@@ -4,7 +4,7 @@ cluster holds (counted per `application_name`, which names the cluster and its b
 the budget it advertised, and a fourth cluster, which would not fit, refuses to start and says why.
 
 Each worker process runs 8 restore workers and 32 fan-out threads on a pool of 3 connections:
-they only hold one for their SQL, never while waiting on Looker (restore.engine.db_budget). A
+they only hold one for their SQL, never while waiting on Looker (restore.engine.limits.db_budget). A
 database's CONNECTION LIMIT stands in for a small `max_connections` (the server is shared; its
 own limit cannot be lowered for one test): PostgreSQL refuses connections beyond either alike.
 """
@@ -38,7 +38,7 @@ from looker_emulator.testing import running_emulator
 from tests.procs import ROOT, app_env, manage, stop
 
 POOL, Q_WORKERS, OTHER_CLIENTS = 3, 2, 4
-BUDGET = Q_WORKERS * POOL + 4  # per cluster: restore.engine.db_budget.cluster_budget
+BUDGET = Q_WORKERS * POOL + 4  # per cluster: restore.engine.limits.db_budget.cluster_budget
 LIMIT = 3 * BUDGET + OTHER_CLIENTS + 3  # three fit (and this test's own connections); four not
 REDIS = "redis://127.0.0.1:6379/13"
 ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from restore.engine.config import RestoreConfig
-from restore.engine.rate_limiter import (
+from restore.engine.core.config import RestoreConfig
+from restore.engine.limits.rate_limiter import (
     SHARED_REFRESH_S,
     AdaptiveRateLimiter,
     CpuBusy,
@@ -262,7 +262,7 @@ def redis_url() -> str:
 
 
 def test_redis_store_is_shared_between_limiters():
-    from restore.engine.rate_limiter import RedisStore
+    from restore.engine.limits.rate_limiter import RedisStore
 
     url = redis_url()
     key = f"test-{time.time_ns()}"

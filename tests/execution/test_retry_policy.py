@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from restore.engine import retry
-from restore.engine.errors import LookerApiError, MissingDependencyError
+from restore.engine.core.errors import LookerApiError, MissingDependencyError
+from restore.engine.limits import retries as retry
 
 
 @pytest.fixture(autouse=True)

@@ -20,8 +20,8 @@ from exec_helpers import GROUPS, make_destination
 
 from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
-from restore.engine import dlq_retry
-from restore.engine.runner import SessionRunner
+from restore.engine.kinds import retry as dlq_retry
+from restore.engine.run.runner import SessionRunner
 from restore.models import AuditEvent, Backup, DeadLetterItem, Destination, RestoreSession
 from restore.tasks import run_session_task
 

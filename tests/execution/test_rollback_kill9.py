@@ -36,7 +36,7 @@ def differences(emu, wrecked_path) -> list[str]:
     from compare import compare_backup
     from exec_helpers import client_for
 
-    from restore.engine.backup_reader import Selection, open_backup
+    from restore.engine.backup.reader import Selection, open_backup
 
     with open_backup(wrecked_path) as reader:
         result = compare_backup(

@@ -9,8 +9,8 @@ import pytest
 from exec_helpers import compare, make_backup, make_destination, new_session
 
 from looker_emulator.testing import running_emulator
-from restore.engine import retry
-from restore.engine.runner import SessionBusy, run_session
+from restore.engine.limits import retries as retry
+from restore.engine.run.runner import SessionBusy, run_session
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -51,7 +51,7 @@ def test_it_migrates_a_backup_into_an_empty_instance_in_parallel(backup):
 
 def assert_no_duplicates(emu, dest, before: dict) -> None:
     """Every object the restores added to the emulator is in the ID map: no orphan second copy."""
-    from restore.engine.content_types import RESTORE_ORDER
+    from restore.engine.core.content_types import RESTORE_ORDER
     from restore.models import IDMapping
 
     tables = emu.export()["tables"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from restore.engine.content_types import ContentType
-from restore.engine.documents import Counts, Summary, store
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.documents import Counts, Summary, store
 from restore.models import (
     Backup,
     DeadLetterItem,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from restore.engine.content_types import ContentType
+from restore.engine.core.content_types import ContentType
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 
 pytestmark = pytest.mark.django_db

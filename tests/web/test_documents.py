@@ -8,13 +8,14 @@ import msgspec
 import pytest
 from django.urls import reverse
 
-from restore.engine import dlq, documents, runner
-from restore.engine.content_types import ContentType
-from restore.engine.context import Change, ItemOutcome
-from restore.engine.errors import LookerApiError
-from restore.engine.rate_limiter import AdaptiveRateLimiter, LimiterParams, LocalStore
-from restore.engine.retry import describe_failure
-from restore.engine.session import record_outcome
+from restore.engine.core import documents
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import LookerApiError
+from restore.engine.item.context import Change, ItemOutcome
+from restore.engine.limits.rate_limiter import AdaptiveRateLimiter, LimiterParams, LocalStore
+from restore.engine.limits.retries import describe_failure
+from restore.engine.run import dlq, runner
+from restore.engine.run.session import record_outcome
 from restore.models import DeadLetterItem, RestoreItemResult
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from restore.engine.content_types import ContentType
-from restore.engine.runner import refresh_counters
+from restore.engine.core.content_types import ContentType
+from restore.engine.run.runner import refresh_counters
 from restore.models import RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from restore.engine.content_types import ContentType
+from restore.engine.core.content_types import ContentType
 from restore.models import IDMapping, RestoreItemResult
 
 pytestmark = pytest.mark.django_db

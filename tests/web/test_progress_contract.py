@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from restore.engine.errors import LookerApiError
+from restore.engine.core.errors import LookerApiError
 
 pytestmark = pytest.mark.django_db
 
 
 def test_runner_progress_document_renders(client, auditor_user, running_session):
-    from restore.engine import documents, runner
+    from restore.engine.core import documents
+    from restore.engine.run import runner
 
     progress = runner.Progress({"dashboard": 10, "look": 5}, {})
     for _ in range(4):

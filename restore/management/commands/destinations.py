@@ -13,6 +13,7 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from restore.engine import check_destination
 from restore.models import Destination
 
 
@@ -102,7 +103,7 @@ class Command(BaseCommand):
 
     def handle_test(self, name, as_json, **_) -> None:
         dest = self.get(name)
-        ok = dest.check_connection()
+        ok = check_destination(dest)
         self.emit(as_json, destination_json(dest), dest.last_check_message)
         if not ok:
             raise CommandError(f"connection to {dest.name} failed")

@@ -1,5 +1,5 @@
 """django-q2's `qcluster`, refusing to start when PostgreSQL cannot give it the connections it
-may need (restore.engine.db_budget), with the arithmetic, instead of losing items to "too many
+may need (restore.engine.limits.db_budget), with the arithmetic, instead of losing items to "too many
 clients" in the middle of a restore."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django_q.management.commands.qcluster import Command as QclusterCommand
 
-from restore.engine import db_budget
+from restore import engine
 
 
 class Command(QclusterCommand):
     def handle(self, *args: Any, **options: Any) -> None:
-        if db_budget.pooled():
+        if engine.pooled():
             q_workers = int(settings.Q_CLUSTER.get("workers", 1))
-            own = db_budget.advertise(q_workers)
-            db_budget.close_pool()  # the checks' pool had no name: reopen it with one
-            db_budget.one_connection_except_workers()  # what the budget counts them at
-            fit = db_budget.measure_fit(connection, q_workers, own_id=own)
+            own = engine.advertise(q_workers)
+            engine.close_pool()  # the checks' pool had no name: reopen it with one
+            engine.one_connection_except_workers()  # what the budget counts them at
+            fit = engine.measure_fit(connection, q_workers, own_id=own)
             if not fit.fits:
                 raise CommandError(f"not starting: {fit.explain()}")
             self.stdout.write(f"connection budget: {fit.explain()}")

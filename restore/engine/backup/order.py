@@ -11,7 +11,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol
 
-from restore.engine.content_types import ContentType
+from restore.engine.core.content_types import ContentType
 
 SELF_REFERENCES: dict[ContentType, Callable[[dict[str, Any]], list[str]]] = {
     ContentType.FOLDER: lambda c: [str(c["parent_id"])] if c.get("parent_id") else [],

@@ -9,13 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from restore.engine import children
-from restore.engine.content_types import ContentType
-from restore.engine.context import RestoreContext
-from restore.engine.errors import MissingDependencyError
-from restore.engine.looker_client import LookerClient
-from restore.engine.payloads import query_body, user_email, writable
-from restore.engine.references import (
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import MissingDependencyError
+from restore.engine.item import children
+from restore.engine.item.context import RestoreContext
+from restore.engine.item.references import (
     Ref,
     cycle_ref,
     drop_unresolved,
@@ -24,6 +22,8 @@ from restore.engine.references import (
     owner,
     ref,
 )
+from restore.engine.looker.client import LookerClient
+from restore.engine.looker.payloads import query_body, user_email, writable
 
 CT = ContentType
 Body = dict[str, Any]

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from restore.engine.config import RestoreConfig
+from restore.engine.core.config import RestoreConfig
 
 State = dict[str, Any]
 

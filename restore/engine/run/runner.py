@@ -40,18 +40,20 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from restore.engine import apply_plan, dlq, documents, malloc_trim
-from restore.engine.backup_reader import BackupError, Selection, open_backup
-from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
-from restore.engine.context import ItemOutcome, RestoreContext
-from restore.engine.db_budget import release_idle
-from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
-from restore.engine.graph import SELF_REFERENCES, ordered_items
-from restore.engine.looker_client import LookerClient
-from restore.engine.rate_limiter import AdaptiveRateLimiter
-from restore.engine.restore_item import display_name, restore_item, source_id_of
-from restore.engine.retry import RetryingClient, call_with_retries, retry_label
-from restore.engine.session import (
+from restore.engine.backup.order import SELF_REFERENCES, ordered_items
+from restore.engine.backup.reader import BackupError, Selection, open_backup
+from restore.engine.core import documents
+from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.engine.core.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.item.context import ItemOutcome, RestoreContext
+from restore.engine.item.restore import display_name, restore_item, source_id_of
+from restore.engine.kinds import apply as apply_plan
+from restore.engine.limits.db_budget import release_idle
+from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
+from restore.engine.limits.retries import RetryingClient, call_with_retries, retry_label
+from restore.engine.looker.client import LookerClient
+from restore.engine.run import dlq, malloc_trim
+from restore.engine.run.session import (
     COUNTED,
     base_summary,
     counts_by_type,
@@ -278,7 +280,7 @@ class ItemRunner:
         refuse_unknown_kind(session.pk)
         limiter = kw.pop("limiter", None) or AdaptiveRateLimiter.from_config(session.options)
         if session.kind == RestoreSession.Kind.ROLLBACK:
-            from restore.engine import rollback
+            from restore.engine.kinds import rollback
 
             ctx = open_session_context(session, None, client, limiter, opener=rollback.new_context)
             return cls(session, ctx, limiter=limiter, process=rollback.process_item, **kw)
@@ -553,7 +555,7 @@ class SessionRunner:
     def _run_rollback(self) -> None:
         """A rollback's steps one after another (sub-folders before their parents); steps with a
         final result row are done already (resume)."""
-        from restore.engine import rollback
+        from restore.engine.kinds import rollback
 
         steps = rollback.plan(self.session)
         self._set_total(len(steps))
@@ -591,7 +593,7 @@ class SessionRunner:
         """A retry session: the dead-letter items it claimed, one after another in restore order,
         in the context of the session they failed in; items with a final result row here are
         done already (resume)."""
-        from restore.engine import dlq_retry
+        from restore.engine.kinds import retry as dlq_retry
 
         original = self.session.retry_of
         if original is None:
@@ -802,7 +804,7 @@ class SessionRunner:
             progress=documents.store(doc) if doc is not None else {},
         )
         if session.kind == RestoreSession.Kind.RETRY and status in RELEASING:
-            from restore.engine import dlq_retry
+            from restore.engine.kinds import retry as dlq_retry
 
             dlq_retry.release(session)  # retriable afresh meanwhile; a resume claims them again
         if session.retry_of_id:  # the original's summary: "since retried", DLQ still open

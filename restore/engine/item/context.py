@@ -12,14 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from restore.engine import documents, row_sql
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import ContentType
-from restore.engine.db_budget import release_idle
-from restore.engine.diffs import field_diff
-from restore.engine.idmap import IdMap
-from restore.engine.looker_client import LookerClient
-from restore.engine.retry import describe_failure
+from restore.engine.core import documents, row_sql
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.diffs import field_diff
+from restore.engine.identity.idmap import IdMap
+from restore.engine.limits.db_budget import release_idle
+from restore.engine.limits.retries import describe_failure
+from restore.engine.looker.client import LookerClient
 
 RETRIES_KEPT = 50  # retried attempts kept per item; the session's tally counts them all
 
@@ -86,6 +86,9 @@ class RestoreContext:
     ids_may_match: frozenset[str] | None = None
     source: ItemSource | None = None
     session: Any = None  # RestoreSession, when there is one (intents, results)
+    # Restores a dependency on the way (--with-dependencies): `item.restore.restore_nested`, set
+    # by whoever opens the context, so reference translation needs no import of the item restore.
+    restore_nested: Callable[[RestoreContext, SourceItem], ItemOutcome] | None = None
     # Called with each dependency outcome restored on the way (--with-dependencies).
     on_dependency: Callable[[ItemOutcome], None] | None = None
     # First pass of a session: references to later types that are not mapped yet are deferred.

@@ -12,13 +12,14 @@ In order, each step only on evidence (`identity`):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
-from restore.engine.content_types import API_PATHS, ContentType
-from restore.engine.context import RestoreContext
-from restore.engine.errors import LookerApiError
-from restore.engine.identity import (
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import API_PATHS, ContentType
+from restore.engine.core.errors import LookerApiError
+from restore.engine.identity.evidence import (
     EVIDENCE_FIELDS,
     WITHOUT_EVIDENCE,
     InstanceCheck,
@@ -28,11 +29,30 @@ from restore.engine.identity import (
     sample_items,
     verdict,
 )
-from restore.engine.looker_client import LookerClient
-from restore.engine.retry import call_with_retries
+from restore.engine.identity.idmap import IdMap
+from restore.engine.limits.retries import call_with_retries
+from restore.engine.looker.client import LookerClient
 
 CT = ContentType
 Body = dict[str, Any]
+
+
+class Lookups(Protocol):
+    """What deciding identity reads of a restore's context (`item.context.RestoreContext`).
+
+    Declared here so that identity depends on no layer above it."""
+
+    client: LookerClient
+    idmap: IdMap
+    config: RestoreConfig
+    same_instance: bool
+    ids_may_match: frozenset[str] | None
+    source: Any
+
+    def cached(self, key: Any, compute: Callable[[], Any]) -> Any: ...
+
+    def attempted_before(self, ct: Any, source_id: str) -> bool: ...
+
 
 # Titles are not unique: on the instance the backup came from, a look or dashboard found by title
 # whose immutable fields say it is another object is not adopted (it is someone's copy).
@@ -74,7 +94,7 @@ def entry_holds(
 
 
 def verify_entry(
-    ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str, recorded: dict[str, Any] | None
+    ctx: Lookups, ct: ContentType, sid: str, dest_id: str, recorded: dict[str, Any] | None
 ) -> bool:
     """The ID map's verifier: one light GET (cached per session) of the object it points at."""
     if str(dest_id).startswith("("):
@@ -84,14 +104,14 @@ def verify_entry(
     return entry_holds(ct, backup, found, recorded)
 
 
-def fetch_light(ctx: RestoreContext, ct: ContentType, dest_id: str) -> Body | None:
+def fetch_light(ctx: Lookups, ct: ContentType, dest_id: str) -> Body | None:
     return ctx.cached(
         ("light", ct, str(dest_id)),
         lambda: ctx.client.get_or_none(object_path(ct, dest_id), {"fields": light_fields(ct)}),
     )
 
 
-def _backup_content(ctx: RestoreContext, ct: ContentType, sid: str) -> Body | None:
+def _backup_content(ctx: Lookups, ct: ContentType, sid: str) -> Body | None:
     if ctx.source is None:
         return None
     item = ctx.source.get_item(ct, sid)
@@ -101,7 +121,7 @@ def _backup_content(ctx: RestoreContext, ct: ContentType, sid: str) -> Body | No
 
 
 # -- same object by ID ----------------------------------------------------------------------------
-def is_same(ctx: RestoreContext, ct: ContentType, content: Body, found: Body | None) -> bool:
+def is_same(ctx: Lookups, ct: ContentType, content: Body, found: Body | None) -> bool:
     """Is `found` (the destination object under the backup item's own ID) that item?"""
     if found is None:
         return False
@@ -111,7 +131,7 @@ def is_same(ctx: RestoreContext, ct: ContentType, content: Body, found: Body | N
     return decided
 
 
-def may_hold_same_id(ctx: RestoreContext, ct: ContentType) -> bool:
+def may_hold_same_id(ctx: Lookups, ct: ContentType) -> bool:
     """Worth a GET under the backup's own ID? On the same instance always; on another one only
     for types with immutable fields of which the session's sample found an object under its own
     ID (a migration into a fresh instance saves a request per item)."""
@@ -122,7 +142,7 @@ def may_hold_same_id(ctx: RestoreContext, ct: ContentType) -> bool:
     return ctx.ids_may_match is None or ct.slug in ctx.ids_may_match
 
 
-def proven_same_id(ctx: RestoreContext, ct: ContentType, sid: str) -> bool:
+def proven_same_id(ctx: Lookups, ct: ContentType, sid: str) -> bool:
     """A reference's target: does the destination hold the backup's object under the same ID?
     (light GET, cached.) Used where no ID-map entry exists."""
     if not may_hold_same_id(ctx, ct):
@@ -138,7 +158,7 @@ def proven_same_id(ctx: RestoreContext, ct: ContentType, sid: str) -> bool:
 
 # -- natural-key hits -----------------------------------------------------------------------------
 def acceptable_hit(
-    ctx: RestoreContext, ct: ContentType, sid: str, content: Body, hit: Body, key_field: str
+    ctx: Lookups, ct: ContentType, sid: str, content: Body, hit: Body, key_field: str
 ) -> bool:
     """May the object found by natural key be this item's counterpart?"""
     dest_id = str(hit.get(key_field))
@@ -152,14 +172,14 @@ def acceptable_hit(
     return True
 
 
-def _belongs_to_other_item(ctx: RestoreContext, ct: ContentType, dest_id: str, hit: Body) -> bool:
+def _belongs_to_other_item(ctx: Lookups, ct: ContentType, dest_id: str, hit: Body) -> bool:
     """The backup holds another item under the hit's ID and the hit is that item's object."""
     other = _backup_content(ctx, ct, dest_id)
     return other is not None and is_same(ctx, ct, other, hit)
 
 
 # -- the instance-level decision ------------------------------------------------------------------
-def decide_instance(ctx: RestoreContext, reader: Any, choice: str) -> InstanceCheck:
+def decide_instance(ctx: Lookups, reader: Any, choice: str) -> InstanceCheck:
     """Sample the destination (unless the user chose), for `ctx.same_instance`."""
     check = InstanceCheck()
     if reader is not None:
@@ -172,7 +192,7 @@ def decide_instance(ctx: RestoreContext, reader: Any, choice: str) -> InstanceCh
     return check
 
 
-def _sample_fetch(ctx: RestoreContext, ct: ContentType, sid: str, fields: str) -> Body | None:
+def _sample_fetch(ctx: Lookups, ct: ContentType, sid: str, fields: str) -> Body | None:
     """One sampled ID, retried like any request; an answer that never comes proves nothing either
     way ({}: counted as undecided), so a flaky destination does not fail the session's start."""
     get = partial(ctx.client.get_or_none, object_path(ct, sid), {"fields": fields})

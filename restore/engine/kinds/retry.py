@@ -25,15 +25,16 @@ from typing import Any
 
 from django.utils import timezone
 
-from restore.engine import dlq, documents
-from restore.engine.backup_reader import BackupError, open_backup
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import ContentType
-from restore.engine.errors import RestoreError
-from restore.engine.retry import call_with_retries
-from restore.engine.rollback import inherited_limits
-from restore.engine.session import record_outcome
-from restore.engine.words import plural
+from restore.engine.backup.reader import BackupError, open_backup
+from restore.engine.core import documents
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import RestoreError
+from restore.engine.core.words import plural
+from restore.engine.kinds.rollback import inherited_limits
+from restore.engine.limits.retries import call_with_retries
+from restore.engine.run import dlq
+from restore.engine.run.session import record_outcome
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
@@ -179,7 +180,7 @@ def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
 def source_item(original: RestoreSession, dead: DeadLetterItem) -> Any:
     """What a dead-letter item runs again: a rollback's step, else the backup item."""
     if original.kind == RestoreSession.Kind.ROLLBACK:
-        from restore.engine import rollback
+        from restore.engine.kinds import rollback
 
         step = rollback.item_for(original, dead.content_type, dead.content_id)
         if step is None:
@@ -200,7 +201,7 @@ def _record(
     )
 
 
-def report(retries: list[RestoreSession]) -> dict[str, Any]:
+def retry_report(retries: list[RestoreSession]) -> dict[str, Any]:
     """What the retry sessions did, per item (`dlq retry --json`)."""
     out: dict[str, Any] = {"retried": 0, "resolved": 0, "failed": 0, "items": [], "sessions": []}
     for retry in retries:

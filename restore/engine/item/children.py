@@ -14,19 +14,19 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from restore.engine.content_types import ContentType
-from restore.engine.context import RestoreContext
-from restore.engine.diffs import field_diff, same
-from restore.engine.errors import MissingDependencyError
-from restore.engine.fanout import run_all
-from restore.engine.payloads import query_body, user_email, writable
-from restore.engine.references import (
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.diffs import field_diff, same
+from restore.engine.core.errors import MissingDependencyError
+from restore.engine.item.context import RestoreContext
+from restore.engine.item.fanout import run_all
+from restore.engine.item.references import (
     drop_unresolved,
     later_ref,
     ref,
     remember_user_email,
     soft_ref,
 )
+from restore.engine.looker.payloads import query_body, user_email, writable
 
 CT = ContentType
 Body = dict[str, Any]

@@ -23,14 +23,15 @@ from typing import Any
 from django.conf import settings
 from django.db import close_old_connections
 
-from restore.engine import apply_plan, malloc_trim
-from restore.engine.backup_reader import open_backup
-from restore.engine.content_types import ContentType
-from restore.engine.context import RestoreContext
-from restore.engine.db_budget import release_idle
-from restore.engine.graph import SELF_REFERENCES
-from restore.engine.rate_limiter import AdaptiveRateLimiter, shared_limiter
-from restore.engine.runner import (
+from restore.engine.backup.order import SELF_REFERENCES
+from restore.engine.backup.reader import open_backup
+from restore.engine.core.content_types import ContentType
+from restore.engine.item.context import RestoreContext
+from restore.engine.kinds import apply as apply_plan
+from restore.engine.limits.db_budget import release_idle
+from restore.engine.limits.rate_limiter import AdaptiveRateLimiter, shared_limiter
+from restore.engine.run import malloc_trim
+from restore.engine.run.runner import (
     FINAL_ACTIONS,
     ItemRunner,
     Progress,
@@ -43,7 +44,7 @@ from restore.engine.runner import (
     record_dependency,
     run_level_items,
 )
-from restore.engine.session import counts_by_type, retried_counts, selection_of
+from restore.engine.run.session import counts_by_type, retried_counts, selection_of
 from restore.models import RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)

@@ -19,7 +19,7 @@ class RestoreConfig(BaseModel):
     # in one round; 4 measured 5-7% faster than 3 in bench/ and no more CPU per item);
     # 1 sends them one after another.
     fanout: int = Field(4, ge=1, le=4)
-    # None: no ceiling, the limiter finds what the destination takes (restore.engine.rate_limiter).
+    # None: no ceiling, the limiter finds what the destination takes (restore.engine.limits.rate_limiter).
     rate_limit_per_second: float | None = Field(None, gt=0)
     rate_limit_per_minute: float | None = Field(None, gt=0)
     checkpoint_interval: int = Field(100, ge=1, le=100_000)
@@ -37,9 +37,9 @@ class RestoreConfig(BaseModel):
     # (without it such a rollback is refused before its first write, listing them).
     confirm_changed: bool = False
     # Applying a saved plan: only the items that dry run would create or update, after checking
-    # the destination still holds what it saw (`restore.engine.apply_plan`).
+    # the destination still holds what it saw (`restore.engine.kinds.apply`).
     plan_session_id: int | None = None
-    # A retry session: exactly the dead-letter items it claimed (`restore.engine.dlq_retry`).
+    # A retry session: exactly the dead-letter items it claimed (`restore.engine.kinds.retry`).
     dlq_item_ids: list[int] = Field(default_factory=list)
     # The selection filters (content types, IDs, search, owner, folder, dates, include_deleted);
     # validated by the backup reader's Selection model.
@@ -47,7 +47,7 @@ class RestoreConfig(BaseModel):
 
     @property
     def fanout_budget(self) -> int:
-        """Sub-requests in flight at once for the whole session (see `restore.engine.fanout`)."""
+        """Sub-requests in flight at once for the whole session (see `restore.engine.item.fanout`)."""
         return self.workers * self.fanout if self.fanout > 1 else 1
 
     @property

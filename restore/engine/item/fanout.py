@@ -23,8 +23,8 @@ from typing import Any, Generic, TypeVar
 
 from django.db import connections
 
-from restore.engine.context import RestoreContext
-from restore.engine.db_budget import release_idle
+from restore.engine.item.context import RestoreContext
+from restore.engine.limits.db_budget import release_idle
 
 T = TypeVar("T")
 

@@ -35,8 +35,8 @@ from looker_sdk.rtl import auth_session, auth_token, serialize, transport
 from looker_sdk.sdk import constants
 from looker_sdk.sdk.api40 import methods as methods40
 
-from restore.engine.db_budget import release_idle
-from restore.engine.errors import LookerApiError
+from restore.engine.core.errors import LookerApiError, RestoreError
+from restore.engine.limits.db_budget import release_idle
 
 if TYPE_CHECKING:
     from restore.models import Destination
@@ -554,6 +554,25 @@ def check_connection(destination: Destination) -> str:
         raise
     version = client.versions()
     return str(version.get("looker_release_version") or "unknown")
+
+
+def check_destination(destination: Destination) -> bool:
+    """Log in and read the Looker version; remember the outcome for the health display."""
+    from django.utils import timezone
+
+    try:
+        destination.looker_version = check_connection(destination)
+    except (RestoreError, OSError) as exc:
+        destination.last_check_ok = False
+        destination.last_check_message = str(exc)
+    else:
+        destination.last_check_ok = True
+        destination.last_check_message = f"Connected: Looker {destination.looker_version}"
+    destination.last_checked_at = timezone.now()
+    destination.save(
+        update_fields=["looker_version", "last_check_ok", "last_check_message", "last_checked_at"]
+    )
+    return bool(destination.last_check_ok)
 
 
 def sdk_version() -> str:

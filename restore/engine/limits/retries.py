@@ -24,8 +24,8 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from restore.engine import documents
-from restore.engine.errors import LookerApiError
+from restore.engine.core import documents
+from restore.engine.core.errors import LookerApiError
 
 T = TypeVar("T")
 

@@ -13,21 +13,21 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from restore.engine import row_sql
-from restore.engine.content_types import NOT_RESTORABLE, ContentType
-from restore.engine.context import ItemOutcome, RestoreContext, SourceItem
-from restore.engine.counterpart import (
+from restore.engine.core import row_sql
+from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
+from restore.engine.core.diffs import field_diff
+from restore.engine.core.errors import ItemTooLargeError, LookerApiError
+from restore.engine.identity.counterpart import (
     acceptable_hit,
     entry_holds,
     is_same,
     may_hold_same_id,
     recorded_evidence,
 )
-from restore.engine.diffs import field_diff
-from restore.engine.errors import ItemTooLargeError, LookerApiError
-from restore.engine.payloads import writable
-from restore.engine.references import ROOT_FLAGS, equivalent_folder, prefetch
-from restore.engine.restorers import RESTORERS, TypeRestorer
+from restore.engine.item.context import ItemOutcome, RestoreContext, SourceItem
+from restore.engine.item.references import ROOT_FLAGS, equivalent_folder, prefetch
+from restore.engine.item.restorers import RESTORERS, TypeRestorer
+from restore.engine.looker.payloads import writable
 
 Body = dict[str, Any]
 
@@ -45,6 +45,11 @@ def source_id_of(item: SourceItem) -> str:
 
 def display_name(content: Body) -> str:
     return str(content.get("title") or content.get("name") or content.get("email") or "")[:500]
+
+
+def restore_nested(ctx: RestoreContext, item: SourceItem) -> ItemOutcome:
+    """Restore `item` as another item's dependency (`RestoreContext.restore_nested`)."""
+    return restore_item(ctx, item, nested=True)
 
 
 def restore_item(

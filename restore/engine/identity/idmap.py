@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from restore.engine import row_sql
-from restore.engine.content_types import ContentType
+from restore.engine.core import row_sql
+from restore.engine.core.content_types import ContentType
 
 # The source key of every entry: backups carry no trustworthy source identity (see above).
 SOURCE_KEY = ""

@@ -52,8 +52,8 @@ from typing import Any
 import msgspec
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
-from restore.engine.content_types import ContentType
-from restore.engine.words import plural
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.words import plural
 
 SQLITE_HEADER = b"SQLite format 3\x00"
 SUPPORTED_SCHEMA_VERSIONS = frozenset({2, 3, 4})

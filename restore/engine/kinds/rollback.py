@@ -23,17 +23,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from restore.engine import documents
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import RESTORE_ORDER, ContentType
-from restore.engine.context import ItemOutcome, RestoreContext
-from restore.engine.diffs import fields_moved
-from restore.engine.errors import LookerApiError, RestoreError
-from restore.engine.idmap import IdMap
-from restore.engine.restore_item import restore_item
-from restore.engine.restorers import RESTORERS
-from restore.engine.session import record_changed
-from restore.engine.words import plural
+from restore.engine.core import documents
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import RESTORE_ORDER, ContentType
+from restore.engine.core.diffs import fields_moved
+from restore.engine.core.errors import LookerApiError, RestoreError
+from restore.engine.core.words import plural
+from restore.engine.identity.idmap import IdMap
+from restore.engine.item.context import ItemOutcome, RestoreContext
+from restore.engine.item.restore import restore_item
+from restore.engine.item.restorers import RESTORERS
+from restore.engine.run.session import record_changed
 from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
 RANK = {ct: n for n, ct in enumerate(RESTORE_ORDER)}

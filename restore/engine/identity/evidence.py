@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from restore.engine.content_types import ContentType
+from restore.engine.core.content_types import ContentType
 
 CT = ContentType
 Body = dict[str, Any]
@@ -161,7 +161,7 @@ class InstanceCheck:
 
 def sample_items(reader: Any, size: int = SAMPLE_SIZE) -> list[tuple[ContentType, str, Body]]:
     """Up to `size` backup items with immutable fields, spread over the types that have them."""
-    from restore.engine.backup_reader import Selection
+    from restore.engine.backup.reader import Selection
 
     types = [ct for ct in EVIDENCE_FIELDS if ct != CT.LOOKML_MODEL]
     per_type = max(1, size // len(types))

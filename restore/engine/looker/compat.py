@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from restore.engine.errors import LookerApiError, RestoreError
-from restore.engine.payloads import spec_fields
+from restore.engine.core.errors import LookerApiError, RestoreError
+from restore.engine.looker.payloads import spec_fields
 
 SPEC_RELEASE = "26.12.3"
 

@@ -9,15 +9,15 @@ import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from restore.engine import documents
-from restore.engine.content_types import ContentType
-from restore.engine.context import RestoreContext
-from restore.engine.counterpart import TITLED, acceptable_hit, is_same, may_hold_same_id
-from restore.engine.diffs import fields_moved
-from restore.engine.errors import LookerApiError, MissingDependencyError, RestoreError
-from restore.engine.restorers import RESTORERS
-from restore.engine.session import record_changed
-from restore.engine.words import plural
+from restore.engine.core import documents
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.diffs import fields_moved
+from restore.engine.core.errors import LookerApiError, MissingDependencyError, RestoreError
+from restore.engine.core.words import plural
+from restore.engine.identity.counterpart import TITLED, acceptable_hit, is_same, may_hold_same_id
+from restore.engine.item.context import RestoreContext
+from restore.engine.item.restorers import RESTORERS
+from restore.engine.run.session import record_changed
 from restore.models import RestoreSession
 
 # The plan's rows an apply writes: what it would create or update. Unchanged, skipped and failed

@@ -12,12 +12,12 @@ import contextlib
 from functools import partial
 from typing import Any
 
-from restore.engine.content_types import ContentType
-from restore.engine.context import RestoreContext
-from restore.engine.counterpart import proven_same_id
-from restore.engine.errors import MissingDependencyError, RestoreError
-from restore.engine.fanout import run_all
-from restore.engine.payloads import user_email
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import MissingDependencyError, RestoreError
+from restore.engine.identity.counterpart import proven_same_id
+from restore.engine.item.context import RestoreContext
+from restore.engine.item.fanout import run_all
+from restore.engine.looker.payloads import user_email
 
 
 def ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str | None:
@@ -128,14 +128,12 @@ def restore_dependency(ctx: RestoreContext, ct: ContentType, sid: str, field: st
 
 
 def _restore_dependency(ctx: RestoreContext, ct: ContentType, sid: str, field: str) -> str:
-    from restore.engine.restore_item import restore_item
-
     item = ctx.source.get_item(ct, sid) if ctx.source else None
-    if item is None:
+    if item is None or ctx.restore_nested is None:
         raise MissingDependencyError(
             f"{field} refers to {ct.slug} {sid}: missing in the destination and not in the backup"
         )
-    outcome = restore_item(ctx, item, nested=True)
+    outcome = ctx.restore_nested(ctx, item)
     if ctx.on_dependency is not None:
         ctx.on_dependency(outcome)
     if not outcome.destination_id:

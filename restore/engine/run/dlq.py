@@ -1,7 +1,7 @@
 """The dead-letter queue: items that finally failed, with everything needed to understand and retry.
 
 `record_failure` stores the full context (blob, request, response, error class, stack trace, the
-history of attempts). Running items again is `restore.engine.dlq_retry`'s (it needs the runner,
+history of attempts). Running items again is `restore.engine.kinds.retry`'s (it needs the runner,
 which needs this module).
 """
 
@@ -14,10 +14,10 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from restore.engine import documents
-from restore.engine.backup_reader import BackupItem
-from restore.engine.content_types import ContentType
-from restore.engine.errors import LookerApiError
+from restore.engine.backup.reader import BackupItem
+from restore.engine.core import documents
+from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import LookerApiError
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 
 

@@ -1,4 +1,4 @@
-"""The pieces of a restore session the runner (`restore.engine.runner`, the one way to run a
+"""The pieces of a restore session the runner (`restore.engine.run.runner`, the one way to run a
 session of any kind) strings together:
 - `start_session(...)` creates the RestoreSession row; `open_context(session, reader)` builds the
   RestoreContext (client, ID map, options, compatibility check);
@@ -17,19 +17,19 @@ from typing import Any
 from django.db import models, transaction
 from django.utils import timezone
 
-from restore.engine import documents, row_sql
-from restore.engine.backup_reader import BackupError, Selection
-from restore.engine.compat import check_compatibility
-from restore.engine.config import RestoreConfig
-from restore.engine.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
-from restore.engine.context import ItemOutcome, RestoreContext
-from restore.engine.counterpart import decide_instance, verify_entry
-from restore.engine.errors import LookerApiError
-from restore.engine.graph import SELF_REFERENCES, ordered_items
-from restore.engine.idmap import IdMap
-from restore.engine.looker_client import LookerClient
-from restore.engine.restore_item import display_name, source_id_of
-from restore.engine.words import plural
+from restore.engine.backup.order import SELF_REFERENCES, ordered_items
+from restore.engine.backup.reader import BackupError, Selection
+from restore.engine.core import documents, row_sql
+from restore.engine.core.config import RestoreConfig
+from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.engine.core.errors import LookerApiError
+from restore.engine.core.words import plural
+from restore.engine.identity.counterpart import decide_instance, verify_entry
+from restore.engine.identity.idmap import IdMap
+from restore.engine.item.context import ItemOutcome, RestoreContext
+from restore.engine.item.restore import display_name, restore_nested, source_id_of
+from restore.engine.looker.client import LookerClient
+from restore.engine.looker.compat import check_compatibility
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -65,6 +65,7 @@ def open_context(
         same_instance=False,
         source=reader,
         session=session,
+        restore_nested=restore_nested,
     )
     ctx.idmap.verifier = lambda ct, sid, dest, recorded: verify_entry(ctx, ct, sid, dest, recorded)
     ctx.compat = check_compatibility(client)
