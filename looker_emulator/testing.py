@@ -120,6 +120,13 @@ def running_emulator(
         client_id=client_id,
         client_secret=client_secret,
     )
+    with _serving_thread(emu) as loop:
+        yield RunningEmulator(emu, loop, emu.api.base_url)
+
+
+@contextlib.contextmanager
+def _serving_thread(emu: Emulator) -> Iterator[asyncio.AbstractEventLoop]:
+    """Serve emu on 127.0.0.1:<free port> from a daemon thread's event loop; stop when done."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -153,9 +160,8 @@ def running_emulator(
         raise RuntimeError("emulator did not start within 30 s")
     if "error" in holder:
         raise RuntimeError(f"emulator failed to start: {holder['error']!r}")
-    handle = RunningEmulator(emu, loop, emu.api.base_url)
     try:
-        yield handle
+        yield loop
     finally:
         loop.call_soon_threadsafe(holder["stop"].set)
         thread.join(10)
