@@ -100,6 +100,10 @@ RENAMED_OPS = {
 }
 
 
+def _as_stored(rows: list[Any]) -> list[Any]:
+    return rows
+
+
 class Api(Rendering, Listing, TypeRules, Operations):
     """The emulated Looker API over one State."""
 
@@ -126,6 +130,8 @@ class Api(Rendering, Listing, TypeRules, Operations):
         self.violations: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._defaults: dict[str, dict[str, Any]] = {}
         self.handlers: dict[str, Callable[[Request], Any]] = {}
+        # The order a parent's parts are answered in; the Emulator shuffles them when told to.
+        self.arrange: Callable[[list[Any]], list[Any]] = _as_stored
         self._register()
 
     # -- plumbing ----------------------------------------------------------------------------------

@@ -145,6 +145,7 @@ class Emulator:
             self.spec, state, strict=strict, client_id=client_id, client_secret=client_secret
         )
         self.injector = FaultInjector(faults)
+        self.api.arrange = self.injector.arrange  # sub-resources as stored, or shuffled
         self.stats = Stats()
         self.allow_remote_control = False
         self.connections: set[HttpProtocol] = set()

@@ -16,7 +16,8 @@
 `state` may be None (the empty migration target: system folders, API user, LookML models), a state
 document (dict), a path to a state JSON file, or a `State`. `items`/`seed` generate one instead. Fault
 keyword arguments are those of `looker_emulator.faults.Faults` (latency_ms, jitter_ms, rate_limit,
-error_rate, reset_rate, reset_after_rate, slow_rate, slow_ms, hang_rate, hang_s, seed, rules);
+error_rate, reset_rate, reset_after_rate, slow_rate, slow_ms, hang_rate, hang_s, seed, rules,
+shuffle_lists, shuffle_seed);
 `set_faults` also takes add_rules, throttle_seconds and clear. `strict=False` is the --lenient mode.
 The server binds an ephemeral loopback port; every call above is thread-safe (it runs on the server's
 loop). `emulator_process(*cli_args, state_file=None)` runs `serve` as a subprocess and yields its URL.
