@@ -6,14 +6,31 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from looker_emulator.testing import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 
+if TYPE_CHECKING:
+    from looker_emulator.server import Emulator
+
+
+# The fault flags of `serve`, named as the fields of `looker_emulator.faults.Faults`.
+FAULT_FLAGS = (
+    "latency_ms",
+    "jitter_ms",
+    "rate_limit",
+    "error_rate",
+    "reset_rate",
+    "reset_after_rate",
+    "slow_rate",
+    "slow_ms",
+    "hang_rate",
+    "hang_s",
+)
+
 
 def _serve(args: argparse.Namespace) -> int:
-    from looker_emulator.faults import Faults
-    from looker_emulator.server import Emulator, NotLoopbackError, check_bind_host, run_forever
-    from looker_emulator.testing import make_state
+    from looker_emulator.server import NotLoopbackError, check_bind_host, run_forever
 
     try:
         check_bind_host(args.host, args.allow_non_loopback)
@@ -21,38 +38,10 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     started = time.monotonic()
-    if args.backup:
-        from looker_emulator.from_backup import state_from_backup
-
-        state = make_state(state_from_backup(args.backup))
-    else:
-        state = make_state(args.state, items=args.items, seed=args.seed or 0)
-    faults = Faults(
-        latency_ms=args.latency_ms,
-        jitter_ms=args.jitter_ms,
-        rate_limit=args.rate_limit,
-        error_rate=args.error_rate,
-        reset_rate=args.reset_rate,
-        reset_after_rate=args.reset_after_rate,
-        slow_rate=args.slow_rate,
-        slow_ms=args.slow_ms,
-        hang_rate=args.hang_rate,
-        hang_s=args.hang_s,
-        seed=args.seed,
-    )
-    emu = Emulator(
-        state,
-        faults=faults,
-        strict=not args.lenient,
-        client_id=args.client_id,
-        client_secret=args.client_secret,
-    )
-    emu.allow_remote_control = args.allow_remote_control
-    if args.access_log:
-        emu.access_log = lambda line: print(line, flush=True)
+    emu = _emulator(args)
 
     def ready(url: str) -> None:
-        counts = state.counts()
+        counts = emu.state.counts()
         print(
             f"looker-emulator: {sum(counts.values())} records loaded in "
             f"{time.monotonic() - started:.1f}s; client_id={args.client_id}",
@@ -69,6 +58,32 @@ def _serve(args: argparse.Namespace) -> int:
         write_state_file(emu.state.export(copy_records=False), args.save_state)
         print(f"looker-emulator: state saved to {args.save_state}", flush=True)
     return 0
+
+
+def _emulator(args: argparse.Namespace) -> Emulator:
+    """The emulator `serve` runs: its state (--backup, --state or --items), faults and options."""
+    from looker_emulator.faults import Faults
+    from looker_emulator.server import Emulator
+    from looker_emulator.testing import make_state
+
+    if args.backup:
+        from looker_emulator.from_backup import state_from_backup
+
+        state = make_state(state_from_backup(args.backup))
+    else:
+        state = make_state(args.state, items=args.items, seed=args.seed or 0)
+    faults = Faults(**{name: getattr(args, name) for name in FAULT_FLAGS}, seed=args.seed)
+    emu = Emulator(
+        state,
+        faults=faults,
+        strict=not args.lenient,
+        client_id=args.client_id,
+        client_secret=args.client_secret,
+    )
+    emu.allow_remote_control = args.allow_remote_control
+    if args.access_log:
+        emu.access_log = lambda line: print(line, flush=True)
+    return emu
 
 
 def _generate(args: argparse.Namespace) -> int:
@@ -119,58 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the Looker API 4.0 emulator")
-    serve.add_argument("--port", type=int, default=19999, help="TCP port (0 = any free port)")
-    serve.add_argument(
-        "--host", default="127.0.0.1", help="bind address (loopback only by default)"
-    )
-    serve.add_argument(
-        "--allow-non-loopback", action="store_true", help="allow binding a non-loopback address"
-    )
-    serve.add_argument(
-        "--allow-remote-control", action="store_true", help="let non-loopback peers use /_emulator/"
-    )
-    serve.add_argument(
-        "--state", help="state JSON file to load (generate --out / GET /_emulator/export)"
-    )
-    serve.add_argument("--backup", help="serve the content of a lookervault backup (.db)")
-    serve.add_argument(
-        "--items", type=int, help="generate an instance of about N items instead of --state"
-    )
-    serve.add_argument("--latency-ms", type=float, default=0.0)
-    serve.add_argument("--jitter-ms", type=float, default=0.0)
-    serve.add_argument(
-        "--rate-limit", type=float, default=0.0, help="requests/s before answering 429 (0 = off)"
-    )
-    serve.add_argument(
-        "--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx"
-    )
-    serve.add_argument(
-        "--reset-rate", type=float, default=0.0, help="fraction of connections dropped"
-    )
-    serve.add_argument(
-        "--reset-after-rate",
-        type=float,
-        default=0.0,
-        help="fraction of requests processed, then dropped unanswered (lost responses)",
-    )
-    serve.add_argument(
-        "--slow-rate", type=float, default=0.0, help="fraction of requests delayed by --slow-ms"
-    )
-    serve.add_argument("--slow-ms", type=float, default=2000.0)
-    serve.add_argument(
-        "--hang-rate", type=float, default=0.0, help="fraction of requests never answered"
-    )
-    serve.add_argument("--hang-s", type=float, default=3600.0)
-    serve.add_argument(
-        "--seed", type=int, default=None, help="seed for faults (and --items generation)"
-    )
-    serve.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
-    serve.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
-    serve.add_argument(
-        "--lenient", action="store_true", help="ignore read-only/unknown fields instead of 422"
-    )
-    serve.add_argument("--access-log", action="store_true", help="print one line per API request")
-    serve.add_argument("--save-state", help="write the state to this file on SIGINT/SIGTERM")
+    _serve_flags(serve)
+    _fault_flags(serve)
+    _server_options(serve)
     serve.set_defaults(func=_serve)
 
     gen = sub.add_parser("generate", help="write a synthetic instance as a state JSON file")
@@ -196,6 +162,70 @@ def build_parser() -> argparse.ArgumentParser:
         "wreck", help="delete/trash/modify a random fraction of a running instance", add_help=False
     )
     return parser
+
+
+def _serve_flags(serve: argparse.ArgumentParser) -> None:
+    """Where `serve` listens, and what it serves."""
+    serve.add_argument("--port", type=int, default=19999, help="TCP port (0 = any free port)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="bind address (loopback only by default)"
+    )
+    serve.add_argument(
+        "--allow-non-loopback", action="store_true", help="allow binding a non-loopback address"
+    )
+    serve.add_argument(
+        "--allow-remote-control", action="store_true", help="let non-loopback peers use /_emulator/"
+    )
+    serve.add_argument(
+        "--state", help="state JSON file to load (generate --out / GET /_emulator/export)"
+    )
+    serve.add_argument("--backup", help="serve the content of a lookervault backup (.db)")
+    serve.add_argument(
+        "--items", type=int, help="generate an instance of about N items instead of --state"
+    )
+
+
+def _fault_flags(serve: argparse.ArgumentParser) -> None:
+    """`serve`'s faults (FAULT_FLAGS): latency, rate limit, errors, dropped, slow and hung requests."""
+    serve.add_argument("--latency-ms", type=float, default=0.0)
+    serve.add_argument("--jitter-ms", type=float, default=0.0)
+    serve.add_argument(
+        "--rate-limit", type=float, default=0.0, help="requests/s before answering 429 (0 = off)"
+    )
+    serve.add_argument(
+        "--error-rate", type=float, default=0.0, help="fraction of requests answered 5xx"
+    )
+    serve.add_argument(
+        "--reset-rate", type=float, default=0.0, help="fraction of connections dropped"
+    )
+    serve.add_argument(
+        "--reset-after-rate",
+        type=float,
+        default=0.0,
+        help="fraction of requests processed, then dropped unanswered (lost responses)",
+    )
+    serve.add_argument(
+        "--slow-rate", type=float, default=0.0, help="fraction of requests delayed by --slow-ms"
+    )
+    serve.add_argument("--slow-ms", type=float, default=2000.0)
+    serve.add_argument(
+        "--hang-rate", type=float, default=0.0, help="fraction of requests never answered"
+    )
+    serve.add_argument("--hang-s", type=float, default=3600.0)
+
+
+def _server_options(serve: argparse.ArgumentParser) -> None:
+    """`serve`'s seed, credentials, strictness, access log and state saving."""
+    serve.add_argument(
+        "--seed", type=int, default=None, help="seed for faults (and --items generation)"
+    )
+    serve.add_argument("--client-id", default=DEFAULT_CLIENT_ID)
+    serve.add_argument("--client-secret", default=DEFAULT_CLIENT_SECRET)
+    serve.add_argument(
+        "--lenient", action="store_true", help="ignore read-only/unknown fields instead of 422"
+    )
+    serve.add_argument("--access-log", action="store_true", help="print one line per API request")
+    serve.add_argument("--save-state", help="write the state to this file on SIGINT/SIGTERM")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,85 @@ SCHEMA_DESCRIPTION = "Added unique constraints for idempotent upsert operations"
 # -- DDL, byte for byte what lookervault leaves in sqlite_master ------------------------------------
 # (SQLite keeps a statement's text from the object name on, so the indentation below matters.)
 
+# The tables lookervault's version-3 migration rebuilds to add their UNIQUE constraints: columns and
+# indexes written once, laid out by `_ddl` as each step of the migration lays them out.
+_REBUILT: dict[str, tuple[tuple[str, ...], tuple[tuple[str, str], ...]]] = {
+    "sync_checkpoints": (
+        (
+            "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            "session_id TEXT",
+            "content_type INTEGER NOT NULL",
+            "checkpoint_data TEXT NOT NULL",
+            "started_at TEXT NOT NULL",
+            "completed_at TEXT DEFAULT NULL",
+            "item_count INTEGER DEFAULT 0",
+            "error_message TEXT DEFAULT NULL",
+            "UNIQUE(session_id, content_type, started_at)",
+        ),
+        (
+            ("idx_checkpoint_type_completed", "content_type, completed_at"),
+            ("idx_checkpoint_session", "session_id"),
+        ),
+    ),
+    "restoration_checkpoints": (
+        (
+            "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            "session_id TEXT NOT NULL",
+            "content_type INTEGER NOT NULL",
+            "checkpoint_data TEXT NOT NULL",
+            "started_at TEXT NOT NULL",
+            "completed_at TEXT",
+            "item_count INTEGER DEFAULT 0",
+            "error_count INTEGER DEFAULT 0",
+            "UNIQUE(session_id, content_type, started_at)",
+            "FOREIGN KEY (session_id) REFERENCES restoration_sessions(id) ON DELETE CASCADE",
+        ),
+        (
+            ("idx_restoration_checkpoint_session", "session_id"),
+            ("idx_restoration_checkpoint_type", "content_type"),
+        ),
+    ),
+    "dead_letter_queue": (
+        (
+            "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            "session_id TEXT NOT NULL",
+            "content_id TEXT NOT NULL",
+            "content_type INTEGER NOT NULL",
+            "content_data BLOB NOT NULL",
+            "error_message TEXT NOT NULL",
+            "error_type TEXT NOT NULL",
+            "stack_trace TEXT",
+            "retry_count INTEGER NOT NULL",
+            "failed_at TEXT NOT NULL",
+            "metadata TEXT",
+            "UNIQUE(session_id, content_id, content_type, retry_count)",
+            "FOREIGN KEY (session_id) REFERENCES restoration_sessions(id) ON DELETE CASCADE",
+        ),
+        (
+            ("idx_dlq_session", "session_id"),
+            ("idx_dlq_content", "content_type, content_id"),
+            ("idx_dlq_failed_at", "failed_at DESC"),
+        ),
+    ),
+}
+
+
+def _ddl(table: str, indent: int, *, v3: bool) -> list[str]:
+    """CREATE TABLE then CREATE INDEX statements of a rebuilt table: as version 3 creates them
+    (`IF NOT EXISTS`), or as the migration recreates them (into `<table>_tmp`); `indent` is where
+    lookervault's source had them, which SQLite keeps in `sqlite_master`."""
+    columns, indexes = _REBUILT[table]
+    pad, end = " " * indent, " " * (indent - 4)
+    if_new = "IF NOT EXISTS " if v3 else ""
+    body = ",\n".join(f"{pad}    {column}" for column in columns)
+    create = (
+        f"\n{pad}CREATE TABLE {if_new}{table if v3 else table + '_tmp'} (\n{body}\n{pad})\n{end}"
+    )
+    return [create] + [
+        f"\n{pad}CREATE INDEX {if_new}{name}\n{pad}ON {table}({on})\n{end}" for name, on in indexes
+    ]
+
+
 _CREATE_V3 = [
     """
         CREATE TABLE IF NOT EXISTS schema_version (
@@ -117,27 +196,7 @@ _CREATE_V3 = [
           AND folder_id IS NOT NULL
           AND content_type IN (1, 2, 6, 5)
     """,
-    """
-        CREATE TABLE IF NOT EXISTS sync_checkpoints (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            session_id TEXT,
-            content_type INTEGER NOT NULL,
-            checkpoint_data TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            completed_at TEXT DEFAULT NULL,
-            item_count INTEGER DEFAULT 0,
-            error_message TEXT DEFAULT NULL,
-            UNIQUE(session_id, content_type, started_at)
-        )
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_checkpoint_type_completed
-        ON sync_checkpoints(content_type, completed_at)
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_checkpoint_session
-        ON sync_checkpoints(session_id)
-    """,
+    *_ddl("sync_checkpoints", 8, v3=True),
     """
         CREATE TABLE IF NOT EXISTS extraction_sessions (
             id TEXT PRIMARY KEY NOT NULL,
@@ -181,28 +240,7 @@ _CREATE_V3 = [
         CREATE INDEX IF NOT EXISTS idx_restoration_session_started
         ON restoration_sessions(started_at DESC)
     """,
-    """
-        CREATE TABLE IF NOT EXISTS restoration_checkpoints (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            session_id TEXT NOT NULL,
-            content_type INTEGER NOT NULL,
-            checkpoint_data TEXT NOT NULL,
-            started_at TEXT NOT NULL,
-            completed_at TEXT,
-            item_count INTEGER DEFAULT 0,
-            error_count INTEGER DEFAULT 0,
-            UNIQUE(session_id, content_type, started_at),
-            FOREIGN KEY (session_id) REFERENCES restoration_sessions(id) ON DELETE CASCADE
-        )
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_restoration_checkpoint_session
-        ON restoration_checkpoints(session_id)
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_restoration_checkpoint_type
-        ON restoration_checkpoints(content_type)
-    """,
+    *_ddl("restoration_checkpoints", 8, v3=True),
     """
         CREATE TABLE IF NOT EXISTS id_mappings (
             source_instance TEXT NOT NULL,
@@ -223,128 +261,12 @@ _CREATE_V3 = [
         CREATE INDEX IF NOT EXISTS idx_id_mapping_session
         ON id_mappings(session_id)
     """,
-    """
-        CREATE TABLE IF NOT EXISTS dead_letter_queue (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            session_id TEXT NOT NULL,
-            content_id TEXT NOT NULL,
-            content_type INTEGER NOT NULL,
-            content_data BLOB NOT NULL,
-            error_message TEXT NOT NULL,
-            error_type TEXT NOT NULL,
-            stack_trace TEXT,
-            retry_count INTEGER NOT NULL,
-            failed_at TEXT NOT NULL,
-            metadata TEXT,
-            UNIQUE(session_id, content_id, content_type, retry_count),
-            FOREIGN KEY (session_id) REFERENCES restoration_sessions(id) ON DELETE CASCADE
-        )
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_dlq_session
-        ON dead_letter_queue(session_id)
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_dlq_content
-        ON dead_letter_queue(content_type, content_id)
-    """,
-    """
-        CREATE INDEX IF NOT EXISTS idx_dlq_failed_at
-        ON dead_letter_queue(failed_at DESC)
-    """,
+    *_ddl("dead_letter_queue", 8, v3=True),
 ]
 
-# The version-3 migration: each checkpoint/DLQ table is copied into a `_tmp` table carrying its UNIQUE
+# The version-3 migration: each of those tables is copied into a `_tmp` table carrying its UNIQUE
 # constraint, the old one dropped, the copy renamed, and its indexes created again.
-_REBUILDS: list[tuple[str, str, list[str]]] = [
-    (
-        "sync_checkpoints",
-        """
-            CREATE TABLE sync_checkpoints_tmp (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                session_id TEXT,
-                content_type INTEGER NOT NULL,
-                checkpoint_data TEXT NOT NULL,
-                started_at TEXT NOT NULL,
-                completed_at TEXT DEFAULT NULL,
-                item_count INTEGER DEFAULT 0,
-                error_message TEXT DEFAULT NULL,
-                UNIQUE(session_id, content_type, started_at)
-            )
-        """,
-        [
-            """
-            CREATE INDEX idx_checkpoint_type_completed
-            ON sync_checkpoints(content_type, completed_at)
-        """,
-            """
-            CREATE INDEX idx_checkpoint_session
-            ON sync_checkpoints(session_id)
-        """,
-        ],
-    ),
-    (
-        "restoration_checkpoints",
-        """
-            CREATE TABLE restoration_checkpoints_tmp (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                session_id TEXT NOT NULL,
-                content_type INTEGER NOT NULL,
-                checkpoint_data TEXT NOT NULL,
-                started_at TEXT NOT NULL,
-                completed_at TEXT,
-                item_count INTEGER DEFAULT 0,
-                error_count INTEGER DEFAULT 0,
-                UNIQUE(session_id, content_type, started_at),
-                FOREIGN KEY (session_id) REFERENCES restoration_sessions(id) ON DELETE CASCADE
-            )
-        """,
-        [
-            """
-            CREATE INDEX idx_restoration_checkpoint_session
-            ON restoration_checkpoints(session_id)
-        """,
-            """
-            CREATE INDEX idx_restoration_checkpoint_type
-            ON restoration_checkpoints(content_type)
-        """,
-        ],
-    ),
-    (
-        "dead_letter_queue",
-        """
-            CREATE TABLE dead_letter_queue_tmp (
-                id INTEGER PRIMARY KEY AUTOINCREMENT,
-                session_id TEXT NOT NULL,
-                content_id TEXT NOT NULL,
-                content_type INTEGER NOT NULL,
-                content_data BLOB NOT NULL,
-                error_message TEXT NOT NULL,
-                error_type TEXT NOT NULL,
-                stack_trace TEXT,
-                retry_count INTEGER NOT NULL,
-                failed_at TEXT NOT NULL,
-                metadata TEXT,
-                UNIQUE(session_id, content_id, content_type, retry_count),
-                FOREIGN KEY (session_id) REFERENCES restoration_sessions(id) ON DELETE CASCADE
-            )
-        """,
-        [
-            """
-            CREATE INDEX idx_dlq_session
-            ON dead_letter_queue(session_id)
-        """,
-            """
-            CREATE INDEX idx_dlq_content
-            ON dead_letter_queue(content_type, content_id)
-        """,
-            """
-            CREATE INDEX idx_dlq_failed_at
-            ON dead_letter_queue(failed_at DESC)
-        """,
-        ],
-    ),
-]
+_REBUILDS: list[tuple[str, list[str]]] = [(table, _ddl(table, 12, v3=False)) for table in _REBUILT]
 
 _UPSERT = """
     INSERT INTO content_items (
@@ -384,7 +306,7 @@ def create_schema(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode = WAL")
     for ddl in _CREATE_V3:
         conn.execute(ddl)
-    for table, create_tmp, indexes in _REBUILDS:
+    for table, (create_tmp, *indexes) in _REBUILDS:
         conn.execute(create_tmp)
         conn.execute(f"INSERT INTO {table}_tmp SELECT * FROM {table}")
         conn.execute(f"DROP TABLE {table}")

@@ -356,21 +356,9 @@ def extract(
         pool_size=max(10, workers * 2),
         verify_ssl=verify_ssl,
     )
-    counts: dict[str, int] = {}
     try:
         sdk.auth.authenticate({})  # log in once, before any parallel requests
-        config = lookervault_config(id_style, workers)
-        with BackupWriter(
-            partial, config=config, id_style=id_style, overwrite=True, record_completion=True
-        ) as writer:
-            if shape == "raw":
-                for content_type, obj, deleted_at in extract_objects(sdk, workers=workers):
-                    writer.add(content_type, obj, deleted_at=deleted_at)
-                    counts[content_type] = counts.get(content_type, 0) + 1
-            else:
-                for content_type, obj in lookervault_objects(sdk):
-                    writer.add(content_type, obj)
-                    counts[content_type] = counts.get(content_type, 0) + 1
+        counts = _write(sdk, partial, shape=shape, id_style=id_style, workers=workers)
         partial.replace(out)
     except BaseException:
         for suffix in ("", "-wal", "-shm"):
@@ -380,6 +368,25 @@ def extract(
         # A failed logout must not hide the extraction's own outcome.
         with contextlib.suppress(Exception):
             sdk.auth.logout()
+    return counts
+
+
+def _write(
+    sdk: methods40.Looker40SDK, path: Path, *, shape: Shape, id_style: IdStyle, workers: int
+) -> dict[str, int]:
+    """Write the backup of the instance to path (replacing it); return counts per type."""
+    if shape == "raw":
+        objects = extract_objects(sdk, workers=workers)
+    else:
+        objects = ((content_type, obj, None) for content_type, obj in lookervault_objects(sdk))
+    counts: dict[str, int] = {}
+    config = lookervault_config(id_style, workers)
+    with BackupWriter(
+        path, config=config, id_style=id_style, overwrite=True, record_completion=True
+    ) as writer:
+        for content_type, obj, deleted_at in objects:
+            writer.add(content_type, obj, deleted_at=deleted_at)
+            counts[content_type] = counts.get(content_type, 0) + 1
     return counts
 
 

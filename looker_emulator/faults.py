@@ -84,6 +84,11 @@ class Faults:
     hang_s: float = 3600.0
     seed: int | None = None
     rules: list[Rule] = field(default_factory=list)
+    # Not a fault: Looker promises no order for a parent's sub-resources (a dashboard's tiles, filters
+    # and layouts, a layout's components, a board's sections and items) unless `sorts` asks for one;
+    # shuffle_lists answers them in a new random order each time, from random.Random(shuffle_seed).
+    shuffle_lists: bool = False
+    shuffle_seed: int | None = None
 
     def public(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "rules"}
@@ -91,7 +96,9 @@ class Faults:
         return out
 
 
-SCALARS = {f.name for f in fields(Faults)} - {"rules", "seed"}
+SCALARS = {f.name for f in fields(Faults)} - {"rules", "seed", "shuffle_lists", "shuffle_seed"}
+OTHER_SETTINGS = {"rules", "add_rules", "clear", "seed", "throttle_seconds"}
+SHUFFLE_SETTINGS = {"shuffle_lists", "shuffle_seed"}
 
 
 class FaultInjector:
@@ -100,17 +107,19 @@ class FaultInjector:
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
         self.rng = random.Random(self.faults.seed)
+        # Its own generator: shuffling lists must not change which faults a seed gives.
+        self.shuffle_rng = random.Random(self.faults.shuffle_seed)
         self._tokens = self.faults.rate_limit  # start with a full second's burst
         self._last = time.monotonic()
 
     def update(self, changes: dict[str, Any]) -> Faults:
         """Apply a control-API document: scalar settings, `rules` (replace), `add_rules` (append),
-        `throttle_seconds` (answer 429 to everything for T seconds), `clear` (back to defaults)."""
-        unknown = (
-            set(changes) - SCALARS - {"rules", "add_rules", "clear", "seed", "throttle_seconds"}
-        )
+        `throttle_seconds` (answer 429 to everything for T seconds), `clear` (back to defaults),
+        `shuffle_lists` / `shuffle_seed` (sub-resources in random order)."""
+        unknown = set(changes) - SCALARS - OTHER_SETTINGS - SHUFFLE_SETTINGS
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
+        shuffle = _shuffle_settings(changes)  # checked before anything changes
         f = Faults(seed=self.faults.seed) if changes.get("clear") else self.faults
         for key in SCALARS & set(changes):
             value = changes[key]
@@ -140,7 +149,19 @@ class FaultInjector:
         self.faults = f
         if "rate_limit" in changes or changes.get("clear"):
             self.reset_bucket()
+        if shuffle or changes.get("clear"):
+            for key, value in shuffle.items():
+                setattr(f, key, value)
+            self.shuffle_rng = random.Random(f.shuffle_seed)
         return f
+
+    def arrange(self, rows: list[Any]) -> list[Any]:
+        """A parent's sub-resources in the order they are answered: as given, or shuffled."""
+        if not self.faults.shuffle_lists or len(rows) < 2:
+            return rows
+        rows = list(rows)
+        self.shuffle_rng.shuffle(rows)
+        return rows
 
     def rule_for(self, method: str, path: str, template: str | None) -> Rule | None:
         now = time.monotonic()
@@ -196,3 +217,18 @@ class FaultInjector:
     def reset_bucket(self) -> None:
         self._tokens = self.faults.rate_limit
         self._last = time.monotonic()
+
+
+def _shuffle_settings(changes: dict[str, Any]) -> dict[str, Any]:
+    """`shuffle_lists` (true/false) and `shuffle_seed` (an integer or null) of a control document."""
+    out: dict[str, Any] = {}
+    if "shuffle_lists" in changes:
+        if not isinstance(changes["shuffle_lists"], bool):
+            raise ValueError("shuffle_lists must be true or false")
+        out["shuffle_lists"] = changes["shuffle_lists"]
+    if "shuffle_seed" in changes:
+        seed = changes["shuffle_seed"]
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise ValueError("shuffle_seed must be an integer or null")
+        out["shuffle_seed"] = seed
+    return out

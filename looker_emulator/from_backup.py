@@ -10,6 +10,7 @@ Missing system folders and an API user are added, so the result is a servable in
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -121,49 +122,8 @@ def state_from_backup(path: str | Path) -> dict[str, Any]:
     t = _Tables()
     for code, obj in read_backup_objects(path):
         table = CONTENT_TABLES.get(code)
-        if table is None or not isinstance(obj, dict):
-            continue
-        if table == "lookml_models":
-            t.put(table, obj, key="name")
-            for nav in obj.get("explores") or []:
-                if nav.get("name"):
-                    explore = {
-                        **nav,
-                        "id": f"{obj['name']}::{nav['name']}",
-                        "model_name": obj["name"],
-                    }
-                    t.put("explores", explore)
-            continue
-        if table == "explores":
-            eid = obj.get("id") or f"{obj.get('model_name')}::{obj.get('name')}"
-            t.rows["explores"][eid] = {**_stored("explores", obj), "id": eid}
-            continue
-        t.put(table, obj)
-        if table == "dashboards":
-            for el in obj.get("dashboard_elements") or []:
-                t.put("dashboard_elements", el)
-                if isinstance(el.get("query"), dict):
-                    t.put("queries", el["query"])
-            for flt in obj.get("dashboard_filters") or []:
-                t.put(
-                    "dashboard_filters",
-                    {**flt, "dashboard_id": flt.get("dashboard_id") or obj["id"]},
-                )
-            for layout in obj.get("dashboard_layouts") or []:
-                t.put("dashboard_layouts", layout)
-                for comp in layout.get("dashboard_layout_components") or []:
-                    t.put("dashboard_layout_components", comp)
-        elif table == "looks" and isinstance(obj.get("query"), dict):
-            t.put("queries", obj["query"])
-        elif table == "boards":
-            for section in obj.get("board_sections") or []:
-                t.put("board_sections", section)
-                for item in section.get("board_items") or []:
-                    t.put("board_items", item)
-        elif table == "roles":
-            for sub, field in (("permission_sets", "permission_set"), ("model_sets", "model_set")):
-                if isinstance(obj.get(field), dict):
-                    t.put(sub, obj[field])
+        if table is not None and isinstance(obj, dict):
+            _put_object(t, table, obj)
     for user in t.rows["users"].values():
         creds = user.get("credentials_email")
         if user.get("email") is None and isinstance(creds, dict):
@@ -181,6 +141,64 @@ def state_from_backup(path: str | Path) -> dict[str, Any]:
         "group_groups": {},
         "tables": {table: list(rows.values()) for table, rows in t.rows.items()},
     }
+
+
+def _put_object(t: _Tables, table: str, obj: dict[str, Any]) -> None:
+    """One backed-up object into its table, and the objects it nests into theirs."""
+    if table == "lookml_models":
+        t.put(table, obj, key="name")
+        for nav in obj.get("explores") or []:
+            if nav.get("name"):
+                explore = {**nav, "id": f"{obj['name']}::{nav['name']}", "model_name": obj["name"]}
+                t.put("explores", explore)
+    elif table == "explores":
+        eid = obj.get("id") or f"{obj.get('model_name')}::{obj.get('name')}"
+        t.rows["explores"][eid] = {**_stored("explores", obj), "id": eid}
+    else:
+        t.put(table, obj)
+        nested = _NESTED.get(table)
+        if nested is not None:
+            nested(t, obj)
+
+
+def _dashboard_parts(t: _Tables, obj: dict[str, Any]) -> None:
+    for el in obj.get("dashboard_elements") or []:
+        t.put("dashboard_elements", el)
+        if isinstance(el.get("query"), dict):
+            t.put("queries", el["query"])
+    for flt in obj.get("dashboard_filters") or []:
+        t.put("dashboard_filters", {**flt, "dashboard_id": flt.get("dashboard_id") or obj["id"]})
+    for layout in obj.get("dashboard_layouts") or []:
+        t.put("dashboard_layouts", layout)
+        for comp in layout.get("dashboard_layout_components") or []:
+            t.put("dashboard_layout_components", comp)
+
+
+def _look_parts(t: _Tables, obj: dict[str, Any]) -> None:
+    if isinstance(obj.get("query"), dict):
+        t.put("queries", obj["query"])
+
+
+def _board_parts(t: _Tables, obj: dict[str, Any]) -> None:
+    for section in obj.get("board_sections") or []:
+        t.put("board_sections", section)
+        for item in section.get("board_items") or []:
+            t.put("board_items", item)
+
+
+def _role_parts(t: _Tables, obj: dict[str, Any]) -> None:
+    for sub, field in (("permission_sets", "permission_set"), ("model_sets", "model_set")):
+        if isinstance(obj.get(field), dict):
+            t.put(sub, obj[field])
+
+
+# What a backed-up object of a table nests (a dashboard its tiles, a look its query...).
+_NESTED: dict[str, Callable[[_Tables, dict[str, Any]], None]] = {
+    "dashboards": _dashboard_parts,
+    "looks": _look_parts,
+    "boards": _board_parts,
+    "roles": _role_parts,
+}
 
 
 def _ensure_instance(t: _Tables) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from looker_emulator.state import STATE_FORMAT, STATE_VERSION, TABLES
@@ -255,11 +256,16 @@ def _iso(ts: float) -> str:
 
 
 class _Builder:
+    """The document being built: its tables and id counters, and the ids later content picks from."""
+
     def __init__(self, seed: int) -> None:
         self.rng = random.Random(seed)
         self.tables: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
         self.next: dict[str, int] = {}
         self.role_groups: dict[str, list[str]] = {}
+        # users, groups, roles, permission/model sets, shared folders, and live looks and dashboards
+        self.ids: dict[str, list[str]] = {}
+        self.personal: dict[str, str] = {}  # user id -> personal folder id
 
     def new_id(self, table: str) -> str:
         n = self.next.get(table, 1)
@@ -270,6 +276,27 @@ class _Builder:
         self.tables[table].append(record)
         return record
 
+    def rows(
+        self, table: str, count: int, fields: Callable[[int], dict[str, Any]]
+    ) -> Iterator[str]:
+        """Add `count` records `{id, **fields(i), created_at, updated_at}`; yield each new id.
+
+        A generator, so what the caller does with an id is drawn before the next record (the
+        random sequence, and so the instance, depends on that order)."""
+        for i in range(count):
+            rid = self.new_id(table)
+            self.add(table, {"id": rid, **fields(i), **self.stamps()})
+            yield rid
+
+    def add_content(self, table: str, record: dict[str, Any], owner: str) -> None:
+        """Add a look or dashboard; a trashed one gets its deleter and is never referred to."""
+        if record["deleted"]:
+            record["deleted_at"] = record["updated_at"]
+            record["deleter_id"] = owner
+        self.add(table, record)
+        if not record["deleted"]:
+            self.ids[table].append(record["id"])
+
     def stamps(self) -> dict[str, str]:
         created = _ts(self.rng)
         updated = _ts(self.rng, created)
@@ -279,53 +306,76 @@ class _Builder:
         n = self.rng.randint(lo, hi)
         return " ".join(self.rng.choice(WORDS + SUBJECTS).lower() for _ in range(n)).capitalize()
 
+    def sample_ids(self, ids: list[str], lo: int, hi: int) -> list[str]:
+        """Between lo and hi of ids (as many as there are), numerically sorted."""
+        return sorted(set(self.rng.sample(ids, min(len(ids), self.rng.randint(lo, hi)))), key=int)
 
-def _base(b: _Builder) -> dict[str, Any]:
-    """The part every instance has. Returns handles the content generator builds on."""
+    def folder_for(self, owner: str) -> str:
+        """Mostly a shared folder, sometimes the owner's personal one."""
+        if self.rng.random() < 0.15:
+            return self.personal[owner]
+        return self.rng.choice(self.ids["folders"])
+
+    def target(self) -> dict[str, str]:
+        """What a board item or a scheduled plan points at: a dashboard (mostly) or a look."""
+        dash_ids, look_ids = self.ids["dashboards"], self.ids["looks"]
+        if dash_ids and (self.rng.random() < 0.6 or not look_ids):
+            return {"dashboard_id": self.rng.choice(dash_ids)}
+        if look_ids:
+            return {"look_id": self.rng.choice(look_ids)}
+        return {}
+
+
+SYSTEM_FOLDERS: list[dict[str, Any]] = [
+    {"id": "1", "name": "Shared", "parent_id": None, "is_shared_root": True},
+    {"id": "2", "name": "Users", "parent_id": None, "is_users_root": True},
+    {
+        "id": "3",
+        "name": "Embed Groups",
+        "parent_id": None,
+        "is_embed_shared_root": True,
+        "is_embed": True,
+    },
+    {
+        "id": "4",
+        "name": "Embed Users",
+        "parent_id": None,
+        "is_embed_users_root": True,
+        "is_embed": True,
+    },
+]
+
+
+def _base(b: _Builder) -> None:
+    """The part every instance has: system folders, built-in access, LookML, the API user."""
     stamp = {"created_at": _iso(BASE_TS), "updated_at": _iso(BASE_TS)}
-    folders = [
-        {"id": "1", "name": "Shared", "parent_id": None, "is_shared_root": True},
-        {"id": "2", "name": "Users", "parent_id": None, "is_users_root": True},
-        {
-            "id": "3",
-            "name": "Embed Groups",
-            "parent_id": None,
-            "is_embed_shared_root": True,
-            "is_embed": True,
-        },
-        {
-            "id": "4",
-            "name": "Embed Users",
-            "parent_id": None,
-            "is_embed_users_root": True,
-            "is_embed": True,
-        },
-    ]
-    for f in folders:
+    for f in SYSTEM_FOLDERS:
         b.add("folders", {**f, "creator_id": None, "content_metadata_id": f["id"], **stamp})
     b.next["folders"] = 5
-    b.add(
-        "permission_sets",
-        {
-            "id": "1",
-            "name": "Admin",
-            "permissions": ["administer"] + PERMISSIONS,
-            "all_access": True,
-            "built_in": True,
-            **stamp,
-        },
-    )
-    b.add(
-        "model_sets",
-        {
-            "id": "1",
-            "name": "All",
-            "models": sorted(LOOKML),
-            "all_access": True,
-            "built_in": True,
-            **stamp,
-        },
-    )
+    _built_in_access(b, stamp)
+    for model, (label, explores) in LOOKML.items():
+        b.add(
+            "lookml_models",
+            {
+                "name": model,
+                "label": label,
+                "project_name": model,
+                "allowed_db_connection_names": [f"{model}_db"],
+                "unlimited_db_connections": False,
+                **stamp,
+            },
+        )
+        for name, (elabel, dims, measures) in explores.items():
+            b.add("explores", _explore(model, label, name, elabel, dims, measures))
+    _user(b, "1", "Api", "Admin", "api-admin@example.com", ["1"], ["2"], stamp)
+
+
+def _built_in_access(b: _Builder, stamp: dict[str, str]) -> None:
+    """The Admin permission set, the All model set, the Admin role and the All Users group."""
+    built_in = {"all_access": True, "built_in": True, **stamp}
+    permissions = ["administer"] + PERMISSIONS
+    b.add("permission_sets", {"id": "1", "name": "Admin", "permissions": permissions, **built_in})
+    b.add("model_sets", {"id": "1", "name": "All", "models": sorted(LOOKML), **built_in})
     b.next["permission_sets"] = b.next["model_sets"] = 2
     b.add(
         "roles",
@@ -344,61 +394,44 @@ def _base(b: _Builder) -> dict[str, Any]:
         },
     )
     b.next["groups"] = 2
-    for model, (label, explores) in LOOKML.items():
-        b.add(
-            "lookml_models",
-            {
-                "name": model,
-                "label": label,
-                "project_name": model,
-                "allowed_db_connection_names": [f"{model}_db"],
-                "unlimited_db_connections": False,
-                **stamp,
-            },
-        )
-        for name, (elabel, dims, measures) in explores.items():
-            b.add(
-                "explores",
-                {
-                    "id": f"{model}::{name}",
-                    "name": name,
-                    "model_name": model,
-                    "label": elabel,
-                    "title": elabel,
-                    "description": f"{elabel} in {label}",
-                    "group_label": label,
-                    "hidden": False,
-                    "project_name": model,
-                    "connection_name": f"{model}_db",
-                    "dialect_name": "bigquery_standard_sql",
-                    "view_name": name,
-                    "sql_table_name": f"`{model}.{name}`",
-                    "fields": {
-                        "dimensions": [
-                            {
-                                "name": d,
-                                "label": d.split(".")[1].replace("_", " ").title(),
-                                "type": "string",
-                                "category": "dimension",
-                            }
-                            for d in dims
-                        ],
-                        "measures": [
-                            {
-                                "name": m,
-                                "label": m.split(".")[1].replace("_", " ").title(),
-                                "type": "number",
-                                "category": "measure",
-                            }
-                            for m in measures
-                        ],
-                        "filters": [],
-                        "parameters": [],
-                    },
-                },
-            )
-    _user(b, "1", "Api", "Admin", "api-admin@example.com", ["1"], ["2"], stamp)
-    return {}
+
+
+def _explore(
+    model: str, label: str, name: str, elabel: str, dims: list[str], measures: list[str]
+) -> dict[str, Any]:
+    return {
+        "id": f"{model}::{name}",
+        "name": name,
+        "model_name": model,
+        "label": elabel,
+        "title": elabel,
+        "description": f"{elabel} in {label}",
+        "group_label": label,
+        "hidden": False,
+        "project_name": model,
+        "connection_name": f"{model}_db",
+        "dialect_name": "bigquery_standard_sql",
+        "view_name": name,
+        "sql_table_name": f"`{model}.{name}`",
+        "fields": {
+            "dimensions": _explore_fields(dims, "string", "dimension"),
+            "measures": _explore_fields(measures, "number", "measure"),
+            "filters": [],
+            "parameters": [],
+        },
+    }
+
+
+def _explore_fields(names: list[str], type_: str, category: str) -> list[dict[str, str]]:
+    return [
+        {
+            "name": n,
+            "label": n.split(".")[1].replace("_", " ").title(),
+            "type": type_,
+            "category": category,
+        }
+        for n in names
+    ]
 
 
 def _user(
@@ -474,8 +507,8 @@ def _share(n: int, frac: float, lo: int = 1) -> int:
     return max(lo, round(n * frac))
 
 
-def _content(b: _Builder, n: int) -> None:
-    rng = b.rng
+def _counts(n: int) -> dict[str, int]:
+    """How many of each type make about n items (dashboards take what the others leave)."""
     counts = {
         "users": _share(n, 0.06),
         "groups": _share(n, 0.01),
@@ -488,101 +521,98 @@ def _content(b: _Builder, n: int) -> None:
         "scheduled_plans": _share(n, 0.06),
     }
     counts["dashboards"] = max(1, n - sum(counts.values()))
+    return counts
 
-    # Permission sets, model sets, roles, groups.
-    ps_ids = []
-    for i in range(counts["permission_sets"]):
-        pid = b.new_id("permission_sets")
-        perms = sorted(rng.sample(PERMISSIONS, rng.randint(2, len(PERMISSIONS))))
-        b.add(
-            "permission_sets",
-            {
-                "id": pid,
-                "name": f"{rng.choice(AREAS)} access {i + 1}",
-                "permissions": perms,
-                "all_access": False,
-                "built_in": False,
-                **b.stamps(),
-            },
+
+def _content(b: _Builder, n: int) -> None:
+    """About n content items of every type, each type built on the ones before it."""
+    counts = _counts(n)
+    _access(b, counts)
+    _users(b, counts["users"])
+    _folders(b, counts["folders"])
+    _looks(b, counts["looks"])
+    _dashboards(b, counts["dashboards"])
+    _boards(b, counts["boards"])
+    _scheduled_plans(b, counts["scheduled_plans"])
+
+
+def _access(b: _Builder, counts: dict[str, int]) -> None:
+    """Permission sets, model sets, groups, and roles (each role in a few groups)."""
+    rng = b.rng
+    for table, word, field, choices, lo in (
+        ("permission_sets", "access", "permissions", PERMISSIONS, 2),
+        ("model_sets", "models", "models", sorted(LOOKML), 1),
+    ):
+        b.ids[table] = list(
+            b.rows(table, counts[table], _grant_fields(rng, word, field, choices, lo))
         )
-        ps_ids.append(pid)
-    ms_ids = []
-    for i in range(counts["model_sets"]):
-        mid = b.new_id("model_sets")
-        models = sorted(rng.sample(sorted(LOOKML), rng.randint(1, len(LOOKML))))
-        b.add(
-            "model_sets",
-            {
-                "id": mid,
-                "name": f"{rng.choice(AREAS)} models {i + 1}",
-                "models": models,
-                "all_access": False,
-                "built_in": False,
-                **b.stamps(),
-            },
-        )
-        ms_ids.append(mid)
-    group_ids = []
-    for i in range(counts["groups"]):
-        gid = b.new_id("groups")
-        b.add(
+    group_fields = {
+        "include_by_default": False,
+        "can_add_to_content_metadata": True,
+        "externally_managed": False,
+    }
+    b.ids["groups"] = list(
+        b.rows(
             "groups",
-            {
-                "id": gid,
-                "name": f"{rng.choice(AREAS)} team {i + 1}",
-                "include_by_default": False,
-                "can_add_to_content_metadata": True,
-                "externally_managed": False,
-                **b.stamps(),
-            },
+            counts["groups"],
+            lambda i: {"name": f"{rng.choice(AREAS)} team {i + 1}", **group_fields},
         )
-        group_ids.append(gid)
-    role_ids = []
-    for i in range(counts["roles"]):
-        rid = b.new_id("roles")
-        b.add(
-            "roles",
-            {
-                "id": rid,
-                "name": f"{rng.choice(AREAS)} {rng.choice(['Viewer', 'Analyst', 'Developer', 'Editor'])} {i + 1}",
-                "permission_set_id": rng.choice(ps_ids),
-                "model_set_id": rng.choice(ms_ids),
-                **b.stamps(),
-            },
-        )
-        role_ids.append(rid)
-        if group_ids:
-            b.role_groups[rid] = sorted(
-                set(rng.sample(group_ids, min(len(group_ids), rng.randint(0, 3)))), key=int
-            )
+    )
+    b.ids["roles"] = []
+    for rid in b.rows("roles", counts["roles"], lambda i: _role_fields(b, i)):
+        b.ids["roles"].append(rid)
+        if b.ids["groups"]:
+            b.role_groups[rid] = b.sample_ids(b.ids["groups"], 0, 3)
 
-    # Users, each with a personal folder.
-    user_ids = ["1"]
-    for i in range(counts["users"]):
+
+def _grant_fields(
+    rng: random.Random, word: str, field: str, choices: list[str], lo: int
+) -> Callable[[int], dict[str, Any]]:
+    """A permission set's or model set's fields: at least lo of the choices."""
+
+    def fields(i: int) -> dict[str, Any]:
+        granted = sorted(rng.sample(choices, rng.randint(lo, len(choices))))
+        return {
+            "name": f"{rng.choice(AREAS)} {word} {i + 1}",
+            field: granted,
+            "all_access": False,
+            "built_in": False,
+        }
+
+    return fields
+
+
+def _role_fields(b: _Builder, i: int) -> dict[str, Any]:
+    rng = b.rng
+    return {
+        "name": f"{rng.choice(AREAS)} {rng.choice(['Viewer', 'Analyst', 'Developer', 'Editor'])} {i + 1}",
+        "permission_set_id": rng.choice(b.ids["permission_sets"]),
+        "model_set_id": rng.choice(b.ids["model_sets"]),
+    }
+
+
+def _users(b: _Builder, count: int) -> None:
+    """Users, each with a personal folder, in a few groups and roles; a few disabled."""
+    rng = b.rng
+    b.ids["users"] = ["1"]
+    for i in range(count):
         uid = b.new_id("users")
         first, last = rng.choice(FIRST), rng.choice(LAST)
-        groups = ["1"] + sorted(
-            set(rng.sample(group_ids, min(len(group_ids), rng.randint(0, 3)))), key=int
-        )
-        roles = sorted(set(rng.sample(role_ids, min(len(role_ids), rng.randint(1, 2)))), key=int)
-        user = _user(
-            b,
-            uid,
-            first,
-            last,
-            f"{first}.{last}.{i + 2}@example.com".lower(),
-            groups,
-            roles,
-            b.stamps(),
-        )
+        groups = ["1"] + b.sample_ids(b.ids["groups"], 0, 3)
+        roles = b.sample_ids(b.ids["roles"], 1, 2)
+        email = f"{first}.{last}.{i + 2}@example.com".lower()
+        user = _user(b, uid, first, last, email, groups, roles, b.stamps())
         user["is_disabled"] = rng.random() < 0.05
-        user_ids.append(uid)
-    personal = {u["id"]: u["personal_folder_id"] for u in b.tables["users"]}
+        b.ids["users"].append(uid)
+    b.personal = {u["id"]: u["personal_folder_id"] for u in b.tables["users"]}
 
-    # Shared folder tree, several levels deep (shallow levels more likely).
+
+def _folders(b: _Builder, count: int) -> None:
+    """The shared folder tree, several levels deep (shallow levels more likely)."""
+    rng = b.rng
     shared: list[tuple[str, int]] = [("1", 0)]
     used_names: set[tuple[str, str]] = set()
-    for i in range(counts["folders"]):
+    for i in range(count):
         parent, depth = (
             rng.choice(shared[: max(1, len(shared))])
             if rng.random() < 0.5
@@ -601,52 +631,55 @@ def _content(b: _Builder, n: int) -> None:
                 "id": fid,
                 "name": name,
                 "parent_id": parent,
-                "creator_id": rng.choice(user_ids),
+                "creator_id": rng.choice(b.ids["users"]),
                 "content_metadata_id": fid,
                 **b.stamps(),
             },
         )
         shared.append((fid, depth + 1))
-    content_folders = [f for f, _ in shared]
+    b.ids["folders"] = [f for f, _ in shared]
 
-    def pick_folder(owner: str) -> str:
-        return personal[owner] if rng.random() < 0.15 else rng.choice(content_folders)
 
-    def new_query() -> dict[str, Any]:
-        model = rng.choice(sorted(LOOKML))
-        explores = LOOKML[model][1]
-        view = rng.choice(sorted(explores))
-        _label, dims, measures = explores[view]
-        fields = rng.sample(dims, rng.randint(1, min(3, len(dims)))) + rng.sample(
-            measures, rng.randint(1, len(measures))
-        )
-        qid = b.new_id("queries")
-        vis: dict[str, Any] = {"type": rng.choice(VIS)}
-        if rng.random() < 0.15:  # some tiles carry large visualisation configs
-            vis["series_colors"] = {f: f"#{rng.randrange(16**6):06x}" for f in fields}
-            vis["custom_settings"] = [b.text(5, 30) for _ in range(rng.randint(1, 12))]
-        q = {
-            "id": qid,
-            "model": model,
-            "view": view,
-            "fields": fields,
-            "filters": {dims[0]: rng.choice(["-NULL", "last 30 days", "A%", "1,2,3"])}
-            if rng.random() < 0.5
-            else None,
-            "sorts": [f"{fields[-1]} desc"],
-            "limit": str(rng.choice([10, 50, 100, 500, 5000])),
-            "vis_config": vis,
-            "query_timezone": rng.choice([None, "UTC", "America/New_York", "Europe/Paris"]),
-            "slug": f"{int(qid):x}{rng.randrange(36**5):05x}"[-7:].rjust(7, "q"),
-            "client_id": f"c{qid}x{rng.randrange(10**9)}",
-        }
-        return b.add("queries", q)
+def _query(b: _Builder) -> dict[str, Any]:
+    """A query on a random explore; some carry a large visualisation config."""
+    rng = b.rng
+    model = rng.choice(sorted(LOOKML))
+    explores = LOOKML[model][1]
+    view = rng.choice(sorted(explores))
+    _label, dims, measures = explores[view]
+    fields = rng.sample(dims, rng.randint(1, min(3, len(dims)))) + rng.sample(
+        measures, rng.randint(1, len(measures))
+    )
+    qid = b.new_id("queries")
+    vis: dict[str, Any] = {"type": rng.choice(VIS)}
+    if rng.random() < 0.15:  # some tiles carry large visualisation configs
+        vis["series_colors"] = {f: f"#{rng.randrange(16**6):06x}" for f in fields}
+        vis["custom_settings"] = [b.text(5, 30) for _ in range(rng.randint(1, 12))]
+    q = {
+        "id": qid,
+        "model": model,
+        "view": view,
+        "fields": fields,
+        "filters": {dims[0]: rng.choice(["-NULL", "last 30 days", "A%", "1,2,3"])}
+        if rng.random() < 0.5
+        else None,
+        "sorts": [f"{fields[-1]} desc"],
+        "limit": str(rng.choice([10, 50, 100, 500, 5000])),
+        "vis_config": vis,
+        "query_timezone": rng.choice([None, "UTC", "America/New_York", "Europe/Paris"]),
+        "slug": f"{int(qid):x}{rng.randrange(36**5):05x}"[-7:].rjust(7, "q"),
+        "client_id": f"c{qid}x{rng.randrange(10**9)}",
+    }
+    return b.add("queries", q)
 
-    # Looks.
-    look_ids = []
-    for i in range(counts["looks"]):
-        owner = rng.choice(user_ids)
-        q = new_query()
+
+def _looks(b: _Builder, count: int) -> None:
+    """Looks, each with its own query; a few in the trash."""
+    rng = b.rng
+    b.ids["looks"] = []
+    for i in range(count):
+        owner = rng.choice(b.ids["users"])
+        q = _query(b)
         lid = b.new_id("looks")
         deleted = rng.random() < 0.03
         rec = {
@@ -654,7 +687,7 @@ def _content(b: _Builder, n: int) -> None:
             "title": f"{rng.choice(SUBJECTS)} {rng.choice(WORDS)} {i + 1}",
             "description": b.text(0, 60) if rng.random() < 0.6 else "",
             "query_id": q["id"],
-            "folder_id": pick_folder(owner),
+            "folder_id": b.folder_for(owner),
             "user_id": owner,
             "is_run_on_load": rng.random() < 0.3,
             "public": rng.random() < 0.05,
@@ -663,52 +696,20 @@ def _content(b: _Builder, n: int) -> None:
             "favorite_count": rng.randrange(20),
             **b.stamps(),
         }
-        if deleted:
-            rec["deleted_at"] = rec["updated_at"]
-            rec["deleter_id"] = owner
-        b.add("looks", rec)
-        if not deleted:
-            look_ids.append(lid)
+        b.add_content("looks", rec, owner)
 
-    # Dashboards with 1-30 tiles (query, look and text tiles), filters and a layout.
-    dash_ids = []
-    for i in range(counts["dashboards"]):
-        owner = rng.choice(user_ids)
-        did = b.new_id("dashboards")
-        deleted = rng.random() < 0.03
-        rec = {
-            "id": did,
-            "title": f"{rng.choice(AREAS)} {rng.choice(SUBJECTS)} {rng.choice(WORDS)} {i + 1}",
-            "description": b.text(0, 80) if rng.random() < 0.5 else "",
-            "folder_id": pick_folder(owner),
-            "user_id": owner,
-            "slug": f"{rng.randrange(36**10):x}",
-            "preferred_viewer": "dashboards-next",
-            "hidden": False,
-            "deleted": deleted,
-            "query_timezone": rng.choice(["", "user_timezone", "UTC"]),
-            "refresh_interval": rng.choice([None, None, "1 hour", "15 minutes"]),
-            "load_configuration": "wait",
-            "crossfilter_enabled": rng.random() < 0.3,
-            "show_title": True,
-            "show_filters_bar": True,
-            "background_color": rng.choice([None, None, "#ffffff", "#f6f8fa"]),
-            "view_count": rng.randrange(2000),
-            "favorite_count": rng.randrange(50),
-            **b.stamps(),
-        }
-        if deleted:
-            rec["deleted_at"] = rec["updated_at"]
-            rec["deleter_id"] = owner
-        b.add("dashboards", rec)
-        if not deleted:
-            dash_ids.append(did)
+
+def _dashboards(b: _Builder, count: int) -> None:
+    """Dashboards with 1-30 tiles (query, look and text tiles), filters and a layout."""
+    b.ids["dashboards"] = []
+    for i in range(count):
+        rec = _dashboard(b, i)
         layout_id = b.new_id("dashboard_layouts")
         b.add(
             "dashboard_layouts",
             {
                 "id": layout_id,
-                "dashboard_id": did,
+                "dashboard_id": rec["id"],
                 "type": "newspaper",
                 "active": True,
                 "column_width": None,
@@ -717,81 +718,132 @@ def _content(b: _Builder, n: int) -> None:
                 "updated_at": rec["updated_at"],
             },
         )
-        tiles = max(1, min(30, int(rng.lognormvariate(1.6, 0.7))))
-        row = col = 0
-        for t in range(tiles):
-            eid = b.new_id("dashboard_elements")
-            kind = rng.random()
-            el: dict[str, Any] = {
-                "id": eid,
-                "dashboard_id": did,
-                "title_hidden": False,
-                "created_at": rec["created_at"],
-                "updated_at": rec["updated_at"],
-            }
-            if kind < 0.2 or (kind < 0.45 and not look_ids):
-                el.update(
-                    type="text",
-                    title_text=f"{rng.choice(SUBJECTS)} notes",
-                    body_text=b.text(3, 120) if rng.random() < 0.9 else b.text(200, 1500),
-                    subtitle_text=b.text(0, 8) or None,
-                )
-                height = 2
-            elif kind < 0.45:
-                el.update(type="vis", look_id=rng.choice(look_ids), title=f"Look tile {t + 1}")
-                height = 6
-            else:
-                el.update(
-                    type="vis",
-                    query_id=new_query()["id"],
-                    title=f"{rng.choice(SUBJECTS)} tile {t + 1}",
-                    note_text=b.text(0, 12) or None,
-                )
-                height = 6
-            b.add("dashboard_elements", el)
-            width = rng.choice([6, 8, 12, 24])
-            if col + width > 24:
-                col, row = 0, row + height
-            b.add(
-                "dashboard_layout_components",
-                {
-                    "id": b.new_id("dashboard_layout_components"),
-                    "dashboard_layout_id": layout_id,
-                    "dashboard_element_id": eid,
-                    "row": row,
-                    "column": col,
-                    "width": width,
-                    "height": height,
-                    "deleted": False,
-                },
-            )
-            col += width
-        for f in range(rng.choice([0, 0, 1, 1, 2, 3, 4])):
-            model = rng.choice(sorted(LOOKML))
-            view = rng.choice(sorted(LOOKML[model][1]))
-            dim = LOOKML[model][1][view][1][0]
-            b.add(
-                "dashboard_filters",
-                {
-                    "id": b.new_id("dashboard_filters"),
-                    "dashboard_id": did,
-                    "name": f"Filter {f + 1}",
-                    "title": dim.split(".")[1].replace("_", " ").title(),
-                    "type": "field_filter",
-                    "default_value": rng.choice(["", "last 7 days", "A%"]),
-                    "model": model,
-                    "explore": view,
-                    "dimension": dim,
-                    "row": f,
-                    "listens_to_filters": [],
-                    "allow_multiple_values": True,
-                    "required": False,
-                    "ui_config": {"type": "advanced", "display": "popover"},
-                },
-            )
+        _tiles(b, rec, layout_id)
+        _dashboard_filters(b, rec["id"])
 
-    # Boards with sections and items.
-    for i in range(counts["boards"]):
+
+def _dashboard(b: _Builder, i: int) -> dict[str, Any]:
+    rng = b.rng
+    owner = rng.choice(b.ids["users"])
+    did = b.new_id("dashboards")
+    deleted = rng.random() < 0.03
+    rec = {
+        "id": did,
+        "title": f"{rng.choice(AREAS)} {rng.choice(SUBJECTS)} {rng.choice(WORDS)} {i + 1}",
+        "description": b.text(0, 80) if rng.random() < 0.5 else "",
+        "folder_id": b.folder_for(owner),
+        "user_id": owner,
+        "slug": f"{rng.randrange(36**10):x}",
+        "preferred_viewer": "dashboards-next",
+        "hidden": False,
+        "deleted": deleted,
+        "query_timezone": rng.choice(["", "user_timezone", "UTC"]),
+        "refresh_interval": rng.choice([None, None, "1 hour", "15 minutes"]),
+        "load_configuration": "wait",
+        "crossfilter_enabled": rng.random() < 0.3,
+        "show_title": True,
+        "show_filters_bar": True,
+        "background_color": rng.choice([None, None, "#ffffff", "#f6f8fa"]),
+        "view_count": rng.randrange(2000),
+        "favorite_count": rng.randrange(50),
+        **b.stamps(),
+    }
+    b.add_content("dashboards", rec, owner)
+    return rec
+
+
+def _tiles(b: _Builder, dashboard: dict[str, Any], layout_id: str) -> None:
+    """A dashboard's tiles, laid out left to right in rows 24 columns wide."""
+    rng = b.rng
+    tiles = max(1, min(30, int(rng.lognormvariate(1.6, 0.7))))
+    row = col = 0
+    for t in range(tiles):
+        eid, height = _tile(b, dashboard, t)
+        width = rng.choice([6, 8, 12, 24])
+        if col + width > 24:
+            col, row = 0, row + height
+        b.add(
+            "dashboard_layout_components",
+            {
+                "id": b.new_id("dashboard_layout_components"),
+                "dashboard_layout_id": layout_id,
+                "dashboard_element_id": eid,
+                "row": row,
+                "column": col,
+                "width": width,
+                "height": height,
+                "deleted": False,
+            },
+        )
+        col += width
+
+
+def _tile(b: _Builder, dashboard: dict[str, Any], t: int) -> tuple[str, int]:
+    """One text, look or query tile; returns its id and its height in the layout."""
+    rng = b.rng
+    look_ids = b.ids["looks"]
+    eid = b.new_id("dashboard_elements")
+    kind = rng.random()
+    el: dict[str, Any] = {
+        "id": eid,
+        "dashboard_id": dashboard["id"],
+        "title_hidden": False,
+        "created_at": dashboard["created_at"],
+        "updated_at": dashboard["updated_at"],
+    }
+    height = 6
+    if kind < 0.2 or (kind < 0.45 and not look_ids):
+        el.update(
+            type="text",
+            title_text=f"{rng.choice(SUBJECTS)} notes",
+            body_text=b.text(3, 120) if rng.random() < 0.9 else b.text(200, 1500),
+            subtitle_text=b.text(0, 8) or None,
+        )
+        height = 2
+    elif kind < 0.45:
+        el.update(type="vis", look_id=rng.choice(look_ids), title=f"Look tile {t + 1}")
+    else:
+        el.update(
+            type="vis",
+            query_id=_query(b)["id"],
+            title=f"{rng.choice(SUBJECTS)} tile {t + 1}",
+            note_text=b.text(0, 12) or None,
+        )
+    b.add("dashboard_elements", el)
+    return eid, height
+
+
+def _dashboard_filters(b: _Builder, did: str) -> None:
+    rng = b.rng
+    for f in range(rng.choice([0, 0, 1, 1, 2, 3, 4])):
+        model = rng.choice(sorted(LOOKML))
+        view = rng.choice(sorted(LOOKML[model][1]))
+        dim = LOOKML[model][1][view][1][0]
+        b.add(
+            "dashboard_filters",
+            {
+                "id": b.new_id("dashboard_filters"),
+                "dashboard_id": did,
+                "name": f"Filter {f + 1}",
+                "title": dim.split(".")[1].replace("_", " ").title(),
+                "type": "field_filter",
+                "default_value": rng.choice(["", "last 7 days", "A%"]),
+                "model": model,
+                "explore": view,
+                "dimension": dim,
+                "row": f,
+                "listens_to_filters": [],
+                "allow_multiple_values": True,
+                "required": False,
+                "ui_config": {"type": "advanced", "display": "popover"},
+            },
+        )
+
+
+def _boards(b: _Builder, count: int) -> None:
+    """Boards with 1-4 sections of 1-6 items each (dashboards and looks)."""
+    rng = b.rng
+    for i in range(count):
         bid = b.new_id("boards")
         board = b.add(
             "boards",
@@ -799,7 +851,7 @@ def _content(b: _Builder, n: int) -> None:
                 "id": bid,
                 "title": f"{rng.choice(AREAS)} board {i + 1}",
                 "description": b.text(0, 20),
-                "user_id": rng.choice(user_ids),
+                "user_id": rng.choice(b.ids["users"]),
                 "section_order": [],
                 **b.stamps(),
             },
@@ -820,21 +872,22 @@ def _content(b: _Builder, n: int) -> None:
             board["section_order"].append(sid)
             for o in range(rng.randint(1, 6)):
                 iid = b.new_id("board_items")
-                item: dict[str, Any] = {"id": iid, "board_section_id": sid, "order": o + 1}
-                if dash_ids and (rng.random() < 0.6 or not look_ids):
-                    item["dashboard_id"] = rng.choice(dash_ids)
-                elif look_ids:
-                    item["look_id"] = rng.choice(look_ids)
-                b.add("board_items", item)
+                b.add(
+                    "board_items",
+                    {"id": iid, "board_section_id": sid, "order": o + 1, **b.target()},
+                )
                 section["item_order"].append(iid)
 
-    # Scheduled plans on dashboards and looks.
-    for i in range(counts["scheduled_plans"]):
+
+def _scheduled_plans(b: _Builder, count: int) -> None:
+    """Scheduled plans on dashboards and looks, each with 1-3 email destinations."""
+    rng = b.rng
+    for i in range(count):
         pid = b.new_id("scheduled_plans")
         plan: dict[str, Any] = {
             "id": pid,
             "name": f"{rng.choice(['Weekly', 'Daily', 'Monthly'])} {rng.choice(SUBJECTS)} {i + 1}",
-            "user_id": rng.choice(user_ids),
+            "user_id": rng.choice(b.ids["users"]),
             "enabled": rng.random() < 0.9,
             "run_as_recipient": False,
             "crontab": rng.choice(["0 9 * * 1", "0 6 * * *", "30 7 1 * *"]),
@@ -845,11 +898,8 @@ def _content(b: _Builder, n: int) -> None:
             "send_all_results": False,
             "include_links": True,
             **b.stamps(),
+            **b.target(),
         }
-        if dash_ids and (rng.random() < 0.6 or not look_ids):
-            plan["dashboard_id"] = rng.choice(dash_ids)
-        elif look_ids:
-            plan["look_id"] = rng.choice(look_ids)
         plan["scheduled_plan_destination"] = [
             {
                 "id": b.new_id("scheduled_plan_destinations"),

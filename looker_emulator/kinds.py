@@ -180,6 +180,18 @@ DEFAULT_SCHEMA = {
     "explores": "LookmlModelExplore",
 }
 
+# A parent's parts: Looker answers them in no promised order (see Faults.shuffle_lists).
+SUB_RESOURCES = frozenset(
+    {
+        "dashboard_elements",
+        "dashboard_filters",
+        "dashboard_layouts",
+        "dashboard_layout_components",
+        "board_sections",
+        "board_items",
+    }
+)
+
 NESTED: dict[str, frozenset[str]] = {
     "dashboards": frozenset({"dashboard_elements", "dashboard_filters", "dashboard_layouts"}),
     "folders": frozenset({"dashboards", "looks"}),

@@ -11,6 +11,7 @@ from looker_emulator.kinds import (
     KINDS,
     NESTED,
     PARAM_FIELD,
+    SUB_RESOURCES,
     id_order,
     is_id_field,
     like_pattern,
@@ -28,6 +29,7 @@ class Listing:
     state: State
     base_url: str
     _response_schema: str | None
+    arrange: Callable[[list[Any]], list[Any]]
 
     def respond_list(
         self, table: str, rows: Iterable[dict[str, Any]], query: dict[str, str]
@@ -39,6 +41,10 @@ class Listing:
         offset, limit = _page(query)
         if offset or limit is not None:
             rows = rows[offset : None if limit is None else offset + limit]
+        if not sorts and table in SUB_RESOURCES:
+            rows = self.arrange(
+                rows
+            )  # after paging: the pages stay the same, only their order moves
         fields = _fields(query.get("fields"))
         # Dashboards are answered whole, as the spec's `Dashboard` says, unless `fields` leaves the
         # nested parts out (the fast path: lists of 10,000 dashboards stay cheap). A folder's looks

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 from looker_emulator.kinds import DEFAULT_SCHEMA, KINDS, id_order
@@ -24,6 +25,11 @@ class Rendering:
     base_url: str
     client_id: str
     _response_schema: str | None
+    arrange: Callable[[list[Any]], list[Any]]
+
+    def sub_resources(self, table: str, field: str, value: Any) -> list[dict[str, Any]]:
+        """A parent's parts (SUB_RESOURCES) in the order they are answered (see `arrange`)."""
+        return self.arrange(self.state.children(table, field, value))
 
     def render(
         self, table: str, record: dict[str, Any], *, deep: bool = True, schema: str | None = None
@@ -219,7 +225,7 @@ class Rendering:
             "deleted": False,
             "dashboard_layout_components": [
                 self.render("dashboard_layout_components", c)
-                for c in self.state.children(
+                for c in self.sub_resources(
                     "dashboard_layout_components", "dashboard_layout_id", r["id"]
                 )
             ],
@@ -238,18 +244,17 @@ class Rendering:
             "favorite_count": r.get("favorite_count") or 0,
         }
         if deep:
-            st = self.state
             out["dashboard_elements"] = [
                 self.render("dashboard_elements", e)
-                for e in st.children("dashboard_elements", "dashboard_id", did)
+                for e in self.sub_resources("dashboard_elements", "dashboard_id", did)
             ]
             out["dashboard_filters"] = [
                 self.render("dashboard_filters", f)
-                for f in st.children("dashboard_filters", "dashboard_id", did)
+                for f in self.sub_resources("dashboard_filters", "dashboard_id", did)
             ]
             out["dashboard_layouts"] = [
                 self.render("dashboard_layouts", lay)
-                for lay in st.children("dashboard_layouts", "dashboard_id", did)
+                for lay in self.sub_resources("dashboard_layouts", "dashboard_id", did)
             ]
         return out
 
@@ -282,7 +287,7 @@ class Rendering:
             "visible_item_order": list(r.get("item_order") or []),
             "board_items": [
                 self.render("board_items", i)
-                for i in self.state.children("board_items", "board_section_id", r["id"])
+                for i in self.sub_resources("board_items", "board_section_id", r["id"])
             ],
         }
 
@@ -291,7 +296,7 @@ class Rendering:
             "primary_homepage": bool(r.get("primary_homepage")),
             "board_sections": [
                 self.render("board_sections", s)
-                for s in self.state.children("board_sections", "board_id", r["id"])
+                for s in self.sub_resources("board_sections", "board_id", r["id"])
             ],
         }
 

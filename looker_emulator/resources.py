@@ -35,6 +35,74 @@ PARENT = {
     "board_items": ("board_sections", "board_section_id"),
 }
 
+# Operations listing a parent's sub-resources: op -> (table, foreign key, parent table, live only).
+CHILD_LISTS: dict[str, tuple[str, str, str, bool]] = {
+    "dashboard_dashboard_elements": ("dashboard_elements", "dashboard_id", "dashboards", False),
+    "dashboard_dashboard_filters": ("dashboard_filters", "dashboard_id", "dashboards", False),
+    "dashboard_dashboard_layouts": ("dashboard_layouts", "dashboard_id", "dashboards", False),
+    "dashboard_layout_dashboard_layout_components": (
+        "dashboard_layout_components",
+        "dashboard_layout_id",
+        "dashboard_layouts",
+        False,
+    ),
+    "folder_children": ("folders", "parent_id", "folders", False),
+    "folder_looks": ("looks", "folder_id", "folders", True),
+    "folder_dashboards": ("dashboards", "folder_id", "folders", True),
+    "scheduled_plans_for_dashboard": ("scheduled_plans", "dashboard_id", "dashboards", False),
+    "scheduled_plans_for_look": ("scheduled_plans", "look_id", "looks", False),
+}
+
+# Operations handled by the method `op_<operationId>` (of `Operations` and the other mixins).
+SAME_NAME_OPS = (
+    "login",
+    "logout",
+    "versions",
+    "me",
+    "login_user",
+    "session",
+    "update_session",
+    "all_color_collections",
+    "color_collection",
+    "default_color_collection",
+    "set_default_color_collection",
+    "search_users_names",
+    "create_merge_query",
+    "merge_query",
+    "create_query",
+    "query",
+    "query_for_slug",
+    "folder_children_search",
+    "folder_parent",
+    "folder_ancestors",
+    "scheduled_plans_for_space",
+    "all_group_users",
+    "add_group_user",
+    "delete_group_user",
+    "all_group_groups",
+    "add_group_group",
+    "delete_group_from_group",
+    "role_groups",
+    "set_role_groups",
+    "role_users",
+    "set_role_users",
+    "user_roles",
+    "set_user_roles",
+    "user_credentials_email",
+    "delete_user_credentials_email",
+    "all_board_items",
+)
+# Operations whose method has another name.
+RENAMED_OPS = {
+    "lookml_model_explore": "op_explore",
+    "create_user_credentials_email": "op_set_user_credentials_email",
+    "update_user_credentials_email": "op_set_user_credentials_email",
+}
+
+
+def _as_stored(rows: list[Any]) -> list[Any]:
+    return rows
+
 
 class Api(Rendering, Listing, TypeRules, Operations):
     """The emulated Looker API over one State."""
@@ -62,6 +130,8 @@ class Api(Rendering, Listing, TypeRules, Operations):
         self.violations: collections.Counter[tuple[str, str, str]] = collections.Counter()
         self._defaults: dict[str, dict[str, Any]] = {}
         self.handlers: dict[str, Callable[[Request], Any]] = {}
+        # The order a parent's parts are answered in; the Emulator shuffles them when told to.
+        self.arrange: Callable[[list[Any]], list[Any]] = _as_stored
         self._register()
 
     # -- plumbing ----------------------------------------------------------------------------------
@@ -202,6 +272,8 @@ class Api(Rendering, Listing, TypeRules, Operations):
 
     # -- registration ------------------------------------------------------------------------------
     def _register(self) -> None:
+        """Fill `handlers`: CRUD per kind, sub-resource lists, the other operations; then keep only
+        the operations the spec has."""
         h = self.handlers
         for kind in KINDS.values():
             t, s = kind.table, kind.singular
@@ -211,66 +283,10 @@ class Api(Rendering, Listing, TypeRules, Operations):
             h[f"create_{s}"] = self._make_create(kind)
             h[f"update_{s}"] = self._make_update(kind)
             h[f"delete_{s}"] = self._make_delete(kind)
-        h.update(
-            login=self.op_login,
-            logout=self.op_logout,
-            versions=self.op_versions,
-            me=self.op_me,
-            login_user=self.op_login_user,
-            session=self.op_session,
-            update_session=self.op_update_session,
-            all_color_collections=self.op_all_color_collections,
-            color_collection=self.op_color_collection,
-            default_color_collection=self.op_default_color_collection,
-            set_default_color_collection=self.op_set_default_color_collection,
-            search_users_names=self.op_search_users_names,
-            create_merge_query=self.op_create_merge_query,
-            merge_query=self.op_merge_query,
-            create_query=self.op_create_query,
-            query=self.op_query,
-            query_for_slug=self.op_query_for_slug,
-            lookml_model_explore=self.op_explore,
-            dashboard_dashboard_elements=self._children_op(
-                "dashboard_elements", "dashboard_id", "dashboards"
-            ),
-            dashboard_dashboard_filters=self._children_op(
-                "dashboard_filters", "dashboard_id", "dashboards"
-            ),
-            dashboard_dashboard_layouts=self._children_op(
-                "dashboard_layouts", "dashboard_id", "dashboards"
-            ),
-            dashboard_layout_dashboard_layout_components=self._children_op(
-                "dashboard_layout_components", "dashboard_layout_id", "dashboard_layouts"
-            ),
-            folder_children=self._children_op("folders", "parent_id", "folders"),
-            folder_children_search=self.op_folder_children_search,
-            folder_looks=self._children_op("looks", "folder_id", "folders", live=True),
-            folder_dashboards=self._children_op("dashboards", "folder_id", "folders", live=True),
-            folder_parent=self.op_folder_parent,
-            folder_ancestors=self.op_folder_ancestors,
-            scheduled_plans_for_dashboard=self._children_op(
-                "scheduled_plans", "dashboard_id", "dashboards"
-            ),
-            scheduled_plans_for_look=self._children_op("scheduled_plans", "look_id", "looks"),
-            scheduled_plans_for_space=self.op_scheduled_plans_for_space,
-            all_group_users=self.op_all_group_users,
-            add_group_user=self.op_add_group_user,
-            delete_group_user=self.op_delete_group_user,
-            all_group_groups=self.op_all_group_groups,
-            add_group_group=self.op_add_group_group,
-            delete_group_from_group=self.op_delete_group_from_group,
-            role_groups=self.op_role_groups,
-            set_role_groups=self.op_set_role_groups,
-            role_users=self.op_role_users,
-            set_role_users=self.op_set_role_users,
-            user_roles=self.op_user_roles,
-            set_user_roles=self.op_set_user_roles,
-            user_credentials_email=self.op_user_credentials_email,
-            create_user_credentials_email=self.op_set_user_credentials_email,
-            update_user_credentials_email=self.op_set_user_credentials_email,
-            delete_user_credentials_email=self.op_delete_user_credentials_email,
-        )
-        h["all_board_items"] = self.op_all_board_items
+        for op_id, (table, fname, parent, live) in CHILD_LISTS.items():
+            h[op_id] = self._children_op(table, fname, parent, live=live)
+        h.update({op_id: getattr(self, f"op_{op_id}") for op_id in SAME_NAME_OPS})
+        h.update({op_id: getattr(self, method) for op_id, method in RENAMED_OPS.items()})
         h["move_dashboard"] = self._make_move(KINDS["dashboards"])
         h["move_look"] = self._make_move(KINDS["looks"])
         h["search_roles_with_user_count"] = self._make_list(KINDS["roles"])

@@ -23,7 +23,7 @@ import httptools
 import msgspec
 
 from looker_emulator.errors import ApiError, generic_doc_url
-from looker_emulator.faults import FaultInjector, Faults
+from looker_emulator.faults import FaultInjector, Faults, Rule
 from looker_emulator.resources import Api, Request
 from looker_emulator.spec import API_PREFIX, Spec, load_spec
 from looker_emulator.state import State, now_iso
@@ -145,6 +145,7 @@ class Emulator:
             self.spec, state, strict=strict, client_id=client_id, client_secret=client_secret
         )
         self.injector = FaultInjector(faults)
+        self.api.arrange = self.injector.arrange  # sub-resources as stored, or shuffled
         self.stats = Stats()
         self.allow_remote_control = False
         self.connections: set[HttpProtocol] = set()
@@ -201,9 +202,8 @@ class Emulator:
         if path.startswith(API_PREFIX):
             match = self.spec.match(method, path[len(API_PREFIX) :])
         template = API_PREFIX + match[0].template if match else "unmatched"
-        op = match[0].operation_id if match else None
+        call = (method, template, match[0].operation_id if match else None)
         injector = self.injector
-        stats = self.stats
 
         rule = injector.rule_for(method, path, template if match else None)
         fate, delay = injector.draw()
@@ -212,58 +212,82 @@ class Emulator:
             delay += rule.delay_ms / 1000.0
         if delay > 0:
             await asyncio.sleep(delay)
-
-        if rule is not None and rule.action != "delay":
-            stats.faults["rule_" + rule.action] += 1
-            if rule.action in ("reset", "hang"):
-                stats.record(method, template, op, rule.action)
-                return Response(0, action=rule.action)
-            if rule.action == "status":
-                resp = self._error(
-                    rule.status, REASONS.get(rule.status, "Error"), self._doc(match, rule.status)
-                )
-                if rule.status in (429, 503):
-                    ra = rule.retry_after
-                    if ra is None:  # a timed rule says when it ends, else "try again in a second"
-                        left = (rule.until - time.monotonic()) if rule.until is not None else 1
-                        ra = max(1, math.ceil(left))
-                    resp.headers = (("Retry-After", str(ra)),)
-                elif rule.retry_after is not None:
-                    resp.headers = (("Retry-After", str(rule.retry_after)),)
-                stats.record(method, template, op, str(resp.status))
-                return resp
         if rule is not None and rule.action != "delay":
             fate = None  # a scripted rule decides this request's fate alone
+            faulted = self._rule_fault(rule, match, call)
+        else:
+            faulted = self._drawn_fault(fate, retry_after, match, call)
+        if faulted is not None:
+            return faulted
+        resp = self._dispatch(method, path, query, headers, body, match)
+        if fate == "reset_after":
+            self.stats.faults["reset_after"] += 1
+        if fate == "reset_after" or (rule is not None and rule.action == "reset_after"):
+            resp.action = "reset_after"  # processed (writes happen), then dropped unanswered
+        self._record_answer(resp, call)
+        return resp
+
+    def _rule_fault(
+        self, rule: Rule, match: Any, call: tuple[str, str, str | None]
+    ) -> Response | None:
+        """The answer a scripted rule gives instead of the API's, or None (reset_after: answer first)."""
+        self.stats.faults["rule_" + rule.action] += 1
+        if rule.action in ("reset", "hang"):
+            self.stats.record(*call, rule.action)
+            return Response(0, action=rule.action)
+        if rule.action != "status":
+            return None
+        resp = self._error(
+            rule.status, REASONS.get(rule.status, "Error"), self._doc(match, rule.status)
+        )
+        if rule.status in (429, 503):
+            ra = rule.retry_after
+            if ra is None:  # a timed rule says when it ends, else "try again in a second"
+                left = (rule.until - time.monotonic()) if rule.until is not None else 1
+                ra = max(1, math.ceil(left))
+            resp.headers = (("Retry-After", str(ra)),)
+        elif rule.retry_after is not None:
+            resp.headers = (("Retry-After", str(rule.retry_after)),)
+        self.stats.record(*call, str(resp.status))
+        return resp
+
+    def _drawn_fault(
+        self,
+        fate: str | None,
+        retry_after: int | None,
+        match: Any,
+        call: tuple[str, str, str | None],
+    ) -> Response | None:
+        """The answer of the rate limit or of a random fault, or None (reset_after: answer first)."""
+        stats = self.stats
         if retry_after is not None:
             stats.faults["rate_limited"] += 1
             resp = self._error(429, "Too Many Requests", self._doc(match, 429))
             resp.headers = (("Retry-After", str(retry_after)),)
-            stats.record(method, template, op, "429")
+            stats.record(*call, "429")
             return resp
         if fate in ("reset", "hang"):
             stats.faults[fate] += 1
-            stats.record(method, template, op, fate)
+            stats.record(*call, fate)
             return Response(0, action=fate)
         if fate == "error":
             stats.faults["error"] += 1
-            status = injector.error_status()
+            status = self.injector.error_status()
             resp = self._error(
                 status, REASONS.get(status, "Server Error"), self._doc(match, status)
             )
-            stats.record(method, template, op, str(status))
+            stats.record(*call, str(status))
             return resp
+        return None
 
-        resp = self._dispatch(method, path, query, headers, body, match)
-        status = str(resp.status)
-        if (rule is not None and rule.action == "reset_after") or fate == "reset_after":
-            if fate == "reset_after":
-                stats.faults["reset_after"] += 1
-            resp.action = "reset_after"
-            status = "reset_after"
-        stats.record(method, template, op, status)
-        if status == "reset_after" and resp.status == 200 and op and op.startswith("create_"):
-            stats.creates[op[len("create_") :]] += 1
-        return resp
+    def _record_answer(self, resp: Response, call: tuple[str, str, str | None]) -> None:
+        """Count an answered request; `record` counts 200 creates, this one a create made and then
+        dropped unanswered (it exists, though the client never heard of it)."""
+        dropped = resp.action == "reset_after"
+        self.stats.record(*call, "reset_after" if dropped else str(resp.status))
+        op = call[2]
+        if dropped and resp.status == 200 and op and op.startswith("create_"):
+            self.stats.creates[op[len("create_") :]] += 1
 
     def _doc(self, match: Any, status: int) -> str:
         return match[0].doc_url(status) if match else generic_doc_url(status)

@@ -16,7 +16,8 @@
 `state` may be None (the empty migration target: system folders, API user, LookML models), a state
 document (dict), a path to a state JSON file, or a `State`. `items`/`seed` generate one instead. Fault
 keyword arguments are those of `looker_emulator.faults.Faults` (latency_ms, jitter_ms, rate_limit,
-error_rate, reset_rate, reset_after_rate, slow_rate, slow_ms, hang_rate, hang_s, seed, rules);
+error_rate, reset_rate, reset_after_rate, slow_rate, slow_ms, hang_rate, hang_s, seed, rules,
+shuffle_lists, shuffle_seed);
 `set_faults` also takes add_rules, throttle_seconds and clear. `strict=False` is the --lenient mode.
 The server binds an ephemeral loopback port; every call above is thread-safe (it runs on the server's
 loop). `emulator_process(*cli_args, state_file=None)` runs `serve` as a subprocess and yields its URL.
@@ -120,6 +121,13 @@ def running_emulator(
         client_id=client_id,
         client_secret=client_secret,
     )
+    with _serving_thread(emu) as loop:
+        yield RunningEmulator(emu, loop, emu.api.base_url)
+
+
+@contextlib.contextmanager
+def _serving_thread(emu: Emulator) -> Iterator[asyncio.AbstractEventLoop]:
+    """Serve emu on 127.0.0.1:<free port> from a daemon thread's event loop; stop when done."""
     loop = asyncio.new_event_loop()
     ready = threading.Event()
     holder: dict[str, Any] = {}
@@ -153,9 +161,8 @@ def running_emulator(
         raise RuntimeError("emulator did not start within 30 s")
     if "error" in holder:
         raise RuntimeError(f"emulator failed to start: {holder['error']!r}")
-    handle = RunningEmulator(emu, loop, emu.api.base_url)
     try:
-        yield handle
+        yield loop
     finally:
         loop.call_soon_threadsafe(holder["stop"].set)
         thread.join(10)

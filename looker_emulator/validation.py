@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from looker_emulator.spec import ModelSpec, Spec
+from looker_emulator.spec import FieldSpec, ModelSpec, Spec
 
 # Fields the spec marks read-only that Looker accepts in a request, and needs: a tile's filter
 # listeners are set through `result_maker.filterables[].listen` (sdk-codegen issue #926: the spec's
@@ -66,23 +66,25 @@ def validate_model(
                 )
             )
         elif fspec.type == "array":
-            for i, item in enumerate(value):
-                if item is None:
-                    continue
-                if not _type_ok(item, fspec.items_type or "any"):
-                    errors.append(
-                        (f"{where}[{i}]", "invalid", f"must be of type {fspec.items_type}")
-                    )
-                elif fspec.items_ref and fspec.items_ref in spec.models:
-                    errors.extend(
-                        validate_model(
-                            spec,
-                            spec.models[fspec.items_ref],
-                            item,
-                            strict=strict,
-                            prefix=f"{where}[{i}].",
-                        )
-                    )
+            errors.extend(_validate_items(spec, fspec, value, strict=strict, where=where))
+    return errors
+
+
+def _validate_items(
+    spec: Spec, fspec: FieldSpec, value: list[Any], *, strict: bool, where: str
+) -> list[tuple[str, str, str]]:
+    """The problems of an array field's items (nulls are allowed, as Looker allows them)."""
+    errors: list[tuple[str, str, str]] = []
+    for i, item in enumerate(value):
+        if item is None:
+            continue
+        if not _type_ok(item, fspec.items_type or "any"):
+            errors.append((f"{where}[{i}]", "invalid", f"must be of type {fspec.items_type}"))
+        elif fspec.items_ref and fspec.items_ref in spec.models:
+            item_model = spec.models[fspec.items_ref]
+            errors.extend(
+                validate_model(spec, item_model, item, strict=strict, prefix=f"{where}[{i}].")
+            )
     return errors
 
 
