@@ -181,8 +181,8 @@ def test_every_table_round_trips_through_a_generated_instance() -> None:
 
 
 @pytest.mark.slow
-def test_generate_scales_to_50000_items_well_under_a_minute() -> None:
-    started = time.monotonic()
+def test_generate_scales_to_50000_items() -> None:
+    """50,000 items generate and load; how fast is bench/'s to say, not a clock in a test."""
     doc = generate(50_000, seed=1)
     content = sum(
         len(doc["tables"][t])
@@ -200,8 +200,8 @@ def test_generate_scales_to_50000_items_well_under_a_minute() -> None:
         )
     )
     assert content >= 50_000
-    State.from_document(doc)
-    assert time.monotonic() - started < 45
+    loaded = State.from_document(doc).export(copy_records=False)
+    assert len(loaded["tables"]["dashboards"]) == len(doc["tables"]["dashboards"])
 
 
 def test_access_log_of_a_subprocess_never_blocks_it() -> None:
