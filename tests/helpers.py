@@ -9,8 +9,9 @@ from looker_emulator.extract import extract
 from looker_emulator.testing import RunningEmulator
 from restore.models import Backup, Destination
 
-# The shared folder beside the repository: Looker's spec and lookervault's own backups.
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+# The shared folder beside the repository: Looker's spec and lookervault's own backups. Resolved
+# (it may be a link), as the app resolves a backup's path when it registers it.
+SHARED = (Path(__file__).resolve().parents[2] / "shared").resolve()
 FIXTURES = SHARED / "fixtures"
 
 
