@@ -15,8 +15,8 @@ empty emulator subprocesses run side by side, one per --latencies value (ms per 
   is created again (its dependencies exist and are mapped) — the cost of the tiles themselves.
 
 A time is from "start" (the session is created) to "done" (the runner returns, session
-completed), with the restore's rate limiter off (--rate-limit-per-second to set one; the product's
-default is 10/s, which alone holds a create of ~200 requests to ~20 s). Medians of the runs; the
+completed), with no ceiling on the restore's rate limiter, as by default (--rate-limit-per-second
+to set one). Medians of the runs; the
 last line is stable and parseable (one `<case>_<latency>ms_s` key per case and latency):
 
     single_item dashboard_id=237 tiles=26 filters=3 create_0ms_s=0.46 exists_0ms_s=0.031

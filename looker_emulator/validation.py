@@ -11,8 +11,9 @@ from typing import Any
 from looker_emulator.spec import FieldSpec, ModelSpec, Spec
 
 # Fields the spec marks read-only that Looker accepts in a request, and needs: a tile's filter
-# listeners are set through `result_maker.filterables[].listen` (sdk-codegen issue #926: the spec's
-# readOnly is "an API mapper bug"; create_dashboard_element with listen answers 200 on Looker).
+# listeners are set through `result_maker.filterables[].listen` (the spec's readOnly is "an API
+# mapper bug", github.com/looker-open-source/sdk-codegen/issues/926; create_dashboard_element with
+# listen answers 200 on Looker).
 SPEC_ERRATA: frozenset[tuple[str, str]] = frozenset({("ResultMakerFilterables", "listen")})
 
 _PY_TYPES: dict[str, tuple[type, ...]] = {

@@ -7,14 +7,13 @@ from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group, User
+from helpers import FIXTURES, lookervault_fixture
 
 from restore import roles
 from restore.models import Destination
 
-SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
-FIXTURES = SHARED / "fixtures"
-PARALLEL_BACKUP = FIXTURES / "lookervault-0.1.0-parallel.db"
-SEQUENTIAL_BACKUP = FIXTURES / "lookervault-0.1.0-sequential.db"
+PARALLEL_BACKUP = lookervault_fixture("parallel")
+SEQUENTIAL_BACKUP = lookervault_fixture("sequential")
 
 
 @pytest.fixture(scope="session")

@@ -1,29 +1,27 @@
-"""Sub-commands of `manage.py restore`, one module per area.
+"""Sub-commands of `manage.py restore`, one module per purpose, listed in one table.
 
-Each module listed in COMMAND_MODULES exposes `COMMANDS = {name: (add_arguments, handle)}` where
-`add_arguments(parser)` fills the sub-parser and `handle(command, options) -> int` runs it (the exit
-code). Modules not present yet are skipped, so areas land independently.
+`COMMANDS = {name: (add_arguments, handle)}`: `add_arguments(parser)` fills the sub-parser and
+`handle(command, options) -> int` runs it (the exit code). The modules reach the engine only
+through its public module, `restore.engine`.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
-COMMAND_MODULES = (
-    "restore.cli.engine_commands",  # single, all, rollback (issue 4)
-    "restore.cli.execution_commands",  # bulk, resume, status, dlq (issue 5)
-)
+from restore.cli import control, dlq, rollback, start, watch
 
+AddArguments = Callable[[Any], None]
 Handler = Callable[[Any, dict[str, Any]], int]
 
-
-def load_commands() -> dict[str, tuple[Callable[[Any], None], Handler]]:
-    commands: dict[str, tuple[Callable[[Any], None], Handler]] = {}
-    for name in COMMAND_MODULES:
-        if importlib.util.find_spec(name) is None:
-            continue
-        commands.update(importlib.import_module(name).COMMANDS)
-    return commands
+COMMANDS: dict[str, tuple[AddArguments, Handler]] = {
+    "single": (start.add_single, start.handle_single),
+    "all": (start.add_all, start.handle_all),
+    "rollback": (rollback.add_rollback, rollback.handle_rollback),
+    "bulk": (start.add_bulk, start.handle_bulk),
+    "resume": (control.add_resume, control.handle_resume),
+    "status": (watch.add_status, watch.handle_status),
+    "cancel": (control.add_cancel, control.handle_cancel),
+    "dlq": (dlq.add_dlq, dlq.handle_dlq),
+}

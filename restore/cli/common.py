@@ -172,3 +172,16 @@ def print_summary(command: Any, summary: dict[str, Any], as_json: bool) -> int:
         if summary.get("error"):
             command.stderr.write(f"error: {summary['error']}")
     return exit_code(summary["status"])
+
+
+def print_doc(command: Any, doc: dict[str, Any], opts: dict[str, Any]) -> int:
+    """A command's short answer: JSON with --json, else `key=value` pairs on one line."""
+    if opts.get("as_json"):
+        command.stdout.write(json.dumps(doc))
+    else:
+        command.stdout.write(" ".join(f"{k}={v}" for k, v in doc.items()))
+    return 0
+
+
+def iso(value: Any) -> str | None:
+    return value.isoformat() if value else None

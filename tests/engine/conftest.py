@@ -8,13 +8,16 @@ from pathlib import Path
 
 import pytest
 
-from looker_emulator.extract import extract
 from looker_emulator.testing import RunningEmulator, running_emulator
 from restore.engine.looker.client import LookerClient, LookerSettings
-from restore.models import Backup, Destination
+from restore.models import Backup
 
 sys.path.insert(0, str(Path(__file__).parent))
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.append(str(Path(__file__).resolve().parents[1]))
 
+# make_destination and make_backup are imported from here by the engine tests.
+from helpers import make_backup, make_destination  # noqa: E402, F401
 from spec_check import SpecRecorder  # noqa: E402
 
 
@@ -28,20 +31,6 @@ def source_emu() -> Iterator[RunningEmulator]:
 def empty_emu() -> Iterator[RunningEmulator]:
     with running_emulator() as emu:
         yield emu
-
-
-def make_destination(emu: RunningEmulator, name: str = "emu") -> Destination:
-    dest = Destination(name=name, base_url=emu.url, client_id=emu.client_id)
-    dest.set_client_secret(emu.client_secret)
-    dest.save()
-    return dest
-
-
-def make_backup(emu: RunningEmulator, path: Path) -> Backup:
-    extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret, shape="raw")
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
-    return backup
 
 
 def client_for(emu: RunningEmulator, recorder: SpecRecorder | None = None) -> LookerClient:
@@ -72,7 +61,7 @@ def run(session, client: LookerClient | None = None) -> dict:
 
 
 def quick(**config):
-    """A RestoreConfig with no rate ceiling (the product's default since issue 17)."""
+    """A RestoreConfig with no rate ceiling (the product's default)."""
     from restore.engine.core.config import RestoreConfig
 
     config.setdefault("rate_limit_per_second", None)

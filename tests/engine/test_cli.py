@@ -8,6 +8,7 @@ import json
 import pytest
 from conftest import make_backup, make_destination
 from django.core.management import CommandError, call_command
+from helpers import lookervault_fixture
 
 from restore.cli.common import EXIT_CODES
 
@@ -88,7 +89,7 @@ def test_usage_errors_say_what_is_wrong(tmp_path):
             "restore",
             "all",
             "--backup",
-            "/work/shared/fixtures/lookervault-0.1.0-parallel.db",
+            str(lookervault_fixture("parallel")),
             "--destination",
             "nope",
         )

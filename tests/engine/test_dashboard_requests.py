@@ -50,7 +50,7 @@ def test_dashboard_restore_makes_fewer_requests_and_matches_backup(tmp_path, rec
         summary = run(start_session(backup, dest, config), client_for(empty, recorder))
         assert summary["failed"] == 0, summary
         assert summary["by_type"]["dashboard"]["created"] == 1
-        # a session's fixed cost since issue 14: light GETs of sampled IDs (same instance or not?)
+        # a session's fixed cost: light GETs of sampled IDs (is it the same instance or not?)
         sampled = summary["instance"]["sampled"]
         assert 0 < sampled <= 60
         stats = empty.stats()

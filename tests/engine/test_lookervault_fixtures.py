@@ -5,18 +5,18 @@ from __future__ import annotations
 import pytest
 from compare import compare_backup, mapping_of
 from conftest import client_for, make_destination, quick, run
+from helpers import lookervault_fixture
 
 from restore.engine.backup.reader import open_backup
 from restore.engine.run.session import start_session
 from restore.models import Backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
-FIXTURES = "/work/shared/fixtures/lookervault-0.1.0-{}.db"
 
 
 @pytest.mark.parametrize("style", ["parallel", "sequential"])
 def test_fixture_backup_migrates_and_reruns_clean(style, empty_emu, recorder):
-    backup = Backup.register(FIXTURES.format(style))
+    backup = Backup.register(lookervault_fixture(style))
     assert backup.verify(), backup.verification_error
     dest = make_destination(empty_emu)
     first = run(start_session(backup, dest, quick()), client_for(empty_emu, recorder))

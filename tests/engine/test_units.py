@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from helpers import lookervault_fixture
 from spec_check import check_value, spec
 
 from restore.engine.backup.order import ordered_items, topological
@@ -19,8 +20,6 @@ from restore.engine.looker import spec_fields_gen
 from restore.engine.looker.compat import Compatibility, fields_of
 from restore.engine.looker.payloads import SPEC_FIELDS_PATH, writable
 
-FIXTURES = "/work/shared/fixtures/lookervault-0.1.0-{}.db"
-
 
 def test_generated_field_list_matches_the_spec():
     assert json.loads(SPEC_FIELDS_PATH.read_text()) == spec_fields_gen.writable_fields(spec())
@@ -29,7 +28,7 @@ def test_generated_field_list_matches_the_spec():
 @pytest.mark.parametrize("style", ["parallel", "sequential"])
 def test_payloads_from_fixture_objects_are_valid_bodies(style):
     """Every top-level body built from a real backup object passes the spec check (no read-only)."""
-    with open_backup(FIXTURES.format(style)) as reader:
+    with open_backup(lookervault_fixture(style)) as reader:
         checked = 0
         for item in reader.iter_items(Selection()):
             restorer = RESTORERS.get(item.content_type)
@@ -48,8 +47,8 @@ def test_payloads_from_fixture_objects_are_valid_bodies(style):
 
 def test_composite_and_plain_ids_give_the_same_source_id():
     with (
-        open_backup(FIXTURES.format("parallel")) as p,
-        open_backup(FIXTURES.format("sequential")) as s,
+        open_backup(lookervault_fixture("parallel")) as p,
+        open_backup(lookervault_fixture("sequential")) as s,
     ):
         for ct, item_id in ((ContentType.DASHBOARD, "101"), (ContentType.LOOKML_MODEL, "thelook")):
             assert (
@@ -65,7 +64,7 @@ def test_folders_come_parent_first_and_cycles_do_not_loop():
     order, cyclic = topological(["x", "y", "z"], {"x": ["y"], "y": ["x"], "z": []})
     assert order == ["z"] and sorted(cyclic) == ["x", "y"]
     for style in ("parallel", "sequential"):  # IDs stored as `42` and as `folder::42`
-        with open_backup(FIXTURES.format(style)) as reader:
+        with open_backup(lookervault_fixture(style)) as reader:
             selection = Selection(content_types=["folder"])
             stored = [f.raw_id for f in reader.iter_items(selection)]
             items, cyc = ordered_items(reader, ContentType.FOLDER, selection)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from looker_emulator.extract import extract
 from looker_emulator.testing import RunningEmulator
 from restore.engine.core.config import RestoreConfig
 from restore.engine.looker.client import LookerClient, LookerSettings
@@ -13,25 +12,14 @@ from restore.engine.run.session import start_session
 from restore.models import Backup, Destination, RestoreSession
 
 ENGINE_TESTS = Path(__file__).resolve().parent.parent / "engine"
-if str(ENGINE_TESTS) not in sys.path:
-    sys.path.append(str(ENGINE_TESTS))
+for folder in (ENGINE_TESTS, ENGINE_TESTS.parent):
+    if str(folder) not in sys.path:
+        sys.path.append(str(folder))
 
+# make_destination and make_backup are imported from here by the execution tests.
+from helpers import make_backup, make_destination  # noqa: E402, F401
 
 GROUPS = 6  # the groups of `groups_backup`
-
-
-def make_destination(emu: RunningEmulator, name: str = "emu") -> Destination:
-    dest = Destination(name=name, base_url=emu.url, client_id=emu.client_id)
-    dest.set_client_secret(emu.client_secret)
-    dest.save()
-    return dest
-
-
-def make_backup(emu: RunningEmulator, path: Path) -> Backup:
-    extract(emu.url, path, client_id=emu.client_id, client_secret=emu.client_secret, shape="raw")
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
-    return backup
 
 
 def client_for(emu: RunningEmulator, in_flight: int = 32) -> LookerClient:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from restore.cli.execution_commands import ProgressBar
+from restore.cli.foreground import ProgressBar
 from restore.engine.core import documents
 from restore.engine.run.runner import claim_session, session_is_stale, summary_csv
 from restore.models import Destination, RestoreSession

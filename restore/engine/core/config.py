@@ -16,7 +16,7 @@ class RestoreConfig(BaseModel):
     # Sub-requests per worker: one item's independent writes (a dashboard's tiles, filters and
     # layout components) sent at once. The session shares workers × fanout of them, so one
     # dashboard restored alone gets them all (8 × 4 = 32: a 26-tile dashboard's tiles and filters
-    # in one round; 4 measured 5-7% faster than 3 in bench/ and no more CPU per item);
+    # in one round; 4 is 5-7% faster than 3 latency-bound and costs no more CPU per item);
     # 1 sends them one after another.
     fanout: int = Field(4, ge=1, le=4)
     # None: no ceiling, the limiter finds what the destination takes (restore.engine.limits.rate_limiter).

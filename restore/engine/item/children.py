@@ -392,7 +392,8 @@ def listeners(tile: Body) -> list[tuple[Any, ...]] | None:
 def _filterables(rows: list[Body] | None) -> list[Body]:
     """`result_maker.filterables` as create/update_dashboard_element take them. `listen` is marked
     read-only in the spec, but Looker accepts and needs it to bind a tile to dashboard filters
-    (sdk-codegen issue #926, "an API mapper bug"): sent as the one known exception."""
+    (github.com/looker-open-source/sdk-codegen/issues/926: "an API mapper bug"): sent as the one
+    known exception."""
     out = []
     for f in rows or []:
         row = {k: f[k] for k in ("model", "view", "name") if f.get(k) is not None}

@@ -4,8 +4,8 @@ that could not get the connections it may need refuses to start.
 On PostgreSQL every process has a psycopg pool of at most `LOOKERVAULT_DB_POOL_SIZE` connections
 (`lookervault_web.settings`). The Looker transport calls `release_idle()` before every request, so
 a worker process' 8 restore workers and 32 fan-out threads share those few connections for the
-milliseconds their SQL takes, instead of holding one each for the whole item (the 42 connections
-per process that ran PostgreSQL out of them, issue 17).
+milliseconds their SQL takes, instead of holding one each for the whole item (held that way, one busy process needed 42
+connections, and three of them ran out of PostgreSQL's default 100).
 
 What one qcluster (`manage.py qcluster`) may hold at most: `Q_WORKERS × pool size + 4` — each
 worker process its pool, and one each for the `qcluster` process itself (kept open: it carries

@@ -1,6 +1,6 @@
 """Generate `spec_fields.json`: the writable fields of every request-body schema the engine sends.
 
-    python -m restore.engine.looker.spec_fields_gen /work/shared/looker-api/Looker.4.0.oas.json
+    python -m restore.engine.looker.spec_fields_gen ../shared/looker-api/Looker.4.0.oas.json
 
 The engine never reads the spec at run time; tests check that the generated file matches the spec.
 Format: {schema: {field: nested}} where nested is "" for a scalar, "Name" for an object of schema Name

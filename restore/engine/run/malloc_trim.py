@@ -2,12 +2,11 @@
 
 Why: a restore's ~34 threads (workers and fan-out) allocate decoded items, request and response
 bodies from glibc's per-thread arenas. Freed, that memory stays in the arenas, scattered between
-live blocks, so a worker's resident memory crept up with the length of the run (measured: the
-arenas held 10 MB after 5,000 items, 29 MB after 50,000). `malloc_trim(0)` returns every free
-page of every arena. At most every `INTERVAL_S` seconds, not at every checkpoint (about once a
-second): trimmed pages are faulted in again when reused. Runs trimming at every checkpoint were
-8-13% slower than runs without (20,000 items at 0 ms: 231 vs 200 s), but a run trimming every 10 s
-was as slow (224 s) with the same peaks, so that difference is this machine's noise, not the trim.
+live blocks, so a worker's resident memory crept up with the length of the run (the arenas held
+10 MB after 5,000 items, 29 MB after 50,000). `malloc_trim(0)` returns every free page of every
+arena. At most every `INTERVAL_S` seconds, not at every checkpoint (about once a second): trimmed
+pages are faulted in again when reused, and trimming every 10 s lowers the peaks as much as
+trimming at every checkpoint (docs/performance.md, "Memory").
 """
 
 from __future__ import annotations
