@@ -122,8 +122,12 @@ def test_cancel_from_the_cli_then_resume_finishes_without_duplicates(small_backu
         )  # fmt: skip
         try:
             wait_for(lambda: query_one(data) and results_count(data, 1) >= 20, 60, "20 items")
+            # The rest of the run slows to a crawl, so the cancel always lands before the end,
+            # however long a loaded machine takes to start the `cancel` command.
+            emu.set_faults(latency_ms=3000)
             cli(env, "cancel", "1")
-            out, err = run.communicate(timeout=60)
+            out, err = run.communicate(timeout=300)
+            emu.set_faults(latency_ms=15)
         finally:
             if run.poll() is None:
                 run.kill()
