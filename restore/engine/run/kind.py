@@ -78,6 +78,10 @@ class SessionKind:
         """The logged-in context the session's items run in (`runner.open_session_context`)."""
         raise NotImplementedError
 
+    def open_for_retry(self, stack: contextlib.ExitStack) -> None:
+        """Take what a retry of this session's dead-letter items reads (`open`, but lenient: a
+        retry never reads from a backup that is not the one verified)."""
+
     def retry_context(self, client: Any, limiter: AdaptiveRateLimiter) -> RestoreContext:
         """The context a dead-letter item of this session runs again in (a retry session)."""
         return self.open_context(client, limiter)
