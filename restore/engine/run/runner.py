@@ -640,9 +640,7 @@ def run_level_items(
     `ct` None: items of several types with no order among them (the second pass)."""
     refs = SELF_REFERENCES.get(ct) if ct is not None else None
     name = ct.slug if ct is not None else "again"
-    running: set[str] = set()
-    cond = threading.Condition()
-    window = threading.BoundedSemaphore(workers * 2)
+    flight = _InFlight(workers * 2)
 
     def work(item: Any, key: str) -> None:
         try:
@@ -654,10 +652,7 @@ def run_level_items(
             runner.progress.error(name, key, exc)
         finally:
             close_old_connections()
-            with cond:
-                running.discard(key)
-                cond.notify_all()
-            window.release()
+            flight.leave(key)
 
     with ThreadPoolExecutor(workers, thread_name_prefix=f"restore-{name}") as pool:
         futures: list[Future] = []
@@ -667,17 +662,35 @@ def run_level_items(
             key = _key(item)
             if key in done:
                 continue
-            deps = _deps(refs, item)
-            release_idle()  # this thread now waits on the workers: they may need its connection
-            with cond:
-                while deps & running and not stop.is_set():
-                    cond.wait(0.5)
-                running.add(key)
-            window.acquire()
+            flight.enter(key, _deps(refs, item), stop)
             futures.append(pool.submit(work, item, key))
             futures = [f for f in futures if not f.done()]
         for f in futures:
             f.result()
+
+
+class _InFlight:
+    """The items of a level running now: at most `size` read ahead; an item waits while an item
+    it refers to is running."""
+
+    def __init__(self, size: int) -> None:
+        self.running: set[str] = set()
+        self.cond = threading.Condition()
+        self.window = threading.BoundedSemaphore(size)
+
+    def enter(self, key: str, deps: set[str], stop: threading.Event) -> None:
+        release_idle()  # this thread now waits on the workers: they may need its connection
+        with self.cond:
+            while deps & self.running and not stop.is_set():
+                self.cond.wait(0.5)
+            self.running.add(key)
+        self.window.acquire()
+
+    def leave(self, key: str) -> None:
+        with self.cond:
+            self.running.discard(key)
+            self.cond.notify_all()
+        self.window.release()
 
 
 def _key(item: Any) -> str:
