@@ -10,9 +10,14 @@ by `restore.engine.kinds.kind_for`) these few things, in this order:
 3. `totals()`         its items per type: the progress bars, their sum the session's total;
 4. `open_context()`   log in (through the limiter, with retries) and build the RestoreContext;
 5. `start()`          the check before its first write (a resumed session that wrote is past it);
-6. `levels()`         what its items are, as `Level`s the runner runs one after another;
-   each item goes through `run_item` → `ItemRunner.run` → `process(ctx, item)`;
+6. `levels()`         what its items are, as `Level`s the runner runs one after another; an
+                      item goes through `ItemRunner.run` (retries, result row, DLQ), which calls
+                      `process(ctx, item)`; an item of an `in_order` level through `run_item`;
 7. `finish(status)`   what the kind does once the session's final status is written.
+
+A retry session runs dead-letter items of another session through that session's kind
+(`open_for_retry`, `retry_context`, `retry_item`, `process`). A distributed run asks a kind with
+typed levels for them again in its chunk tasks (`open`, `open_context`, `level_items`, `item`).
 
 A new kind (say a read-only comparison) is one module under `kinds/` with a `SessionKind`
 subclass, and one line in `kinds.KINDS`.
