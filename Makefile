@@ -27,6 +27,7 @@ chromium:
 lint: install
 	$(UV) run ruff check .
 	$(UV) run ruff format --check .
+	$(UV) run lint-imports
 
 format: install
 	$(UV) run ruff format .

@@ -430,7 +430,7 @@ def _make_runner_class() -> type:
 
     # The hooks below override these (private) methods: fail loudly if they are renamed, rather
     # than silently charging every request to `session`.
-    for hook in ("_run_level", "_second_pass"):
+    for hook in ("_run_level", "_run_again"):
         if not callable(getattr(SessionRunner, hook, None)):
             raise RuntimeError(f"SessionRunner.{hook} is gone: update bench/common.py")
 
@@ -462,9 +462,9 @@ def _make_runner_class() -> type:
             parent = super()._run_level
             self._measure(ct.slug, lambda: parent(ct, items, done, workers))
 
-        def _second_pass(self, reader: Any) -> None:
-            parent = super()._second_pass
-            self._measure(SECOND_PASS, lambda: parent(reader))
+        def _run_again(self, items: Any) -> None:
+            parent = super()._run_again
+            self._measure(SECOND_PASS, lambda: parent(items))
 
     return MeasuredRunner
 
@@ -475,10 +475,15 @@ def run_measured(session_id: int, emu: EmulatorProcess, *, per_level: bool = Tru
     per_level=False runs the plain SessionRunner (no stats calls at level boundaries: for runs so
     short that a few control requests would show).
     """
+    from restore.engine.kinds import kind_for
     from restore.engine.run.runner import SessionRunner
 
     emu.reset()  # stats only
-    runner = _make_runner_class()(session_id, emu=emu) if per_level else SessionRunner(session_id)
+    runner = (
+        _make_runner_class()(session_id, emu=emu, kind_for=kind_for)
+        if per_level
+        else SessionRunner(session_id, kind_for=kind_for)
+    )
     cpu0, emu_cpu0, t0 = self_cpu_seconds(), emu.cpu_seconds(), time.perf_counter()
     summary = runner.run()
     wall = time.perf_counter() - t0

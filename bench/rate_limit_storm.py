@@ -45,7 +45,7 @@ def main() -> int:
     from storm import measure_storm
 
     from looker_emulator.testing import running_emulator
-    from restore.engine.run.runner import run_session
+    from restore.engine import run_session
     from restore.models import RestoreSession
 
     call_command("migrate", verbosity=0)

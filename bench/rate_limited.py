@@ -70,7 +70,7 @@ def storm_run(
     backup: Any, emu: EmulatorProcess, *, workers: int, rate: float | None, args: Any
 ) -> dict[str, Any]:
     """A session in a thread, sampled through a storm by measure_storm, then cancelled."""
-    from restore.engine.run.runner import run_session
+    from restore.engine import run_session
     from restore.models import RestoreSession
     from tests.execution.storm import measure_storm
 

@@ -49,6 +49,11 @@ LOOKERVAULT_LEASE_SECONDS = float(os.getenv("LOOKERVAULT_LEASE_SECONDS", "60"))
 LOOKERVAULT_DISTRIBUTED = envbool("LOOKERVAULT_DISTRIBUTED", "false")
 # Items per chunk task of a distributed session.
 LOOKERVAULT_CHUNK_SIZE = envint("LOOKERVAULT_CHUNK_SIZE", "100")
+# Database connections a qcluster leaves free for web processes, management commands, psql.
+LOOKERVAULT_DB_OTHER_CLIENTS = envint("LOOKERVAULT_DB_OTHER_CLIENTS", "10")
+# The CA bundle (a file or a directory) that verifies a destination's certificate: requests'
+# own variables; empty: certifi's bundle.
+LOOKERVAULT_CA_BUNDLE = os.getenv("REQUESTS_CA_BUNDLE") or os.getenv("CURL_CA_BUNDLE") or ""
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -56,10 +56,10 @@ def run_session_task(session_id: int) -> dict[str, Any]:
 
 
 def run_distributed_session_task(session_id: int, chunk_size: int | None = None) -> dict[str, Any]:
-    from restore.engine import DistributedSessionRunner, SessionBusy
+    from restore.engine import SessionBusy, run_session
 
     try:
-        return DistributedSessionRunner(session_id, chunk_size=chunk_size).run()
+        return run_session(session_id, distributed=True, chunk_size=chunk_size)
     except SessionBusy as exc:
         log.info("not running session %s: %s", session_id, exc)
         return {"session_id": session_id, "skipped": str(exc)}

@@ -47,17 +47,11 @@ class ProgressBar:
 
 def run_in_foreground(session: RestoreSession, *, distributed: bool = False) -> dict[str, Any]:
     """Run (or resume) a session in this process with the parallel runner and a progress bar."""
-    from restore.engine import SessionBusy, SessionRunner
+    from restore.engine import SessionBusy, run_session
 
     bar = ProgressBar()
     try:
-        if distributed:
-            from restore.engine import DistributedSessionRunner
-
-            runner = DistributedSessionRunner(session.pk, on_progress=bar)
-        else:
-            runner = SessionRunner(session.pk, on_progress=bar)
-        return runner.run()
+        return run_session(session.pk, distributed=distributed, on_progress=bar)
     except SessionBusy as exc:
         raise CommandError(str(exc)) from exc
     finally:

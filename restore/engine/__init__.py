@@ -55,13 +55,11 @@ _PUBLIC: dict[str, str] = {
     "user_email": "looker.payloads",
     "start_session": "run.session",
     "SessionBusy": "run.runner",
-    "SessionRunner": "run.runner",
-    "run_session": "run.runner",
     "session_is_stale": "run.runner",
     "session_summary": "run.runner",
     "summary_csv": "run.runner",
-    "DistributedSessionRunner": "run.distributed",
-    "run_chunk": "run.distributed",
+    "run_chunk": "kinds",
+    "run_session": "kinds",
     "start_apply": "kinds.apply",
     "start_rollback": "kinds.rollback",
     "steps_by_op": "kinds.rollback",
@@ -104,6 +102,7 @@ if TYPE_CHECKING:
     )
     from restore.engine.core.errors import RestoreError
     from restore.engine.core.words import plural
+    from restore.engine.kinds import run_chunk, run_session
     from restore.engine.kinds.apply import start_apply
     from restore.engine.kinds.retry import retry_report, start_retries
     from restore.engine.kinds.rollback import start_rollback, steps_by_op
@@ -117,11 +116,8 @@ if TYPE_CHECKING:
     )
     from restore.engine.looker.client import check_destination
     from restore.engine.looker.payloads import user_email
-    from restore.engine.run.distributed import DistributedSessionRunner, run_chunk
     from restore.engine.run.runner import (
         SessionBusy,
-        SessionRunner,
-        run_session,
         session_is_stale,
         session_summary,
         summary_csv,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
@@ -188,36 +189,52 @@ def restore_new(request):
         form.add_error(None, exc)
         return form_page(request, form, status=400)
     if action == "plan":
-        if refusal := form.cleaned_data["backup"].restore_refusal():
-            form.add_error("backup", refusal)
-            return form_page(request, form, status=400)
-        session = start_session(form, request.user, dry_run=True)
-        messages.success(request, "Planning in the background: nothing is written in Looker.")
-        return redirect("session_detail", session_id=session.pk)
+        return _plan(request, form)
     try:
         count = count_selected(form)
     except SelectionUnreadable as exc:
         form.add_error(None, str(exc))
         return form_page(request, form, status=400)
-    destination = form.cleaned_data["destination"]
-    if action == "start":
-        confirmed = request.POST.get("confirm") == "yes"
-        same = request.POST.get("confirm_destination") == destination.name and request.POST.get(
-            "confirm_count"
-        ) == str(count)
-        refusal = form.cleaned_data["backup"].restore_refusal() if confirmed and same else ""
-        if refusal:  # hashed once at the start, not on every live count
-            form.add_error("backup", refusal)
-            return form_page(request, form, status=400)
-        if confirmed and same:
-            session = start_session(form, request.user, dry_run=False)
-            messages.success(request, f"Restore started into {destination.name}.")
-            return redirect("session_detail", session_id=session.pk)
-        if confirmed:
-            messages.error(request, "The selection changed since you reviewed it; check again.")
+    if action == "start" and (started := _start(request, form, count)) is not None:
+        return started
     if count == 0:
         form.add_error(None, "The selection matches no items in this backup.")
         return form_page(request, form, status=400)
+    return _review(request, form, count)
+
+
+def _plan(request, form: RestoreForm) -> HttpResponse:
+    if refusal := form.cleaned_data["backup"].restore_refusal():
+        form.add_error("backup", refusal)
+        return form_page(request, form, status=400)
+    session = start_session(form, request.user, dry_run=True)
+    messages.success(request, "Planning in the background: nothing is written in Looker.")
+    return redirect("session_detail", session_id=session.pk)
+
+
+def _start(request, form: RestoreForm, count: int) -> HttpResponse | None:
+    """The confirmed start: the session, or the backup's refusal. None when the confirmation is
+    missing or no longer matches the destination and count (the review is shown again)."""
+    destination = form.cleaned_data["destination"]
+    confirmed = request.POST.get("confirm") == "yes"
+    same = request.POST.get("confirm_destination") == destination.name and request.POST.get(
+        "confirm_count"
+    ) == str(count)
+    refusal = form.cleaned_data["backup"].restore_refusal() if confirmed and same else ""
+    if refusal:  # hashed once at the start, not on every live count
+        form.add_error("backup", refusal)
+        return form_page(request, form, status=400)
+    if confirmed and same:
+        session = start_session(form, request.user, dry_run=False)
+        messages.success(request, f"Restore started into {destination.name}.")
+        return redirect("session_detail", session_id=session.pk)
+    if confirmed:
+        messages.error(request, "The selection changed since you reviewed it; check again.")
+    return None
+
+
+def _review(request, form: RestoreForm, count: int) -> HttpResponse:
+    """The confirmation page: what would be restored, where, and the latest plan of it."""
     hidden = [
         (key, value)
         for key, values in request.POST.lists()
@@ -228,7 +245,7 @@ def restore_new(request):
     context = {
         "form": form,
         "count": count,
-        "destination": destination,
+        "destination": form.cleaned_data["destination"],
         "hidden": hidden,
         "plan": plan,
         "plan_applicable": plan is not None and can_apply(plan),

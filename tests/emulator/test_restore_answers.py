@@ -15,9 +15,9 @@ from spec_responses import SpecCheckingProxy
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
+from restore.engine import run_session
 from restore.engine.core.config import RestoreConfig
 from restore.engine.looker.client import LookerClient, LookerSettings
-from restore.engine.run.runner import run_session
 from restore.engine.run.session import start_session
 from restore.models import Backup, DeadLetterItem, Destination, RestoreItemResult
 

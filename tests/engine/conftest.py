@@ -55,7 +55,7 @@ def backup_factory(tmp_path: Path) -> Callable[[RunningEmulator], Backup]:
 
 def run(session, client: LookerClient | None = None) -> dict:
     """Run a session (any kind) to its end with the production runner, as users run it."""
-    from restore.engine.run.runner import run_session
+    from restore.engine import run_session
 
     return run_session(session.pk, client=client)
 

@@ -8,9 +8,9 @@ import pytest
 from conftest import client_for, make_destination
 
 from looker_emulator.testing import running_emulator
+from restore.engine import run_session
 from restore.engine.core.config import RestoreConfig
 from restore.engine.item.children import listeners
-from restore.engine.run.runner import run_session
 from restore.engine.run.session import start_session
 from restore.models import Backup, RestoreItemResult
 

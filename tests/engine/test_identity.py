@@ -18,10 +18,10 @@ from conftest import client_for, make_destination
 
 from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
+from restore.engine import run_session
 from restore.engine.backup.reader import open_backup
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import ContentType
-from restore.engine.run.runner import run_session
 from restore.engine.run.session import start_session
 from restore.models import Backup, IDMapping, RestoreItemResult, RestoreSession
 

@@ -224,7 +224,7 @@ def test_proxy_from_the_environment_is_used(no_proxy_env):
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
-def test_tls_verification_and_ca_bundle(tmp_path, no_proxy_env):
+def test_tls_verification_and_ca_bundle(tmp_path, no_proxy_env, settings):
     if not shutil.which("openssl"):
         pytest.skip("needs the openssl command")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
@@ -236,16 +236,15 @@ def test_tls_verification_and_ca_bundle(tmp_path, no_proxy_env):
         capture_output=True,
     )
     with fake_looker(tls=(cert, key)) as server:
-        settings = LookerSettings(server.url, "id", "secret")
-        no_proxy_env.delenv("REQUESTS_CA_BUNDLE", raising=False)
-        no_proxy_env.delenv("CURL_CA_BUNDLE", raising=False)
+        looker = LookerSettings(server.url, "id", "secret")
+        settings.LOOKERVAULT_CA_BUNDLE = ""
         with pytest.raises(LookerApiError) as untrusted:  # certifi's bundle does not know the cert
-            LookerClient(settings).login()
+            LookerClient(looker).login()
         assert untrusted.value.kind == "connection" and "SSL" in untrusted.value.body
         insecure = LookerSettings(server.url, "id", "secret", verify_ssl=False)
         assert LookerClient(insecure).get("/x") == {"path": "/api/4.0/x"}
-        no_proxy_env.setenv("CURL_CA_BUNDLE", str(cert))
-        assert LookerClient(settings).get("/y") == {"path": "/api/4.0/y"}
+        settings.LOOKERVAULT_CA_BUNDLE = str(cert)  # REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE
+        assert LookerClient(looker).get("/y") == {"path": "/api/4.0/y"}
 
 
 class RecordingGate:

@@ -21,9 +21,10 @@ from looker_emulator.wreck import wreck
 from restore.engine.backup.reader import Selection, open_backup
 from restore.engine.core.content_types import ContentType
 from restore.engine.core.errors import RestoreError
+from restore.engine.kinds import UnknownSessionKind
 from restore.engine.kinds.rollback import start_rollback
 from restore.engine.limits import retries as retry
-from restore.engine.run.runner import SessionBusy, UnknownSessionKind
+from restore.engine.run.runner import SessionBusy
 from restore.engine.run.session import start_session
 from restore.models import IDMapping, RestoreItemResult, RestoreSession
 

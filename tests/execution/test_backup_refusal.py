@@ -14,8 +14,8 @@ from exec_helpers import make_destination
 
 from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
+from restore.engine import run_session
 from restore.engine.core.config import RestoreConfig
-from restore.engine.run.runner import run_session
 from restore.engine.run.session import start_session
 from restore.models import Backup
 

@@ -13,8 +13,8 @@ from exec_helpers import make_backup, make_destination, new_session
 from storm import measure_storm
 
 from looker_emulator.testing import running_emulator
+from restore.engine import run_session
 from restore.engine.limits import retries as retry
-from restore.engine.run.runner import run_session
 from restore.models import RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)

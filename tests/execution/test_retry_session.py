@@ -20,8 +20,9 @@ from exec_helpers import GROUPS, make_destination
 
 from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
+from restore.engine import run_session
 from restore.engine.kinds import retry as dlq_retry
-from restore.engine.run.runner import SessionRunner
+from restore.engine.kinds.restore import session_backup
 from restore.models import AuditEvent, Backup, DeadLetterItem, Destination, RestoreSession
 from restore.tasks import run_session_task
 
@@ -119,8 +120,7 @@ def test_a_cancelled_retry_resumes_with_its_own_items_only_and_creates_nothing_t
             "--json", stdout=out,
         )  # fmt: skip
         (retry_id,) = json.loads(out.getvalue())["sessions"]
-        runner = SessionRunner(retry_id)
-        thread = threading.Thread(target=runner.run)
+        thread = threading.Thread(target=run_session, args=(retry_id,))
         thread.start()
         wait_until(lambda: emu.stats()["faults"].get("rule_hang"), "the held POST")
         RestoreSession.objects.get(pk=retry_id).cancel()
@@ -144,7 +144,7 @@ def test_a_cancelled_retry_resumes_with_its_own_items_only_and_creates_nothing_t
         assert (resumed.status, resumed.created, resumed.failed) == ("completed", GROUPS - 1, 0)
         taken.refresh_from_db()
         assert (taken.status, taken.retry_session_id) == ("retrying", fresh.pk)
-        SessionRunner(fresh.pk).run()
+        run_session(fresh.pk)
         assert emu.stats()["creates"] == {"group": GROUPS}
     assert RestoreSession.objects.get(pk=fresh.pk).created == 1
     assert RestoreSession.objects.count() == 3  # the restore and two retries: no new restore
@@ -204,12 +204,12 @@ def test_a_retry_reads_no_dependency_from_a_backup_file_changed_since_it_was_ver
     destination = Destination(name="elsewhere", base_url="https://elsewhere.example.com")
     destination.save()
     session = RestoreSession.objects.create(backup=groups_backup, destination=destination)
-    with dlq_retry.session_backup(session) as reader:
+    with session_backup(session) as reader:
         assert reader is not None
     with BackupWriter(tmp_path / "other.db", source="") as out:
         out.add("group", {"id": "1", "name": "group 1, replaced"})
     (tmp_path / "other.db").replace(groups_backup.path)
-    guard = dlq_retry.session_backup(session)
+    guard = session_backup(session)
     with guard as reader:
         assert reader is None
     assert "changed since it was verified" in guard.refusal

@@ -9,8 +9,8 @@ import pytest
 from exec_helpers import compare, make_backup, make_destination, new_session
 
 from looker_emulator.testing import running_emulator
+from restore.engine import SessionBusy, run_session
 from restore.engine.limits import retries as retry
-from restore.engine.run.runner import SessionBusy, run_session
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)

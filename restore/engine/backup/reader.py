@@ -425,22 +425,7 @@ class BackupReader:
                 problems.append(
                     f"not a complete lookervault backup: missing {'table' if len(missing) == 1 else 'tables'} {', '.join(missing)}"
                 )
-        corrupt = checked = 0
-        unknown: dict[int, int] = {}
-        try:
-            cursor = self._conn.execute(
-                "SELECT content_type, id, content_size, content_data FROM content_items"
-            )
-            while rows := cursor.fetchmany(batch_size):
-                for code, raw_id, size, data in rows:
-                    checked += 1
-                    problem = _row_problem(code, size, data, unknown)
-                    if problem:
-                        corrupt += 1
-                        if len(problems) < MAX_LISTED_PROBLEMS:
-                            problems.append(f"{_label(code, raw_id)}: {problem}")
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"reading content_items failed after {checked} rows: {exc}")
+        corrupt, checked, unknown = self._check_rows(problems, batch_size)
         for code, n in sorted(unknown.items()):
             problems.append(f"{plural(n, 'row')} of unknown content_type {code}")
         if corrupt > MAX_LISTED_PROBLEMS:
@@ -459,6 +444,27 @@ class BackupReader:
             corrupt_items=corrupt,
             checked_items=checked,
         )
+
+    def _check_rows(self, problems: list[str], batch_size: int) -> tuple[int, int, dict[int, int]]:
+        """Every row, streamed: (unreadable rows, rows checked, rows per unknown content type);
+        the first unreadable ones are listed in `problems`."""
+        corrupt = checked = 0
+        unknown: dict[int, int] = {}
+        try:
+            cursor = self._conn.execute(
+                "SELECT content_type, id, content_size, content_data FROM content_items"
+            )
+            while rows := cursor.fetchmany(batch_size):
+                for code, raw_id, size, data in rows:
+                    checked += 1
+                    problem = _row_problem(code, size, data, unknown)
+                    if problem:
+                        corrupt += 1
+                        if len(problems) < MAX_LISTED_PROBLEMS:
+                            problems.append(f"{_label(code, raw_id)}: {problem}")
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"reading content_items failed after {checked} rows: {exc}")
+        return corrupt, checked, unknown
 
     # -- items
     def get_item(

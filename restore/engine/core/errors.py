@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 # Failures that may go away if we wait: rate limiting, server trouble, the network.
@@ -68,3 +68,13 @@ class MissingDependencyError(RestoreError):
 
 class ItemTooLargeError(RestoreError):
     """The item cannot be sent through the API (413 or over a known limit); never retried."""
+
+
+def none_if_missing(get: Callable[[], Any]) -> Any:
+    """What `get` answers, or None when Looker answers 404: the object does not exist."""
+    try:
+        return get()
+    except LookerApiError as exc:
+        if exc.status == 404:
+            return None
+        raise

@@ -434,15 +434,26 @@ def _sync_layouts(
     pairs = pair(ctx, _by_id(wanted), have)
     for w, existing in pairs:
         body = writable("DashboardLayout", w, exclude=frozenset({"dashboard_id"}))
-        if existing is None:
-            existing = ctx.write("POST", "/dashboard_layouts", {**body, "dashboard_id": dest_id})
-        elif field_diff(body, existing):
-            delta = {k: body[k] for k in field_diff(body, existing)}
-            ctx.write("PATCH", f"/dashboard_layouts/{existing['id']}", delta, existing)
+        existing = _post_or_patch(
+            ctx, "dashboard_layouts", body, {"dashboard_id": dest_id}, existing
+        )
         run_all(ctx, _component_tasks(ctx, w, existing, element_ids))
     for extra in leftovers(pairs, have):
         if not extra.get("active"):
             ctx.write("DELETE", f"/dashboard_layouts/{extra['id']}")
+
+
+def _post_or_patch(
+    ctx: RestoreContext, collection: str, body: Body, parent: Body, existing: Body | None
+) -> Body:
+    """POST the object under its `parent` when the destination has none, else PATCH the fields
+    that differ (nothing when none does); answers the destination's object."""
+    if existing is None:
+        return ctx.write("POST", f"/{collection}", {**body, **parent})
+    if diff := field_diff(body, existing):
+        delta = {k: body[k] for k in diff}
+        ctx.write("PATCH", f"/{collection}/{existing['id']}", delta, existing)
+    return existing
 
 
 def _current_layouts(
@@ -505,11 +516,7 @@ def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None)
     order = []
     for w, existing in pairs:
         body = writable("BoardSection", w, exclude=frozenset({"board_id"}))
-        if existing is None:
-            existing = ctx.write("POST", "/board_sections", {**body, "board_id": dest_id})
-        elif field_diff(body, existing):
-            delta = {k: body[k] for k in field_diff(body, existing)}
-            ctx.write("PATCH", f"/board_sections/{existing['id']}", delta, existing)
+        existing = _post_or_patch(ctx, "board_sections", body, {"board_id": dest_id}, existing)
         order.append(str(existing["id"]))
         _sync_items(
             ctx, w, existing, fresh=current is None or existing.get("id", "").startswith("(")
@@ -543,11 +550,7 @@ def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bo
         )
         body["look_id"] = soft_ref(ctx, CT.LOOK, w.get("look_id"), f"{where}: look_id")
         drop_unresolved(body, w, "dashboard_id", "look_id")
-        if item is None:
-            item = ctx.write("POST", "/board_items", {**body, "board_section_id": existing["id"]})
-        elif field_diff(body, item):
-            delta = {k: body[k] for k in field_diff(body, item)}
-            ctx.write("PATCH", f"/board_items/{item['id']}", delta, item)
+        item = _post_or_patch(ctx, "board_items", body, {"board_section_id": existing["id"]}, item)
         order.append(str(item["id"]))
     if not fresh and [str(i) for i in existing.get("item_order") or []] != order:
         ctx.write("PATCH", f"/board_sections/{existing['id']}", {"item_order": order}, existing)

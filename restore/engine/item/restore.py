@@ -90,12 +90,8 @@ def restore_item(
 
 def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> ItemOutcome:
     out = ItemOutcome("unchanged", ct, sid, name=display_name(content))
-    if ct in NOT_RESTORABLE:
-        out.action, out.message = "skipped", "explores are defined in LookML: not writable via API"
-        return out
-    if ct == ContentType.DASHBOARD and _lookml_dashboard(sid, content):
-        out.action = "skipped"
-        out.message = "LookML dashboard: defined in LookML, not restorable through the API"
+    if reason := _in_lookml(ct, sid, content):
+        out.action, out.message = "skipped", reason
         return out
     restorer = RESTORERS[ct]
     if ct == ContentType.FOLDER and _system_folder(ctx, sid, content, out):
@@ -141,6 +137,15 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if ctx.config.verify and not ctx.dry_run and out.action in ("created", "updated"):
         out.verify_diff = verify(ctx, restorer, dest_id, body)
     return out
+
+
+def _in_lookml(ct: ContentType, sid: str, content: Body) -> str:
+    """Why the API cannot write this item ("" when it can): LookML defines it."""
+    if ct in NOT_RESTORABLE:
+        return "explores are defined in LookML: not writable via API"
+    if ct == ContentType.DASHBOARD and _lookml_dashboard(sid, content):
+        return "LookML dashboard: defined in LookML, not restorable through the API"
+    return ""
 
 
 def _lookml_dashboard(sid: str, content: Body) -> bool:
@@ -211,34 +216,37 @@ def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Bod
 def _skip(
     ctx: RestoreContext, r: TypeRestorer, content: Body, current: Body, out: ItemOutcome
 ) -> bool:
-    if current.get("built_in"):
+    """Leave the destination object as it is (and say why) when it must not be written."""
+    reason = _skip_reason(ctx, r, content, current)
+    if reason:
         out.action, out.destination_id = "skipped", str(current[r.key_field])
-        out.message = "built-in: Looker does not allow changing it"
-        return True
+        out.message = reason
+    return bool(reason)
+
+
+def _skip_reason(ctx: RestoreContext, r: TypeRestorer, content: Body, current: Body) -> str:
+    if current.get("built_in"):
+        return "built-in: Looker does not allow changing it"
     if not ctx.config.skip_if_modified:
-        return False
+        return ""
     ours, theirs = _when(content.get("updated_at")), _when(current.get("updated_at"))
     if ours and theirs:
         if theirs <= ours:
-            return False
-        out.action, out.destination_id = "skipped", str(current[r.key_field])
-        out.message = (
+            return ""
+        return (
             f"modified in the destination since the backup "
             f"(destination updated_at {current.get('updated_at')}, backup {content.get('updated_at')})"
         )
-        return True
     # No update time on one side (folders, users, groups, roles, permission and model sets):
     # whether it was modified cannot be told, so any difference from the backup counts as one.
     differing = field_diff(writable(r.update_schema, content), current)
     differing = [f for f in differing if not f.endswith("_id") and f not in r.create_only]
     if not differing:
-        return False
-    out.action, out.destination_id = "skipped", str(current[r.key_field])
-    out.message = (
+        return ""
+    return (
         f"the backup records no update time for {r.ct.slug}s and the destination differs from it "
         f"({', '.join(sorted(differing)[:5])}): left as it is (--skip-if-modified)"
     )
-    return True
 
 
 def _when(value: Any) -> dt.datetime | None:

@@ -5,10 +5,11 @@ checkpoints, resume), linked to the session whose dead-letter items it runs agai
   UPDATE that also names the claiming session, so two retries of one item never run at once) into
   one pending retry session per original session, and records the action in the audit history.
   The session's selection is exactly the items it claimed (`config.dlq_item_ids`).
-- The runner (`SessionRunner._run_retry`) runs each claimed item with `retry_one` in the context of
-  the session it failed in (its options, same-instance decision, ID map, a dry run's plan). An
-  item with a final result row in the retry session is done already: a resumed retry goes on with
-  the rest, never with the whole backup.
+- The runner runs the retry kind (`RetryKind`): each claimed item with `retry_one`, one after
+  another in restore order, in the context of the session it failed in (its kind's
+  `retry_context`: its options, same-instance decision, ID map, a dry run's plan). An item with a
+  final result row in the retry session is done already: a resumed retry goes on with the rest,
+  never with the whole backup.
 - A success: the original's result row takes the new outcome marked `retried_at` (the original
   still counts it as failed, "since retried" beside), and the DLQ item is resolved; a dry run's
   item is planned again and dismissed, never "resolved": nothing was written. A failure: the item
@@ -19,27 +20,77 @@ checkpoints, resume), linked to the session whose dead-letter items it runs agai
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.utils import timezone
 
-from restore.engine.backup.reader import BackupError, open_backup
 from restore.engine.core import documents
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import ContentType
-from restore.engine.core.errors import RestoreError
 from restore.engine.core.words import plural
+from restore.engine.item.context import ItemOutcome, RestoreContext
+from restore.engine.kinds.restore import rank
 from restore.engine.kinds.rollback import inherited_limits
+from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
 from restore.engine.limits.retries import call_with_retries
 from restore.engine.run import dlq
+from restore.engine.run.kind import KindFor, Level, SessionKind
+from restore.engine.run.runner import ItemRunner, done_keys, refresh_counters
 from restore.engine.run.session import record_outcome
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
-log = logging.getLogger(__name__)
-
 CLAIMABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
+
+# A retry session ending so gives the items it did not run back to the dead-letter queue.
+RELEASING = (RestoreSession.Status.CANCELLED, RestoreSession.Status.FAILED)
+
+
+class RetryKind(SessionKind):
+    """The dead-letter items a retry session claimed, one after another in restore order, run
+    by the kind of the session they failed in (`kind_for(original)`)."""
+
+    name = RestoreSession.Kind.RETRY
+
+    def __init__(self, session: RestoreSession, kind_for: KindFor) -> None:
+        super().__init__(session)
+        self.kind_for = kind_for
+
+    def refusal(self) -> str:
+        if self.session.retry_of is None:
+            return f"retry session {self.session.pk} does not say what it retries"
+        return ""
+
+    def open(self, stack: contextlib.ExitStack) -> None:
+        done = done_keys(self.session)
+        reclaim(self.session, done)
+        self.todo = [
+            d for d in claimed_items(self.session) if (d.content_type, d.content_id) not in done
+        ]
+        self.of = self.kind_for(self.session.retry_of)
+        self.of.open_for_retry(stack)
+
+    def totals(self) -> dict[str, int]:
+        return items_by_type(self.session)
+
+    def open_context(self, client: Any, limiter: AdaptiveRateLimiter) -> RestoreContext:
+        return self.of.retry_context(client, limiter)
+
+    def levels(self, ctx: RestoreContext, should_stop: Callable[[], bool]) -> Iterator[Level]:
+        yield Level(sorted(self.todo, key=lambda d: rank(d.content_type)), in_order=True)
+
+    def process(self, ctx: RestoreContext, item: Any) -> ItemOutcome:
+        return self.of.process(ctx, item)
+
+    def run_item(self, items: ItemRunner, item: DeadLetterItem) -> None:
+        retry_one(items, self.of, self.session, item)
+
+    def finish(self, status: str) -> None:
+        if status in RELEASING:
+            release(self.session)  # retriable afresh meanwhile; a resume claims them again
+        if self.session.retry_of_id:  # the original's summary: "since retried", DLQ still open
+            refresh_counters(RestoreSession.objects.get(pk=self.session.retry_of_id))
 
 
 def start_retries(
@@ -142,12 +193,15 @@ def items_by_type(retry: RestoreSession) -> dict[str, int]:
     return counts
 
 
-def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
-    """Run one claimed item again with `items` (an ItemRunner of the original session)."""
+def retry_one(
+    items: ItemRunner, of: SessionKind, retry: RestoreSession, dead: DeadLetterItem
+) -> None:
+    """Run one claimed item again with `items`, in the context of the original session (`of`,
+    its kind): its row there takes the new outcome, the retry session's own row says so."""
     ct = ContentType(dead.content_type)
     history: list[documents.Attempt] = []
     try:
-        item = source_item(items.session, dead)
+        item = of.retry_item(dead)
         outcome = call_with_retries(
             lambda: items.process(items.ctx, item),
             max_retries=items.max_retries,
@@ -162,7 +216,7 @@ def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
         items.progress.count(ct.slug, "failed")
         items.progress.error(ct.slug, dead.content_id, exc)
         return
-    original = items.session
+    original = of.session
     record_outcome(original, outcome)
     RestoreItemResult.objects.filter(
         session=original, content_type=int(ct), source_id=dead.content_id
@@ -175,18 +229,6 @@ def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
         dlq.mark_resolved(dead, retry.started_by, f"retry succeeded: {detail}")
     _record(retry, dead, outcome.action, detail, outcome.destination_id)
     items.progress.count(ct.slug, outcome.action)
-
-
-def source_item(original: RestoreSession, dead: DeadLetterItem) -> Any:
-    """What a dead-letter item runs again: a rollback's step, else the backup item."""
-    if original.kind == RestoreSession.Kind.ROLLBACK:
-        from restore.engine.kinds import rollback
-
-        step = rollback.item_for(original, dead.content_type, dead.content_id)
-        if step is None:
-            raise RestoreError(f"{dead.content_id} is no longer a step of this rollback")
-        return step
-    return dlq.DlqSourceItem(dead)
 
 
 def _record(
@@ -222,32 +264,3 @@ def retry_report(retries: list[RestoreSession]) -> dict[str, Any]:
             out["resolved" if ok else "failed"] += 1
             out["items"].append({"id": dead.pk, "resolved": ok, "detail": message})
     return out
-
-
-class session_backup:
-    """The original's backup (for --with-dependencies) when its file is still the one verified,
-    else None: a dead letter carries its own content, but a dependency is never read from a file
-    that is unverified or changed since (`Backup.restore_refusal`)."""
-
-    def __init__(self, session: RestoreSession) -> None:
-        self.session = session
-        self.reader = None
-        self.refusal = ""
-
-    def __enter__(self):
-        backup = self.session.backup
-        if backup is None or not Path(backup.path).is_file():
-            return None
-        self.refusal = backup.restore_refusal()
-        if self.refusal:
-            log.warning("retry of session %s without its backup: %s", self.session.pk, self.refusal)
-            return None
-        try:
-            self.reader = open_backup(backup.path)
-        except BackupError:
-            self.reader = None
-        return self.reader
-
-    def __exit__(self, *exc: Any) -> None:
-        if self.reader is not None:
-            self.reader.close()

@@ -19,8 +19,10 @@ run) lists them too. Sub-resources (tiles, filters, memberships) are not compare
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from restore.engine.core import documents
@@ -33,6 +35,9 @@ from restore.engine.identity.idmap import IdMap
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import restore_item
 from restore.engine.item.restorers import RESTORERS
+from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
+from restore.engine.run.kind import Level, SessionKind
+from restore.engine.run.runner import done_keys, open_session_context
 from restore.engine.run.session import record_changed
 from restore.models import IDMapping, RestoreItemResult, RestoreSession
 
@@ -64,6 +69,45 @@ class PreImageItem:
     content_type: ContentType
     id: str
     content: dict[str, Any]
+
+
+class RollbackKind(SessionKind):
+    """The steps one after another (sub-folders before their parents); steps with a final result
+    row are done already (resume)."""
+
+    name = RestoreSession.Kind.ROLLBACK
+
+    def open(self, stack: contextlib.ExitStack) -> None:
+        self.steps = plan(self.session)
+
+    def totals(self) -> dict[str, int]:
+        return dict(steps_by_type(self.steps))
+
+    def open_context(self, client: Any, limiter: AdaptiveRateLimiter) -> RestoreContext:
+        return open_session_context(self.session, client, limiter, partial(_login, self.session))
+
+    def start(self, ctx: RestoreContext, should_stop: Callable[[], bool]) -> None:
+        self.done = done_keys(self.session)
+        if not self.done:  # before the first write (a resumed rollback was checked already)
+            check_destination(ctx, self.steps, should_stop)
+
+    def levels(self, ctx: RestoreContext, should_stop: Callable[[], bool]) -> Iterator[Level]:
+        todo = [s for s in self.steps if (int(s.content_type), s.id) not in self.done]
+        yield Level(todo, in_order=True)
+
+    def process(self, ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
+        return process_item(ctx, item)
+
+    def retry_item(self, dead: Any) -> RollbackItem:
+        step = item_for(self.session, dead.content_type, dead.content_id)
+        if step is None:
+            raise RestoreError(f"{dead.content_id} is no longer a step of this rollback")
+        return step
+
+
+def _login(session: RestoreSession, client: Any) -> RestoreContext:
+    client.login()
+    return new_context(session, client)
 
 
 def start_rollback(

@@ -117,7 +117,9 @@ def cluster_budget(q_workers: int, size: int) -> int:
 def other_clients() -> int:
     """Connections to keep free for everything that is not a qcluster: web server processes,
     management commands, psql (LOOKERVAULT_DB_OTHER_CLIENTS, default 10)."""
-    return int(os.getenv("LOOKERVAULT_DB_OTHER_CLIENTS", "10"))
+    from django.conf import settings
+
+    return settings.LOOKERVAULT_DB_OTHER_CLIENTS
 
 
 @dataclass

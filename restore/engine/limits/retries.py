@@ -25,7 +25,7 @@ from tenacity import (
 )
 
 from restore.engine.core import documents
-from restore.engine.core.errors import LookerApiError
+from restore.engine.core.errors import LookerApiError, none_if_missing
 
 T = TypeVar("T")
 
@@ -147,12 +147,7 @@ class RetryingClient:
         return self._retry(lambda: self._client.get(path, params))
 
     def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        try:
-            return self.get(path, params)
-        except LookerApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return none_if_missing(lambda: self.get(path, params))
 
     def patch(self, path: str, body: Any) -> Any:
         return self._retry(lambda: self._client.patch(path, body))

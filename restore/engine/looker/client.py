@@ -10,7 +10,7 @@ a login guarded by a lock, one transparent re-login on 401, and a `RequestGate` 
 The transport talks to urllib3 directly instead of through a `requests.Session`: requests' own
 per-request work (preparing the request, merging settings, hooks, cookies, building the Response) was
 about a fifth of a restore's CPU time. It sends the same headers, query string and body, follows
-redirects, and reads proxies and the CA bundle from the environment once per client. Unlike a
+redirects, and reads proxies from the environment once per client (the CA bundle is a setting). Unlike a
 requests.Session it keeps no cookies (the Looker API authenticates with the bearer token alone).
 
 Callers get plain JSON (dicts/lists): `client.get("/dashboards/1")`, `client.patch(path, body)`.
@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests.utils
 import urllib3
 import urllib3.util.ssl_
+from django.conf import settings as django_settings
 from looker_sdk.rtl import auth_session, auth_token, serialize, transport
 from looker_sdk.sdk import constants
 from looker_sdk.sdk.api40 import methods as methods40
 
-from restore.engine.core.errors import LookerApiError, RestoreError
+from restore.engine.core.errors import LookerApiError, RestoreError, none_if_missing
 from restore.engine.limits.db_budget import release_idle
 
 if TYPE_CHECKING:
@@ -277,8 +278,9 @@ _RETRIES = urllib3.Retry(
 def _pool_manager(
     settings: LookerSettings, num_pools: int, maxsize: int
 ) -> tuple[urllib3.PoolManager, str | None]:
-    """The connection pool, with proxies and the CA bundle read from the environment here, once
-    (requests with `trust_env` read them again on every request: 14% of the restore's CPU time).
+    """The connection pool, with proxies read from the environment here, once (requests with
+    `trust_env` read them again on every request: 14% of the restore's CPU time), and the CA
+    bundle of the settings (LOOKERVAULT_CA_BUNDLE, from REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE).
 
     `block=False` like requests: beyond `maxsize` connections are opened and discarded, never waited for.
     """
@@ -292,11 +294,7 @@ def _pool_manager(
         kwargs["cert_reqs"] = "CERT_NONE"
     else:
         kwargs["cert_reqs"] = "CERT_REQUIRED"
-        bundle = (
-            os.environ.get("REQUESTS_CA_BUNDLE")
-            or os.environ.get("CURL_CA_BUNDLE")
-            or requests.utils.DEFAULT_CA_BUNDLE_PATH
-        )
+        bundle = django_settings.LOOKERVAULT_CA_BUNDLE or requests.utils.DEFAULT_CA_BUNDLE_PATH
         if base_url.lower().startswith("https:"):
             # One context for the client: urllib3 would otherwise load the bundle on every connection.
             context = urllib3.util.ssl_.create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
@@ -505,12 +503,7 @@ class LookerClient:
 
     def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET that answers None on 404 (the object does not exist in the destination)."""
-        try:
-            return self.get(path, params)
-        except LookerApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        return none_if_missing(lambda: self.get(path, params))
 
     def versions(self) -> dict[str, Any]:
         """GET /versions, cached per client."""

@@ -17,34 +17,28 @@ import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections
 
 from restore.engine.backup.order import SELF_REFERENCES
-from restore.engine.backup.reader import open_backup
 from restore.engine.core.content_types import ContentType
 from restore.engine.item.context import RestoreContext
-from restore.engine.kinds import apply as apply_plan
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter, shared_limiter
 from restore.engine.run import malloc_trim
+from restore.engine.run.kind import KindFor, SessionKind
 from restore.engine.run.runner import (
     FINAL_ACTIONS,
     ItemRunner,
     Progress,
     SessionRunner,
     _key,
-    engine_process,
     lease_seconds,
-    level_items,
-    open_session_context,
-    record_dependency,
     run_level_items,
 )
-from restore.engine.run.session import counts_by_type, retried_counts, selection_of
+from restore.engine.run.session import counts_by_type, retried_counts
 from restore.models import RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
@@ -134,8 +128,10 @@ class DistributedSessionRunner(SessionRunner):
         return super()._finish(error)
 
 
-def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: str) -> int:
-    """Restore one chunk of a level (or the whole level when `ids` is None). Returns items run."""
+def run_chunk(
+    session_id: int, content_type: int, ids: list[str] | None, owner: str, *, kind_for: KindFor
+) -> int:
+    """Run one chunk of a level (or the whole level when `ids` is None). Returns items run."""
     session = RestoreSession.objects.select_related("backup", "destination").get(pk=session_id)
     if not _owner_alive(session_id, owner):
         return 0
@@ -145,15 +141,12 @@ def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: 
     watcher = threading.Thread(target=_watch, args=(session_id, owner, stop), daemon=True)
     watcher.start()
     try:
-        kept = _session_context(session, owner)
-        ctx, reader = kept.ctx, kept.reader
+        kept = _session_context(session, owner, kind_for)
+        ctx, kind = kept.ctx, kept.kind
         if ids is None:
-            items: Iterable[Any] = level_items(ctx, reader, selection_of(config), ct)
-            if config.plan_session_id is not None:  # the coordinator's filter, for a whole level
-                plan = RestoreSession.objects.get(pk=config.plan_session_id)
-                items = apply_plan.only_planned(items, apply_plan.planned_keys(plan), ct)
+            items: Iterable[Any] = kind.level_items(ctx, ct)
         else:
-            items = (i for i in (reader.get_item(ct, sid) for sid in ids) if i is not None)
+            items = (i for i in (kind.item(ct, sid) for sid in ids) if i is not None)
         finals = session.results.filter(content_type=int(ct), action__in=FINAL_ACTIONS)
         if ids is not None:  # this chunk's, not the level's (20,000 rows per chunk at 50k)
             finals = finals.filter(source_id__in=ids)
@@ -161,7 +154,7 @@ def run_chunk(session_id: int, content_type: int, ids: list[str] | None, owner: 
         runner = ItemRunner(
             session,
             ctx,
-            process=engine_process,
+            process=kind.process,
             limiter=kept.limiter,
             progress=Progress({}, {}),
             should_stop=stop.is_set,
@@ -182,7 +175,7 @@ class _Kept:
     session_id: int
     owner: str
     stack: contextlib.ExitStack
-    reader: Any
+    kind: SessionKind
     ctx: RestoreContext
     limiter: AdaptiveRateLimiter
 
@@ -190,7 +183,7 @@ class _Kept:
 _kept: _Kept | None = None  # a worker process runs one task at a time
 
 
-def _session_context(session: RestoreSession, owner: str) -> _Kept:
+def _session_context(session: RestoreSession, owner: str, kind_for: KindFor) -> _Kept:
     """This process' context for the session, kept from one chunk to the next: each chunk of 100
     items would otherwise log in again, open the backup, start its fan-out threads and HTTP
     connections again, and meet every reference with a cold ID-map cache. A new coordinator
@@ -201,15 +194,14 @@ def _session_context(session: RestoreSession, owner: str) -> _Kept:
     release_session_context()
     stack = contextlib.ExitStack()
     try:
-        reader = stack.enter_context(open_backup(session.backup.path))
+        kind = kind_for(session)
+        kind.open(stack)
         limiter = shared_limiter(limiter_key(session.pk), session.options)
-        ctx = open_session_context(session, reader, None, limiter)
+        ctx = kind.open_context(None, limiter)
     except BaseException:
         stack.close()
         raise
-    ctx.first_pass = True
-    ctx.on_dependency = partial(record_dependency, session)
-    _kept = _Kept(session.pk, owner, stack, reader, ctx, limiter)
+    _kept = _Kept(session.pk, owner, stack, kind, ctx, limiter)
     return _kept
 
 

@@ -17,21 +17,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-import itertools
 import logging
 import os
-import re
 import socket
 import threading
 import time
 import uuid
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 import msgspec
@@ -40,36 +38,32 @@ from django.db import close_old_connections, connection
 from django.db.models import Q
 from django.utils import timezone
 
-from restore.engine.backup.order import SELF_REFERENCES, ordered_items
-from restore.engine.backup.reader import BackupError, Selection, open_backup
+from restore.engine.backup.order import SELF_REFERENCES
+from restore.engine.backup.reader import BackupError
 from restore.engine.core import documents
-from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
+from restore.engine.core.content_types import ContentType
 from restore.engine.core.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.item.context import ItemOutcome, RestoreContext
-from restore.engine.item.restore import display_name, restore_item, source_id_of
-from restore.engine.kinds import apply as apply_plan
+from restore.engine.item.restore import display_name, source_id_of
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
 from restore.engine.limits.retries import RetryingClient, call_with_retries, retry_label
 from restore.engine.looker.client import LookerClient
 from restore.engine.run import dlq, malloc_trim
+from restore.engine.run.kind import KindFor, Level, SessionKind
 from restore.engine.run.session import (
     COUNTED,
     base_summary,
     counts_by_type,
-    open_context,
     record_blocked,
     record_outcome,
     record_retries,
-    selection_of,
 )
 from restore.models import DeadLetterItem, RestoreCheckpoint, RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
 
 FINAL_ACTIONS = ("created", "updated", "unchanged", "skipped", "failed", "blocked")
-LEVELS = (*RESTORE_ORDER, *NOT_RESTORABLE)
-RANK = {ct: n for n, ct in enumerate(LEVELS)}
 RECENT_ERRORS = 10
 SERIES_POINTS = 120
 
@@ -89,16 +83,10 @@ class SessionBusy(RestoreError):
     """Another live worker holds the session (or it is finished)."""
 
 
-RUNNABLE_KINDS = (
-    RestoreSession.Kind.RESTORE,
-    RestoreSession.Kind.ROLLBACK,
-    RestoreSession.Kind.RETRY,
-)
-
-
 # -- the lease ------------------------------------------------------------------------------------
-def claim_session(session_id: int, worker_id: str) -> bool:
-    """Take the session if nobody live holds it. The row count says who won."""
+def claim_session(session_id: int, worker_id: str, kind: str | None = None) -> bool:
+    """Take the session (of `kind`, when given) if nobody live holds it. The row count says who
+    won."""
     now = timezone.now()
     stale = now - timedelta(seconds=lease_seconds())
     resumable = [
@@ -109,35 +97,20 @@ def claim_session(session_id: int, worker_id: str) -> bool:
     dead = Q(status=RestoreSession.Status.RUNNING) & (
         Q(heartbeat_at__lt=stale) | Q(heartbeat_at__isnull=True, started_at__lt=stale)
     )
-    n = (
-        RestoreSession.objects.filter(pk=session_id, kind__in=RUNNABLE_KINDS)
-        .filter(Q(status__in=resumable) | dead)
-        .update(
-            status=RestoreSession.Status.RUNNING,
-            worker_id=worker_id,
-            heartbeat_at=now,
-            cancel_requested=False,
-            error_message="",
-            finished_at=None,
-        )
+    sessions = RestoreSession.objects.filter(pk=session_id)
+    if kind is not None:
+        sessions = sessions.filter(kind=kind)
+    n = sessions.filter(Q(status__in=resumable) | dead).update(
+        status=RestoreSession.Status.RUNNING,
+        worker_id=worker_id,
+        heartbeat_at=now,
+        cancel_requested=False,
+        error_message="",
+        finished_at=None,
     )
     if n == 1:
         RestoreSession.objects.filter(pk=session_id, started_at__isnull=True).update(started_at=now)
     return n == 1
-
-
-class UnknownSessionKind(SessionBusy):
-    """A session this runner does not know how to run: refused, never run as a restore."""
-
-
-def refuse_unknown_kind(session_id: int) -> str:
-    """The session's kind, or UnknownSessionKind: what a session is decides how it runs."""
-    kind = RestoreSession.objects.filter(pk=session_id).values_list("kind", flat=True).first()
-    if kind is None:
-        raise SessionBusy(f"no session {session_id}")
-    if kind not in RUNNABLE_KINDS:
-        raise UnknownSessionKind(f"session {session_id} is of unknown kind {kind!r}: not run")
-    return kind
 
 
 def session_is_stale(session: RestoreSession) -> bool:
@@ -258,38 +231,18 @@ class ItemRunner:
         session: RestoreSession,
         ctx: RestoreContext,
         *,
-        process: ProcessItem | None = None,
+        process: ProcessItem,
         limiter: AdaptiveRateLimiter | None = None,
         progress: Progress | None = None,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.session = session
         self.ctx = ctx
-        self.process = process or (lambda c, item: restore_item(c, item))
+        self.process = process
         self.limiter = limiter
         self.progress = progress or Progress({}, {})
         self.should_stop = should_stop
         self.max_retries = ctx.config.max_retries
-
-    @classmethod
-    def for_session(
-        cls, session: RestoreSession, reader: Any, client: Any = None, **kw: Any
-    ) -> ItemRunner:
-        """A retry session's items run in the context of the session they failed in: its
-        options, same-instance decision, ID map (a rollback's own, a dry run's plan)."""
-        refuse_unknown_kind(session.pk)
-        limiter = kw.pop("limiter", None) or AdaptiveRateLimiter.from_config(session.options)
-        if session.kind == RestoreSession.Kind.ROLLBACK:
-            from restore.engine.kinds import rollback
-
-            ctx = open_session_context(session, None, client, limiter, opener=rollback.new_context)
-            return cls(session, ctx, limiter=limiter, process=rollback.process_item, **kw)
-        ctx = open_session_context(session, reader, client, limiter)
-        return cls(session, ctx, limiter=limiter, **kw)
-
-    @staticmethod
-    def rank(content_type: int) -> int:
-        return RANK.get(ContentType(content_type), len(RANK))
 
     def run(self, item: Any, *, again: bool = False) -> ItemOutcome | None:
         """Restore one item; never raises for the item's own failure (it goes to the DLQ)."""
@@ -305,7 +258,7 @@ class ItemRunner:
         retried = self.ctx.begin_retries()
         try:
             outcome = call_with_retries(
-                lambda: self.process(self.ctx, _Again(item) if again else item),
+                lambda: self.process(self.ctx, Again(item) if again else item),
                 max_retries=self.max_retries,
                 history=history,
                 should_stop=self.should_stop,
@@ -357,54 +310,24 @@ class ItemRunner:
 
 def open_session_context(
     session: RestoreSession,
-    reader: Any,
     client: Any,
     limiter: AdaptiveRateLimiter,
-    *,
-    opener: Callable[[RestoreSession, Any], RestoreContext] | None = None,
+    opener: Callable[[Any], RestoreContext],
 ) -> RestoreContext:
-    """Log in (and, for a restore, read GET /versions) through the limiter, retrying transient
-    failures. `opener(session, client)` builds another kind's context after the login."""
+    """Log in through the limiter, retrying transient failures: `opener(client)` logs in and
+    builds the kind's context. Its client then retries transient failures of every request."""
     config = session.options
     client = client or LookerClient.for_destination(
         session.destination, in_flight=config.max_in_flight
     )
     client.set_gate(limiter)
-
-    def open_it() -> RestoreContext:
-        if opener is None:
-            return open_context(session, reader, client)
-        client.login()
-        return opener(session, client)
-
-    ctx = call_with_retries(open_it, max_retries=config.max_retries)
-    if session.dry_run and opener is None:
-        resume_plan(ctx, session)
+    ctx = call_with_retries(lambda: opener(client), max_retries=config.max_retries)
     ctx.client = RetryingClient(client, config.max_retries, on_retry=ctx.note_retry)
     return ctx
 
 
-NEW_ID = re.compile(r"^\(new (\d+)\)$")
-
-
-def resume_plan(ctx: RestoreContext, session: RestoreSession) -> None:
-    """A dry run keeps what its plan maps in memory only; a resumed one takes it back from its
-    result rows, so later items resolve exactly as in an uninterrupted plan."""
-    rows = session.results.exclude(destination_id="").values_list(
-        "content_type", "source_id", "destination_id", "action"
-    )
-    last = 0
-    for ct, sid, did, action in rows.iterator(chunk_size=2000):
-        ctx.idmap.record(ContentType(ct), sid, did)
-        if match := NEW_ID.match(did):
-            last = max(last, int(match.group(1)))
-        if action == "created" and ct == int(ContentType.FOLDER):
-            ctx.fresh_folders.add(did)
-    ctx._fake_ids = itertools.count(last + 1)
-
-
-class _Again:
-    """Marks the second pass of a deferred item for `process` (see `engine_process`)."""
+class Again:
+    """Marks the second pass of an item for a kind's `process` (see `Level.again`)."""
 
     def __init__(self, item: Any) -> None:
         self.item = item
@@ -415,12 +338,6 @@ class _Again:
     @property
     def content(self) -> dict[str, Any]:
         return self.item.content
-
-
-def engine_process(ctx: RestoreContext, item: Any) -> ItemOutcome:
-    if isinstance(item, _Again):
-        return restore_item(ctx, item.item, again=True)
-    return restore_item(ctx, item)
 
 
 def _name(item: Any) -> str:
@@ -450,23 +367,24 @@ def mark_deferred(session: RestoreSession, ct: ContentType, sid: str, what: list
 
 # -- the session ----------------------------------------------------------------------------------
 class SessionRunner:
-    """Runs one session to its end (or cancel, or lost lease) in this process."""
+    """Runs one session to its end (or cancel, or lost lease) in this process. What the session's
+    items are and what one item does is its kind's (`kind_for(session)`, see `run/kind.py`)."""
 
     def __init__(
         self,
         session_id: int,
         *,
+        kind_for: KindFor,
         worker_id: str | None = None,
         client: Any = None,
-        process: ProcessItem | None = None,
         limiter: AdaptiveRateLimiter | None = None,
         heartbeat_interval: float | None = None,
         on_progress: Callable[[documents.Progress], None] | None = None,
     ) -> None:
         self.session_id = session_id
+        self.kind_for = kind_for
         self.worker_id = worker_id or new_worker_id()
         self.client = client
-        self.process = process or engine_process
         self.limiter = limiter
         # Also how soon a cancel is noticed and how fresh the live progress is: once a second.
         self.heartbeat_interval = heartbeat_interval or max(0.25, min(1.0, lease_seconds() / 4))
@@ -476,33 +394,15 @@ class SessionRunner:
         self.items_since_checkpoint = 0
         self._ckpt_lock = threading.Lock()
         self._beat_thread: threading.Thread | None = None
-        self.planned: dict[int, set[str]] | None = None  # applying a saved plan: its items
 
     # public
     def run(self) -> dict[str, Any]:
-        kind = refuse_unknown_kind(self.session_id)
-        if not claim_session(self.session_id, self.worker_id):
-            session = RestoreSession.objects.get(pk=self.session_id)
-            raise SessionBusy(
-                f"session {self.session_id} is {session.status}"
-                + (f" and held by {session.worker_id}" if session.is_active else "")
-            )
-        self.session = RestoreSession.objects.select_related(
-            "backup", "destination", "rollback_of", "retry_of"
-        ).get(pk=self.session_id)
-        config = self.session.options
-        self.limiter = self.limiter or AdaptiveRateLimiter.from_config(config)
+        self.kind = self._claim()
+        self.limiter = self.limiter or AdaptiveRateLimiter.from_config(self.session.options)
         error = ""
         try:
-            if kind == RestoreSession.Kind.ROLLBACK:
-                self._run_rollback()
-            elif kind == RestoreSession.Kind.RETRY:
-                self._run_retry()
-            else:
-                if refusal := self.session.backup.restore_refusal():
-                    raise BackupError(refusal)
-                with open_backup(self.session.backup.path) as reader:
-                    self._run_restore(reader, config)
+            with contextlib.ExitStack() as stack:
+                self._run(stack)
         except (BackupError, RestoreError) as exc:
             log.exception("session %s failed", self.session_id)
             error = str(exc)
@@ -515,147 +415,88 @@ class SessionRunner:
                 self._beat_thread.join(10)
         return self._finish(error)
 
+    def _claim(self) -> SessionKind:
+        """The lease, for a session whose kind is known (`kind_for` refuses the others first)."""
+        found = RestoreSession.objects.filter(pk=self.session_id).first()
+        if found is None:
+            raise SessionBusy(f"no session {self.session_id}")
+        self.kind_for(found)
+        if not claim_session(self.session_id, self.worker_id, found.kind):
+            session = RestoreSession.objects.get(pk=self.session_id)
+            raise SessionBusy(
+                f"session {self.session_id} is {session.status}"
+                + (f" and held by {session.worker_id}" if session.is_active else "")
+            )
+        self.session = RestoreSession.objects.select_related(
+            "backup", "destination", "rollback_of", "retry_of"
+        ).get(pk=self.session_id)
+        return self.kind_for(self.session)
+
+    def _run(self, stack: contextlib.ExitStack) -> None:
+        """The kind's steps (see `run/kind.py`) between the lease and the final status."""
+        if refusal := self.kind.refusal():
+            raise RestoreError(refusal)
+        self.kind.open(stack)
+        self.progress = self._initial_progress(self.kind.totals())
+        self._start_heartbeat()
+        ctx = self.kind.open_context(self.client, self.limiter)
+        ctx.retry_listener = self.progress.retry
+        self.items = ItemRunner(
+            self.session,
+            ctx,
+            process=self.kind.process,
+            limiter=self.limiter,
+            progress=self.progress,
+            should_stop=self.stop.is_set,
+        )
+        self.kind.start(ctx, self.stop.is_set)
+        for level in self.kind.levels(ctx, self.stop.is_set):
+            if self.stop.is_set():
+                return
+            if level.in_order:
+                self._run_in_order(level.items)
+            elif level.content_type is None:
+                self._run_again(level.items)
+            else:
+                self._run_typed_level(level)
+
     def _start_heartbeat(self) -> None:
         """Before logging in: a login that fails for minutes still holds the lease visibly."""
         self._beat_thread = threading.Thread(target=self._heartbeat, name="restore-heartbeat")
         self._beat_thread.daemon = True
         self._beat_thread.start()
 
-    def _run_restore(self, reader: Any, config: Any) -> None:
-        self.progress = self._initial_progress(reader)
-        self._start_heartbeat()
-        ctx = open_session_context(self.session, reader, self.client, self.limiter)
-        ctx.first_pass = True
-        ctx.on_dependency = partial(record_dependency, self.session)
-        ctx.retry_listener = self.progress.retry
-        self.items = ItemRunner(
-            self.session,
-            ctx,
-            process=self.process,
-            limiter=self.limiter,
-            progress=self.progress,
-            should_stop=self.stop.is_set,
-        )
-        self.planned = self._check_plan(ctx, config)
-        self._run_levels(ctx, reader, config)
-        if not self.stop.is_set():
-            ctx.first_pass = False
-            self._second_pass(reader)
-
-    def _check_plan(self, ctx: RestoreContext, config: Any) -> dict[int, set[str]] | None:
-        """Applying a saved plan: its items, after checking (before the first write) that the
-        destination still holds what the plan saw. None for an ordinary restore."""
-        if config.plan_session_id is None:
-            return None
-        plan = RestoreSession.objects.get(pk=config.plan_session_id)
-        if not self.session.results.exists():
-            apply_plan.check_destination(ctx, plan, self.stop.is_set)
-        return apply_plan.planned_keys(plan)
-
-    def _run_rollback(self) -> None:
-        """A rollback's steps one after another (sub-folders before their parents); steps with a
-        final result row are done already (resume)."""
-        from restore.engine.kinds import rollback
-
-        steps = rollback.plan(self.session)
-        self._set_total(len(steps))
-        self.progress = Progress(dict(rollback.steps_by_type(steps)), counts_by_type(self.session))
-        self._start_heartbeat()
-        ctx = open_session_context(
-            self.session, None, self.client, self.limiter, opener=rollback.new_context
-        )
-        ctx.retry_listener = self.progress.retry
-        self.items = ItemRunner(
-            self.session,
-            ctx,
-            process=rollback.process_item,
-            limiter=self.limiter,
-            progress=self.progress,
-            should_stop=self.stop.is_set,
-        )
-        done = set(
-            self.session.results.filter(action__in=FINAL_ACTIONS).values_list(
-                "content_type", "source_id"
-            )
-        )
-        if not done:  # before the first write (a resumed rollback was checked already)
-            rollback.check_destination(ctx, steps, self.stop.is_set)
-        for step in steps:
-            if self.stop.is_set():
-                return
-            if (int(step.content_type), step.id) in done:
-                continue
-            self.progress.current_type = step.content_type.slug
-            self.items.run(step)
-            self._maybe_checkpoint(step.content_type)
-
-    def _run_retry(self) -> None:
-        """A retry session: the dead-letter items it claimed, one after another in restore order,
-        in the context of the session they failed in; items with a final result row here are
-        done already (resume)."""
-        from restore.engine.kinds import retry as dlq_retry
-
-        original = self.session.retry_of
-        if original is None:
-            raise RestoreError(f"retry session {self.session.pk} does not say what it retries")
-        self._set_total(len(self.session.options.dlq_item_ids))
-        totals = dlq_retry.items_by_type(self.session)
-        self.progress = Progress(totals, counts_by_type(self.session))
-        self._start_heartbeat()
-        done = set(
-            self.session.results.filter(action__in=FINAL_ACTIONS).values_list(
-                "content_type", "source_id"
-            )
-        )
-        dlq_retry.reclaim(self.session, done)
-        todo = [
-            d
-            for d in dlq_retry.claimed_items(self.session)
-            if (d.content_type, d.content_id) not in done
-        ]
-        with dlq_retry.session_backup(original) as reader:
-            self.items = ItemRunner.for_session(
-                original,
-                reader,
-                self.client,
-                limiter=self.limiter,
-                progress=self.progress,
-                should_stop=self.stop.is_set,
-            )
-            for dead in sorted(todo, key=lambda d: ItemRunner.rank(d.content_type)):
-                if self.stop.is_set():
-                    return
-                ct = ContentType(dead.content_type)
-                self.progress.current_type = ct.slug
-                dlq_retry.retry_one(self.items, self.session, dead)
-                self._maybe_checkpoint(ct)
-
     def _set_total(self, total: int) -> None:
         RestoreSession.objects.filter(pk=self.session_id).update(total=total)
         self.session.total = total
 
     # levels
-    def _run_levels(self, ctx: RestoreContext, reader: Any, config: Any) -> None:
-        selection = selection_of(config)
-        for ct in [t for t in LEVELS if t in selection.types()]:
+    def _run_in_order(self, items: Iterable[Any]) -> None:
+        """Steps one after another, in the kind's order (sub-folders before their parents)."""
+        for item in items:
             if self.stop.is_set():
                 return
-            ckpt, _ = RestoreCheckpoint.objects.get_or_create(
-                session=self.session, content_type=int(ct)
-            )
-            if ckpt.level_done:
-                continue
+            ct = ContentType(item.content_type)
             self.progress.current_type = ct.slug
-            done = set(
-                self.session.results.filter(
-                    content_type=int(ct), action__in=FINAL_ACTIONS
-                ).values_list("source_id", flat=True)
+            self.kind.run_item(self.items, item)
+            self._maybe_checkpoint(ct)
+
+    def _run_typed_level(self, level: Level) -> None:
+        """One type's items; items with a final result row are done already (resume)."""
+        ct = ContentType(level.content_type)
+        ckpt, _ = RestoreCheckpoint.objects.get_or_create(
+            session=self.session, content_type=int(ct)
+        )
+        if ckpt.level_done:
+            return
+        self.progress.current_type = ct.slug
+        done = set(
+            self.session.results.filter(content_type=int(ct), action__in=FINAL_ACTIONS).values_list(
+                "source_id", flat=True
             )
-            items = level_items(ctx, reader, selection, ct)
-            if self.planned is not None:
-                items = apply_plan.only_planned(items, self.planned, ct)
-            self._run_level(ct, items, done, config.workers)
-            self._checkpoint(ct, level_done=not self.stop.is_set())
+        )
+        self._run_level(ct, level.items, done, self.session.options.workers)
+        self._checkpoint(ct, level_done=not self.stop.is_set())
 
     def _run_level(
         self, ct: ContentType, items: Iterable[Any], done: set[str], workers: int
@@ -670,36 +511,11 @@ class SessionRunner:
             after_item=lambda: self._maybe_checkpoint(ct),
         )
 
-    def _second_pass(self, reader: Any) -> None:
-        """Items whose references to later types were deferred get them now (and say so).
-
-        In parallel like a level: every object exists by now, so the second-pass writes (a user's
-        groups and roles, a cycle member's parent) do not depend on each other."""
-        rows = self.session.results.filter(diff__has_key="deferred")
-        deferred = {
-            (ct, sid): documents.read_diff(diff).deferred or []
-            for ct, sid, diff in rows.values_list("content_type", "source_id", "diff")
-        }
-        keys = sorted(deferred, key=lambda k: (RANK.get(ContentType(k[0]), 99), k[1]))
-        items = (reader.get_item(ContentType(ct), sid) for ct, sid in keys)
+    def _run_again(self, items: Iterable[Any]) -> None:
+        """Items of several types, each a second time, in parallel (every object exists now)."""
         run_level_items(
-            self.items,
-            None,
-            (i for i in items if i is not None),
-            set(),
-            self.session.options.workers,
-            self.stop,
-            again=True,
+            self.items, None, items, set(), self.session.options.workers, self.stop, again=True
         )
-        for (ct, sid), what in deferred.items():
-            rows = RestoreItemResult.objects.filter(
-                session=self.session, content_type=ct, source_id=sid
-            )
-            row = rows.first()
-            if row is not None:
-                diff = documents.read_diff(row.diff) or documents.Diff()
-                diff.deferred, diff.second_pass = None, list(what)
-                rows.update(diff=documents.store(diff))
 
     # checkpoints, heartbeat
     def _maybe_checkpoint(self, ct: ContentType) -> None:
@@ -760,14 +576,7 @@ class SessionRunner:
             self.stop_reason = reason
             self.stop.set()
 
-    def _initial_progress(self, reader: Any) -> Progress:
-        selection = selection_of(self.session.options)
-        totals = {}
-        for ct in selection.types():
-            sel = selection.model_copy(update={"content_types": [ct]})
-            n = reader.count(sel)
-            if n:
-                totals[ct.slug] = n
+    def _initial_progress(self, totals: dict[str, int]) -> Progress:
         self._set_total(sum(totals.values()))
         base = counts_by_type(self.session)
         # Pending intents are re-run: count them when they finish, not now.
@@ -803,17 +612,15 @@ class SessionRunner:
             heartbeat_at=timezone.now(),
             progress=documents.store(doc) if doc is not None else {},
         )
-        if session.kind == RestoreSession.Kind.RETRY and status in RELEASING:
-            from restore.engine.kinds import retry as dlq_retry
-
-            dlq_retry.release(session)  # retriable afresh meanwhile; a resume claims them again
-        if session.retry_of_id:  # the original's summary: "since retried", DLQ still open
-            refresh_counters(RestoreSession.objects.get(pk=session.retry_of_id))
+        self.kind.finish(status)
         return refresh_counters(RestoreSession.objects.get(pk=self.session_id))
 
 
-# A retry session ending so gives the items it did not run back to the dead-letter queue.
-RELEASING = (RestoreSession.Status.CANCELLED, RestoreSession.Status.FAILED)
+def done_keys(session: RestoreSession) -> set[tuple[int, str]]:
+    """(content type, source ID) of the items with a final result row: done already (resume)."""
+    return set(
+        session.results.filter(action__in=FINAL_ACTIONS).values_list("content_type", "source_id")
+    )
 
 
 def run_level_items(
@@ -833,9 +640,7 @@ def run_level_items(
     `ct` None: items of several types with no order among them (the second pass)."""
     refs = SELF_REFERENCES.get(ct) if ct is not None else None
     name = ct.slug if ct is not None else "again"
-    running: set[str] = set()
-    cond = threading.Condition()
-    window = threading.BoundedSemaphore(workers * 2)
+    flight = _InFlight(workers * 2)
 
     def work(item: Any, key: str) -> None:
         try:
@@ -847,10 +652,7 @@ def run_level_items(
             runner.progress.error(name, key, exc)
         finally:
             close_old_connections()
-            with cond:
-                running.discard(key)
-                cond.notify_all()
-            window.release()
+            flight.leave(key)
 
     with ThreadPoolExecutor(workers, thread_name_prefix=f"restore-{name}") as pool:
         futures: list[Future] = []
@@ -860,30 +662,35 @@ def run_level_items(
             key = _key(item)
             if key in done:
                 continue
-            deps = _deps(refs, item)
-            release_idle()  # this thread now waits on the workers: they may need its connection
-            with cond:
-                while deps & running and not stop.is_set():
-                    cond.wait(0.5)
-                running.add(key)
-            window.acquire()
+            flight.enter(key, _deps(refs, item), stop)
             futures.append(pool.submit(work, item, key))
             futures = [f for f in futures if not f.done()]
         for f in futures:
             f.result()
 
 
-def level_items(
-    ctx: RestoreContext, reader: Any, selection: Selection, ct: ContentType
-) -> Iterator[Any]:
-    """A level's items: streamed, except types that refer to themselves (parents first)."""
-    sel = selection.model_copy(update={"content_types": [ct]})
-    if ct not in SELF_REFERENCES:
-        yield from reader.iter_items(sel)
-        return
-    ordered, cyclic = ordered_items(reader, ct, sel)
-    ctx.cycle_members |= {(ct, i) for i in cyclic}
-    yield from ordered
+class _InFlight:
+    """The items of a level running now: at most `size` read ahead; an item waits while an item
+    it refers to is running."""
+
+    def __init__(self, size: int) -> None:
+        self.running: set[str] = set()
+        self.cond = threading.Condition()
+        self.window = threading.BoundedSemaphore(size)
+
+    def enter(self, key: str, deps: set[str], stop: threading.Event) -> None:
+        release_idle()  # this thread now waits on the workers: they may need its connection
+        with self.cond:
+            while deps & self.running and not stop.is_set():
+                self.cond.wait(0.5)
+            self.running.add(key)
+        self.window.acquire()
+
+    def leave(self, key: str) -> None:
+        with self.cond:
+            self.running.discard(key)
+            self.cond.notify_all()
+        self.window.release()
 
 
 def _key(item: Any) -> str:
@@ -943,17 +750,14 @@ def session_summary(
     progress = documents.read_progress(session.progress)
     doc.rate_limiter = progress.rate_limiter if progress is not None else documents.LimiterState()
     before = documents.read_summary(session.summary) or documents.Summary()
-    if session.kind == RestoreSession.Kind.ROLLBACK:
-        doc.changed_since_restore = _known(before.changed_since_restore)
-        doc.changed_since_restore_count = _known(before.changed_since_restore_count)
-    if before.changed_since_plan is not documents.UNSET:
-        doc.changed_since_plan = before.changed_since_plan
-        doc.changed_since_plan_count = before.changed_since_plan_count
+    for field in CHANGED_SINCE:  # recorded by a kind's check before its first write
+        if getattr(before, field) is not documents.UNSET:
+            setattr(doc, field, getattr(before, field))
+            setattr(doc, f"{field}_count", getattr(before, f"{field}_count"))
     return doc
 
 
-def _known(value: Any) -> Any:
-    return None if value is documents.UNSET else value
+CHANGED_SINCE = ("changed_since_restore", "changed_since_plan")
 
 
 SUMMARY_CSV_COLUMNS = ("total", *COUNTED)
@@ -973,8 +777,3 @@ def summary_csv(summary: documents.Summary) -> str:
         for cls, n in sorted(summary.by_error_class.items()):
             writer.writerow([cls, n])
     return out.getvalue()
-
-
-def run_session(session_id: int, **kwargs: Any) -> dict[str, Any]:
-    """Run or resume a session in this process with the parallel runner."""
-    return SessionRunner(session_id, **kwargs).run()
