@@ -19,6 +19,7 @@ from restore.engine.core.diffs import field_diff, same
 from restore.engine.core.errors import MissingDependencyError
 from restore.engine.item.context import RestoreContext
 from restore.engine.item.fanout import run_all
+from restore.engine.item.queries import find_query, with_query
 from restore.engine.item.references import (
     drop_unresolved,
     later_ref,
@@ -117,14 +118,14 @@ def query_id_for(ctx: RestoreContext, content: Body, current: Body | None) -> st
 
 
 def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
+    """A query ID on the destination: the same one on the same instance; on another, the query
+    created there from its definition (the backup's copy, else the source instance's)."""
     if query_id in (None, ""):
         return None
     if ctx.same_instance:
         return str(query_id)
-    raise MissingDependencyError(
-        f"query_id {query_id}: the backup holds no query definition (lookervault saves looks "
-        "without their query), and query IDs do not carry over to another instance"
-    )
+    body = query_body(find_query(ctx, query_id))
+    return str(ctx.write("POST", "/queries", body)["id"])
 
 
 # -- users and roles -------------------------------------------------------------------------------
@@ -264,6 +265,7 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     _note_absent(ctx, c, current, held)
     have = _by_id((current or {}).get("dashboard_elements"))
     wanted = _by_id(c.get("dashboard_elements")) if held["dashboard_elements"] else []
+    wanted = [with_query(ctx, e, required=False) for e in wanted]  # pairs by its query's shape
     if not ctx.same_instance:
         wanted = [e for e in wanted if not _foreign_merge_tile(ctx, e)]
         have = [e for e in have if not e.get("merge_result_id")]  # never ours to delete

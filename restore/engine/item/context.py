@@ -85,6 +85,11 @@ class RestoreContext:
     # (a migration into a fresh instance saves a request per item). None: look up every type.
     ids_may_match: frozenset[str] | None = None
     source: ItemSource | None = None
+    # Queries the backup carries anywhere, by query ID (`backup.queries.QueryIndex`), for looks and
+    # tiles stored without their own query; None: none consulted.
+    queries: Any = None
+    # The instance the backup came from, read only (`looker.source.SourceInstance`), or None.
+    origin: Any = None
     session: Any = None  # RestoreSession, when there is one (intents, results)
     # Restores a dependency on the way (--with-dependencies): `item.restore.restore_nested`, set
     # by whoever opens the context, so reference translation needs no import of the item restore.

@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from restore.engine.backup.order import SELF_REFERENCES, ordered_items
+from restore.engine.backup.queries import QueryIndex
 from restore.engine.backup.reader import BackupError, Selection
 from restore.engine.core import documents, row_sql
 from restore.engine.core.config import RestoreConfig
@@ -64,6 +65,7 @@ def open_context(
         config=config,
         same_instance=False,
         source=reader,
+        queries=QueryIndex(reader) if reader is not None else None,
         session=session,
         restore_nested=restore_nested,
     )

@@ -1,0 +1,60 @@
+"""lookervault's own `extract` backups migrate into another, empty instance: each look takes its
+query from wherever the backup holds it; only what the backup holds nowhere is blocked, saying why."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import client_for, make_destination, quick, run
+
+from restore.engine.backup.reader import Selection, open_backup
+from restore.engine.core.content_types import ContentType
+from restore.engine.run.session import start_session
+from restore.models import Backup, RestoreItemResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures"
+NESTED = {s: FIXTURES / f"lookervault-extract-nested-{s}.db" for s in ("sequential", "parallel")}
+CT = ContentType
+
+
+def looks_without_tile_query(path: Path) -> set[str]:
+    """Looks whose query no dashboard tile of the backup embeds (worked out independently)."""
+    with open_backup(path) as reader:
+        embedded = {
+            str(tile["look"]["query"]["id"])
+            for item in reader.iter_items(Selection(content_types=[CT.DASHBOARD]))
+            for tile in item.content.get("dashboard_elements") or []
+            if (tile.get("look") or {}).get("query")
+        }
+        return {
+            item.id
+            for item in reader.iter_items(Selection(content_types=[CT.LOOK]))
+            if str(item.content.get("query_id")) not in embedded
+        }
+
+
+def not_done(session_id: int) -> dict[tuple[int, str], str]:
+    rows = RestoreItemResult.objects.filter(
+        session_id=session_id, action__in=["failed", "blocked", "pending"]
+    )
+    return {(r.content_type, r.source_id): r.message for r in rows}
+
+
+@pytest.mark.parametrize("style", ["parallel", "sequential"])
+def test_looks_take_their_query_from_the_backups_tiles(style, empty_emu):
+    backup = Backup.register(NESTED[style])
+    assert backup.verify(), backup.verification_error
+    dest = make_destination(empty_emu)
+    summary = run(start_session(backup, dest, quick()), client_for(empty_emu))
+    left = not_done(summary["session_id"])
+    lacking = looks_without_tile_query(NESTED[style])
+    blocked_looks = {sid for (ct, sid) in left if ct == CT.LOOK}
+    assert blocked_looks == lacking, left
+    for (ct, sid), message in left.items():
+        if ct == CT.LOOK:
+            assert "the query is not in this backup; name the source instance" in message
+        else:  # items that show or schedule a blocked look, and say which
+            assert any(f"look {look}" in message for look in lacking), (ct, sid, message)
+    assert summary["by_type"]["look"]["created"] == 36 - len(lacking)
