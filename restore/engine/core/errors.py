@@ -68,3 +68,11 @@ class MissingDependencyError(RestoreError):
 
 class ItemTooLargeError(RestoreError):
     """The item cannot be sent through the API (413 or over a known limit); never retried."""
+
+
+class IncompleteDashboardError(RestoreError):
+    """Some tiles of a dashboard could not be written; everything else of it was."""
+
+
+class DashboardTilesBlocked(IncompleteDashboardError, MissingDependencyError):
+    """Tiles left out for a missing dependency only (their query, look or merge query): blocked."""

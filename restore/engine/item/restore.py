@@ -16,7 +16,7 @@ from typing import Any
 from restore.engine.core import row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.core.diffs import field_diff
-from restore.engine.core.errors import ItemTooLargeError, LookerApiError
+from restore.engine.core.errors import IncompleteDashboardError, ItemTooLargeError, LookerApiError
 from restore.engine.identity.counterpart import (
     acceptable_hit,
     entry_holds,
@@ -128,7 +128,11 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     written = current if current_for_children is not None else getattr(ctx._local, "created", None)
     ctx.idmap.record(ct, sid, dest_id, recorded_evidence(ct, written))
     if restorer.sync_children is not None:
-        restorer.sync_children(ctx, content, dest_id, current_for_children)
+        try:
+            restorer.sync_children(ctx, content, dest_id, current_for_children)
+        except IncompleteDashboardError:
+            note_destination(ctx, ct, sid, dest_id)
+            raise
     if out.action != "created":
         out.action = "updated" if ctx.changes else "unchanged"
         if out.action == "unchanged":
@@ -299,6 +303,17 @@ def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) ->
         },
         conflict=["session", "content_type", "source_id"],
     )
+
+
+def note_destination(ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str) -> None:
+    """An item that exists in the destination but ends failed or blocked (a dashboard short of a
+    tile): its result row keeps the destination ID, so the page links it and a retry finds it."""
+    if ctx.dry_run or ctx.session is None:
+        return
+    from restore.models import RestoreItemResult
+
+    key = {"session": ctx.session.pk, "content_type": int(ct), "source_id": sid}
+    RestoreItemResult.objects.update_or_create(**key, defaults={"destination_id": dest_id})
 
 
 def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:
