@@ -36,6 +36,13 @@ def add_run_options(parser: Any) -> None:
     parser.add_argument("--with-dependencies", action="store_true")
     parser.add_argument("--verify", action="store_true", help="re-fetch and compare after writing")
     parser.add_argument("--fallback-owner", default=None, help="email of the fallback owner")
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="NAME",
+        help="registered destination the backup came from, read only: queries and merge queries "
+        "the backup lacks are read from it (never written to)",
+    )
     same = parser.add_mutually_exclusive_group()
     same.add_argument(
         "--same-instance",
@@ -97,6 +104,7 @@ def config_from(opts: dict[str, Any], selection: dict[str, Any]) -> RestoreConfi
             verify=opts["verify"],
             fallback_owner_email=opts["fallback_owner"],
             instance=opts.get("instance") or "auto",
+            source_instance=resolve_destination(opts["source"]).pk if opts.get("source") else None,
             selection=selection,
         )
     except ValueError as exc:

@@ -58,3 +58,40 @@ def test_looks_take_their_query_from_the_backups_tiles(style, empty_emu):
         else:  # items that show or schedule a blocked look, and say which
             assert any(f"look {look}" in message for look in lacking), (ct, sid, message)
     assert summary["by_type"]["look"]["created"] == 36 - len(lacking)
+
+
+NESTED_STATE = FIXTURES / "lookervault-extract-nested-source-state.json"
+
+
+def test_with_the_source_named_every_look_arrives_and_the_source_is_only_read(empty_emu):
+    from looker_emulator.testing import running_emulator
+
+    backup = Backup.register(NESTED["parallel"])
+    assert backup.verify(), backup.verification_error
+    with running_emulator(NESTED_STATE) as origin:
+        source = make_destination(origin, "origin")
+        config = quick(source_instance=source.pk)
+        summary = run(start_session(backup, make_destination(empty_emu), config))
+        assert not_done(summary["session_id"]) == {}
+        requests = origin.stats()["requests"]
+        assert [r for r in requests if r["method"] != "GET" and "login" not in r["route"]] == []
+        reads = sum(r["count"] for r in requests if r["route"].endswith("/queries/{query_id}"))
+        assert reads == len(looks_without_tile_query(NESTED["parallel"]))  # each read once
+
+
+def test_a_source_without_the_query_blocks_only_the_items_needing_it(empty_emu):
+    from looker_emulator.testing import running_emulator
+
+    backup = Backup.register(NESTED["sequential"])
+    assert backup.verify(), backup.verification_error
+    lacking = looks_without_tile_query(NESTED["sequential"])
+    with running_emulator() as origin:  # an instance that has none of these queries
+        source = make_destination(origin, "origin")
+        config = quick(source_instance=source.pk)
+        summary = run(start_session(backup, make_destination(empty_emu), config))
+    left = not_done(summary["session_id"])
+    assert {sid for (ct, sid) in left if ct == CT.LOOK} == lacking
+    for (ct, _), message in left.items():
+        if ct == CT.LOOK:
+            assert "the source instance origin has none (404)" in message
+    assert summary["by_type"]["dashboard"]["created"] == 52

@@ -47,6 +47,11 @@ class SourceInstance:
         client.set_gate(AdaptiveRateLimiter.from_config(config))
         return cls(destination.name, RetryingClient(client, config.max_retries))
 
+    @classmethod
+    def missing(cls, name: str) -> SourceInstance:
+        """A source instance no longer registered: every read is refused, saying so."""
+        return cls(name, None)
+
     def query(self, query_id: Any) -> Body:
         return self._read(f"/queries/{LookerClient.quote(query_id)}", f"query {query_id}")
 
@@ -68,6 +73,8 @@ class SourceInstance:
         return answer
 
     def _fetch(self, path: str, what: str) -> Body | SourceUnavailable:
+        if self._client is None:
+            return SourceUnavailable(f"{what}: the source instance {self.name} is not registered")
         with self._lock:
             self.reads += 1
         try:

@@ -31,6 +31,7 @@ from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, restore_nested, source_id_of
 from restore.engine.looker.client import LookerClient
 from restore.engine.looker.compat import check_compatibility
+from restore.engine.looker.source import SourceInstance
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -70,6 +71,7 @@ def open_context(
         restore_nested=restore_nested,
     )
     ctx.idmap.verifier = lambda ct, sid, dest, recorded: verify_entry(ctx, ct, sid, dest, recorded)
+    ctx.origin = open_source(config)
     ctx.compat = check_compatibility(client)
     if not session.identity:
         session.identity = decide_instance(ctx, reader, config.instance).as_dict()
@@ -78,6 +80,16 @@ def open_context(
     if not ctx.same_instance and "same_types" in session.identity:
         ctx.ids_may_match = frozenset(session.identity["same_types"])
     return ctx
+
+
+def open_source(config: RestoreConfig) -> SourceInstance | None:
+    """The source instance the user named, read only; one removed since reads as unreachable."""
+    if config.source_instance is None:
+        return None
+    found = Destination.objects.filter(pk=config.source_instance).first()
+    if found is None:
+        return SourceInstance.missing(f"#{config.source_instance}")
+    return SourceInstance.for_destination(found, config)
 
 
 def selection_of(config: RestoreConfig) -> Selection:
