@@ -58,6 +58,27 @@ def test_looks_take_their_query_from_the_backups_tiles(style, empty_emu):
         else:  # items that show or schedule a blocked look, and say which
             assert any(f"look {look}" in message for look in lacking), (ct, sid, message)
     assert summary["by_type"]["look"]["created"] == 36 - len(lacking)
+    waiting = len(left) - len(lacking)
+    (reason,) = summary["blocked_reasons"]
+    assert reason == {
+        "text": f"{len(lacking)} looks need their query: it is not in this backup; name the "
+        f"source instance to read it — {waiting} more item{'s' if waiting != 1 else ''} "
+        f"wait{'s' if waiting == 1 else ''} on them",
+        "items": len(lacking),
+        "waiting": waiting,
+        "needs_source": True,
+    }
+
+
+def test_a_plan_says_which_looks_need_their_query_and_what_waits_on_them(empty_emu):
+    backup = Backup.register(NESTED["sequential"])
+    assert backup.verify(), backup.verification_error
+    plan = run(start_session(backup, make_destination(empty_emu), quick(dry_run=True)))
+    lacking = looks_without_tile_query(NESTED["sequential"])
+    (reason,) = plan["blocked_reasons"]
+    assert reason["text"].startswith(f"{len(lacking)} looks need their query: it is not in")
+    assert reason["needs_source"] and reason["items"] == len(lacking)
+    assert empty_emu.stats()["creates"] == {}
 
 
 NESTED_STATE = FIXTURES / "lookervault-extract-nested-source-state.json"
@@ -70,7 +91,7 @@ def test_with_the_source_named_every_look_arrives_and_the_source_is_only_read(em
     assert backup.verify(), backup.verification_error
     with running_emulator(NESTED_STATE) as origin:
         source = make_destination(origin, "origin")
-        config = quick(source_instance=source.pk)
+        config = quick(source_destination_id=source.pk)
         summary = run(start_session(backup, make_destination(empty_emu), config))
         assert not_done(summary["session_id"]) == {}
         requests = origin.stats()["requests"]
@@ -87,7 +108,7 @@ def test_a_source_without_the_query_blocks_only_the_items_needing_it(empty_emu):
     lacking = looks_without_tile_query(NESTED["sequential"])
     with running_emulator() as origin:  # an instance that has none of these queries
         source = make_destination(origin, "origin")
-        config = quick(source_instance=source.pk)
+        config = quick(source_destination_id=source.pk)
         summary = run(start_session(backup, make_destination(empty_emu), config))
     left = not_done(summary["session_id"])
     assert {sid for (ct, sid) in left if ct == CT.LOOK} == lacking

@@ -80,7 +80,7 @@ def test_with_the_source_named_everything_but_lookml_dashboards_arrives(
     source = make_destination(origin, "origin")
     dest = make_destination(empty_emu, "target")
     origin.reset()
-    config = quick(source_instance=source.pk)
+    config = quick(source_destination_id=source.pk)
     first = run(start_session(backup, dest, config), client_for(empty_emu))
     assert not_done(first["session_id"]) == {}
     assert source_writes(origin) == []

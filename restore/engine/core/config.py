@@ -33,7 +33,7 @@ class RestoreConfig(BaseModel):
     # instance (read only)"): only immutable objects the backup lacks are read from it (queries,
     # merge queries by ID), never written (`restore.engine.looker.source`). Kept by resume and
     # DLQ retries, which run with their session's options.
-    source_instance: int | None = None
+    source_destination_id: int | None = None
     # Is the destination the instance the backup came from? "auto": decided at the start from a
     # sample of IDs and their immutable fields; "same" / "other": the user's override
     # (--same-instance / --other-instance), recorded with the sample's evidence.

@@ -32,6 +32,7 @@ from restore.engine.item.restore import display_name, restore_nested, source_id_
 from restore.engine.looker.client import LookerClient
 from restore.engine.looker.compat import check_compatibility
 from restore.engine.looker.source import SourceInstance
+from restore.engine.run.blocked import blocked_reasons
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -84,11 +85,11 @@ def open_context(
 
 def open_source(config: RestoreConfig) -> SourceInstance | None:
     """The source instance the user named, read only; one removed since reads as unreachable."""
-    if config.source_instance is None:
+    if config.source_destination_id is None:
         return None
-    found = Destination.objects.filter(pk=config.source_instance).first()
+    found = Destination.objects.filter(pk=config.source_destination_id).first()
     if found is None:
-        return SourceInstance.missing(f"#{config.source_instance}")
+        return SourceInstance.missing(f"#{config.source_destination_id}")
     return SourceInstance.for_destination(found, config)
 
 
@@ -296,4 +297,5 @@ def base_summary(
         duration_s=duration,
         error=session.error_message or None,
         instance=session.identity or None,
+        blocked_reasons=blocked_reasons(session) if blocked else documents.UNSET,
     )
