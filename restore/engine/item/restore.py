@@ -128,11 +128,7 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     written = current if current_for_children is not None else getattr(ctx._local, "created", None)
     ctx.idmap.record(ct, sid, dest_id, recorded_evidence(ct, written))
     if restorer.sync_children is not None:
-        try:
-            restorer.sync_children(ctx, content, dest_id, current_for_children)
-        except IncompleteDashboardError:
-            note_destination(ctx, ct, sid, dest_id)
-            raise
+        _sync_children(ctx, restorer, sid, content, dest_id, current_for_children)
     if out.action != "created":
         out.action = "updated" if ctx.changes else "unchanged"
         if out.action == "unchanged":
@@ -145,6 +141,22 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if ctx.config.verify and not ctx.dry_run and out.action in ("created", "updated"):
         out.verify_diff = verify(ctx, restorer, dest_id, body)
     return out
+
+
+def _sync_children(
+    ctx: RestoreContext,
+    r: TypeRestorer,
+    sid: str,
+    content: Body,
+    dest_id: str,
+    current: Body | None,
+) -> None:
+    """Sub-resources; a dashboard short of a tile still keeps its destination ID on its row."""
+    try:
+        r.sync_children(ctx, content, dest_id, current)  # type: ignore[misc]
+    except IncompleteDashboardError:
+        note_destination(ctx, r.ct, sid, dest_id)
+        raise
 
 
 def _lookml_dashboard(sid: str, content: Body) -> bool:
