@@ -10,12 +10,15 @@ from restore.models import Destination, RestoreSession
 
 
 def blocked_context(session: RestoreSession) -> dict[str, Any]:
-    """The blocked reasons of a finished session; when naming the source instance would unblock
-    some, the restore form's fields of this session (to plan again with a source picked)."""
+    """The source instance a session reads from; its blocked reasons once finished; when naming
+    the source instance would unblock some, this session's restore form fields (to open the form
+    again with a source picked)."""
+    source_id = (session.config or {}).get("source_destination_id")
+    source = Destination.objects.filter(pk=source_id).first() if source_id else None
     doc = read_summary(session.summary)
     reasons = list(getattr(doc, "blocked_reasons", None) or []) if doc is not None else []
     if not reasons or session.kind != RestoreSession.Kind.RESTORE:
-        return {"blocked_reasons": reasons}
+        return {"blocked_reasons": reasons, "source_instance": source}
     repeat = []
     if any(r.needs_source for r in reasons):
         data = form_data_from_config(session)
@@ -24,6 +27,7 @@ def blocked_context(session: RestoreSession) -> dict[str, Any]:
             values = value if isinstance(value, list) else [value]
             repeat += [(key, v) for v in values]
     return {
+        "source_instance": source,
         "blocked_reasons": reasons,
         "repeat_fields": repeat,
         "source_choices": Destination.objects.order_by("name") if repeat else [],

@@ -105,7 +105,10 @@ def _reason(
         what = plural(n, slug.replace("_", " "))
     else:
         what = plural(items, "item")
-    line = f"{what} {verb if items != 1 else verb + 's' if verb != 'have' else 'has'} {rest}"
+    if items == 1:
+        verb = "has" if verb == "have" else verb + "s"
+        rest = rest.replace("their ", "its ", 1)
+    line = f"{what} {verb} {rest}"
     if waiting:
         line += f" — {plural(waiting, 'more item')} {'waits' if waiting == 1 else 'wait'} on them"
     return documents.BlockedReason(text=line, items=items, waiting=waiting, needs_source=needs)
