@@ -79,7 +79,9 @@ def test_blocked_looks_name_the_source_picker_and_with_it_everything_arrives(
     page.reload()
     card = page.locator("#blocked-reasons")
     expect(card).to_contain_text(
-        re.compile(r"\d+ looks? needs? (its|their) query: it is not in this backup; name the source")
+        re.compile(
+            r"\d+ looks? needs? (its|their) query: it is not in this backup; name the source"
+        )
     )
     expect(card).to_contain_text(re.compile(r"merged results: (its|their) merge query is not in"))
     screenshot(page, "plan-blocked-without-source")
