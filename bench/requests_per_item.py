@@ -104,25 +104,18 @@ def with_source(backup: Any, src: Any, runs: dict[str, RunResult]) -> dict[str, 
     return {
         "source_query_reads": gets["queries"],
         "source_merge_query_reads": gets["merge_queries"],
-        "source_queries_needed": len(queries_lacking(backup.path)),
+        "source_queries_needed": queries_lacking(backup.path),
         "source_writes": writes,
     }
 
 
-def queries_lacking(path: str) -> set[str]:
-    """Query IDs of looks whose query no tile of the backup embeds (what the source must give)."""
-    from restore.engine.backup.reader import Selection, open_backup
-    from restore.engine.core.content_types import ContentType
+def queries_lacking(path: str) -> int:
+    """Queries the backup's looks and tiles refer to and it holds nowhere (what the source gives)."""
+    from restore.engine.backup.queries import QueryIndex
+    from restore.engine.backup.reader import open_backup
 
     with open_backup(path) as reader:
-        embedded = {
-            str(t["look"]["query"]["id"])
-            for item in reader.iter_items(Selection(content_types=[ContentType.DASHBOARD]))
-            for t in item.content.get("dashboard_elements") or []
-            if (t.get("look") or {}).get("query")
-        }
-        looks = reader.iter_items(Selection(content_types=[ContentType.LOOK]))
-        return {str(i.content.get("query_id")) for i in looks} - embedded
+        return QueryIndex(reader).missing()
 
 
 def figures(runs: dict[str, RunResult], source_fields: dict[str, Any], shape: str) -> dict:

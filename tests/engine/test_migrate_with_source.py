@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from compare import compare_backup, mapping_of
 from conftest import client_for, make_destination, quick, run
-from test_migrate_lookervault import not_done
+from test_migrate_lookervault import looks_without_tile_query, not_done
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
@@ -84,7 +84,7 @@ def test_with_the_source_named_everything_but_lookml_dashboards_arrives(
     first = run(start_session(backup, dest, config), client_for(empty_emu))
     assert not_done(first["session_id"]) == {}
     assert source_writes(origin) == []
-    lacking = looks_lacking_a_query(path)
+    lacking = looks_without_tile_query(path)
     assert lacking, "the backup should hold looks whose query is in no tile"
     # each query the backup lacks read once (the merge's two source queries are in no tile here
     # or are: at most once each either way)
@@ -103,22 +103,6 @@ def test_with_the_source_named_everything_but_lookml_dashboards_arrives(
     assert second["created"] == 0 and second["failed"] == 0, second
     assert empty_emu.stats()["creates"] == creates
     assert source_writes(origin) == []
-
-
-def looks_lacking_a_query(path) -> dict[str, str]:
-    """{look ID: query ID} of looks whose query no tile of the backup embeds."""
-    with open_backup(path) as reader:
-        embedded = {
-            str(t["look"]["query"]["id"])
-            for item in reader.iter_items(Selection(content_types=[CT.DASHBOARD]))
-            for t in item.content.get("dashboard_elements") or []
-            if (t.get("look") or {}).get("query")
-        }
-        return {
-            item.id: str(item.content["query_id"])
-            for item in reader.iter_items(Selection(content_types=[CT.LOOK]))
-            if str(item.content.get("query_id")) not in embedded
-        }
 
 
 def assert_looks_show_their_source_query(path, origin, empty_emu, dest) -> None:

@@ -64,16 +64,24 @@ class QueryIndex:
         self._reader = reader
         self._lock = threading.Lock()
         self._queries: dict[str, Body] | None = None
-        self.lacking = 0  # query IDs referred to without their query anywhere in the backup
+        self.lacking = (
+            0  # query IDs referred to with their query nowhere in the backup (once built)
+        )
 
     def get(self, query_id: Any) -> Body | None:
         qid = _qid(query_id)
-        if qid is None:
-            return None
+        return None if qid is None else self._built().get(qid)
+
+    def missing(self) -> int:
+        """How many query IDs looks and tiles refer to that the backup holds nowhere."""
+        self._built()
+        return self.lacking
+
+    def _built(self) -> dict[str, Body]:
         with self._lock:
             if self._queries is None:
                 self._queries = self._build()
-            return self._queries.get(qid)
+            return self._queries
 
     def _items(self) -> Iterator[tuple[ContentType, Body]]:
         for ct in self.TYPES:
