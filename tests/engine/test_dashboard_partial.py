@@ -108,3 +108,17 @@ def test_an_uncreatable_tile_leaves_the_rest_restored_and_a_retry_adds_only_it(t
             for c in made["dashboard_layouts"][0]["dashboard_layout_components"]
         }
         assert rows == {"Orders": 0, "Returns": 4, "Customers": 8}
+
+
+def test_a_rollback_deletes_a_dashboard_that_ended_failed_for_one_tile(tmp_path):
+    from restore.engine.kinds.rollback import start_rollback
+
+    backup = backup_with_an_uncreatable_tile(tmp_path)
+    with running_emulator() as emu:
+        session = start_session(backup, make_destination(emu), quick())
+        run(session, client_for(emu))
+        row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
+        assert row.action == "failed" and row.destination_id
+        session.refresh_from_db()
+        run(start_rollback(session), client_for(emu))
+        assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None

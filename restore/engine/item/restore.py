@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from restore.engine.core import row_sql
+from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.core.diffs import field_diff
 from restore.engine.core.errors import IncompleteDashboardError, ItemTooLargeError, LookerApiError
@@ -155,7 +155,7 @@ def _sync_children(
     try:
         r.sync_children(ctx, content, dest_id, current)  # type: ignore[misc]
     except IncompleteDashboardError:
-        note_destination(ctx, r.ct, sid, dest_id)
+        note_destination(ctx, r.ct, sid, dest_id, current)
         raise
 
 
@@ -317,15 +317,23 @@ def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) ->
     )
 
 
-def note_destination(ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str) -> None:
+def note_destination(
+    ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str, pre_image: Body | None
+) -> None:
     """An item that exists in the destination but ends failed or blocked (a dashboard short of a
-    tile): its result row keeps the destination ID, so the page links it and a retry finds it."""
+    tile): its result row keeps the destination ID (the page links it, a retry finds it), the
+    writes made (a POST says it was created) and, for an update, the pre-image: a rollback can
+    undo it like any other."""
     if ctx.dry_run or ctx.session is None:
         return
     from restore.models import RestoreItemResult
 
     key = {"session": ctx.session.pk, "content_type": int(ct), "source_id": sid}
-    RestoreItemResult.objects.update_or_create(**key, defaults={"destination_id": dest_id})
+    changes = [documents.Change(**c.as_dict()) for c in ctx.changes]
+    values = {"destination_id": dest_id, "diff": documents.store(documents.Diff(changes=changes))}
+    if pre_image is not None:
+        values["pre_image"] = pre_image
+    RestoreItemResult.objects.update_or_create(**key, defaults=values)
 
 
 def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:
