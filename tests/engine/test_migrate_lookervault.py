@@ -84,12 +84,26 @@ def test_a_plan_says_which_looks_need_their_query_and_what_waits_on_them(empty_e
 NESTED_STATE = FIXTURES / "lookervault-extract-nested-source-state.json"
 
 
-def test_with_the_source_named_every_look_arrives_and_the_source_is_only_read(empty_emu):
+EXTRACTS = {
+    **{f"nested-{s}": (path, NESTED_STATE) for s, path in NESTED.items()},
+    **{
+        s: (
+            FIXTURES / f"lookervault-extract-{s}.db",
+            FIXTURES / "lookervault-extract-source-state.json",
+        )
+        for s in ("sequential", "parallel")
+    },
+}
+
+
+@pytest.mark.parametrize("name", sorted(EXTRACTS))
+def test_with_the_source_named_every_look_arrives_and_the_source_is_only_read(name, empty_emu):
     from looker_emulator.testing import running_emulator
 
-    backup = Backup.register(NESTED["parallel"])
+    path, state = EXTRACTS[name]
+    backup = Backup.register(path)
     assert backup.verify(), backup.verification_error
-    with running_emulator(NESTED_STATE) as origin:
+    with running_emulator(state) as origin:
         source = make_destination(origin, "origin")
         config = quick(source_destination_id=source.pk)
         summary = run(start_session(backup, make_destination(empty_emu), config))
@@ -97,7 +111,7 @@ def test_with_the_source_named_every_look_arrives_and_the_source_is_only_read(em
         requests = origin.stats()["requests"]
         assert [r for r in requests if r["method"] != "GET" and "login" not in r["route"]] == []
         reads = sum(r["count"] for r in requests if r["route"].endswith("/queries/{query_id}"))
-        assert reads == len(looks_without_tile_query(NESTED["parallel"]))  # each read once
+        assert reads == len(looks_without_tile_query(path))  # each read once
 
 
 def test_a_source_without_the_query_blocks_only_the_items_needing_it(empty_emu):
