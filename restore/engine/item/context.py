@@ -209,6 +209,18 @@ class RestoreContext:
         key = {"session": self.session.pk, "content_type": int(ct), "source_id": source_id}
         return row_sql.exists(RestoreItemResult, key)
 
+    def not_restored(self, ct: Any, source_id: str) -> str | None:
+        """ "blocked" or "failed" when this session tried the item and could not restore it (a
+        reference to it then says so, instead of "restore it first"); None otherwise."""
+        if self.session is None:
+            return None
+        from restore.models import RestoreItemResult
+
+        key = {"session": self.session.pk, "content_type": int(ct), "source_id": source_id}
+        row = row_sql.select_one(RestoreItemResult, ["action"], key)
+        action = row["action"] if row else None
+        return action if action in ("blocked", "failed") else None
+
     # -- small shared caches (lookups by natural key, existence checks) ---------------------------
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:
         """`compute()` once per key, even when several workers ask at the same moment (the others
