@@ -120,10 +120,13 @@ def read_backup_objects(path: str | Path) -> list[tuple[int, dict[str, Any]]]:
 def state_from_backup(path: str | Path) -> dict[str, Any]:
     """A state document serving the content of a lookervault backup."""
     t = _Tables()
-    for code, obj in read_backup_objects(path):
+    objects = read_backup_objects(path)
+    for code, obj in objects:
         table = CONTENT_TABLES.get(code)
         if table is not None and isinstance(obj, dict):
             _put_object(t, table, obj)
+    _tile_queries(t, objects)
+    _merge_queries_for_tiles(t)
     for user in t.rows["users"].values():
         creds = user.get("credentials_email")
         if user.get("email") is None and isinstance(creds, dict):
@@ -199,6 +202,34 @@ _NESTED: dict[str, Callable[[_Tables, dict[str, Any]], None]] = {
     "boards": _board_parts,
     "roles": _role_parts,
 }
+
+
+def _tile_queries(t: _Tables, objects: list[tuple[int, dict[str, Any]]]) -> None:
+    """A look tile embeds its look with the look's query (`LookWithQuery`): the instance has it."""
+    for code, obj in objects:
+        if CONTENT_TABLES.get(code) != "dashboards" or not isinstance(obj, dict):
+            continue
+        for el in obj.get("dashboard_elements") or []:
+            look = el.get("look") if isinstance(el.get("look"), dict) else {}
+            if isinstance(look.get("query"), dict):
+                t.put("queries", look["query"])
+
+
+def _merge_queries_for_tiles(t: _Tables) -> None:
+    """A real instance always holds the merge query a merged-results tile shows; lookervault backs
+    none up. Each `merge_result_id` without one gets a merge query of the tile's own query (else
+    of the instance's first query), so the served instance is one Looker could be."""
+    queries, merges = t.rows["queries"], t.rows["merge_queries"]
+    for el in t.rows["dashboard_elements"].values():
+        merge_id = el.get("merge_result_id")
+        if merge_id in (None, "") or str(merge_id) in merges:
+            continue
+        own = str(el.get("query_id"))
+        query_id = own if own in queries else next(iter(queries), None)
+        if query_id is None:
+            continue  # an instance without a single query: nothing a merge could show
+        source = {"name": "primary", "query_id": query_id, "merge_fields": []}
+        merges[str(merge_id)] = {"id": str(merge_id), "source_queries": [source]}
 
 
 def _ensure_instance(t: _Tables) -> None:

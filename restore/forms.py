@@ -186,6 +186,14 @@ class RestoreForm(forms.Form):
         required=False,
         label="Is the destination the instance the backup came from?",
     )
+    source = forms.ModelChoiceField(
+        queryset=Destination.objects.all(),
+        required=False,
+        empty_label="None: only what the backup holds",
+        label="Source instance (read only)",
+        help_text="The registered instance the backup came from. Queries and merge queries the "
+        "backup lacks are read from it (never written to it).",
+    )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean()
@@ -230,6 +238,7 @@ class RestoreForm(forms.Form):
                 verify=bool(d.get("verify")),
                 fallback_owner_email=d.get("fallback_owner_email") or None,
                 instance=d.get("instance") or "auto",
+                source_destination_id=d["source"].pk if d.get("source") else None,
                 selection=self.selection(),
             )
         except ValidationError as exc:
@@ -263,6 +272,7 @@ def form_data_from_config(session: RestoreSession) -> dict[str, Any]:
         "verify": config.verify,
         "fallback_owner_email": config.fallback_owner_email or "",
         "instance": config.instance if config.instance != "auto" else "",
+        "source": config.source_destination_id,
     }
     return {k: v for k, v in data.items() if v not in (None, False, "", [])}
 

@@ -36,6 +36,13 @@ def add_run_options(parser: Any) -> None:
     parser.add_argument("--with-dependencies", action="store_true")
     parser.add_argument("--verify", action="store_true", help="re-fetch and compare after writing")
     parser.add_argument("--fallback-owner", default=None, help="email of the fallback owner")
+    parser.add_argument(
+        "--source",
+        default=None,
+        metavar="NAME",
+        help="registered destination the backup came from, read only: queries and merge queries "
+        "the backup lacks are read from it (never written to)",
+    )
     same = parser.add_mutually_exclusive_group()
     same.add_argument(
         "--same-instance",
@@ -97,6 +104,9 @@ def config_from(opts: dict[str, Any], selection: dict[str, Any]) -> RestoreConfi
             verify=opts["verify"],
             fallback_owner_email=opts["fallback_owner"],
             instance=opts.get("instance") or "auto",
+            source_destination_id=resolve_destination(opts["source"]).pk
+            if opts.get("source")
+            else None,
             selection=selection,
         )
     except ValueError as exc:
@@ -169,6 +179,12 @@ def print_summary(command: Any, summary: dict[str, Any], as_json: bool) -> int:
         command.stdout.write(f"Session {summary['session_id']} {status}{mode}: {counts}")
         for slug, c in summary.get("by_type", {}).items():
             command.stdout.write(f"  {slug:15} " + " ".join(f"{k}={v}" for k, v in c.items()))
+        for reason in summary.get("blocked_reasons") or []:
+            command.stdout.write(f"blocked: {reason['text']}")
+        if any(r.get("needs_source") for r in summary.get("blocked_reasons") or []):
+            command.stdout.write(
+                "  (run again with --source NAME: the instance the backup came from)"
+            )
         if summary.get("error"):
             command.stderr.write(f"error: {summary['error']}")
     return exit_code(summary["status"])

@@ -93,6 +93,7 @@ SELECTION_FIELDS = [
 ]
 OPTION_FIELDS = [
     "instance",
+    "source",
     "skip_if_modified",
     "verify",
     "fallback_owner_email",

@@ -34,6 +34,7 @@ from restore.engine import (
 from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
+from restore.views.blocked import blocked_context
 from restore.views.diff_words import diff_rows
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
@@ -132,6 +133,7 @@ def session_detail(request, session_id: int):
         "rolled_back_by": rolled_back_by(session) if session.kind == "restore" else None,
         "applied_from": applied_from(session),
         "applies": session_applies(session),
+        **blocked_context(session),
     }
     return render_page(
         request, "restore/session_detail.html", "restore/partials/session_results.html", context

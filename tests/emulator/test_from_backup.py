@@ -81,3 +81,32 @@ def test_serve_backup_from_the_command_line(tmp_path: Path) -> None:
     with emulator_process("--backup", str(BACKUPS[0])) as url:
         sdk = make_sdk(url, "lookervault", "emulator-secret")
         assert sdk.dashboard("101").title == "An SDK dashboard"
+
+
+def test_served_backup_holds_each_merge_tiles_merge_query_and_look_tiles_queries(tmp_path):
+    """A real instance holds the merge query every merged-results tile shows, and the query of
+    every look a tile embeds: `GET /merge_queries/{id}` and `GET /queries/{id}` answer them."""
+    from looker_emulator.backup import BackupWriter
+
+    path = tmp_path / "merge.db"
+    query = {"id": "31", "model": "ecommerce", "view": "orders", "fields": ["orders.id"]}
+    look = {"id": "4", "title": "Orders", "query_id": "32", "query": {**query, "id": "32"}}
+    with BackupWriter(path) as writer:
+        writer.add(
+            "dashboard",
+            {
+                "id": "5",
+                "title": "Blended",
+                "dashboard_elements": [
+                    {"id": "50", "type": "vis", "query_id": "31", "query": query},
+                    {"id": "51", "type": "vis", "merge_result_id": "77"},
+                    {"id": "52", "type": "vis", "look_id": "4", "look": look},
+                ],
+            },
+        )
+    with running_emulator(state_from_backup(path)) as emu:
+        sdk = make_sdk(emu.url, emu.client_id, emu.client_secret)
+        merge = sdk.merge_query("77")
+        assert [s.query_id for s in merge.source_queries] == ["31"]
+        assert sdk.query("32").view == "orders"
+        assert sdk.dashboard_element("51").merge_result_id == "77"

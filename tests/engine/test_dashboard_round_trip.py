@@ -57,7 +57,7 @@ def writes(emu) -> int:
     )
 
 
-def test_a_merged_results_tile_is_reported_not_sent_to_another_instance(tmp_path, recorder):
+def test_a_merged_results_tile_without_a_source_is_left_out_and_named(tmp_path, recorder):
     from looker_emulator.backup import BackupWriter
 
     path = tmp_path / "merge.db"
@@ -84,8 +84,10 @@ def test_a_merged_results_tile_is_reported_not_sent_to_another_instance(tmp_path
         session = start_session(backup, dest, RestoreConfig())
         run_session(session.pk, client=client_for(emu, recorder))
         row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
-        assert row.action == "created", row.message
-        assert "'Blend' shows merged results (merge query 77 of the source instance)" in row.message
+        # the rest of the dashboard is restored; the tile is named, with what would add it
+        assert row.action == "blocked", row.message
+        assert "tile 51 ('Blend') left out: merge query 77" in row.message
+        assert "name the source instance to read it" in row.message
         tiles = client_for(emu).get(f"/dashboards/{row.destination_id}")["dashboard_elements"]
         assert [t.get("title_text") for t in tiles] == ["Notes"]
         assert not any(t.get("merge_result_id") for t in tiles)

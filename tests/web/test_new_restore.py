@@ -223,3 +223,22 @@ def test_the_owner_and_folder_are_picked_by_name(client, admin_user, backup, des
         reverse("restore_count"), form_data(backup, destination, owner="lloyd@example.com")
     ).content.decode()
     assert "<strong>4</strong> items selected" in html
+
+
+def test_the_form_names_a_source_instance_read_only(client, admin_user, backup, destination):
+    from restore.models import Destination
+
+    source = Destination(name="dev", base_url="https://dev.looker.example", client_id="x")
+    source.set_client_secret("s")
+    source.save()
+    client.force_login(admin_user)
+    page = client.get(reverse("restore_new"), {"source": source.pk}).content.decode()
+    assert "Source instance (read only)" in page
+    assert f'<option value="{source.pk}" selected>dev</option>' in page
+    client.post(
+        reverse("restore_new"), form_data(backup, destination, action="plan", source=source.pk)
+    )
+    session = RestoreSession.objects.get()
+    assert session.options.source_destination_id == source.pk
+    detail = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert "https://dev.looker.example · read only" in detail

@@ -29,6 +29,11 @@ class RestoreConfig(BaseModel):
     with_dependencies: bool = False
     verify: bool = False
     fallback_owner_email: str | None = None
+    # The registered destination the backup came from (`--source NAME`, the form's "Source
+    # instance (read only)"): only immutable objects the backup lacks are read from it (queries,
+    # merge queries by ID), never written (`restore.engine.looker.source`). Kept by resume and
+    # DLQ retries, which run with their session's options.
+    source_destination_id: int | None = None
     # Is the destination the instance the backup came from? "auto": decided at the start from a
     # sample of IDs and their immutable fields; "same" / "other": the user's override
     # (--same-instance / --other-instance), recorded with the sample's evidence.

@@ -123,6 +123,16 @@ class Progress(Struct, forbid_unknown_fields=True):
 
 
 # -- summary --------------------------------------------------------------------------------------
+class BlockedReason(Struct, forbid_unknown_fields=True):
+    """Why some items are blocked and what unblocks them, with the items waiting on those
+    ("6 looks need their query: it is not in this backup; name the source instance to read it")."""
+
+    text: str
+    items: int = 0  # blocked for this reason
+    waiting: int = 0  # blocked because they show or schedule one of those
+    needs_source: bool = False  # naming the source instance would unblock them
+
+
 class Summary(Struct, forbid_unknown_fields=True):
     """What a session came to, written when it ends (also `--json` of `restore … --json`).
 
@@ -154,6 +164,7 @@ class Summary(Struct, forbid_unknown_fields=True):
     changed_since_restore_count: int | None | UnsetType = UNSET
     changed_since_plan: list[str] | UnsetType = UNSET
     changed_since_plan_count: int | UnsetType = UNSET
+    blocked_reasons: list[BlockedReason] | UnsetType = UNSET
 
 
 def changed_count(value: int | None | UnsetType) -> int:

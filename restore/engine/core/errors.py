@@ -78,3 +78,11 @@ def none_if_missing(get: Callable[[], Any]) -> Any:
         if exc.status == 404:
             return None
         raise
+
+
+class IncompleteDashboardError(RestoreError):
+    """Some tiles of a dashboard could not be written; everything else of it was."""
+
+
+class DashboardTilesBlocked(IncompleteDashboardError, MissingDependencyError):
+    """Tiles left out for a missing dependency only (their query, look or merge query): blocked."""

@@ -16,9 +16,12 @@ from typing import Any
 
 from restore.engine.core.content_types import ContentType
 from restore.engine.core.diffs import field_diff, same
-from restore.engine.core.errors import MissingDependencyError
+from restore.engine.core.errors import MissingDependencyError, RestoreError
 from restore.engine.item.context import RestoreContext
 from restore.engine.item.fanout import run_all
+from restore.engine.item.merge_tiles import merge_result_for
+from restore.engine.item.partial import TileFailure, incomplete_dashboard
+from restore.engine.item.queries import find_query, with_query
 from restore.engine.item.references import (
     drop_unresolved,
     later_ref,
@@ -117,14 +120,14 @@ def query_id_for(ctx: RestoreContext, content: Body, current: Body | None) -> st
 
 
 def ref_query(ctx: RestoreContext, query_id: Any) -> str | None:
+    """A query ID on the destination: the same one on the same instance; on another, the query
+    created there from its definition (the backup's copy, else the source instance's)."""
     if query_id in (None, ""):
         return None
     if ctx.same_instance:
         return str(query_id)
-    raise MissingDependencyError(
-        f"query_id {query_id}: the backup holds no query definition (lookervault saves looks "
-        "without their query), and query IDs do not carry over to another instance"
-    )
+    body = query_body(find_query(ctx, query_id))
+    return str(ctx.write("POST", "/queries", body)["id"])
 
 
 # -- users and roles -------------------------------------------------------------------------------
@@ -257,6 +260,10 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     run concurrently: a tile names the filters it listens to, it does not need them to exist. New
     tiles get IDs in no particular order, which is fine: the next run pairs them with the backup's
     by content (`tile_key`).
+
+    A dashboard is never left half made: a tile that cannot be written does not stop the others,
+    the filters or the layout positions of every tile that exists; the item then fails (or is
+    blocked) naming that tile, and a retry adds only it (the others pair by content).
     """
     held = {
         key: key in c for key in ("dashboard_elements", "dashboard_filters", "dashboard_layouts")
@@ -264,8 +271,8 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     _note_absent(ctx, c, current, held)
     have = _by_id((current or {}).get("dashboard_elements"))
     wanted = _by_id(c.get("dashboard_elements")) if held["dashboard_elements"] else []
-    if not ctx.same_instance:
-        wanted = [e for e in wanted if not _foreign_merge_tile(ctx, e)]
+    wanted = [with_query(ctx, e, required=False) for e in wanted]  # pairs by its query's shape
+    if not ctx.same_instance and ctx.origin is None:
         have = [e for e in have if not e.get("merge_result_id")]  # never ours to delete
     pairs = pair(ctx, wanted, have, tile_key) if held["dashboard_elements"] else []
     first = []
@@ -276,27 +283,29 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
             _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}")
             for x in leftovers(pairs, have)
         ]
-    tiles = [_task(_sync_element, ctx, w, dest_id, existing) for w, existing in pairs]
+    tiles = [_task(_guarded_element, ctx, w, dest_id, existing) for w, existing in pairs]
     written = run_all(ctx, first + tiles)[len(first) :]
     element_ids = {
-        str(w.get("id")): str(d["id"]) for (w, _), d in zip(pairs, written, strict=True) if d
+        str(w.get("id")): str(d["id"])
+        for (w, _), d in zip(pairs, written, strict=True)
+        if isinstance(d, dict)
     }
     if held["dashboard_layouts"]:
         created = any(existing is None for _, existing in pairs)
         _sync_layouts(ctx, c.get("dashboard_layouts") or [], dest_id, current, element_ids, created)
+    failures = [d for d in written if isinstance(d, TileFailure)]
+    if failures:
+        raise incomplete_dashboard(failures)
 
 
-def _foreign_merge_tile(ctx: RestoreContext, e: Body) -> bool:
-    """A merged-results tile names a merge query of the source instance, which another instance
-    does not have: the rest of the dashboard is restored, this tile is reported."""
-    if not e.get("merge_result_id"):
-        return False
-    title = e.get("title") or e.get("title_text") or e.get("id")
-    ctx.warn(
-        f"tile {title!r} shows merged results (merge query {e['merge_result_id']} of the source "
-        "instance): not restored here; recreate its merge query in Looker"
-    )
-    return True
+def _guarded_element(
+    ctx: RestoreContext, e: Body, dest_id: str, existing: Body | None
+) -> Body | TileFailure | None:
+    """One tile; its failure is kept (not raised) so the rest of the dashboard is restored."""
+    try:
+        return _sync_element(ctx, e, dest_id, existing)
+    except RestoreError as exc:
+        return TileFailure(e, exc)
 
 
 ABSENT_WORDS = {
@@ -356,6 +365,8 @@ def _element_body(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | N
     body = writable("DashboardElement", e, exclude=frozenset({"dashboard_layout_id", "query_id"}))
     body["dashboard_id"] = dest_id
     body["look_id"] = soft_ref(ctx, CT.LOOK, e.get("look_id"), f"tile {e.get('id')}: look_id")
+    if e.get("merge_result_id"):
+        body["merge_result_id"] = merge_result_for(ctx, e, existing)
     if existing is None and _inline_query(ctx, e, body):
         # create_dashboard_element takes the query itself: one request instead of two
         body["query"] = query_body(e["query"])

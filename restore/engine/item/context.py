@@ -85,6 +85,11 @@ class RestoreContext:
     # (a migration into a fresh instance saves a request per item). None: look up every type.
     ids_may_match: frozenset[str] | None = None
     source: ItemSource | None = None
+    # Queries the backup carries anywhere, by query ID (`backup.queries.QueryIndex`), for looks and
+    # tiles stored without their own query; None: none consulted.
+    queries: Any = None
+    # The instance the backup came from, read only (`looker.source.SourceInstance`), or None.
+    origin: Any = None
     session: Any = None  # RestoreSession, when there is one (intents, results)
     # Restores a dependency on the way (--with-dependencies): `item.restore.restore_nested`, set
     # by whoever opens the context, so reference translation needs no import of the item restore.
@@ -203,6 +208,18 @@ class RestoreContext:
 
         key = {"session": self.session.pk, "content_type": int(ct), "source_id": source_id}
         return row_sql.exists(RestoreItemResult, key)
+
+    def not_restored(self, ct: Any, source_id: str) -> str | None:
+        """ "blocked" or "failed" when this session tried the item and could not restore it (a
+        reference to it then says so, instead of "restore it first"); None otherwise."""
+        if self.session is None:
+            return None
+        from restore.models import RestoreItemResult
+
+        key = {"session": self.session.pk, "content_type": int(ct), "source_id": source_id}
+        row = row_sql.select_one(RestoreItemResult, ["action"], key)
+        action = row["action"] if row else None
+        return action if action in ("blocked", "failed") else None
 
     # -- small shared caches (lookups by natural key, existence checks) ---------------------------
     def cached(self, key: Any, compute: Callable[[], Any]) -> Any:

@@ -51,6 +51,11 @@ def ref(ctx: RestoreContext, ct: ContentType, source_id: Any, field: str) -> str
             f"{field} refers to {ct.slug} {sid}, which no longer exists in the destination "
             "and is not restored by this session (include it, or use --with-dependencies)"
         )
+    if outcome := ctx.not_restored(ct, sid):
+        raise MissingDependencyError(
+            f"{field} refers to {ct.slug} {sid}, which this session could not restore "
+            f"(it is {outcome}: its own result says why)"
+        )
     raise MissingDependencyError(
         f"{field} refers to {ct.slug} {sid}, which has no counterpart in the destination "
         "(restore it first, or use --with-dependencies)"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from restore.engine.core import row_sql
+from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.core.diffs import field_diff
-from restore.engine.core.errors import ItemTooLargeError, LookerApiError
+from restore.engine.core.errors import IncompleteDashboardError, ItemTooLargeError, LookerApiError
 from restore.engine.identity.counterpart import (
     acceptable_hit,
     entry_holds,
@@ -124,7 +124,7 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     written = current if current_for_children is not None else getattr(ctx._local, "created", None)
     ctx.idmap.record(ct, sid, dest_id, recorded_evidence(ct, written))
     if restorer.sync_children is not None:
-        restorer.sync_children(ctx, content, dest_id, current_for_children)
+        _sync_children(ctx, restorer, sid, content, dest_id, current_for_children)
     if out.action != "created":
         out.action = "updated" if ctx.changes else "unchanged"
         if out.action == "unchanged":
@@ -146,6 +146,22 @@ def _in_lookml(ct: ContentType, sid: str, content: Body) -> str:
     if ct == ContentType.DASHBOARD and _lookml_dashboard(sid, content):
         return "LookML dashboard: defined in LookML, not restorable through the API"
     return ""
+
+
+def _sync_children(
+    ctx: RestoreContext,
+    r: TypeRestorer,
+    sid: str,
+    content: Body,
+    dest_id: str,
+    current: Body | None,
+) -> None:
+    """Sub-resources; a dashboard short of a tile still keeps its destination ID on its row."""
+    try:
+        r.sync_children(ctx, content, dest_id, current)  # type: ignore[misc]
+    except IncompleteDashboardError:
+        note_destination(ctx, r.ct, sid, dest_id, current)
+        raise
 
 
 def _lookml_dashboard(sid: str, content: Body) -> bool:
@@ -307,6 +323,25 @@ def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) ->
         },
         conflict=["session", "content_type", "source_id"],
     )
+
+
+def note_destination(
+    ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str, pre_image: Body | None
+) -> None:
+    """An item that exists in the destination but ends failed or blocked (a dashboard short of a
+    tile): its result row keeps the destination ID (the page links it, a retry finds it), the
+    writes made (a POST says it was created) and, for an update, the pre-image: a rollback can
+    undo it like any other."""
+    if ctx.dry_run or ctx.session is None:
+        return
+    from restore.models import RestoreItemResult
+
+    key = {"session": ctx.session.pk, "content_type": int(ct), "source_id": sid}
+    changes = [documents.Change(**c.as_dict()) for c in ctx.changes]
+    values = {"destination_id": dest_id, "diff": documents.store(documents.Diff(changes=changes))}
+    if pre_image is not None:
+        values["pre_image"] = pre_image
+    RestoreItemResult.objects.update_or_create(**key, defaults=values)
 
 
 def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ from restore.engine.core.content_types import ContentType
 from restore.engine.core.errors import MissingDependencyError
 from restore.engine.item import children
 from restore.engine.item.context import RestoreContext
+from restore.engine.item.queries import with_query
 from restore.engine.item.references import (
     Ref,
     cycle_ref,
@@ -217,6 +218,7 @@ def _folder(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
 
 
 def _look(ctx: RestoreContext, c: Body, current: Body | None) -> Body:
+    c = with_query(ctx, c)  # lookervault's looks hold a query_id only: the query from elsewhere
     body = writable("LookWithQuery", c, exclude=frozenset({"query_id"}))
     body["folder_id"] = ref(ctx, CT.FOLDER, c.get("folder_id"), "folder_id")
     drop_unresolved(body, c, "folder_id")

@@ -162,7 +162,7 @@ def plan(session: RestoreSession) -> list[RollbackItem]:
     if original is None:
         raise RestoreError(f"rollback session {session.pk} does not say which session it undoes")
     rows = list(
-        original.results.filter(action__in=["created", "updated", "failed"])
+        original.results.filter(action__in=["created", "updated", "failed", "blocked"])
         .exclude(destination_id="")
         .defer("pre_image", "diff")  # only a failed row's diff is read (`_action`)
     )
@@ -192,8 +192,9 @@ def item_for(session: RestoreSession, content_type: int, source_id: str) -> Roll
 
 def _action(row: RestoreItemResult) -> str:
     """What the session did to the object. An item created in the first pass whose second pass
-    failed is recorded as failed; its POST in the recorded changes says it was created."""
-    if row.action != "failed":
+    failed, or a dashboard written but for a tile, is recorded as failed or blocked; its POST in
+    the recorded changes says it was created."""
+    if row.action not in ("failed", "blocked"):
         return row.action
     path = RESTORERS[ContentType(row.content_type)].path
     diff = documents.read_diff(row.diff)

@@ -39,6 +39,7 @@ ROOTS = (
     "BoardSection",
     "BoardItem",
     "ScheduledPlan",
+    "MergeQuery",
 )
 
 

@@ -18,6 +18,7 @@ from django.db import models, transaction
 from django.utils import timezone
 
 from restore.engine.backup.order import SELF_REFERENCES, ordered_items
+from restore.engine.backup.queries import QueryIndex
 from restore.engine.backup.reader import BackupError, Selection
 from restore.engine.core import documents, row_sql
 from restore.engine.core.config import RestoreConfig
@@ -30,6 +31,8 @@ from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, restore_nested, source_id_of
 from restore.engine.looker.client import LookerClient
 from restore.engine.looker.compat import check_compatibility
+from restore.engine.looker.source import SourceInstance
+from restore.engine.run.blocked import blocked_reasons
 from restore.models import Backup, Destination, RestoreItemResult, RestoreSession
 
 COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
@@ -64,10 +67,12 @@ def open_context(
         config=config,
         same_instance=False,
         source=reader,
+        queries=QueryIndex(reader) if reader is not None else None,
         session=session,
         restore_nested=restore_nested,
     )
     ctx.idmap.verifier = lambda ct, sid, dest, recorded: verify_entry(ctx, ct, sid, dest, recorded)
+    ctx.origin = open_source(config)
     ctx.compat = check_compatibility(client)
     if not session.identity:
         session.identity = decide_instance(ctx, reader, config.instance).as_dict()
@@ -76,6 +81,16 @@ def open_context(
     if not ctx.same_instance and "same_types" in session.identity:
         ctx.ids_may_match = frozenset(session.identity["same_types"])
     return ctx
+
+
+def open_source(config: RestoreConfig) -> SourceInstance | None:
+    """The source instance the user named, read only; one removed since reads as unreachable."""
+    if config.source_destination_id is None:
+        return None
+    found = Destination.objects.filter(pk=config.source_destination_id).first()
+    if found is None:
+        return SourceInstance.missing(f"#{config.source_destination_id}")
+    return SourceInstance.for_destination(found, config)
 
 
 def selection_of(config: RestoreConfig) -> Selection:
@@ -282,4 +297,5 @@ def base_summary(
         duration_s=duration,
         error=session.error_message or None,
         instance=session.identity or None,
+        blocked_reasons=blocked_reasons(session) if blocked else documents.UNSET,
     )

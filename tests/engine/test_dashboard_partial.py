@@ -1,0 +1,124 @@
+"""A dashboard is never left half made: a tile that cannot be created leaves the rest of the
+dashboard restored (other tiles, filters, every existing tile's layout position); the item ends
+failed naming the tile, and a retry adds only that tile."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import client_for, make_destination, quick, run
+
+from looker_emulator.backup import BackupWriter
+from looker_emulator.testing import running_emulator
+from restore.engine.kinds.retry import start_retries
+from restore.engine.run.session import start_session
+from restore.models import Backup, DeadLetterItem, RestoreItemResult
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def tile(tid: str, title: str, view: str) -> dict:
+    query = {"id": f"9{tid}", "model": "ecommerce", "view": view, "fields": [f"{view}.id"]}
+    return {"id": tid, "type": "vis", "title": title, "query_id": query["id"], "query": query}
+
+
+def component(cid: str, tid: str, row: int) -> dict:
+    return {
+        "id": cid,
+        "dashboard_element_id": tid,
+        "row": row,
+        "column": 0,
+        "width": 8,
+        "height": 4,
+    }
+
+
+def backup_with_an_uncreatable_tile(tmp_path) -> Backup:
+    path = tmp_path / "partial.db"
+    with BackupWriter(path) as writer:
+        writer.add("folder", {"id": "1", "name": "Shared", "is_shared_root": True})
+        writer.add(
+            "dashboard",
+            {
+                "id": "5",
+                "title": "Sales",
+                "folder_id": "1",
+                "dashboard_elements": [
+                    tile("50", "Orders", "orders"),
+                    tile("51", "Returns", "returns"),  # no such explore in the destination
+                    tile("52", "Customers", "customers"),
+                ],
+                "dashboard_filters": [
+                    {"id": "7", "name": "date", "title": "Date", "type": "date_filter"}
+                ],
+                "dashboard_layouts": [
+                    {
+                        "id": "3",
+                        "active": True,
+                        "dashboard_layout_components": [
+                            component("30", "50", 0),
+                            component("31", "51", 4),
+                            component("32", "52", 8),
+                        ],
+                    }
+                ],
+            },
+        )
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    return backup
+
+
+def test_an_uncreatable_tile_leaves_the_rest_restored_and_a_retry_adds_only_it(tmp_path):
+    backup = backup_with_an_uncreatable_tile(tmp_path)
+    with running_emulator() as emu:
+        dest = make_destination(emu)
+        session = start_session(backup, dest, quick())
+        run(session, client_for(emu))
+        row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
+        assert row.action == "failed", row.message
+        assert "tile 51 ('Returns') left out" in row.message
+        dead = DeadLetterItem.objects.get(session=session, content_id="5")
+        assert "tile 51 ('Returns') left out" in dead.error_message
+        made = client_for(emu).get(f"/dashboards/{row.destination_id}")
+        assert sorted(t["title"] for t in made["dashboard_elements"]) == ["Customers", "Orders"]
+        assert [f["name"] for f in made["dashboard_filters"]] == ["date"]
+        titles = {str(t["id"]): t["title"] for t in made["dashboard_elements"]}
+        rows = {
+            titles[str(c["dashboard_element_id"])]: c["row"]
+            for c in made["dashboard_layouts"][0]["dashboard_layout_components"]
+        }
+        assert rows == {"Orders": 0, "Customers": 8}  # positioned as in the backup
+
+        explore = {"id": "ecommerce::returns", "name": "returns", "model_name": "ecommerce"}
+        emu.call(lambda e: e.api.state.insert("explores", explore))
+        creates = emu.stats()["creates"]
+        (retry,) = start_retries([dead.pk])
+        run(retry, client_for(emu))
+        made = client_for(emu).get(f"/dashboards/{row.destination_id}")
+        assert sorted(t["title"] for t in made["dashboard_elements"]) == [
+            "Customers",
+            "Orders",
+            "Returns",
+        ]
+        added = {k: v - creates.get(k, 0) for k, v in emu.stats()["creates"].items()}
+        assert {k: v for k, v in added.items() if v} == {"dashboard_element": 1}, added
+        titles = {str(t["id"]): t["title"] for t in made["dashboard_elements"]}
+        rows = {
+            titles[str(c["dashboard_element_id"])]: c["row"]
+            for c in made["dashboard_layouts"][0]["dashboard_layout_components"]
+        }
+        assert rows == {"Orders": 0, "Returns": 4, "Customers": 8}
+
+
+def test_a_rollback_deletes_a_dashboard_that_ended_failed_for_one_tile(tmp_path):
+    from restore.engine.kinds.rollback import start_rollback
+
+    backup = backup_with_an_uncreatable_tile(tmp_path)
+    with running_emulator() as emu:
+        session = start_session(backup, make_destination(emu), quick())
+        run(session, client_for(emu))
+        row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
+        assert row.action == "failed" and row.destination_id
+        session.refresh_from_db()
+        run(start_rollback(session), client_for(emu))
+        assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
