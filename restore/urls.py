@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from restore.views import backups, destinations, dlq, history, home, restores, sessions
+from restore.views import backups, changes, destinations, dlq, history, home, restores, sessions
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -16,6 +16,7 @@ urlpatterns = [
     path("backups/", backups.backup_list, name="backup_list"),
     path("backups/upload/", backups.backup_upload, name="backup_upload"),
     path("backups/register/", backups.backup_register, name="backup_register"),
+    path("backups/diff/", changes.backup_diff, name="backup_diff"),
     path("backups/<int:backup_id>/", backups.backup_detail, name="backup_detail"),
     path("backups/<int:backup_id>/status/", backups.backup_status, name="backup_status"),
     path("backups/<int:backup_id>/verify/", backups.backup_verify, name="backup_verify"),

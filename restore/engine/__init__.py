@@ -45,6 +45,11 @@ _PUBLIC: dict[str, str] = {
     "BackupError": "backup.reader",
     "Selection": "backup.reader",
     "open_backup": "backup.reader",
+    "compare_backup_files": "backup.compare",
+    "item_changes": "backup.compare",
+    "item_history": "identity.history",
+    "lineage_of": "identity.lineage",
+    "lineages": "identity.lineage",
     "advertise": "limits.db_budget",
     "close_pool": "limits.db_budget",
     "forget_inherited_pools": "limits.db_budget",
@@ -82,6 +87,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from restore.engine.backup.compare import compare_backup_files, item_changes
     from restore.engine.backup.reader import BackupError, Selection, open_backup
     from restore.engine.core.config import RestoreConfig
     from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
@@ -104,6 +110,8 @@ if TYPE_CHECKING:
     )
     from restore.engine.core.errors import RestoreError
     from restore.engine.core.words import plural
+    from restore.engine.identity.history import item_history
+    from restore.engine.identity.lineage import lineage_of, lineages
     from restore.engine.kinds.apply import start_apply
     from restore.engine.kinds.retry import retry_report, start_retries
     from restore.engine.kinds.rollback import start_rollback, steps_by_op
