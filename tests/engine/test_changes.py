@@ -126,3 +126,49 @@ def test_a_folders_dashboards_gone_stand_out_at_the_top(tmp_path: Path) -> None:
         ("removed", "dashboard", n, folder_id)
     ]
     assert result.mass[0].text == f"{n} dashboards gone from folder '{folder_name}'"
+
+
+def requests_by_method(emu) -> Counter:
+    counts: Counter = Counter()
+    for r in emu.stats()["requests"]:
+        if not r["route"].endswith(("/login", "/logout")):
+            counts[r["method"]] += r["count"]
+    return counts
+
+
+def test_drift_since_the_first_backup_lists_the_changes_and_writes_nothing(
+    scenario: Scenario,
+) -> None:
+    from restore.engine.backup.reader import open_backup
+    from restore.engine.identity.drift import check_drift
+    from restore.engine.looker.client import LookerClient, LookerSettings
+
+    emu = scenario.emu
+    client = LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret))
+    before = requests_by_method(emu)
+    with open_backup(scenario.paths[0]) as reader:
+        items = reader.count()
+        report = check_drift(reader, client)
+    sent = requests_by_method(emu) - before
+    assert set(sent) == {"GET"}, sent
+    found = {
+        k: {(f.content_type.slug, f.id) for f in report.of(k)}
+        for k in ("changed", "deleted", "created")
+    }
+    assert found == {
+        "changed": {
+            ("dashboard", scenario.renamed_dashboard),
+            ("look", scenario.renamed_look),
+            ("dashboard", scenario.tiled_dashboard),
+        },
+        "deleted": {("look", scenario.deleted_look)},
+        "created": {("dashboard", scenario.new_dashboard)},
+    }
+    renamed = next(
+        f
+        for f in report.of("changed")
+        if (f.content_type.slug, f.id) == ("dashboard", scenario.renamed_dashboard)
+    )
+    assert renamed.as_dict()["fields"] == {"title": [scenario.titles[0], scenario.titles[2]]}
+    assert report.single_reads == 0
+    assert sent["GET"] <= 0.2 * items, (sent, items)

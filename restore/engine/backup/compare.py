@@ -19,13 +19,14 @@ import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import msgspec
 
 from restore.engine.backup.reader import BackupReader, Selection
 from restore.engine.core.content_types import API_PATHS, ContentType
-from restore.engine.core.diffs import same
+from restore.engine.core.diffs import instant, same
 from restore.engine.core.documents import Change
 from restore.engine.core.words import plural
 
@@ -106,12 +107,19 @@ def content_of(value: Any, derived: frozenset[str] = frozenset()) -> Any:
     depth; `derived`: the fields derived at this level."""
     if isinstance(value, dict):
         return {
-            k: content_of(v, DERIVED_IN.get(k, frozenset()))
+            k: _moment(k, content_of(v, DERIVED_IN.get(k, frozenset())))
             for k, v in value.items()
             if k not in NOT_CONTENT and k not in derived and not k.endswith("_as_html")
         }
     if isinstance(value, list):
         return [content_of(v, derived) for v in value]
+    return value
+
+
+def _moment(name: str, value: Any) -> Any:
+    """Timestamps in one form (a backup holds datetimes, an API answer strings)."""
+    if isinstance(value, datetime) or (name.endswith("_at") and isinstance(value, str)):
+        return instant(value)
     return value
 
 
