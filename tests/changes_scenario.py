@@ -77,3 +77,32 @@ def build(emu: RunningEmulator, directory: Path) -> Scenario:
     take(s, directory)
     client.close() if hasattr(client, "close") else None
     return s
+
+
+def record_drift(session: Any, client: LookerClient) -> None:
+    """Result rows of a drift session from the drift check's own functions (`check_drift`), for
+    pages that show a finished check."""
+    from restore.engine.backup.reader import open_backup
+    from restore.engine.core.documents import Diff, store
+    from restore.engine.identity.drift import ACTION_OF, check_drift
+    from restore.models import RestoreItemResult
+
+    with open_backup(session.backup.path) as reader:
+        report = check_drift(reader, client)
+    RestoreItemResult.objects.bulk_create(
+        RestoreItemResult(
+            session=session,
+            content_type=int(f.content_type),
+            source_id=f.id,
+            destination_id=f.id,
+            name=f.title,
+            action=ACTION_OF[f.kind],
+            message=f.message,
+            diff=store(Diff(changes=f.changes)) if f.changes else None,
+        )
+        for f in report.findings
+    )
+    type(session).objects.filter(pk=session.pk).update(
+        status="completed", total=len(report.findings)
+    )
+    session.refresh_from_db()

@@ -15,6 +15,7 @@ from typing import Any
 COMMAND_MODULES = (
     "restore.cli.engine_commands",  # single, all, rollback (issue 4)
     "restore.cli.execution_commands",  # bulk, resume, status, dlq (issue 5)
+    "restore.cli.drift_commands",  # drift: what changed in a destination since a backup
 )
 
 Handler = Callable[[Any, dict[str, Any]], int]

@@ -50,6 +50,8 @@ _PUBLIC: dict[str, str] = {
     "item_history": "identity.history",
     "lineage_of": "identity.lineage",
     "lineages": "identity.lineage",
+    "drift_findings": "identity.drift",
+    "start_drift": "identity.drift",
     "advertise": "limits.db_budget",
     "close_pool": "limits.db_budget",
     "forget_inherited_pools": "limits.db_budget",
@@ -110,6 +112,7 @@ if TYPE_CHECKING:
     )
     from restore.engine.core.errors import RestoreError
     from restore.engine.core.words import plural
+    from restore.engine.identity.drift import drift_findings, start_drift
     from restore.engine.identity.history import item_history
     from restore.engine.identity.lineage import lineage_of, lineages
     from restore.engine.kinds.apply import start_apply

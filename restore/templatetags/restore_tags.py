@@ -192,6 +192,8 @@ def kind_words(session: object) -> str:
         return "Rollback preview" if dry_run else "Rollback"
     if kind == "retry":
         return "Re-plan" if dry_run else "Retry"
+    if kind == "drift":
+        return "Drift check"
     return "Plan" if dry_run else "Restore"
 
 

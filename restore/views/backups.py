@@ -28,7 +28,7 @@ from restore.engine import (
     user_email,
 )
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
-from restore.models import Backup
+from restore.models import Backup, Destination
 from restore.tasks import enqueue_backup_verification
 from restore.views.changes import folded_history
 from restore.views.helpers import PER_PAGE, Page, filter_query, page_number, pretty_json
@@ -308,6 +308,7 @@ def backup_detail(request, backup_id: int):
     context = {
         "backup": backup,
         "lineage": lineage_of(backup.pk) if backup.status == Backup.Status.VERIFIED else None,
+        "destinations": Destination.objects.order_by("name") if not request.htmx else [],
         "form": form,
         "counts": sorted(backup.item_counts.items(), key=lambda kv: -kv[1]),
         "page": page,

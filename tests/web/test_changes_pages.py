@@ -66,3 +66,37 @@ def test_an_items_history_folds_unchanged_runs(client, admin_user, three, scenar
     assert "same in backup" in unchanged and "no longer there" in unchanged
     link = f"?backup={three[1].pk}&amp;types=look&amp;ids={scenario.deleted_look}"
     assert link in unchanged
+
+
+def test_the_drift_page_filters_and_plans_exactly_the_ticked(
+    client, admin_user, three, scenario: Scenario
+) -> None:
+    from changes_scenario import record_drift
+
+    from restore.engine import Selection, open_backup, start_drift
+    from restore.engine.looker.client import LookerClient, LookerSettings
+    from restore.models import Destination, RestoreSession
+
+    emu = scenario.emu
+    dest = Destination(name="live", base_url=emu.url, client_id=emu.client_id)
+    dest.set_client_secret(emu.client_secret)
+    dest.save()
+    drift = start_drift(three[0], dest)
+    record_drift(drift, LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret)))
+    client.force_login(admin_user)
+    url = reverse("drift_detail", args=[drift.pk])
+    page = client.get(url).content.decode()
+    assert "3</strong> changed since" in page and "1</strong> deleted since" in page
+    assert "Brand new" in page and "Plan restoring the selected" in page
+    looks = client.get(url, {"type": "look"}).content.decode()
+    assert "Brand new" not in looks and "Orders, renamed" in looks
+    picks = [f"dashboard:{scenario.renamed_dashboard}", f"look:{scenario.deleted_look}"]
+    response = client.post(reverse("drift_plan", args=[drift.pk]), {"pick": picks})
+    plan = RestoreSession.objects.filter(kind="restore", dry_run=True).get()
+    assert response.status_code == 302 and response.url == reverse("session_detail", args=[plan.pk])
+    with open_backup(three[0].path) as reader:
+        chosen = reader.iter_items(Selection(**plan.options.selection))
+        assert {(i.content_type.slug, i.id) for i in chosen} == {
+            ("dashboard", scenario.renamed_dashboard),
+            ("look", scenario.deleted_look),
+        }

@@ -24,6 +24,7 @@ import msgspec
 
 from restore.engine.backup.compare import display_title, item_changes, item_content
 from restore.engine.backup.reader import BackupReader, Selection
+from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import (
     API_PATHS,
     NOT_RESTORABLE,
@@ -31,6 +32,7 @@ from restore.engine.core.content_types import (
     ContentType,
 )
 from restore.engine.core.documents import Change
+from restore.engine.core.errors import RestoreError
 from restore.engine.identity.evidence import EVIDENCE_FIELDS, same_object
 from restore.engine.looker.pages import LIST_ENDPOINTS, read_pages
 
@@ -190,3 +192,86 @@ def check_drift(
     for ct in drift_types(reader, types):
         report.findings += list(check_type(reader, client, ct, should_stop))
     return report
+
+
+# -- reads only -----------------------------------------------------------------------------------
+class ReadOnlyClient:
+    """The Looker client with every write refused: a drift check reads, whatever code asks."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("post", "patch", "put", "delete"):
+            raise RestoreError(f"a drift check writes nothing: {name.upper()} refused")
+        return getattr(self._client, name)
+
+
+@dataclass
+class CreatedItem:
+    """A destination object created since the backup, as an item the runner records (never
+    written to). Its key is its ID, or "ID (new object)" when the backup's item of that ID was
+    another object."""
+
+    content_type: ContentType
+    id: str
+    title: str
+    destination_id: str
+    data: bytes = b""
+
+    @property
+    def content(self) -> Body:
+        return {"id": self.id, "title": self.title}
+
+
+def created_items(findings: list[Finding], replaced: set[str]) -> list[CreatedItem]:
+    return [
+        CreatedItem(
+            f.content_type,
+            f"{f.id} (new object)" if f.id in replaced else f.id,
+            f.title,
+            f.id,
+        )
+        for f in findings
+    ]
+
+
+# -- sessions -------------------------------------------------------------------------------------
+def start_drift(backup: Any, destination: Any, *, user: Any = None, types: list[str] | None = None):
+    """A pending drift session: the whole backup (or `types`) against the destination. It runs
+    as a dry run would (`dry_run`: nothing is ever written) and is never applied."""
+    from restore.models import RestoreSession
+
+    if refusal := backup.restore_refusal():
+        raise RestoreError(refusal)
+    selection = {"content_types": [ContentType.parse(t).value for t in types]} if types else {}
+    config = RestoreConfig(dry_run=True, workers=4, selection=selection)
+    return RestoreSession.objects.create(
+        kind=RestoreSession.Kind.DRIFT,
+        backup=backup,
+        destination=destination,
+        source_instance=backup.source_instance,
+        config=config.model_dump(mode="json"),
+        dry_run=True,
+        started_by=user,
+    )
+
+
+def drift_findings(session: Any) -> dict[str, list[Finding]]:
+    """{"changed", "deleted", "created", "unchanged"}: a drift session's findings, from its
+    result rows (`Finding.as_dict()`: entries as in `backups diff`)."""
+    from restore.engine.core.documents import read_diff
+
+    out: dict[str, list[Finding]] = {CHANGED: [], DELETED: [], CREATED: [], UNCHANGED: []}
+    rows = session.results.order_by("content_type", "pk").values_list(
+        "content_type", "source_id", "destination_id", "name", "action", "message", "diff"
+    )
+    for code, sid, did, name, action, message, diff in rows.iterator(chunk_size=500):
+        kind = FINDING_OF.get(action)
+        if kind is None:
+            continue
+        ct = ContentType(code)
+        doc = read_diff(diff)
+        changes = list(doc.changes) if doc else []
+        out[kind].append(Finding(kind, ct, did if kind == CREATED else sid, name, changes, message))
+    return out
