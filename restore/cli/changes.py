@@ -33,8 +33,10 @@ def change_lines(changes: list[Any], pre_image: Any = None) -> list[str]:
     for row in rows:
         if row["field"]:
             out.append(f"{row['what']}: {row['field']} {row['before']} → {row['after']}".strip())
+        elif row["before"] == "exists":  # a removal: its "what" says it all
+            out.append(row["what"])
         else:
-            out.append(" ".join(p for p in (row["what"], row["after"]) if p).strip())
+            out.append(f"{row['what']}: {row['after']}" if row["after"] else row["what"])
     return out
 
 
