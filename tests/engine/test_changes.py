@@ -172,3 +172,19 @@ def test_drift_since_the_first_backup_lists_the_changes_and_writes_nothing(
     assert renamed.as_dict()["fields"] == {"title": [scenario.titles[0], scenario.titles[2]]}
     assert report.single_reads == 0
     assert sent["GET"] <= 0.2 * items, (sent, items)
+
+
+def test_restore_this_version_puts_that_version_back(scenario: Scenario) -> None:
+    """What the item page's link starts: a restore of that item from that backup. (Last in this
+    file: it changes the live instance the drift test reads.)"""
+    from conftest import client_for, make_destination, quick, run
+
+    from restore.engine.run.session import start_session
+
+    b1, b2, b3 = register(scenario.paths)
+    selection = {"content_types": [1], "ids": [scenario.renamed_dashboard]}
+    session = start_session(b2, make_destination(scenario.emu), quick(selection=selection))
+    summary = run(session, client_for(scenario.emu))
+    assert summary["status"] == "completed" and summary["updated"] == 1, summary
+    now = client_for(scenario.emu).get(f"/dashboards/{scenario.renamed_dashboard}")
+    assert now["title"] == scenario.titles[1]
