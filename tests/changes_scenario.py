@@ -7,12 +7,16 @@ The instance keeps serving after backup 3, so a drift check can read it live.
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from looker_emulator.extract import extract
-from looker_emulator.testing import RunningEmulator
+from looker_emulator.testing import RunningEmulator, running_emulator
 from restore.engine.looker.client import LookerClient, LookerSettings
 
 
@@ -106,3 +110,45 @@ def record_drift(session: Any, client: LookerClient) -> None:
         status="completed", total=len(report.findings)
     )
     session.refresh_from_db()
+
+
+@pytest.fixture(scope="module", name="scenario")
+def scenario_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    """The three backups of a small instance (60 items), the instance still serving."""
+    with running_emulator(items=60, seed=11) as emu:
+        yield build(emu, tmp_path_factory.mktemp("nightly"))
+
+
+def register(paths: list[Path], *, named: bool = False) -> list[Any]:
+    """The backups registered and verified (`named`: as nightly-2026-11-0N.db)."""
+    from restore.models import Backup
+
+    out = []
+    for n, path in enumerate(paths, 1):
+        backup = Backup.register(path, name=f"nightly-2026-11-0{n}.db" if named else "")
+        assert backup.verify(), backup.verification_error
+        out.append(backup)
+    return out
+
+
+def requests_by_method(emu: RunningEmulator) -> Counter:
+    """Requests the emulator answered so far, by method (logins left out)."""
+    counts: Counter = Counter()
+    for r in emu.stats()["requests"]:
+        if not r["route"].endswith(("/login", "/logout")):
+            counts[r["method"]] += r["count"]
+    return counts
+
+
+def finished_drift(scenario: Scenario, backup: Any, destination_name: str) -> Any:
+    """A drift session of `backup` against the live instance, its findings recorded."""
+    from restore.engine import start_drift
+    from restore.models import Destination
+
+    emu = scenario.emu
+    dest = Destination(name=destination_name, base_url=emu.url, client_id=emu.client_id)
+    dest.set_client_secret(emu.client_secret)
+    dest.save()
+    drift = start_drift(backup, dest)
+    record_drift(drift, LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret)))
+    return drift

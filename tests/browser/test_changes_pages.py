@@ -9,42 +9,23 @@ plans exactly the ticked items.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import pytest
 from playwright.sync_api import expect
 
-from looker_emulator.testing import running_emulator
 from restore import roles
-from restore.engine import start_drift
-from restore.engine.looker.client import LookerClient, LookerSettings
-from restore.models import Backup, Destination, RestoreSession
+from restore.models import RestoreSession
 from tests.browser.conftest import SCREENSHOTS, login, make_user
-from tests.changes_scenario import Scenario, build, record_drift
+from tests.changes_scenario import Scenario, finished_drift, register, scenario_fixture  # noqa: F401
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    with running_emulator(items=60, seed=11) as emu:
-        yield build(emu, tmp_path_factory.mktemp("nightly"))
 
 
 @pytest.fixture
 def pages(transactional_db, scenario: Scenario) -> dict[str, str]:
     make_user("alice", roles.RESTORE_ADMIN)
-    backups = []
-    for n, path in enumerate(scenario.paths, 1):
-        backup = Backup.register(path, name=f"nightly-2026-11-0{n}.db")
-        assert backup.verify(), backup.verification_error
-        backups.append(backup)
-    emu = scenario.emu
-    dest = Destination(name="production", base_url=emu.url, client_id=emu.client_id)
-    dest.set_client_secret(emu.client_secret)
-    dest.save()
-    drift = start_drift(backups[0], dest)
-    record_drift(drift, LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret)))
+    backups = register(scenario.paths, named=True)
+    drift = finished_drift(scenario, backups[0], "production")
     first, last = backups[0], backups[-1]
     return {
         "history": f"/backups/{last.pk}/items/dashboard/{scenario.renamed_dashboard}/",

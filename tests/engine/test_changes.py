@@ -5,37 +5,20 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from io import StringIO
 from pathlib import Path
 
 import pytest
-from changes_scenario import Scenario, build
+from changes_scenario import Scenario, register, requests_by_method, scenario_fixture  # noqa: F401
 from django.core.management import call_command
 
 from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
 from restore.engine import lineages
-from restore.models import Backup
 
 pytestmark = pytest.mark.django_db(transaction=True)
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 OTHER_INSTANCE = FIXTURES / "lookervault-extract-parallel.db"
-
-
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    with running_emulator(items=60, seed=11) as emu:
-        yield build(emu, tmp_path_factory.mktemp("nightly"))
-
-
-def register(paths: list[Path]) -> list[Backup]:
-    out = []
-    for path in paths:
-        backup = Backup.register(path)
-        assert backup.verify(), backup.verification_error
-        out.append(backup)
-    return out
 
 
 def command(*args: str) -> dict:
@@ -126,14 +109,6 @@ def test_a_folders_dashboards_gone_stand_out_at_the_top(tmp_path: Path) -> None:
         ("removed", "dashboard", n, folder_id)
     ]
     assert result.mass[0].text == f"{n} dashboards gone from folder '{folder_name}'"
-
-
-def requests_by_method(emu) -> Counter:
-    counts: Counter = Counter()
-    for r in emu.stats()["requests"]:
-        if not r["route"].endswith(("/login", "/logout")):
-            counts[r["method"]] += r["count"]
-    return counts
 
 
 def test_drift_since_the_first_backup_lists_the_changes_and_writes_nothing(

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from io import StringIO
 
@@ -15,7 +14,7 @@ import pytest
 
 pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
 
-from changes_scenario import Scenario, build  # noqa: E402
+from changes_scenario import Scenario, build, register, requests_by_method  # noqa: E402
 from conftest import client_for, make_destination  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
@@ -33,17 +32,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
 
 
 def first_backup(scenario: Scenario) -> Backup:
-    backup = Backup.register(scenario.paths[0])
-    assert backup.verify(), backup.verification_error
-    return backup
-
-
-def sent(emu) -> Counter:
-    counts: Counter = Counter()
-    for r in emu.stats()["requests"]:
-        if not r["route"].endswith(("/login", "/logout")):
-            counts[r["method"]] += r["count"]
-    return counts
+    return register(scenario.paths[:1])[0]
 
 
 def findings(session: RestoreSession) -> dict[str, set]:
@@ -66,9 +55,9 @@ def expected(s: Scenario) -> dict[str, set]:
 def test_a_drift_session_finds_the_changes_and_writes_nothing(scenario: Scenario) -> None:
     emu = scenario.emu
     session = start_drift(first_backup(scenario), make_destination(emu))
-    before = sent(emu)
+    before = requests_by_method(emu)
     summary = run_session(session.pk, client=client_for(emu))
-    writes = sent(emu) - before
+    writes = requests_by_method(emu) - before
     assert summary["status"] == "completed", summary
     assert set(writes) == {"GET"}, writes
     assert findings(session) == expected(scenario)
@@ -83,7 +72,7 @@ def test_a_drift_session_cancelled_and_resumed_finds_the_same(scenario: Scenario
     thread = threading.Thread(
         target=lambda: first.update(run_session(session.pk, client=client_for(emu)))
     )
-    before = sent(emu)
+    before = requests_by_method(emu)
     thread.start()
     deadline = time.monotonic() + 120
     while not session.results.exists() and time.monotonic() < deadline:
@@ -96,7 +85,7 @@ def test_a_drift_session_cancelled_and_resumed_finds_the_same(scenario: Scenario
     session.resume()
     resumed = run_session(session.pk, client=client_for(emu))
     assert resumed["status"] == "completed", resumed
-    assert set(sent(emu) - before) == {"GET"}
+    assert set(requests_by_method(emu) - before) == {"GET"}
     assert findings(session) == expected(scenario)
 
 

@@ -3,32 +3,18 @@ its history with unchanged runs folded and "Restore this version" links."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from changes_scenario import Scenario, build
+from changes_scenario import Scenario, register, scenario_fixture  # noqa: F401
 from django.urls import reverse
 
-from looker_emulator.testing import running_emulator
 from restore.models import Backup
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
-    with running_emulator(items=60, seed=11) as emu:
-        yield build(emu, tmp_path_factory.mktemp("nightly"))
-
-
 @pytest.fixture
 def three(scenario: Scenario) -> list[Backup]:
-    out = []
-    for path in scenario.paths:
-        backup = Backup.register(path)
-        assert backup.verify(), backup.verification_error
-        out.append(backup)
-    return out
+    return register(scenario.paths)
 
 
 def test_the_backups_page_groups_a_lineage(client, admin_user, three) -> None:
@@ -71,18 +57,12 @@ def test_an_items_history_folds_unchanged_runs(client, admin_user, three, scenar
 def test_the_drift_page_filters_and_plans_exactly_the_ticked(
     client, admin_user, three, scenario: Scenario
 ) -> None:
-    from changes_scenario import record_drift
+    from changes_scenario import finished_drift
 
-    from restore.engine import Selection, open_backup, start_drift
-    from restore.engine.looker.client import LookerClient, LookerSettings
-    from restore.models import Destination, RestoreSession
+    from restore.engine import Selection, open_backup
+    from restore.models import RestoreSession
 
-    emu = scenario.emu
-    dest = Destination(name="live", base_url=emu.url, client_id=emu.client_id)
-    dest.set_client_secret(emu.client_secret)
-    dest.save()
-    drift = start_drift(three[0], dest)
-    record_drift(drift, LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret)))
+    drift = finished_drift(scenario, three[0], "live")
     client.force_login(admin_user)
     url = reverse("drift_detail", args=[drift.pk])
     page = client.get(url).content.decode()
