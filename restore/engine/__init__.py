@@ -48,6 +48,7 @@ _PUBLIC: dict[str, str] = {
     "compare_backup_files": "backup.compare",
     "item_changes": "backup.compare",
     "item_history": "identity.history",
+    "backup_fingerprint": "identity.lineage",
     "lineage_of": "identity.lineage",
     "lineages": "identity.lineage",
     "drift_findings": "identity.drift",
@@ -114,7 +115,7 @@ if TYPE_CHECKING:
     from restore.engine.core.words import plural
     from restore.engine.identity.drift import drift_findings, start_drift
     from restore.engine.identity.history import item_history
-    from restore.engine.identity.lineage import lineage_of, lineages
+    from restore.engine.identity.lineage import backup_fingerprint, lineage_of, lineages
     from restore.engine.kinds.apply import start_apply
     from restore.engine.kinds.retry import retry_report, start_retries
     from restore.engine.kinds.rollback import start_rollback, steps_by_op

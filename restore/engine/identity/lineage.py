@@ -83,13 +83,16 @@ class Lineage:
 
 
 def backup_fingerprint(backup: Any) -> dict[str, Any] | None:
-    """The backup's fingerprint, computed on first use and kept; None when it cannot be read."""
-    if backup.fingerprint:
-        return backup.fingerprint
+    """The backup's fingerprint, computed on first use and kept (again when the file's hash
+    changed); None when it cannot be read."""
+    kept = backup.fingerprint or {}
+    if kept and kept.get("sha256", "") == (backup.sha256 or ""):
+        return kept
     try:
         found = fingerprint(backup.path)
     except (BackupError, OSError, ValueError):  # an unreadable backup belongs to no lineage
         return None
+    found["sha256"] = backup.sha256 or ""
     backup.fingerprint = found
     backup.extracted_at = _moment(found["extracted_at"]) or backup.created_at
     type(backup).objects.filter(pk=backup.pk).update(
