@@ -104,23 +104,33 @@ _encoder = msgspec.json.Encoder(order="sorted")
 
 def content_of(value: Any, derived: frozenset[str] = frozenset()) -> Any:
     """`value` without what Looker keeps by itself (see NOT_CONTENT, DERIVED_IN), at every
-    depth; `derived`: the fields derived at this level."""
-    if isinstance(value, dict):
-        return {
-            k: _moment(k, content_of(v, DERIVED_IN.get(k, frozenset())))
-            for k, v in value.items()
-            if k not in NOT_CONTENT and k not in derived and not k.endswith("_as_html")
-        }
+    depth, timestamps in one form (a backup holds datetimes, an API answer strings); `derived`:
+    the fields derived at this level. Runs for every item of a drift check: scalars are handled
+    inline, without a call each."""
     if isinstance(value, list):
-        return [content_of(v, derived) for v in value]
-    return value
+        return [content_of(v, derived) if isinstance(v, dict | list) else v for v in value]
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        if k in NOT_CONTENT or k in derived or k.endswith("_as_html"):
+            continue
+        if isinstance(v, dict | list):
+            v = content_of(v, DERIVED_IN.get(k, frozenset()))
+        elif isinstance(v, datetime) or (isinstance(v, str) and k.endswith("_at")):
+            v = instant(v)
+        out[k] = v
+    return out
 
 
-def _moment(name: str, value: Any) -> Any:
-    """Timestamps in one form (a backup holds datetimes, an API answer strings)."""
-    if isinstance(value, datetime) or (name.endswith("_at") and isinstance(value, str)):
-        return instant(value)
-    return value
+def content_keys(ct: ContentType, content: Body) -> set[str]:
+    """The top-level fields of an item that count (`content_of`'s, without walking them)."""
+    derived = DERIVED_TOP.get(ct, frozenset())
+    return {
+        k
+        for k in content
+        if k not in NOT_CONTENT and k not in derived and not k.endswith("_as_html")
+    }
 
 
 def item_content(ct: ContentType, content: Body) -> Body:

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from restore.engine.backup.compare import display_title, item_changes, item_content
+from restore.engine.backup.compare import content_keys, display_title, item_changes, item_content
 from restore.engine.backup.reader import BackupReader, Selection
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import (
@@ -108,7 +108,7 @@ class DestinationIndex:
         found = self.objects.get(str(item_id))
         if found is None:
             return None
-        missing = set(item_content(self.ct, backup)) - set(found)
+        missing = content_keys(self.ct, backup) - set(found)
         if missing:
             self.single_reads += 1
             found = self.client.get_or_none(f"{API_PATHS[self.ct]}/{item_id}") or found
