@@ -59,7 +59,7 @@ def test_the_drift_page_filters_and_plans_exactly_the_ticked(
 ) -> None:
     from changes_scenario import finished_drift
 
-    from restore.engine import Selection, open_backup
+    from restore.engine import RestoreError, Selection, open_backup, start_apply
     from restore.models import RestoreSession
 
     drift = finished_drift(scenario, three[0], "live")
@@ -70,6 +70,8 @@ def test_the_drift_page_filters_and_plans_exactly_the_ticked(
     assert "Brand new" in page and "Plan restoring the selected" in page
     looks = client.get(url, {"type": "look"}).content.decode()
     assert "Brand new" not in looks and "Orders, renamed" in looks
+    with pytest.raises(RestoreError, match="not a finished plan"):
+        start_apply(drift)  # what a drift check found is never applied as a plan
     picks = [f"dashboard:{scenario.renamed_dashboard}", f"look:{scenario.deleted_look}"]
     response = client.post(reverse("drift_plan", args=[drift.pk]), {"pick": picks})
     plan = RestoreSession.objects.filter(kind="restore", dry_run=True).get()
