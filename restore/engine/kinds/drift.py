@@ -90,7 +90,13 @@ class DriftKind(SessionKind):
             ids = {item.id for item in self.reader.iter_items(Selection(content_types=[ct]))}
             replaced = self._replaced(ct, index)
             created += created_items(created_since(ct, index, ids, replaced), replaced)
-        yield Level(created)
+        done = set(
+            self.session.results.filter(action=ACTION_OF[CREATED]).values_list(
+                "content_type", "source_id"
+            )
+        )
+        # One after another (each is one row, no request), the ones recorded already left out.
+        yield Level([c for c in created if (int(c.content_type), c.id) not in done], in_order=True)
 
     def _replaced(self, ct: ContentType, index: DestinationIndex) -> set[str]:
         """Backup items found deleted although their ID exists: it holds another object."""
