@@ -16,7 +16,13 @@ from playwright.sync_api import expect
 from restore import roles
 from restore.models import RestoreSession
 from tests.browser.conftest import SCREENSHOTS, login, make_user
-from tests.changes_scenario import Scenario, finished_drift, register, scenario_fixture  # noqa: F401
+from tests.changes_scenario import (
+    Scenario,
+    finished_drift,
+    register,
+    requests_by_method,
+    scenario_fixture,  # noqa: F401
+)
 
 pytestmark = pytest.mark.browser
 
@@ -79,3 +85,19 @@ def test_plan_restoring_the_selected(page, live_server, pages, scenario: Scenari
     plan = RestoreSession.objects.get(kind="restore", dry_run=True)
     assert plan.options.selection["ids"][0] == f"dashboard::{scenario.renamed_dashboard}"
     assert len(plan.options.selection["ids"]) == 2
+
+
+def test_a_drift_check_started_from_the_backup_page(
+    page, live_server, workers, pages, scenario: Scenario
+) -> None:
+    """The button on a backup's page starts a drift session that a real qcluster runs; the page
+    follows it until the findings are there. Nothing is written."""
+    pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
+    before = requests_by_method(scenario.emu)
+    login(page, live_server, "alice")
+    page.goto(live_server.url + f"/backups/{pages['first']}/")
+    page.get_by_role("button", name="What changed since this backup?").click()
+    page.wait_for_url(re.compile(r"/sessions/\d+/drift/$"))
+    expect(page.get_by_text("3 changed since")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("Brand new")).to_be_visible()
+    assert set(requests_by_method(scenario.emu) - before) == {"GET"}
