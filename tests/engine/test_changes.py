@@ -163,3 +163,20 @@ def test_restore_this_version_puts_that_version_back(scenario: Scenario) -> None
     assert summary["status"] == "completed" and summary["updated"] == 1, summary
     now = client_for(scenario.emu).get(f"/dashboards/{scenario.renamed_dashboard}")
     assert now["title"] == scenario.titles[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("diff", "9999", "1"), "no registered backup '9999'"),
+        (("history", "widget", "1"), "unknown content type 'widget'"),
+        (("history", "dashboard", "424242"), "no backup holds dashboard 424242"),
+        (("history", "dashboard", "1", "--lineage", "9999"), "no lineage 9999"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(scenario: Scenario, args, message) -> None:
+    from django.core.management.base import CommandError
+
+    register(scenario.paths[:1])
+    with pytest.raises(CommandError, match=message):
+        call_command("backups", *args, stdout=StringIO())
