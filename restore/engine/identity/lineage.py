@@ -105,33 +105,40 @@ def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+COMPARED_MEMBERS = 3  # a backup is compared with a lineage's newest few, not all of them
+
+
 def lineages(backups: list[Any] | None = None) -> list[Lineage]:
     """The verified backups grouped by instance, each group ordered by extraction time; the
-    groups newest first."""
+    groups newest first.
+
+    Backups are taken in extraction order and each joins the first lineage one of whose newest
+    members shows the same instance: the newest share the most IDs with it, and a page showing
+    200 backups compares each with a few per lineage, not with every other backup."""
     from restore.models import Backup
 
     if backups is None:
         backups = list(Backup.objects.filter(status=Backup.Status.VERIFIED).order_by("pk"))
     prints = {b.pk: backup_fingerprint(b) for b in backups}
-    usable = [b for b in sorted(backups, key=lambda b: b.pk) if prints[b.pk] is not None]
-    parent = {b.pk: b.pk for b in usable}
-
-    def root(pk: int) -> int:
-        while parent[pk] != pk:
-            parent[pk] = parent[parent[pk]]
-            pk = parent[pk]
-        return pk
-
-    for i, a in enumerate(usable):
-        for b in usable[i + 1 :]:
-            if root(a.pk) != root(b.pk) and same_instance(prints[a.pk], prints[b.pk]):
-                parent[max(root(a.pk), root(b.pk))] = min(root(a.pk), root(b.pk))
-    groups: dict[int, Lineage] = {}
-    for b in usable:
-        groups.setdefault(root(b.pk), Lineage(root(b.pk))).backups.append(b)
-    for group in groups.values():
-        group.backups.sort(key=lambda b: (b.extracted_at or b.created_at, b.pk))
-    return sorted(groups.values(), key=lambda g: -max(b.pk for b in g.backups))
+    usable = [b for b in backups if prints[b.pk] is not None]
+    groups: list[Lineage] = []
+    for b in sorted(usable, key=lambda b: (b.extracted_at or b.created_at, b.pk)):
+        home = next(
+            (
+                g
+                for g in groups
+                if any(
+                    same_instance(prints[m.pk], prints[b.pk]) for m in g.backups[-COMPARED_MEMBERS:]
+                )
+            ),
+            None,
+        )
+        if home is None:
+            groups.append(Lineage(b.pk, [b]))
+        else:
+            home.backups.append(b)
+            home.number = min(home.number, b.pk)
+    return sorted(groups, key=lambda g: -max(b.pk for b in g.backups))
 
 
 def lineage_of(backup_id: int) -> Lineage | None:
