@@ -78,6 +78,15 @@ def test_an_items_history_shows_exactly_its_changes(scenario: Scenario) -> None:
     assert [v["extracted_at"] for v in doc["versions"]] == sorted(
         v["extracted_at"] for v in doc["versions"]
     )
+    tiled = command("backups", "history", "dashboard", scenario.tiled_dashboard)["versions"]
+    assert [v["changes"] for v in tiled] == [
+        [],
+        [
+            "new tile 'Added note': type: text",
+            f"removed tile '{scenario.tile_removed_title}'",
+        ],
+        [],
+    ]
     unchanged = command(
         "backups", "history", "look", scenario.deleted_look, "--lineage", str(b2.pk)
     )
