@@ -106,8 +106,9 @@ def record_drift(session: Any, client: LookerClient) -> None:
         )
         for f in report.findings
     )
+    counts = Counter(ACTION_OF[f.kind] for f in report.findings)
     type(session).objects.filter(pk=session.pk).update(
-        status="completed", total=len(report.findings)
+        status="completed", total=len(report.findings), **counts
     )
     session.refresh_from_db()
 

@@ -38,6 +38,7 @@ def pages(transactional_db, scenario: Scenario) -> dict[str, str]:
         "history-folded": f"/backups/{first.pk}/items/look/{scenario.deleted_look}/",
         "diff": f"/backups/diff/?a={first.pk}&b={last.pk}",
         "drift": f"/sessions/{drift.pk}/drift/",
+        "drift-session": f"/sessions/{drift.pk}/",
         "lineage": "/backups/",
         "backup": f"/backups/{backups[1].pk}/",
         "first": str(first.pk),
@@ -59,7 +60,15 @@ def look_at(page, name: str, width: int) -> None:
 def test_the_pages_at_both_widths(page, live_server, pages, width: int) -> None:
     page.set_viewport_size({"width": width, "height": 900})
     login(page, live_server, "alice")
-    for name in ("history", "history-folded", "diff", "drift", "lineage", "backup"):
+    for name in (
+        "history",
+        "history-folded",
+        "diff",
+        "drift",
+        "drift-session",
+        "lineage",
+        "backup",
+    ):
         page.goto(live_server.url + pages[name])
         look_at(page, name, width)
     page.goto(live_server.url + pages["history"])
