@@ -2,7 +2,8 @@
 
 One GET per object costs a round trip per item (10,000 dashboards: 10,000 requests). The list
 endpoints answer many objects at once and, asked for `fields`, only what a comparison needs.
-Which endpoint, and whether it pages (`limit`/`offset` in Looker's spec), per type:
+`LIST_ENDPOINTS` says which endpoint serves each type and whether it pages (`limit`/`offset` in
+Looker's spec; `all_scheduled_plans` has none and answers everything at once).
 """
 
 from __future__ import annotations
