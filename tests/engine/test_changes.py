@@ -189,3 +189,19 @@ def test_bad_input_gets_a_clear_error(scenario: Scenario, args, message) -> None
     register(scenario.paths[:1])
     with pytest.raises(CommandError, match=message):
         call_command("backups", *args, stdout=StringIO())
+
+
+def test_a_backup_file_gone_is_left_out_of_a_history_not_read_as_a_deletion(
+    scenario: Scenario, tmp_path: Path
+) -> None:
+    import shutil
+
+    copies = [tmp_path / p.name for p in scenario.paths]
+    for path, copy in zip(scenario.paths, copies, strict=True):
+        shutil.copy(path, copy)
+    b1, b2, b3 = register(copies)
+    lineages()  # fingerprints taken while all three files are there
+    copies[2].unlink()
+    doc = command("backups", "history", "look", scenario.deleted_look)
+    assert [v["backup_id"] for v in doc["versions"]] == [b1.pk, b2.pk]
+    assert doc["removed_in"] is None

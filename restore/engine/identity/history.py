@@ -63,7 +63,10 @@ def _history(group: Lineage, ct: ContentType, item_id: str) -> History:
     previous: dict[str, Any] | None = None
     for backup in group.backups:
         moment = (backup.extracted_at or backup.created_at).isoformat()
-        content = _content(backup.path, ct, item_id)
+        try:
+            content = _content(backup.path, ct, item_id)
+        except (BackupError, OSError):  # an unreadable file says nothing about the item
+            continue
         if content is None:
             if previous is not None:
                 history.gone_in.append((backup.pk, moment))
@@ -77,9 +80,7 @@ def _history(group: Lineage, ct: ContentType, item_id: str) -> History:
 
 
 def _content(path: str, ct: ContentType, item_id: str) -> dict[str, Any] | None:
-    try:
-        with open_backup(path) as reader:
-            item = reader.get_item(ct, item_id)
-            return None if item is None or item.deleted or item.error else item.content
-    except (BackupError, OSError):
-        return None
+    """The item as the backup holds it; None when it does not (or holds it deleted or corrupt)."""
+    with open_backup(path) as reader:
+        item = reader.get_item(ct, item_id)
+        return None if item is None or item.deleted or item.error else item.content
