@@ -36,6 +36,10 @@ class Backup(models.Model):
     status = models.CharField(max_length=20, choices=Status, default=Status.PENDING, db_index=True)
     verification_error = models.TextField(blank=True)
     verified_at = models.DateTimeField(null=True, blank=True)
+    # When lookervault took it, and the evidence that places it in a lineage (the backups of
+    # one instance): filled on first use by the engine's lineage module.
+    extracted_at = models.DateTimeField(null=True, blank=True)
+    fingerprint = models.JSONField(default=dict, blank=True)
     uploaded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -156,6 +160,7 @@ class RestoreSession(models.Model):
         RESTORE = "restore"
         ROLLBACK = "rollback"
         RETRY = "retry"  # dead-letter items of one session, run again
+        DRIFT = "drift"  # what changed in the destination since the backup: reads only
 
     ACTIVE_STATUSES = (Status.PENDING, Status.RUNNING)
     FINISHED_STATUSES = (Status.COMPLETED, Status.COMPLETED_WITH_FAILURES)

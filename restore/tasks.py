@@ -103,9 +103,15 @@ def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, An
 
 
 def verify_backup(backup_id: int) -> bool:
-    """Check a registered backup (integrity, schema, every blob) and record the result."""
+    """Check a registered backup (integrity, schema, every blob) and record the result; a
+    verified one gets its lineage fingerprint here, not on the first page that groups it."""
+    from restore.engine import backup_fingerprint
+
     backup = Backup.objects.filter(pk=backup_id).first()
-    return backup.verify() if backup is not None else False
+    if backup is None or not backup.verify():
+        return False
+    backup_fingerprint(backup)
+    return True
 
 
 def enqueue_backup_verification(backup_id: int) -> None:

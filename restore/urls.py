@@ -5,7 +5,17 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from restore.views import backups, destinations, dlq, history, home, restores, sessions
+from restore.views import (
+    backups,
+    changes,
+    destinations,
+    dlq,
+    drift,
+    history,
+    home,
+    restores,
+    sessions,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -16,7 +26,9 @@ urlpatterns = [
     path("backups/", backups.backup_list, name="backup_list"),
     path("backups/upload/", backups.backup_upload, name="backup_upload"),
     path("backups/register/", backups.backup_register, name="backup_register"),
+    path("backups/diff/", changes.backup_diff, name="backup_diff"),
     path("backups/<int:backup_id>/", backups.backup_detail, name="backup_detail"),
+    path("backups/<int:backup_id>/drift/", drift.drift_start, name="drift_start"),
     path("backups/<int:backup_id>/status/", backups.backup_status, name="backup_status"),
     path("backups/<int:backup_id>/verify/", backups.backup_verify, name="backup_verify"),
     path(
@@ -42,6 +54,8 @@ urlpatterns = [
     path("restores/count/", restores.restore_count, name="restore_count"),
     path("restores/pickers/", restores.restore_pickers, name="restore_pickers"),
     path("sessions/<int:session_id>/", sessions.session_detail, name="session_detail"),
+    path("sessions/<int:session_id>/drift/", drift.drift_detail, name="drift_detail"),
+    path("sessions/<int:session_id>/drift/plan/", drift.drift_plan, name="drift_plan"),
     path("sessions/<int:session_id>/progress/", sessions.session_progress, name="session_progress"),
     path("sessions/<int:session_id>/cancel/", sessions.session_cancel, name="session_cancel"),
     path("sessions/<int:session_id>/resume/", sessions.session_resume, name="session_resume"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from restore.cli import control, dlq, rollback, start, watch
+from restore.cli import control, dlq, drift, rollback, start, watch
 
 AddArguments = Callable[[Any], None]
 Handler = Callable[[Any, dict[str, Any]], int]
@@ -24,4 +24,5 @@ COMMANDS: dict[str, tuple[AddArguments, Handler]] = {
     "status": (watch.add_status, watch.handle_status),
     "cancel": (control.add_cancel, control.handle_cancel),
     "dlq": (dlq.add_dlq, dlq.handle_dlq),
+    "drift": (drift.add_drift, drift.handle_drift),
 }

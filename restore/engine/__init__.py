@@ -45,6 +45,14 @@ _PUBLIC: dict[str, str] = {
     "BackupError": "backup.reader",
     "Selection": "backup.reader",
     "open_backup": "backup.reader",
+    "compare_backup_files": "backup.compare",
+    "item_changes": "backup.compare",
+    "item_history": "identity.history",
+    "backup_fingerprint": "identity.lineage",
+    "lineage_of": "identity.lineage",
+    "lineages": "identity.lineage",
+    "drift_findings": "identity.drift",
+    "start_drift": "identity.drift",
     "advertise": "limits.db_budget",
     "close_pool": "limits.db_budget",
     "forget_inherited_pools": "limits.db_budget",
@@ -80,6 +88,7 @@ def __getattr__(name: str) -> Any:
 
 
 if TYPE_CHECKING:
+    from restore.engine.backup.compare import compare_backup_files, item_changes
     from restore.engine.backup.reader import BackupError, Selection, open_backup
     from restore.engine.core.config import RestoreConfig
     from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
@@ -102,6 +111,9 @@ if TYPE_CHECKING:
     )
     from restore.engine.core.errors import RestoreError
     from restore.engine.core.words import plural
+    from restore.engine.identity.drift import drift_findings, start_drift
+    from restore.engine.identity.history import item_history
+    from restore.engine.identity.lineage import backup_fingerprint, lineage_of, lineages
     from restore.engine.kinds import run_chunk, run_session
     from restore.engine.kinds.apply import start_apply
     from restore.engine.kinds.retry import retry_report, start_retries

@@ -145,6 +145,10 @@ ACTION_WORDS = {
 }
 
 
+# A drift check's findings, kept in the runner's result actions (identity.drift.ACTION_OF).
+DRIFT_WORDS = {"updated": "changed since", "skipped": "deleted since", "created": "created since"}
+
+
 @register.filter
 def action_words(action: str, session: object) -> str:
     """An item's action as its session says it: a plan in the conditional, a rollback's own verbs."""
@@ -154,6 +158,8 @@ def action_words(action: str, session: object) -> str:
         return {"created": "would delete", "updated": "would put back"}.get(action, action)
     if getattr(session, "kind", "") == "rollback":
         return {"created": "deleted", "updated": "put back"}.get(action, action)
+    if getattr(session, "kind", "") == "drift":
+        return DRIFT_WORDS.get(action, action)
     return {"blocked": "blocked: dependency missing"}.get(action, action)
 
 
@@ -192,6 +198,8 @@ def kind_words(session: object) -> str:
         return "Rollback preview" if dry_run else "Rollback"
     if kind == "retry":
         return "Re-plan" if dry_run else "Retry"
+    if kind == "drift":
+        return "Drift check"
     return "Plan" if dry_run else "Restore"
 
 
@@ -199,6 +207,8 @@ def kind_words(session: object) -> str:
 def status_words(session: object) -> str:
     """A session's status as its kind says it: a finished plan is "planned", not "completed"."""
     status = str(getattr(session, "status", ""))
+    if getattr(session, "kind", "") == "drift" and status == "completed":
+        return "checked"
     if getattr(session, "dry_run", False) and status == "completed":
         return "planned"
     return status.replace("_", " ")

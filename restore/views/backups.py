@@ -18,10 +18,19 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import BackupError, ContentType, Selection, open_backup, user_email
+from restore.engine import (
+    BackupError,
+    ContentType,
+    Selection,
+    lineage_of,
+    lineages,
+    open_backup,
+    user_email,
+)
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
-from restore.models import Backup
+from restore.models import Backup, Destination
 from restore.tasks import enqueue_backup_verification
+from restore.views.changes import folded_history
 from restore.views.helpers import PER_PAGE, Page, filter_query, page_number, pretty_json
 
 
@@ -47,6 +56,23 @@ class MaxSizeUploadHandler(FileUploadHandler):
         return None
 
 
+def lineage_groups(backups: list[Backup]) -> list[dict]:
+    """The backups in lineages (one instance each, oldest extraction first), then the rest."""
+    groups = [g for g in lineages() if len(g.backups) > 1]
+    grouped = {b.pk for g in groups for b in g.backups}
+    out = [
+        {
+            "lineage": g,
+            "first": g.backups[0],
+            "last": g.backups[-1],
+            "rows": [(b, g.backups[i - 1].pk if i else None) for i, b in enumerate(g.backups)],
+        }
+        for g in groups
+    ]
+    rest = [(b, None) for b in backups if b.pk not in grouped]
+    return out + ([{"lineage": None, "rows": rest}] if rest else [])
+
+
 def too_large_message() -> str:
     limit = settings.LOOKERVAULT_MAX_UPLOAD_BYTES
     return f"The file is larger than the upload limit of {limit / 1024**2:,.0f} MB."
@@ -55,8 +81,10 @@ def too_large_message() -> str:
 @require_GET
 @require_perm(roles.VIEW)
 def backup_list(request):
+    backups = list(Backup.objects.select_related("uploaded_by")[:200])
     context = {
-        "backups": Backup.objects.select_related("uploaded_by")[:200],
+        "backups": backups,
+        "groups": lineage_groups(backups),
         "upload_form": UploadBackupForm(),
         "register_form": RegisterBackupForm(),
         "max_upload_bytes": settings.LOOKERVAULT_MAX_UPLOAD_BYTES,
@@ -279,6 +307,8 @@ def backup_detail(request, backup_id: int):
     page.total = total
     context = {
         "backup": backup,
+        "lineage": lineage_of(backup.pk) if backup.status == Backup.Status.VERIFIED else None,
+        "destinations": Destination.objects.order_by("name") if not request.htmx else [],
         "form": form,
         "counts": sorted(backup.item_counts.items(), key=lambda kv: -kv[1]),
         "page": page,
@@ -404,6 +434,7 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         "json": pretty_json(content),
         "dependencies": deps,
         "error": error,
+        "history": folded_history(backup, ct, str(row["id"])) if item is not None else {},
     }
     return render(request, "restore/backup_item.html", context)
 

@@ -21,6 +21,15 @@ PLAN_LISTED = 100
 
 def counts_line(s: RestoreSession) -> str:
     """ "31 created · 3 updated · 17 failed", zeros left out (a plan: "1 to update")."""
+    if s.kind == RestoreSession.Kind.DRIFT:  # its findings, kept in the runner's actions
+        words = (
+            ("changed since", s.updated),
+            ("deleted since", s.skipped),
+            ("created since", s.created),
+            ("unchanged", s.unchanged),
+            ("could not be checked", s.failed),
+        )
+        return " · ".join(f"{n:,} {w}" for w, n in words if n) or "nothing checked"
     if s.dry_run and s.kind != RestoreSession.Kind.ROLLBACK:
         parts = [
             f"{s.created:,} to create",
@@ -69,6 +78,8 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
         return tone("bad", f"{what}: {s.error_message or 'stopped by an error'}", counts)
     if s.status == RestoreSession.Status.CANCELLED:
         return tone("warn", f"Cancelled after {done:,} of {plural(s.total, 'item')}", counts)
+    if s.kind == RestoreSession.Kind.DRIFT:
+        return tone("plan", f"Since the backup: {counts}", counts, "Nothing was written.")
     if s.dry_run and s.kind == RestoreSession.Kind.RESTORE:
         headline = f"Plan: {counts}"
         return tone("bad" if s.failed else "plan", headline, counts, "Nothing was written.")

@@ -378,6 +378,22 @@ class BackupReader:
                 return str(source["source"])
         return None
 
+    def extracted_at(self) -> datetime | None:
+        """When the backup was taken: the start of its last extraction session (lookervault
+        records it, naive times being UTC), else the newest `synced_at` of its items."""
+        for sql in (
+            "SELECT max(started_at) FROM extraction_sessions",
+            "SELECT max(synced_at) FROM content_items",
+        ):
+            try:
+                (value,) = self._conn.execute(sql).fetchone()
+            except sqlite3.DatabaseError:
+                continue
+            moment = _parse_ts(str(value)) if value else None
+            if moment is not None:
+                return moment
+        return None
+
     def counts(self, *, include_deleted: bool = True) -> dict[ContentType, int]:
         """Items per known content type."""
         where = "" if include_deleted else " WHERE deleted_at IS NULL"

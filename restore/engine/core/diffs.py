@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 
@@ -42,3 +43,20 @@ def field_diff(wanted: dict[str, Any], current: dict[str, Any] | None) -> dict[s
     """{field: [destination value, backup value]} for every wanted field that differs."""
     current = current or {}
     return {k: [current.get(k), v] for k, v in wanted.items() if not same(v, current.get(k))}
+
+
+def instant(value: Any) -> str | None:
+    """A timestamp as UTC ISO with milliseconds, whatever form it came in (a msgpack timestamp
+    decoded as `datetime`, `…Z`, `…+00:00`, a naive string): equal moments compare equal."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        except ValueError:
+            return str(value)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")

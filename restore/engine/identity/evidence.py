@@ -12,13 +12,13 @@ instance-level decision (`InstanceCheck`, a sample of IDs checked at the start) 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from restore.engine.core.content_types import ContentType
+from restore.engine.core.diffs import instant
 
 CT = ContentType
 Body = dict[str, Any]
@@ -37,20 +37,8 @@ WITHOUT_EVIDENCE = frozenset({CT.GROUP, CT.ROLE, CT.PERMISSION_SET, CT.MODEL_SET
 
 
 def timestamp(value: Any) -> str | None:
-    """A timestamp as UTC ISO with milliseconds, whatever form it came in (a msgpack timestamp
-    decoded as `datetime`, `…Z`, `…+00:00`, a naive string): equal moments compare equal."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        moment = value
-    else:
-        try:
-            moment = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-        except ValueError:
-            return str(value)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC).isoformat(timespec="milliseconds")
+    """A timestamp as UTC ISO with milliseconds (`diffs.instant`): equal moments compare equal."""
+    return instant(value)
 
 
 def _user_evidence(obj: Body) -> dict[str, str]:

@@ -2,8 +2,9 @@
 
 Each kind is one module offering a `SessionKind` (see `restore.engine.run.kind`): `restore.py`
 (a plan, a restore, or the applying of a saved plan, `apply.py`), `rollback.py`, `retry.py` (DLQ
-retries). The runner below never names a kind: it is handed `kind_for`, here, by `run_session`
-and `run_chunk`, which the engine's public module offers.
+retries), `drift.py` (what changed in a destination since a backup; writes nothing). The runner
+below never names a kind: it is handed `kind_for`, here, by `run_session` and `run_chunk`, which
+the engine's public module offers.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from restore.engine.kinds.drift import DriftKind
 from restore.engine.kinds.restore import RestoreKind
 from restore.engine.kinds.retry import RetryKind
 from restore.engine.kinds.rollback import RollbackKind
@@ -29,6 +31,7 @@ KINDS: dict[str, Callable[[RestoreSession], SessionKind]] = {
     RestoreSession.Kind.RESTORE: RestoreKind,
     RestoreSession.Kind.ROLLBACK: RollbackKind,
     RestoreSession.Kind.RETRY: lambda session: RetryKind(session, kind_for),
+    RestoreSession.Kind.DRIFT: DriftKind,
 }
 
 

@@ -54,7 +54,7 @@ def start_apply(plan: RestoreSession, user: Any = None, *, confirm_changed: bool
     """A new restore session that applies `plan`; refused when there is nothing to apply."""
     from django.utils import timezone
 
-    if not plan.dry_run or plan.is_active:
+    if plan.kind != RestoreSession.Kind.RESTORE or not plan.dry_run or plan.is_active:
         raise RestoreError(f"session {plan.pk} is not a finished plan")
     if not planned_keys(plan):
         raise RestoreError(f"plan {plan.pk} would change nothing: there is nothing to apply")

@@ -1,4 +1,5 @@
-"""`manage.py backups add|list|verify`: register lookervault backups from scripts."""
+"""`manage.py backups add|list|verify|diff|history`: register lookervault backups from scripts,
+compare two of them, follow an item through its lineage."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from restore.cli import changes
 from restore.models import Backup
 
 
@@ -42,6 +44,17 @@ class Command(BaseCommand):
         ver.add_argument("backup", help="backup ID or path")
         ver.add_argument("--json", action="store_true", dest="as_json")
 
+        diff = sub.add_parser("diff", help="items added, removed and changed from backup A to B")
+        diff.add_argument("a", help="the older backup: ID or path")
+        diff.add_argument("b", help="the newer backup: ID or path")
+        diff.add_argument("--types", nargs="+", default=None, help="only these content types")
+        diff.add_argument("--json", action="store_true", dest="as_json")
+        hist = sub.add_parser("history", help="an item's versions across its lineage")
+        hist.add_argument("content_type", metavar="TYPE")
+        hist.add_argument("item_id", metavar="ID")
+        hist.add_argument("--lineage", default=None, help="lineage number or any backup ID in it")
+        hist.add_argument("--json", action="store_true", dest="as_json")
+
     def handle(self, *args, action: str, **opts) -> None:
         getattr(self, f"handle_{action}")(**opts)
 
@@ -71,6 +84,12 @@ class Command(BaseCommand):
             raise CommandError(f"no registered backup {backup!r}")
         found.verify()
         self.report(found, as_json)
+
+    def handle_diff(self, a, b, types, as_json, **_) -> None:
+        changes.handle_diff(self.stdout, a, b, types, as_json)
+
+    def handle_history(self, content_type, item_id, lineage, as_json, **_) -> None:
+        changes.handle_history(self.stdout, content_type, item_id, lineage, as_json)
 
     def handle_list(self, as_json, **_) -> None:
         backups = list(Backup.objects.all())

@@ -1,0 +1,109 @@
+"""`manage.py backups diff A B` and `manage.py backups history TYPE ID`: what changed, offline.
+
+JSON keys are a contract (docs/cli.md): `diff` prints {"added", "removed", "changed"} (each entry
+`type`, `id`, `title`; a changed one also `fields`), `history` prints {"versions": [...]} oldest
+first, each with `backup_id`, `extracted_at` and `changes`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from restore.engine import BackupError, ContentType, Diff
+from restore.models import Backup
+from restore.views.diff_words import diff_rows
+
+
+def find_backup(ref: str) -> Backup:
+    """A registered backup by ID or path; a clear error otherwise."""
+    found = Backup.objects.filter(pk=ref).first() if str(ref).isdigit() else None
+    found = found or Backup.objects.filter(path=ref).first()
+    if found is None:
+        raise CommandError(f"no registered backup {ref!r}")
+    return found
+
+
+def change_lines(changes: list[Any], pre_image: Any = None) -> list[str]:
+    """An item's changes in the plan's words, one line each."""
+    rows = diff_rows(Diff(changes=list(changes)), pre_image)
+    out = []
+    for row in rows:
+        if row["field"]:
+            out.append(f"{row['what']}: {row['field']} {row['before']} → {row['after']}".strip())
+        elif row["before"] == "exists":  # a removal: its "what" says it all
+            out.append(row["what"])
+        else:
+            out.append(f"{row['what']}: {row['after']}" if row["after"] else row["what"])
+    return out
+
+
+def diff_json(comparison: Any) -> dict[str, Any]:
+    doc = comparison.as_dict()
+    for entry, data in zip(comparison.changed, doc["changed"], strict=True):
+        data["changes"] = change_lines(entry.changes)
+    return doc
+
+
+def handle_diff(stdout: Any, a: str, b: str, types: list[str] | None, as_json: bool) -> None:
+    from restore.engine import compare_backup_files
+
+    older, newer = find_backup(a), find_backup(b)
+    try:
+        cts = [ContentType.parse(t) for t in types] if types else None
+        comparison = compare_backup_files(older.path, newer.path, cts)
+    except (BackupError, OSError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
+    doc = diff_json(comparison)
+    if as_json:
+        stdout.write(json.dumps(doc, indent=2, default=str))
+        return
+    stdout.write(f"Backup {older.pk} → backup {newer.pk}")
+    for mass in doc["mass_changes"]:
+        stdout.write(f"!! {mass['text']}")
+    for key in ("added", "removed", "changed"):
+        stdout.write(f"{key}: {len(doc[key])}")
+        for entry in doc[key]:
+            stdout.write(f"  {entry['type']} {entry['id']} {entry['title']!r}")
+            for line in entry.get("changes", []):
+                stdout.write(f"      {line}")
+
+
+def handle_history(
+    stdout: Any, content_type: str, item_id: str, lineage: str | None, as_json: bool
+) -> None:
+    from restore.engine import item_history
+
+    try:
+        ct = ContentType.parse(content_type)
+        history = item_history(ct, item_id, lineage=int(lineage) if lineage else None)
+    except (BackupError, OSError, ValueError, LookupError) as exc:
+        raise CommandError(str(exc)) from exc
+    versions = [
+        {
+            "backup_id": v.backup_id,
+            "extracted_at": v.extracted_at,
+            "title": v.title,
+            "changes": change_lines(v.changes),
+        }
+        for v in history.versions
+    ]
+    gone = [{"backup_id": pk, "extracted_at": at} for pk, at in history.gone_in[:1]]
+    if as_json:
+        doc = {
+            "lineage": history.lineage,
+            "type": ct.slug,
+            "id": item_id,
+            "versions": versions,
+            "removed_in": gone[0] if gone else None,
+        }
+        stdout.write(json.dumps(doc, indent=2, default=str))
+        return
+    stdout.write(f"{ct.slug} {item_id}, lineage {history.lineage}")
+    for v in versions:
+        what = "; ".join(v["changes"]) or "unchanged"
+        stdout.write(f"  backup {v['backup_id']} ({v['extracted_at']}): {what}")
+    for g in gone:
+        stdout.write(f"  backup {g['backup_id']} ({g['extracted_at']}): no longer holds it")

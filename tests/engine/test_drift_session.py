@@ -1,0 +1,123 @@
+"""A drift check as a session of kind `drift`, run by the one runner: it finds exactly what changed
+since the backup, writes nothing (the emulator counts every request), is cancelled and resumed
+like any session, and answers `restore drift --json`."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from io import StringIO
+
+import pytest
+
+pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
+
+from changes_scenario import Scenario, build, register, requests_by_method  # noqa: E402
+from conftest import client_for, make_destination  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+
+from looker_emulator.testing import running_emulator  # noqa: E402
+from restore.engine import run_session, start_drift  # noqa: E402
+from restore.models import Backup, RestoreSession  # noqa: E402
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    with running_emulator(items=400, seed=11) as emu:
+        yield build(emu, tmp_path_factory.mktemp("nightly"))
+
+
+def first_backup(scenario: Scenario) -> Backup:
+    return register(scenario.paths[:1])[0]
+
+
+def findings(session: RestoreSession) -> dict[str, set]:
+    kinds = {"updated": "changed", "skipped": "deleted", "created": "created"}
+    out: dict[str, set] = {k: set() for k in kinds.values()}
+    for code, sid, action in session.results.values_list("content_type", "source_id", "action"):
+        if action in kinds:
+            out[kinds[action]].add((code, sid))
+    return out
+
+
+def expected(s: Scenario) -> dict[str, set]:
+    return {
+        "changed": {(1, s.renamed_dashboard), (2, s.renamed_look), (1, s.tiled_dashboard)},
+        "deleted": {(2, s.deleted_look)},
+        "created": {(1, s.new_dashboard)},
+    }
+
+
+def test_a_drift_session_finds_the_changes_and_writes_nothing(scenario: Scenario) -> None:
+    emu = scenario.emu
+    session = start_drift(first_backup(scenario), make_destination(emu))
+    before = requests_by_method(emu)
+    summary = run_session(session.pk, client=client_for(emu))
+    writes = requests_by_method(emu) - before
+    assert summary["status"] == "completed", summary
+    assert set(writes) == {"GET"}, writes
+    assert findings(session) == expected(scenario)
+    session.refresh_from_db()
+    assert session.total > 400 and writes["GET"] <= 0.2 * session.total, (writes, session.total)
+
+
+def test_a_drift_session_cancelled_and_resumed_finds_the_same(scenario: Scenario) -> None:
+    emu = scenario.emu
+    session = start_drift(first_backup(scenario), make_destination(emu))
+    emu.set_faults(latency_ms=300)
+    first: dict = {}
+    thread = threading.Thread(
+        target=lambda: first.update(run_session(session.pk, client=client_for(emu)))
+    )
+    before = requests_by_method(emu)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while not session.results.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert session.cancel()
+    thread.join(120)
+    emu.set_faults(latency_ms=0)
+    assert first["status"] == "cancelled", first
+    session.refresh_from_db()
+    assert session.results.count() < session.total
+    session.resume()
+    resumed = run_session(session.pk, client=client_for(emu))
+    assert resumed["status"] == "completed", resumed
+    assert set(requests_by_method(emu) - before) == {"GET"}
+    assert findings(session) == expected(scenario)
+
+
+def test_restore_drift_json(scenario: Scenario) -> None:
+    backup = first_backup(scenario)
+    make_destination(scenario.emu, "live")
+    out = StringIO()
+    call_command(
+        "restore",
+        "drift",
+        "--backup",
+        str(backup.pk),
+        "--destination",
+        "live",
+        "--json",
+        stdout=out,
+    )
+    doc = json.loads(out.getvalue())
+    assert doc["status"] == "completed" and doc["session_id"]
+    keys = {k: {(e["type"], e["id"]) for e in doc[k]} for k in ("changed", "deleted", "created")}
+    s = scenario
+    assert keys == {
+        "changed": {
+            ("dashboard", s.renamed_dashboard),
+            ("look", s.renamed_look),
+            ("dashboard", s.tiled_dashboard),
+        },
+        "deleted": {("look", s.deleted_look)},
+        "created": {("dashboard", s.new_dashboard)},
+    }
+    renamed = next(e for e in doc["changed"] if e["id"] == s.renamed_look and e["type"] == "look")
+    assert renamed["fields"]["title"][1] == "Orders, renamed"
+    assert renamed["changes"] == [f"look: title {renamed['fields']['title'][0]} → Orders, renamed"]

@@ -1,0 +1,84 @@
+"""The backups page groups a lineage; the diff page lists and filters changes; an item's page shows
+its history with unchanged runs folded and "Restore this version" links."""
+
+from __future__ import annotations
+
+import pytest
+from changes_scenario import Scenario, register, scenario_fixture  # noqa: F401
+from django.urls import reverse
+
+from restore.models import Backup
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def three(scenario: Scenario) -> list[Backup]:
+    return register(scenario.paths)
+
+
+def test_the_backups_page_groups_a_lineage(client, admin_user, three) -> None:
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_list")).content.decode()
+    assert f"Lineage {three[0].pk}: 3 backups of one instance" in page
+    detail = client.get(reverse("backup_detail", args=[three[1].pk])).content.decode()
+    assert f"lineage {three[0].pk}</a>: 3 backups of the same instance" in detail
+
+
+def test_the_diff_page_lists_and_filters(client, admin_user, three, scenario: Scenario) -> None:
+    client.force_login(admin_user)
+    url = reverse("backup_diff")
+    a, b = three[0].pk, three[2].pk
+    page = client.get(url, {"a": a, "b": b}).content.decode()
+    assert "1 added" in page and "1 removed" in page and "3 changed" in page
+    assert "Revenue, final" in page and "new tile &#x27;Added note&#x27;" in page
+    looks = client.get(url, {"a": a, "b": b, "type": "look"}).content.decode()
+    assert "Revenue, final" not in looks and "Orders, renamed" in looks
+    removed = client.get(url, {"a": a, "b": b, "change": "removed"}).content.decode()
+    assert "Orders, renamed" not in removed and "change-removed" in removed
+
+
+def test_an_items_history_folds_unchanged_runs(client, admin_user, three, scenario) -> None:
+    client.force_login(admin_user)
+    renamed = client.get(
+        reverse("backup_item", args=[three[2].pk, "dashboard", scenario.renamed_dashboard])
+    ).content.decode()
+    assert "History in lineage" in renamed
+    assert renamed.count("Restore this version") == 3
+    assert "Revenue (renamed)" in renamed and "first seen" in renamed
+    unchanged = client.get(
+        reverse("backup_item", args=[three[0].pk, "look", scenario.deleted_look])
+    ).content.decode()
+    assert "same in backup" in unchanged and "no longer there" in unchanged
+    link = f"?backup={three[1].pk}&amp;types=look&amp;ids={scenario.deleted_look}"
+    assert link in unchanged
+
+
+def test_the_drift_page_filters_and_plans_exactly_the_ticked(
+    client, admin_user, three, scenario: Scenario
+) -> None:
+    from changes_scenario import finished_drift
+
+    from restore.engine import RestoreError, Selection, open_backup, start_apply
+    from restore.models import RestoreSession
+
+    drift = finished_drift(scenario, three[0], "live")
+    client.force_login(admin_user)
+    url = reverse("drift_detail", args=[drift.pk])
+    page = client.get(url).content.decode()
+    assert "3</strong> changed since" in page and "1</strong> deleted since" in page
+    assert "Brand new" in page and "Plan restoring the selected" in page
+    looks = client.get(url, {"type": "look"}).content.decode()
+    assert "Brand new" not in looks and "Orders, renamed" in looks
+    with pytest.raises(RestoreError, match="not a finished plan"):
+        start_apply(drift)  # what a drift check found is never applied as a plan
+    picks = [f"dashboard:{scenario.renamed_dashboard}", f"look:{scenario.deleted_look}"]
+    response = client.post(reverse("drift_plan", args=[drift.pk]), {"pick": picks})
+    plan = RestoreSession.objects.filter(kind="restore", dry_run=True).get()
+    assert response.status_code == 302 and response.url == reverse("session_detail", args=[plan.pk])
+    with open_backup(three[0].path) as reader:
+        chosen = reader.iter_items(Selection(**plan.options.selection))
+        assert {(i.content_type.slug, i.id) for i in chosen} == {
+            ("dashboard", scenario.renamed_dashboard),
+            ("look", scenario.deleted_look),
+        }
