@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from test_migrate_lookervault import NESTED, NESTED_STATE, looks_without_tile_query, not_done
 
 from looker_emulator.testing import running_emulator
+from restore.engine import run_session
 from restore.engine.kinds.retry import start_retries
-from restore.engine.run.runner import run_session
 from restore.models import DeadLetterItem, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
