@@ -82,6 +82,7 @@ class Faults:
     slow_ms: float = 2000.0
     hang_rate: float = 0.0  # fraction of requests never answered (held for hang_s, then closed)
     hang_s: float = 3600.0
+    shuffle_lists: bool = False  # answer every list of objects in random order (see `shuffled`)
     seed: int | None = None
     rules: list[Rule] = field(default_factory=list)
 
@@ -100,6 +101,7 @@ class FaultInjector:
     def __init__(self, faults: Faults | None = None) -> None:
         self.faults = faults or Faults()
         self.rng = random.Random(self.faults.seed)
+        self.list_rng = random.Random(self.faults.seed)  # apart: the per-request draws stay fixed
         self._tokens = self.faults.rate_limit  # start with a full second's burst
         self._last = time.monotonic()
 
@@ -116,6 +118,8 @@ class FaultInjector:
             value = changes[key]
             if key == "error_statuses":
                 value = [int(v) for v in value]
+            elif key == "shuffle_lists":
+                value = bool(value)
             else:
                 value = float(value)
                 if value < 0:
@@ -137,10 +141,15 @@ class FaultInjector:
         if "seed" in changes:
             f.seed = None if changes["seed"] is None else int(changes["seed"])
             self.rng = random.Random(f.seed)
+            self.list_rng = random.Random(f.seed)
         self.faults = f
         if "rate_limit" in changes or changes.get("clear"):
             self.reset_bucket()
         return f
+
+    def answer(self, result: Any) -> Any:
+        """A response body as this injector lets it out (`shuffle_lists`)."""
+        return shuffled(result, self.list_rng) if self.faults.shuffle_lists else result
 
     def rule_for(self, method: str, path: str, template: str | None) -> Rule | None:
         now = time.monotonic()
@@ -196,3 +205,20 @@ class FaultInjector:
     def reset_bucket(self) -> None:
         self._tokens = self.faults.rate_limit
         self._last = time.monotonic()
+
+
+def shuffled(value: Any, rng: random.Random) -> Any:
+    """An answer with every list of objects in it (a dashboard's tiles, filters, layouts and their
+    components, a board's sections and items, a list endpoint's rows) in random order, copied.
+
+    Looker promises no order for them, and clients that pair rows by list position break on a
+    real instance only now and then; this makes it happen on every request. Lists of scalars
+    (a query's fields, a board's section_order) keep their order: it means something."""
+    if isinstance(value, dict):
+        return {k: shuffled(v, rng) for k, v in value.items()}
+    if isinstance(value, list):
+        out = [shuffled(v, rng) for v in value]
+        if any(isinstance(v, dict) for v in out):
+            rng.shuffle(out)
+        return out
+    return value

@@ -319,7 +319,7 @@ class Emulator:
             return Response(exc.status, _encode(body_doc), tuple(exc.headers.items()))
         if result is None and route.response_schema is None and method == "DELETE":
             return Response(204)
-        return Response(200, _encode(result))
+        return Response(200, _encode(self.injector.answer(result)))
 
     # -- control API -------------------------------------------------------------------------------
     def control(self, method: str, what: str, query: dict[str, str], body: bytes) -> Response:
