@@ -4,11 +4,13 @@ A lookervault backup of a dashboard with untitled look tiles (two of them showin
 different places), untitled text tiles (two with the same text), query tiles, a date and a field
 filter and one layout is migrated into an empty instance whose tiles are created out of order. Then
 the same migration runs again and again, with the destination listing its rows in shuffled order:
-every plan says "unchanged" and no run writes anything (the emulator's request counts).
+every plan says "unchanged" and no run writes anything (the emulator's request counts). A board's
+sections and items, and `best_match` itself whatever order the destination lists come in, too.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -20,6 +22,7 @@ from conftest import client_for, make_backup, make_destination, quick, run
 from looker_emulator.testing import RunningEmulator, running_emulator
 from restore.engine.backup.reader import open_backup
 from restore.engine.core.content_types import ContentType
+from restore.engine.item.pairing import best_match
 from restore.engine.run.session import start_session
 from restore.models import RestoreItemResult
 
@@ -174,4 +177,70 @@ def test_untitled_look_and_text_tiles_pair_on_what_they_show(tmp_path, recorder)
             summary = run(again, client_for(empty, recorder))
             assert summary["failed"] == 0 and summary["updated"] == 0, (n, summary)
             assert dashboard_action(again, dash_id) == "unchanged", n
+            assert writes(empty) == Counter(), (n, writes(empty))
+
+
+def test_best_match_is_the_same_whatever_order_the_destination_lists_come_in():
+    """Agreement on what a row shows outweighs title and place; ties never follow list order."""
+    wanted = [
+        {"id": "a", "shows": "look 1", "title": None, "place": 0},
+        {"id": "b", "shows": "look 2", "title": None, "place": 1},
+        {"id": "c", "shows": "look 1", "title": None, "place": 2},
+        {"id": "d", "shows": "text", "title": "Notes", "place": 3},
+        {"id": "e", "shows": "query", "title": None, "place": 4},
+    ]
+    have = [
+        {"id": "14", "shows": "look 1", "title": None, "place": 2},
+        {"id": "11", "shows": "look 2", "title": None, "place": 0},
+        {"id": "12", "shows": "look 1", "title": None, "place": 0},
+        {"id": "10", "shows": "other text", "title": "Notes", "place": 9},
+        {"id": "13", "shows": "query 2", "title": None, "place": 4},
+    ]
+
+    def facets(row: dict) -> tuple:
+        return (row["shows"], row["title"], row["place"])
+
+    answers = {
+        tuple((w["id"], h and h["id"]) for w, h in best_match(wanted, list(order), facets, facets))
+        for order in itertools.permutations(have)
+    }
+    assert answers == {(("a", "12"), ("b", "11"), ("c", "14"), ("d", "10"), ("e", "13"))}
+
+
+def build_board(client) -> str:
+    """A board of two untitled sections, each listing the same two looks in its own order."""
+    shared = next(f for f in client.get("/folders") if f.get("is_shared_root"))
+    looks = [
+        client.post(
+            "/looks", {"title": f"Board look {i}", "folder_id": shared["id"], "query": QUERY}
+        )
+        for i in range(2)
+    ]
+    board = client.post("/boards", {"title": "Team board"})
+    for order in ((0, 1), (1, 0)):
+        section = client.post("/board_sections", {"board_id": board["id"]})
+        for i in order:
+            client.post(
+                "/board_items", {"board_section_id": section["id"], "look_id": looks[i]["id"]}
+            )
+    return str(board["id"])
+
+
+def test_board_sections_and_items_pair_on_what_they_show(tmp_path, recorder):
+    with running_emulator(items=10, seed=3) as src, running_emulator() as empty:
+        board_id = build_board(client_for(src))
+        backup = make_backup(src, tmp_path / "board.db")
+        dest = make_destination(empty, "empty")
+        selection = {
+            "with_dependencies": True,
+            "selection": {"content_types": ["board"], "ids": [board_id]},
+        }
+        first = run(start_session(backup, dest, quick(**selection)), client_for(empty, recorder))
+        assert first["failed"] == 0 and first["by_type"]["board"]["created"] == 1, first
+        empty.set_faults(shuffle_lists=True)
+        for n in range(5):
+            empty.reset()
+            again = start_session(backup, dest, quick(**selection))
+            summary = run(again, client_for(empty, recorder))
+            assert summary["failed"] == 0 and summary["updated"] == 0, (n, summary)
             assert writes(empty) == Counter(), (n, writes(empty))
