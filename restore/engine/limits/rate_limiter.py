@@ -296,6 +296,9 @@ def _maybe_recover(state: State, params: LimiterParams, now: float) -> bool:
         return True
     state["rate"] = rate
     if slow_start:
+        # The next verdict needs answers at the new rate: at 20/s the bucket would take 0.15 s
+        # to let three requests go, longer than the interval. A burst of three is harmless.
+        state["tokens"] = max(state["tokens"], float(params.slow_start_answers))
         _say(state, f"increasing: {rate:.1f}/s, no 429, 5xx or climbing latency so far")
     return True
 
