@@ -180,22 +180,22 @@ def test_untitled_look_and_text_tiles_pair_on_what_they_show(tmp_path, recorder)
             assert writes(empty) == Counter(), (n, writes(empty))
 
 
+# A backup tile and the destination tile it must pair with: (ID, what it shows, title, place).
+# The same look twice in two places; a text edited but titled; a query changed in place.
+EXPECTED = [
+    (("a", "look 1", None, 0), ("12", "look 1", None, 0)),
+    (("b", "look 2", None, 1), ("11", "look 2", None, 0)),
+    (("c", "look 1", None, 2), ("14", "look 1", None, 2)),
+    (("d", "text", "Notes", 3), ("10", "other text", "Notes", 9)),
+    (("e", "query", None, 4), ("13", "query 2", None, 4)),
+]
+
+
 def test_best_match_is_the_same_whatever_order_the_destination_lists_come_in():
     """Agreement on what a row shows outweighs title and place; ties never follow list order."""
-    wanted = [
-        {"id": "a", "shows": "look 1", "title": None, "place": 0},
-        {"id": "b", "shows": "look 2", "title": None, "place": 1},
-        {"id": "c", "shows": "look 1", "title": None, "place": 2},
-        {"id": "d", "shows": "text", "title": "Notes", "place": 3},
-        {"id": "e", "shows": "query", "title": None, "place": 4},
-    ]
-    have = [
-        {"id": "14", "shows": "look 1", "title": None, "place": 2},
-        {"id": "11", "shows": "look 2", "title": None, "place": 0},
-        {"id": "12", "shows": "look 1", "title": None, "place": 0},
-        {"id": "10", "shows": "other text", "title": "Notes", "place": 9},
-        {"id": "13", "shows": "query 2", "title": None, "place": 4},
-    ]
+    keys = ("id", "shows", "title", "place")
+    wanted = [dict(zip(keys, w, strict=True)) for w, _ in EXPECTED]
+    have = [dict(zip(keys, h, strict=True)) for _, h in EXPECTED]
 
     def facets(row: dict) -> tuple:
         return (row["shows"], row["title"], row["place"])
@@ -204,7 +204,7 @@ def test_best_match_is_the_same_whatever_order_the_destination_lists_come_in():
         tuple((w["id"], h and h["id"]) for w, h in best_match(wanted, list(order), facets, facets))
         for order in itertools.permutations(have)
     }
-    assert answers == {(("a", "12"), ("b", "11"), ("c", "14"), ("d", "10"), ("e", "13"))}
+    assert answers == {tuple((w[0], h[0]) for w, h in EXPECTED)}
 
 
 def build_board(client) -> str:
