@@ -8,8 +8,11 @@ so its CPU is this process' CPU during the run; the emulator's is read from /pro
 one is the bottleneck. Medians over the repetitions; the last line is stable and parseable:
 
     overhead items=10000 items_per_s=123.4 wall_s=81.0 restore_cpu_ms_per_item=6.1
-      emulator_cpu_ms_per_item=2.0 restore_busy=0.75 emulator_busy=0.25 requests_per_item=9.1
-      failed=0 bottleneck=restore workers=8 reps=3 ok=1        (one line)
+      emulator_cpu_ms_per_item=2.0 restore_cpu_ms_per_request=0.67 emulator_cpu_ms_per_request=0.22
+      restore_busy=0.75 emulator_busy=0.25 requests_per_item=9.1 failed=0 bottleneck=restore
+      workers=8 reps=3 ok=1        (one line)
+
+CPU per request sets the cost of the HTTP path apart from how many requests an item needs.
 
 `ok=1` when items_per_s >= 100 (the target for 10,000+ items with 8 workers).
 """
@@ -56,6 +59,13 @@ def main(argv: list[str] | None = None) -> int:
     def per_item_ms(values: list[float]) -> float | None:
         return median(1000 * v / r.items for v, r in zip(values, runs, strict=True) if r.items)
 
+    def per_request_ms(values: list[float]) -> float | None:
+        return median(
+            1000 * v / r.total_requests
+            for v, r in zip(values, runs, strict=True)
+            if r.total_requests
+        )
+
     restore_busy = median(r.restore_cpu_s / r.wall_s for r in runs)
     emulator_busy = median(r.emulator_cpu_s / r.wall_s for r in runs)
     items_per_s = median(r.items_per_s for r in runs)
@@ -68,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
                 "wall_s": median(r.wall_s for r in runs),
                 "restore_cpu_ms_per_item": per_item_ms([r.restore_cpu_s for r in runs]),
                 "emulator_cpu_ms_per_item": per_item_ms([r.emulator_cpu_s for r in runs]),
+                "restore_cpu_ms_per_request": per_request_ms([r.restore_cpu_s for r in runs]),
+                "emulator_cpu_ms_per_request": per_request_ms([r.emulator_cpu_s for r in runs]),
                 "restore_busy": restore_busy,
                 "emulator_busy": emulator_busy,
                 "requests_per_item": median(r.requests_per_item for r in runs),

@@ -111,8 +111,9 @@ def test_by_default_it_starts_at_a_safe_rate_and_stops_limiting_once_the_destina
     lim, clock = limiter(None)
     state = lim.state()
     assert state["current_rate"] == 10 and state["mode"] == "finding capacity"
-    sent = demand(lim, clock, 1.0, 1000)
-    assert sent <= 10 + 5 + 10 + 20 + 40  # a second of slow start: 10, 20, 40, 80/s (and a burst)
+    sent = demand(lim, clock, 0.2, 1000)
+    # a fifth of a second of slow start: 10, 20, 40, 80/s, 50 ms each (and a burst of 10)
+    assert sent <= 10 + (10 + 20 + 40 + 80) * 0.05 + 1
     demand(lim, clock, 5.0, 1000)
     state = lim.state()
     assert state["current_rate"] is None, state  # 10 → 20 → ... → past 1000/s: no limit needed
@@ -124,7 +125,7 @@ def test_a_quiet_start_is_no_evidence_the_destination_keeps_up():
     lim, clock = limiter(None)
     demand(lim, clock, 2.0, 3)  # login, GET /versions, the identity sample: a few requests
     assert lim.state()["current_rate"] == 10
-    demand(lim, clock, 1.0, 1000)  # then the workers start: it increases from the safe rate
+    demand(lim, clock, 0.3, 1000)  # then the workers start: it increases from the safe rate
     assert 40 <= lim.state()["current_rate"] <= 160
 
 

@@ -1,16 +1,15 @@
 """Sub-resources: dashboard filters/tiles/layouts, board sections/items, memberships, queries.
 
 Each sync makes the destination match the backup through the dry-run-aware `ctx.write`: create what
-is missing, PATCH what differs, delete what the backup does not have. Tiles and sections pair with the
-destination's by ID on the same instance; tiles then by content (a tile identical to the backup's is
-its counterpart wherever its ID falls, so tiles can be created in parallel and a second run still
-pairs them and changes nothing); the rest by position (sections and board items are created in
-backup order for that reason).
+is missing, PATCH what differs, delete what the backup does not have. Rows without an ID of their
+own across instances (tiles, filters, layouts, board sections and items) pair with the destination's
+on evidence, never on list order (`pairing.best_match`): the ID on the same instance, then what a
+row shows, its title, its position. So tiles can be created in parallel, in whatever order their
+IDs fall, and a second run still pairs them and changes nothing.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +21,15 @@ from restore.engine.item.fanout import run_all
 from restore.engine.item.merge_tiles import merge_result_for
 from restore.engine.item.partial import TileFailure, incomplete_dashboard
 from restore.engine.item.queries import find_query, with_query
+from restore.engine.item.pairing import (
+    best_match,
+    board_item_facets,
+    board_section_facets,
+    filter_facets,
+    id_order,
+    layout_facets,
+    tile_facets,
+)
 from restore.engine.item.references import (
     drop_unresolved,
     later_ref,
@@ -35,68 +43,8 @@ CT = ContentType
 Body = dict[str, Any]
 
 
-def _num(value: Any) -> tuple[int, str]:
-    text = str(value)
-    return (int(text), text) if text.isdigit() else (1 << 62, text)
-
-
 def _by_id(rows: list[Body] | None) -> list[Body]:
-    return sorted(rows or [], key=lambda r: _num(r.get("id")))
-
-
-def pair(
-    ctx: RestoreContext,
-    wanted: list[Body],
-    have: list[Body],
-    key: Callable[[Body], str] | None = None,
-) -> list[tuple[Body, Body | None]]:
-    """Pair backup rows with destination rows: same ID (same instance), then same `key` (content
-    that identifies a row), then by position."""
-    free = list(have)
-    out: list[tuple[Body, Body | None]] = [(w, None) for w in wanted]
-
-    def match(label: Callable[[Body], str]) -> None:
-        """Pair each unpaired row with the first free row of the same label (each computed once)."""
-        labels = {id(h): label(h) for h in free}
-        for i, (w, hit) in enumerate(out):
-            if hit is None:
-                mine = label(w)
-                found = next((h for h in free if labels[id(h)] == mine), None)
-                if found is not None:
-                    free.remove(found)
-                    out[i] = (w, found)
-
-    if ctx.same_instance:
-        match(lambda row: str(row.get("id")))
-    if key is not None:
-        match(key)
-    for i, (w, hit) in enumerate(out):
-        if hit is None and free:
-            out[i] = (w, free.pop(0))
-    return out
-
-
-TILE_TEXT = ("type", "title", "title_text", "subtitle_text", "body_text", "note_text")
-QUERY_SHAPE = (
-    "model",
-    "view",
-    "fields",
-    "pivots",
-    "filters",
-    "filter_expression",
-    "sorts",
-    "limit",
-)
-
-
-def tile_key(tile: Body) -> str:
-    """What identifies a tile on any instance: its texts and its query's shape (IDs differ)."""
-    query = tile.get("query") or {}
-    shape = {
-        "text": [tile.get(k) for k in TILE_TEXT],
-        "query": [query.get(k) for k in QUERY_SHAPE],
-    }
-    return json.dumps(shape, sort_keys=True, default=str)
+    return sorted(rows or [], key=lambda r: id_order(r.get("id")))
 
 
 def leftovers(pairs: list[tuple[Body, Body | None]], have: list[Body]) -> list[Body]:
@@ -259,7 +207,7 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     with --with-dependencies the look restored, then the tile) are independent of each other and
     run concurrently: a tile names the filters it listens to, it does not need them to exist. New
     tiles get IDs in no particular order, which is fine: the next run pairs them with the backup's
-    by content (`tile_key`).
+    by what they show (`pairing.tile_facets`).
 
     A dashboard is never left half made: a tile that cannot be written does not stop the others,
     the filters or the layout positions of every tile that exists; the item then fails (or is
@@ -274,7 +222,10 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
     wanted = [with_query(ctx, e, required=False) for e in wanted]  # pairs by its query's shape
     if not ctx.same_instance and ctx.origin is None:
         have = [e for e in have if not e.get("merge_result_id")]  # never ours to delete
-    pairs = pair(ctx, wanted, have, tile_key) if held["dashboard_elements"] else []
+    pairs = []
+    if held["dashboard_elements"]:
+        mine, theirs = tile_facets(ctx, c, backup=True), tile_facets(ctx, current, backup=False)
+        pairs = best_match(wanted, have, mine, theirs)
     first = []
     if held["dashboard_filters"]:
         first += _filter_tasks(ctx, c.get("dashboard_filters") or [], dest_id, current)
@@ -331,12 +282,12 @@ def _note_absent(ctx: RestoreContext, c: Body, current: Body | None, held: dict[
 def _filter_tasks(
     ctx: RestoreContext, wanted: list[Body], dest_id: str, cur: Body | None
 ) -> list[Callable[[], Any]]:
-    """The filter writes (paired by name, so their order does not matter)."""
-    have = {f.get("name"): f for f in (cur or {}).get("dashboard_filters") or []}
+    """The filter writes (paired by name first, see `filter_facets`)."""
+    have = _by_id((cur or {}).get("dashboard_filters"))
+    pairs = best_match(wanted, have, filter_facets(ctx), filter_facets(ctx))
     tasks = []
-    for f in wanted:
+    for f, existing in pairs:
         body = writable("DashboardFilter", f)
-        existing = have.pop(f.get("name"), None)
         if existing is None:
             create = writable("CreateDashboardFilter", {**f, "dashboard_id": dest_id})
             tasks.append(_task(ctx.write, "POST", "/dashboard_filters", create))
@@ -344,7 +295,7 @@ def _filter_tasks(
             delta = {k: body[k] for k in field_diff(body, existing)}
             path = f"/dashboard_filters/{existing['id']}"
             tasks.append(_task(ctx.write, "PATCH", path, delta, existing))
-    for extra in have.values():
+    for extra in leftovers(pairs, have):
         tasks.append(_task(ctx.write, "DELETE", f"/dashboard_filters/{extra['id']}"))
     return tasks
 
@@ -442,7 +393,7 @@ def _sync_layouts(
     tiles_created: bool,
 ) -> None:
     have = _by_id(_current_layouts(ctx, dest_id, current, tiles_created))
-    pairs = pair(ctx, _by_id(wanted), have)
+    pairs = best_match(_by_id(wanted), have, layout_facets(ctx), layout_facets(ctx))
     for w, existing in pairs:
         body = writable("DashboardLayout", w, exclude=frozenset({"dashboard_id"}))
         existing = _post_or_patch(
@@ -521,7 +472,8 @@ def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None)
     have = _ordered(
         (current or {}).get("board_sections") or [], (current or {}).get("section_order")
     )
-    pairs = pair(ctx, wanted, have)
+    mine = board_section_facets(ctx, wanted, backup=True)
+    pairs = best_match(wanted, have, mine, board_section_facets(ctx, have, backup=False))
     for extra in leftovers(pairs, have):
         ctx.write("DELETE", f"/board_sections/{extra['id']}")
     order = []
@@ -538,7 +490,9 @@ def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None)
 
 def _ordered(rows: list[Body], order: list[Any] | None) -> list[Body]:
     rank = {str(i): n for n, i in enumerate(order or [])}
-    return sorted(rows, key=lambda r: (rank.get(str(r.get("id")), len(rank)), _num(r.get("id"))))
+    return sorted(
+        rows, key=lambda r: (rank.get(str(r.get("id")), len(rank)), id_order(r.get("id")))
+    )
 
 
 def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bool) -> None:
@@ -549,7 +503,8 @@ def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bo
         return
     wanted = _ordered(section.get("board_items") or [], section.get("item_order"))
     have = _ordered(existing.get("board_items") or [], existing.get("item_order"))
-    pairs = pair(ctx, wanted, have)
+    mine = board_item_facets(ctx, wanted, backup=True)
+    pairs = best_match(wanted, have, mine, board_item_facets(ctx, have, backup=False))
     for extra in leftovers(pairs, have):
         ctx.write("DELETE", f"/board_items/{extra['id']}")
     order = []
