@@ -19,8 +19,6 @@ from restore.engine.core.errors import MissingDependencyError, RestoreError
 from restore.engine.item.context import RestoreContext
 from restore.engine.item.fanout import run_all
 from restore.engine.item.merge_tiles import merge_result_for
-from restore.engine.item.partial import TileFailure, incomplete_dashboard
-from restore.engine.item.queries import find_query, with_query
 from restore.engine.item.pairing import (
     best_match,
     board_item_facets,
@@ -30,6 +28,8 @@ from restore.engine.item.pairing import (
     layout_facets,
     tile_facets,
 )
+from restore.engine.item.partial import TileFailure, incomplete_dashboard
+from restore.engine.item.queries import find_query, with_query
 from restore.engine.item.references import (
     drop_unresolved,
     later_ref,
