@@ -17,6 +17,7 @@ from restore.engine import (
     RatePoint,
     RecentError,
     read_progress,
+    read_summary,
 )
 from restore.models import RestoreSession
 
@@ -156,6 +157,8 @@ def progress_view(session: RestoreSession) -> ProgressView:
         view = ProgressView(session=session, done=session.done_count, total=session.total)
         view.counts = {key: getattr(session, key) for key in COUNTERS}
         return view
+    if not session.is_active:
+        return finished_view(session, progress)
     view = ProgressView(session=session, done=progress.done, total=progress.total or session.total)
     view.counts = {key: getattr(progress, key) for key in COUNTERS}
     view.types = type_bars(progress)
@@ -179,3 +182,26 @@ def retried_sentence(progress: Progress | None) -> str:
         f"{label} ×{n}" for label, n in sorted(counts.items(), key=lambda kv: (-int(kv[1]), kv[0]))
     )
     return f"{total} transient {'error' if total == 1 else 'errors'} retried ({parts})"
+
+
+def finished_view(session: RestoreSession, progress: Progress) -> ProgressView:
+    """A finished run's panel says what its header, summary table and CSV say: the counters kept
+    from its result rows (a retry never changes them), per type from its summary. The live
+    document only adds what the rows do not hold (the throughput chart, the last errors)."""
+    view = ProgressView(session=session, done=session.done_count, total=session.total)
+    view.counts = {key: getattr(session, key) for key in COUNTERS}
+    summary = read_summary(session.summary)
+    planned = {_type_slug(key): row.total for key, row in progress.by_type.items()}
+    if summary is not None and summary.by_type:
+        bars = [
+            TypeBar(slug, max(planned.get(slug, 0), c.done), c.done, c.failed)
+            for slug, c in summary.by_type.items()
+        ]
+        view.types = sorted(bars, key=lambda b: _order(b.slug))
+    else:
+        view.types = type_bars(progress)
+    view.elapsed_seconds = progress.elapsed_seconds
+    view.rate_limiter = limiter_sentence(progress.rate_limiter, view.total)
+    view.recent_errors = [error_row(e) for e in progress.recent_errors[-10:]]
+    view.chart = chart(progress.throughput_series)
+    return view

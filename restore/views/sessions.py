@@ -79,6 +79,17 @@ def rolled_back_by(session: RestoreSession) -> RestoreSession | None:
     )
 
 
+def rollbacks_of(ids: list[int]) -> dict[int, int]:
+    """{restore ID: the latest real rollback of it that ran to its end or is running}."""
+    rows = (
+        RestoreSession.objects.filter(rollback_of_id__in=ids, dry_run=False)
+        .filter(status__in=(*RestoreSession.ACTIVE_STATUSES, RestoreSession.Status.COMPLETED))
+        .order_by("created_at")
+        .values_list("rollback_of_id", "pk")
+    )
+    return dict(rows) if ids else {}
+
+
 def can_apply(session: RestoreSession) -> bool:
     return (
         session.dry_run
@@ -185,7 +196,7 @@ def rollback_context(session: RestoreSession) -> dict:
     restore that can be undone (from its own page or its rollback preview's), the form."""
     context: dict = {}
     if session.kind == RestoreSession.Kind.ROLLBACK:
-        context["rollback_steps"] = steps_by_op(session)
+        context["rollback_steps"] = rollback_steps(session)
         context["changed"] = changed_since_restore(session)
         original = session.rollback_of
         undo_from_here = session.dry_run or session.status == RestoreSession.Status.FAILED
@@ -201,6 +212,19 @@ def rollback_context(session: RestoreSession) -> dict:
         latest = session.rollbacks.exclude(status__in=RestoreSession.ACTIVE_STATUSES).first()
         context["changed"] = changed_since_restore(latest) if latest else None
     return context
+
+
+def rollback_steps(session: RestoreSession) -> dict[str, int]:
+    """What the rollback deletes and puts back: once it has run (or been previewed), what it
+    found, as its counts say (an object already as it was is left alone, not "put back")."""
+    if session.is_active or not session.done_count:
+        steps = steps_by_op(session)
+        return {"delete": steps["delete"], "put_back": steps["put_back"], "already": 0}
+    return {
+        "delete": session.created,
+        "put_back": session.updated,
+        "already": session.unchanged,
+    }
 
 
 def changed_since_restore(rollback: RestoreSession) -> dict | None:
@@ -297,8 +321,11 @@ def session_applies(session: RestoreSession) -> list[RestoreSession]:
 
 
 def describe_sessions(sessions) -> None:
-    """Attach the selection and main options in words to each session of a list (history, home)."""
+    """Attach the selection and main options in words to each session of a list (history, home),
+    and the rollback that undid a restore (one query for the page)."""
+    undone = rollbacks_of([s.pk for s in sessions if s.kind == RestoreSession.Kind.RESTORE])
     for s in sessions:
+        s.rolled_back_by = undone.get(s.pk)
         config = s.config or {}
         extra = [
             text

@@ -117,7 +117,8 @@ def test_apply_runs_exactly_the_planned_items(client, admin_user, plan):
         int(ContentType.DASHBOARD),
         int(ContentType.FOLDER),
     ]
-    assert sorted(selection["ids"]) == ["101", "7"]  # the unchanged look is left alone
+    # Each ID with its type (the unchanged look is left alone).
+    assert sorted(selection["ids"]) == ["dashboard::101", "folder::7"]
     assert OrmQ.objects.get().args() == (applied.pk,)
     page = client.get(response["Location"]).content.decode()
     assert f'Applies <a href="/sessions/{plan.pk}/">plan {plan.pk}</a>' in page

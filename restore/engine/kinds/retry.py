@@ -20,6 +20,7 @@ checkpoints, resume), linked to the session whose dead-letter items it runs agai
 from __future__ import annotations
 
 import logging
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from restore.engine.core.words import plural
 from restore.engine.kinds.rollback import inherited_limits
 from restore.engine.limits.retries import call_with_retries
 from restore.engine.run import dlq
-from restore.engine.run.session import record_outcome
+from restore.engine.run.session import record_dependency_outcome, record_outcome
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,7 @@ def retry_one(items: Any, retry: RestoreSession, dead: DeadLetterItem) -> None:
     """Run one claimed item again with `items` (an ItemRunner of the original session)."""
     ct = ContentType(dead.content_type)
     history: list[documents.Attempt] = []
+    items.ctx.on_dependency = partial(record_dependency_outcome, items.session, run=retry)
     try:
         item = source_item(items.session, dead)
         outcome = call_with_retries(
