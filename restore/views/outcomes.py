@@ -52,7 +52,7 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
         return None
     done = s.created + s.updated + s.unchanged + s.skipped + s.failed
     retried = since_retried(s)
-    fixed = f"; {retried:,} fixed since by a retry" if retried else ""
+    fixed = f"; {retried:,} fixed since by {retries_words(s)}" if retried else ""
     counts = counts_line(s)
     summary = read_summary(s.summary)
     moved = changed_count(summary.changed_since_plan_count) if summary else 0
@@ -91,6 +91,18 @@ def since_retried(s: RestoreSession) -> int:
     """How many of the session's failed items a DLQ retry has fixed since (its summary's count)."""
     summary = read_summary(s.summary)
     return summary.since_retried if summary is not None and s.failed else 0
+
+
+def retries_words(s: RestoreSession) -> str:
+    """ "retry 8", "retries 8 and 9": the runs that fixed a session's failed items since."""
+    ids = list(
+        s.retries.filter(finished_at__isnull=False).order_by("pk").values_list("pk", flat=True)
+    )
+    if not ids:
+        return "a retry"
+    if len(ids) == 1:
+        return f"retry {ids[0]}"
+    return "retries " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
 
 
 def tone(kind: str, headline: str, counts: str, note: str = "") -> dict[str, Any]:

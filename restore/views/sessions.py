@@ -90,6 +90,14 @@ def rollbacks_of(ids: list[int]) -> dict[int, int]:
     return dict(rows) if ids else {}
 
 
+def failed_rows(session: RestoreSession) -> Q:
+    """The rows the session's counts call failed: failed, left pending by a run that ended, or
+    fixed since by a retry (the session's own outcome for them stays "failed")."""
+    unfinished = Q(action=RestoreItemResult.Action.PENDING) if not session.is_active else Q()
+    failed = Q(action=RestoreItemResult.Action.FAILED) | Q(retried_at__isnull=False)
+    return (failed | unfinished) & (Q(added_by__isnull=True) | Q(added_by=session))
+
+
 def can_apply(session: RestoreSession) -> bool:
     return (
         session.dry_run
@@ -105,8 +113,10 @@ def results_for(request, session: RestoreSession):
     rows = RestoreItemResult.objects.filter(session=session)
     if form.is_valid():
         d = form.cleaned_data
-        if d.get("action"):
-            rows = rows.filter(action=d["action"])
+        if d.get("action") == RestoreItemResult.Action.FAILED:
+            rows = rows.filter(failed_rows(session))
+        elif d.get("action"):
+            rows = rows.filter(action=d["action"]).exclude(failed_rows(session))
         if d.get("content_type") is not None:
             rows = rows.filter(content_type=d["content_type"])
         if d.get("q"):

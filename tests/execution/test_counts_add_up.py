@@ -11,6 +11,7 @@ import json
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.urls import reverse
 from exec_helpers import make_backup, make_destination
 
 from looker_emulator.testing import running_emulator
@@ -49,7 +50,7 @@ def adds_up(doc: dict) -> None:
     ids=["dependencies-first", "dependencies-by-the-retry"],
 )
 def test_a_retry_of_looks_with_dependencies_leaves_the_original_counts_as_they_were(
-    tmp_path, fault
+    tmp_path, fault, client, admin_user
 ):
     with running_emulator(items=120, seed=4) as source:
         backup = make_backup(source, tmp_path / "source.db")
@@ -85,3 +86,15 @@ def test_a_retry_of_looks_with_dependencies_leaves_the_original_counts_as_they_w
         adds_up(retried)
         assert retried["failed"] == 0
     assert RestoreSession.objects.get(pk=session_id).status == before["status"]
+
+    # The original's page: its counts as they were, the fixes beside them, no "pending".
+    client.force_login(admin_user)
+    url = reverse("session_detail", args=[session_id])
+    page = client.get(url).content.decode()
+    n, total = before["failed"], before["total"]
+    assert f"{n} of {total} items failed; {n} fixed since by retry {retry_id}" in page, page
+    assert f"{before['created']} created" in page
+    assert f"{sum(before[k] for k in COUNTED)} of {total} items done" in page
+    assert ">pending<" not in page
+    failed = client.get(url, {"action": "failed"}).content.decode()
+    assert failed.count("fixed since by a retry") == min(n, 50)

@@ -83,7 +83,7 @@ def test_a_web_retry_is_a_session_that_resolves_the_items_and_the_original_says_
     original.refresh_from_db()
     assert (original.failed, original.created, original.summary["since_retried"]) == (2, 4, 2)
     page = client.get(reverse("session_detail", args=[original.pk])).content.decode()
-    assert f"2 of {GROUPS} items failed; 2 fixed since by a retry" in page
+    assert f"2 of {GROUPS} items failed; 2 fixed since by retry {retry_session.pk}" in page
     assert f'href="/sessions/{retry_session.pk}/">retry {retry_session.pk}</a>' in page
     page = client.get(reverse("session_detail", args=[retry_session.pk])).content.decode()
     assert f"<h1>Retry {retry_session.pk} " in page
