@@ -211,3 +211,26 @@ def undo_event(tags: object) -> int | None:
         if tag.startswith("undo-") and tag[5:].isdigit():
             return int(tag[5:])
     return None
+
+
+@register.filter
+def failure_words(item: object) -> str:
+    """A dead-letter item's failure in words people act on (`views.error_words`)."""
+    from restore.views.error_words import explain_item
+
+    return explain_item(item)
+
+
+@register.filter
+def group_words(group: dict) -> str:
+    """A triage group (error class + HTTP status) in words."""
+    from restore.views.error_words import explain
+
+    return explain(
+        group.get("http_status"),
+        group.get("error_class") or "",
+        group.get("sample") or "",
+        content_type=group.get("content_type"),
+        method=group.get("method") or "",
+        body=group.get("body") or "",
+    )

@@ -18,6 +18,7 @@ from restore.engine import read_attempts
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
+from restore.views.error_words import trace_without_paths
 from restore.views.helpers import (
     decode_blob,
     int_or_none,
@@ -117,6 +118,7 @@ def dlq_item(request, item_id: int):
     )
     context = {
         "item": item,
+        "trace": trace_without_paths(item.stack_trace),
         "content": pretty_json(decode_blob(bytes(item.content_blob or b""))),
         "payload": pretty_json(item.request_payload),
         "response": pretty_json(item.response_body),
@@ -276,13 +278,18 @@ def triage_groups(queryset) -> list[dict]:
         )
         .order_by("-count")[:200]
     )
-    samples = dict(
-        DeadLetterItem.objects.filter(pk__in=[g["sample_id"] for g in groups]).values_list(
-            "pk", "error_message"
+    samples = {
+        row["pk"]: row
+        for row in DeadLetterItem.objects.filter(pk__in=[g["sample_id"] for g in groups]).values(
+            "pk", "error_message", "content_type", "request_method", "response_body"
         )
-    )
+    }
     for group in groups:
-        group["sample"] = samples.get(group["sample_id"], "")
+        sample = samples.get(group["sample_id"], {})
+        group["sample"] = sample.get("error_message", "")
+        group["content_type"] = sample.get("content_type")
+        group["method"] = sample.get("request_method", "")
+        group["body"] = sample.get("response_body", "")
     return groups
 
 

@@ -93,6 +93,21 @@ def test_a_web_retry_is_a_session_that_resolves_the_items_and_the_original_says_
     assert f'Retry {retry_session.pk}</a><span class="sub">failed items of' in history
     row = client.get(reverse("dlq_row", args=[items[0].pk])).content.decode()
     assert f">retry {retry_session.pk}</a>" in row
+    # A fixed item reads as fixed, by the retry (not signed with the name of who started it).
+    item = items.first()
+    detail = client.get(reverse("dlq_item", args=[item.pk])).content.decode()
+    assert "not retried" not in detail and "; fixed since" in detail
+    assert (
+        f'succeeded in <a href="/sessions/{retry_session.pk}/">retry {retry_session.pk}</a>'
+        in detail
+    )
+    assert (
+        f"created as #{item.session.results.get(source_id=item.content_id).destination_id} by retry {retry_session.pk}"
+        in detail
+    )
+    assert f"by {support_user.username}" not in detail
+    page = client.get(reverse("session_detail", args=[retry_session.pk])).content.decode()
+    assert "created created" not in page and "unchanged unchanged" not in page
 
 
 def test_a_cancelled_retry_resumes_with_its_own_items_only_and_creates_nothing_twice(
