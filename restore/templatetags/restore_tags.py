@@ -214,6 +214,15 @@ def undo_event(tags: object) -> int | None:
 
 
 @register.filter
+def session_link(tags: object) -> int | None:
+    """The session a message is about (`extra_tags="session-12"`): the notice links to it."""
+    for tag in str(tags or "").split():
+        if tag.startswith("session-") and tag[8:].isdigit():
+            return int(tag[8:])
+    return None
+
+
+@register.filter
 def failure_words(item: object) -> str:
     """A dead-letter item's failure in words people act on (`views.error_words`)."""
     from restore.views.error_words import explain_item

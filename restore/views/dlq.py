@@ -176,8 +176,8 @@ def dlq_retry_one(request, item_id: int):
     if retries:
         messages.success(
             request,
-            f"Retrying {item.content_type_enum.slug} {item.content_id} "
-            f"in retry session {retries[0].pk}.",
+            f"Retrying {item.content_type_enum.slug} {item.content_id} in retry {retries[0].pk}.",
+            extra_tags=f"session-{retries[0].pk}",
         )
     else:
         messages.error(request, "This item is being retried or was resolved already.")
@@ -199,6 +199,8 @@ def dlq_bulk(request):
             request.user,
         )
         retried_message(request, retries)
+        if len(retries) == 1:  # follow the new run on its own page
+            return redirect("session_detail", session_id=retries[0].pk)
     elif action in ("resolve_selected", "resolve_filter"):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
@@ -211,14 +213,17 @@ def dlq_bulk(request):
 
 
 def retried_message(request, retries: list[RestoreSession]) -> None:
+    """ "Retrying 5 items in retry 10", a link to that run (each run's own notice when several)."""
+    if len(retries) > 1:
+        for r in retries:
+            n = len(r.options.dlq_item_ids)
+            text = f"Retrying {n} item{'s' if n != 1 else ''} of session {r.retry_of_id} in retry {r.pk}."
+            messages.success(request, text, extra_tags=f"session-{r.pk}")
+        return
     n = sum(len(r.options.dlq_item_ids) for r in retries)
     if n:
-        where = ", ".join(str(r.pk) for r in retries)
-        messages.success(
-            request,
-            f"Retrying {n} item{'s' if n != 1 else ''} in retry session"
-            f"{'s' if len(retries) != 1 else ''} {where}.",
-        )
+        text = f"Retrying {n} item{'s' if n != 1 else ''} in retry {retries[0].pk}."
+        messages.success(request, text, extra_tags=f"session-{retries[0].pk}")
     else:
         messages.error(request, "No open or dismissed item matches: nothing to retry.")
 
@@ -320,6 +325,8 @@ def dlq_triage_action(request):
             request.user,
         )
         retried_message(request, retries)
+        if len(retries) == 1:  # follow the new run on its own page
+            return redirect("session_detail", session_id=retries[0].pk)
         if retries:  # follow the group's items as they are retried, rows updating in place
             group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}
             if request.POST.get("group_status"):
