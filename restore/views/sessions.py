@@ -34,9 +34,9 @@ from restore.engine import (
 from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
-from restore.views.diff_words import diff_rows
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
+from restore.views.plan_lines import plan_lines, reference_ids, reference_names
 from restore.views.progress import progress_view, retried_sentence
 
 
@@ -507,11 +507,13 @@ def result_detail(request, session_id: int, result_id: int):
         RestoreItemResult.objects.select_related("session"), pk=result_id, session_id=session_id
     )
     session = result.session
+    diff = read_diff(result.diff)
+    names = reference_names(session, reference_ids(diff))
     context = {
         "result": result,
         "session": session,
-        "diff_rows": diff_rows(read_diff(result.diff), result.pre_image),
-        "pre_image": pretty_json(result.pre_image),
+        "lines": plan_lines(diff, result.pre_image, result.content_type, names),
+        "pre_image": pretty_json(result.pre_image) if not session.dry_run else "",
         "retried_attempts": read_attempts(result.retries),
         "session_id": session_id,
     }
