@@ -5,7 +5,16 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from restore.views import backups, destinations, dlq, history, home, restores, sessions
+from restore.views import (
+    backups,
+    destinations,
+    dlq,
+    history,
+    history_export,
+    home,
+    restores,
+    sessions,
+)
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -84,5 +93,7 @@ urlpatterns = [
     path("dlq/undo/<int:event_id>/", dlq.dlq_undo, name="dlq_undo"),
     # History and ID mappings
     path("history/", history.history, name="history"),
+    path("history/export.csv", history_export.history_csv, name="history_csv"),
+    path("history/export.json", history_export.history_json, name="history_json"),
     path("mappings/", history.mappings, name="mappings"),
 ]

@@ -196,6 +196,26 @@ def kind_words(session: object) -> str:
 
 
 @register.filter
+def kind_class(session: object) -> str:
+    """The kind's badge colour: plan, apply, restore, rollback, preview, retry differ at a glance."""
+    kind, dry_run = str(getattr(session, "kind", "")), bool(getattr(session, "dry_run", False))
+    if kind == "rollback":
+        return "preview" if dry_run else "rollback"
+    if kind == "retry":
+        return "retry"
+    if dry_run:
+        return "plan"
+    return "apply" if (getattr(session, "config", None) or {}).get("plan_session_id") else "restore"
+
+
+@register.filter
+def status_class(session: object) -> str:
+    """A finished plan's badge is "planned" (its own colour), not the green of "completed"."""
+    status = str(getattr(session, "status", ""))
+    return "planned" if getattr(session, "dry_run", False) and status == "completed" else status
+
+
+@register.filter
 def status_words(session: object) -> str:
     """A session's status as its kind says it: a finished plan is "planned", not "completed"."""
     status = str(getattr(session, "status", ""))

@@ -90,7 +90,10 @@ def test_a_web_retry_is_a_session_that_resolves_the_items_and_the_original_says_
     assert f'of <a href="/sessions/{original.pk}/">session {original.pk}</a>' in page
     history = client.get(reverse("history")).content.decode()
     assert "(2 since retried)" in history
-    assert f'Retry {retry_session.pk}</a><span class="sub">failed items of' in history
+    retried = (
+        f'<span class="kind retry">Retry</span> {retry_session.pk}</a><span class="sub">failed'
+    )
+    assert retried in history
     row = client.get(reverse("dlq_row", args=[items[0].pk])).content.decode()
     assert f">retry {retry_session.pk}</a>" in row
     # A fixed item reads as fixed, by the retry (not signed with the name of who started it).

@@ -101,7 +101,8 @@ def test_a_plan_reads_as_a_plan(client, admin_user, plan):
     assert "throttled" not in page and "scope" not in page
     assert "Apply this plan" in page
     history = client.get(reverse("history")).content.decode()
-    assert f"Plan {plan.pk}</a>" in history and "1 to update" in history
+    assert f'<span class="kind plan">Plan</span> {plan.pk}</a>' in history
+    assert "1 to update" in history
 
 
 def test_apply_runs_exactly_the_planned_items(client, admin_user, plan):
