@@ -22,6 +22,7 @@ from restore.engine import BackupError, ContentType, Selection, open_backup, use
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
 from restore.models import Backup
 from restore.tasks import enqueue_backup_verification
+from restore.views import item_summary
 from restore.views.helpers import PER_PAGE, Page, filter_query, page_number, pretty_json
 
 
@@ -402,6 +403,7 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         "item": row,
         "content_type": ct,
         "json": pretty_json(content),
+        "summary": item_summary.summary(ct.slug, content, row),
         "dependencies": deps,
         "error": error,
     }

@@ -136,3 +136,22 @@ def test_the_owner_filter_offers_people_by_name_and_email(client, auditor_user, 
     assert 'Sales <span class="muted">#12</span>' in html
     users = client.get(url, {"content_type": "user"}, HTTP_HX_REQUEST="true").content.decode()
     assert ">Lloyd Llookicorn</a>" in users and "Untitled 7" not in users
+
+
+def test_item_page_says_what_it_is_before_its_json(client, admin_user, backup):
+    """A sentence first (tiles, filters, folder, owner by name); the JSON folded below it."""
+    from restore.engine.backup.reader import open_backup
+
+    with open_backup(backup.path) as reader:
+        content = reader.get_item("dashboard", "101").content
+    tiles, filters = len(content.get("dashboard_elements") or []), len(
+        content.get("dashboard_filters") or []
+    )
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_item", args=[backup.pk, "dashboard", "101"])).content.decode()
+    summary = page[page.index('id="item-summary">') :].split("</p>")[0]
+    assert f"{tiles} tile" in summary if tiles else "tile" not in summary
+    assert f"{filters} filter" in summary if filters else "filter" not in summary
+    assert "in folder Sales" in summary and "owned by " in summary and "#7" not in summary
+    assert page.index('id="item-summary"') < page.index('<details id="stored-content">')
+    assert "<details id=\"stored-content\"><summary>" in page
