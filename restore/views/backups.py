@@ -186,20 +186,25 @@ def reader_selection(filters: dict) -> Selection:
     return Selection(**kwargs)
 
 
-def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool, int]:
-    """One page of the matching items (plus one row to know if there is a next), and how many
-    match in all (the reader counts in SQL)."""
+def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool, int, int]:
+    """One page of the matching items (plus one row to know if there is a next), how many match
+    in all (the reader counts in SQL), and how many more the filter hides as deleted (the page
+    says so: the backup's counts include them)."""
     offset = (number - 1) * PER_PAGE
     try:
         with open_backup(backup.path) as reader:
             selection = reader_selection(filters)
             rows = reader.page(selection, offset, PER_PAGE + 1)
             total = reader.count(selection)
+            hidden = 0
+            if not selection.include_deleted:
+                every = selection.model_copy(update={"include_deleted": True})
+                hidden = reader.count(every) - total
             items = [item_row(r) for r in rows[:PER_PAGE]]
             name_owners_and_folders(reader, rows[:PER_PAGE], items)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
-    return items, len(rows) > PER_PAGE, total
+    return items, len(rows) > PER_PAGE, total, hidden
 
 
 def name_owners_and_folders(reader, rows: list, items: list[dict]) -> None:
@@ -271,14 +276,16 @@ def backup_detail(request, backup_id: int):
     items: list = []
     has_next = False
     total = None
+    hidden = 0
     if backup.status == Backup.Status.VERIFIED or backup.item_counts:
         try:
-            items, has_next, total = read_items_page(backup, filters, number)
+            items, has_next, total, hidden = read_items_page(backup, filters, number)
         except BackupUnavailable as exc:
             error = str(exc)
     page = Page(items, number, has_next, filter_query(request))
     page.total = total
     context = {
+        "hidden_deleted": hidden,
         "backup": backup,
         "form": form,
         "counts": sorted(backup.item_counts.items(), key=lambda kv: -kv[1]),
