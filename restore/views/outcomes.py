@@ -66,7 +66,7 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
         what = "Plan failed" if s.dry_run else "Failed"
         if s.failed and not s.error_message:
             return tone("bad", f"{what}: all {plural(s.failed, 'item')} failed{fixed}", counts)
-        return tone("bad", f"{what}: {s.error_message or 'stopped by an error'}", counts)
+        return tone("bad", f"{what}: {s.error_message or 'stopped by an error'}{fixed}", counts)
     if s.status == RestoreSession.Status.CANCELLED:
         return tone("warn", f"Cancelled after {done:,} of {plural(s.total, 'item')}", counts)
     if s.dry_run and s.kind == RestoreSession.Kind.RESTORE:

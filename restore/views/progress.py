@@ -163,7 +163,7 @@ def progress_view(session: RestoreSession) -> ProgressView:
     view.counts = {key: getattr(progress, key) for key in COUNTERS}
     view.types = type_bars(progress)
     view.throughput = progress.throughput
-    view.eta_seconds = progress.eta_seconds
+    view.eta_seconds = honest_eta(progress)
     view.elapsed_seconds = progress.elapsed_seconds
     view.rate_limiter = limiter_sentence(progress.rate_limiter, view.total)
     view.recent_errors = [error_row(e) for e in progress.recent_errors[-10:]]
@@ -182,6 +182,22 @@ def retried_sentence(progress: Progress | None) -> str:
         f"{label} ×{n}" for label, n in sorted(counts.items(), key=lambda kv: (-int(kv[1]), kv[0]))
     )
     return f"{total} transient {'error' if total == 1 else 'errors'} retried ({parts})"
+
+
+# Before this share of the items is done, or this many seconds, a time left is a guess.
+ETA_FROM_SHARE, ETA_FROM_SECONDS = 0.1, 10.0
+
+
+def honest_eta(progress: Progress) -> float | None:
+    """Time left only once it means something, and never shorter than the pace so far says: the
+    last seconds' rate alone promised "14 s left" on a run that took another 40 (later types,
+    dashboards, are slower than the users and groups before them)."""
+    done, total, elapsed = progress.done, progress.total, progress.elapsed_seconds or 0.0
+    if progress.eta_seconds is None or not done or done >= total:
+        return None
+    if done < ETA_FROM_SHARE * total or elapsed < ETA_FROM_SECONDS:
+        return None
+    return max(progress.eta_seconds, (total - done) * elapsed / done)
 
 
 def finished_view(session: RestoreSession, progress: Progress) -> ProgressView:
