@@ -48,7 +48,10 @@ def explain(
     if status == 413:
         return "413: the object is too large for the Looker API — it cannot be restored as it is"
     if status == 422:
-        return f"422: Looker refused this data: {_refused(body) or _first_line(message)}"
+        reason = _refused(body) or _first_line(message)
+        if not reason or reason.lower() == "unprocessable entity":
+            reason = "it gave no reason — compare the item with what Looker accepts"
+        return f"422: Looker refused this data: {reason}"
     if status == 429:
         return f"429: Looker asked us to slow down — {SAFE_TO_RETRY}"
     if status is not None and status >= 500:
@@ -104,7 +107,8 @@ def _refused(body: str) -> str:
 def _first_line(message: str) -> str:
     """The message without the request appended to it ("… (403 on GET /api/4.0/looks/432)")."""
     line = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
-    return re.sub(r"\s*\(\d{3} on [A-Z]+ \S+\)$", "", line)
+    line = re.sub(r"\s*\(\d{3} on [A-Z]+ \S+\)$", "", line)
+    return re.sub(r"^Looker API \d{3}: ", "", line)
 
 
 # A traceback line `File "/srv/app/.venv/lib/python3.13/site-packages/x/y.py", line 3` names a

@@ -6,6 +6,7 @@ session that has not published anything yet shows its row's counters.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -141,13 +142,27 @@ def limiter_sentence(limiter: LimiterState, total: int) -> str:
 
 
 def error_row(error: RecentError) -> dict[str, Any]:
+    """A recent error in words people act on (`error_words`), its class kept for engineers."""
+    from restore.views.error_words import explain
+
     item = " ".join(x for x in (_type_slug(error.type) if error.type else "", error.id) if x)
-    status = error.status or ""
+    try:
+        ct = int(ContentType.parse(error.type)) if error.type else None
+    except ValueError:
+        ct = None
+    method = re.search(r" on ([A-Z]+) /", error.message or "")
+    words = explain(
+        error.status,
+        error.error_class or "",
+        error.message or "",
+        content_type=ct,
+        method=method.group(1) if method else "",
+    )
     return {
         "item": item,
-        "status": status,
+        "status": error.status or "",
         "error_class": error.error_class,
-        "message": error.message,
+        "message": words,
     }
 
 

@@ -41,7 +41,9 @@ def test_runner_progress_document_renders(client, auditor_user, running_session)
     # Even a small session shows the limiter once Looker throttled it, in words.
     assert "Slowed to 5 requests/s after 1 “too many requests” answer from Looker." in html
     assert "throttled: True" not in html and "paused for" not in html
-    assert "dashboard 77" in html and "Too many requests" in html
+    # The error in words people act on, not as the request that got it.
+    assert "dashboard 77" in html and "429: Looker asked us to slow down — safe to retry" in html
+    assert "on PATCH /dashboards/77" not in html
     assert 'aria-valuetext="40% done, 1 failed"' in html  # the failed part of the bar is red
 
 
