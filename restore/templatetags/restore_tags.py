@@ -184,15 +184,21 @@ def cut_failed(counts: str) -> str:
     return " · ".join(parts)
 
 
+KIND_WORDS = {
+    "restore": "Restore",
+    "apply": "Restore",  # of a plan: its page and the history say which ("applies plan 4")
+    "plan": "Plan",
+    "rollback": "Rollback",
+    "preview": "Rollback preview",
+    "retry": "Retry",
+    "replan": "Re-plan",
+}
+
+
 @register.filter
 def kind_words(session: object) -> str:
     """What a session is, as its page and the lists name it: "Plan", "Rollback preview", "Retry"."""
-    kind, dry_run = str(getattr(session, "kind", "")), bool(getattr(session, "dry_run", False))
-    if kind == "rollback":
-        return "Rollback preview" if dry_run else "Rollback"
-    if kind == "retry":
-        return "Re-plan" if dry_run else "Retry"
-    return "Plan" if dry_run else "Restore"
+    return KIND_WORDS[kind_class(session)]
 
 
 @register.filter
@@ -202,7 +208,7 @@ def kind_class(session: object) -> str:
     if kind == "rollback":
         return "preview" if dry_run else "rollback"
     if kind == "retry":
-        return "retry"
+        return "replan" if dry_run else "retry"
     if dry_run:
         return "plan"
     return "apply" if (getattr(session, "config", None) or {}).get("plan_session_id") else "restore"
@@ -224,22 +230,23 @@ def status_words(session: object) -> str:
     return status.replace("_", " ")
 
 
+def _tagged_id(tags: object, prefix: str) -> int | None:
+    for tag in str(tags or "").split():
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+            return int(tag[len(prefix) :])
+    return None
+
+
 @register.filter
 def undo_event(tags: object) -> int | None:
     """The audit event a message can undo (`extra_tags="undo-12"`), else None."""
-    for tag in str(tags or "").split():
-        if tag.startswith("undo-") and tag[5:].isdigit():
-            return int(tag[5:])
-    return None
+    return _tagged_id(tags, "undo-")
 
 
 @register.filter
 def session_link(tags: object) -> int | None:
     """The session a message is about (`extra_tags="session-12"`): the notice links to it."""
-    for tag in str(tags or "").split():
-        if tag.startswith("session-") and tag[8:].isdigit():
-            return int(tag[8:])
-    return None
+    return _tagged_id(tags, "session-")
 
 
 @register.filter

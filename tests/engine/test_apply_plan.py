@@ -59,11 +59,7 @@ def test_a_planned_create_the_destination_now_has_is_shown_before_any_write(
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
     with open_backup(backup.path) as reader:
-        dashboard = next(
-            d
-            for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
-            if d.content.get("folder_id")
-        )
+        dashboard = first_dashboard(reader, "folder_id")
         plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
         # The planned folder whose parent the destination has already (a system folder).
         creates = {sid for ct, sid in planned(plan) if ct == int(CT.FOLDER)}
@@ -140,6 +136,15 @@ def test_the_distributed_runner_applies_exactly_what_the_one_process_runner_appl
     assert applied["distributed"] == applied["one process"]
 
 
+def first_dashboard(reader, *fields: str):
+    """The backup's first dashboard that holds every one of `fields`."""
+    return next(
+        d
+        for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
+        if all(d.content.get(f) for f in fields)
+    )
+
+
 def rows(session: RestoreSession) -> set[tuple[int, str, str]]:
     return set(session.results.values_list("content_type", "source_id", "action"))
 
@@ -150,11 +155,7 @@ def test_a_planned_dashboard_whose_slug_is_taken_since_is_shown(
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
     with open_backup(backup.path) as reader:
-        dashboard = next(
-            d
-            for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
-            if d.content.get("folder_id") and d.content.get("slug")
-        )
+        dashboard = first_dashboard(reader, "folder_id", "slug")
     plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
     assert (int(CT.DASHBOARD), dashboard.id) in planned(plan)
     client = client_for(empty_emu)
@@ -186,11 +187,7 @@ def test_a_finished_apply_reads_all_its_items_done_with_one_total_on_the_page(
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
     with open_backup(backup.path) as reader:
-        dashboard = next(
-            d
-            for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
-            if d.content.get("folder_id")
-        )
+        dashboard = first_dashboard(reader, "folder_id")
     plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
     items = len(planned(plan))
     assert items > 1  # the dashboard and the folders it needs
