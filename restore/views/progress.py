@@ -127,8 +127,8 @@ def limiter_sentence(limiter: LimiterState, total: int) -> str:
     if limiter.paused_for > 0.5:
         return f"Paused by Looker's rate limit; resuming in {limiter.paused_for:.0f} s ({answers})."
     if limiter.settled_rate is not None:
-        settled = f"Settled at {limiter.settled_rate:g} requests/s"
-        return settled + (f" after {answers}." if throttles else ".")
+        settled = f"As fast as Looker allows: {limiter.settled_rate:g} requests/s"
+        return settled + (f", found after {answers}." if throttles else ".")
     if throttles and limiter.current_rate is not None:
         return f"Slowed to {limiter.current_rate:g} requests/s after {answers}."
     if throttles:

@@ -214,3 +214,10 @@ def test_rerun_and_group_retry_ask_first(client, admin_user, many_items, session
     )
     retry = RestoreSession.objects.get(kind="retry")
     assert response["Location"] == reverse("session_detail", args=[retry.pk])
+
+
+def test_the_queue_says_what_it_is_before_its_rows(client, auditor_user, many_items):
+    client.force_login(auditor_user)
+    page = client.get(reverse("dlq_list")).content.decode()
+    sentence = page.index('id="dlq-what">Items a restore could not write, set aside')
+    assert sentence < page.index('id="dlq-table"')
