@@ -227,8 +227,8 @@ def rollback_context(session: RestoreSession) -> dict:
 def rollback_steps(session: RestoreSession) -> dict[str, int]:
     """What the rollback deletes and puts back: once it has run (or been previewed), what it
     found, as its counts say (an object already as it was is left alone, not "put back")."""
-    if session.is_active or not session.done_count:
-        steps = steps_by_op(session)
+    steps = steps_by_op(session)
+    if session.is_active or session.done_count < steps["delete"] + steps["put_back"]:
         return {"delete": steps["delete"], "put_back": steps["put_back"], "already": 0}
     return {
         "delete": session.created,
