@@ -13,6 +13,7 @@ from restore.views import (
     history_export,
     home,
     restores,
+    search,
     sessions,
 )
 
@@ -93,6 +94,7 @@ urlpatterns = [
     path("dlq/undo/<int:event_id>/", dlq.dlq_undo, name="dlq_undo"),
     # History and ID mappings
     path("history/", history.history, name="history"),
+    path("search/", search.search, name="search"),
     path("history/export.csv", history_export.history_csv, name="history_csv"),
     path("history/export.json", history_export.history_json, name="history_json"),
     path("mappings/", history.mappings, name="mappings"),
