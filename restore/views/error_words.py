@@ -13,6 +13,7 @@ from restore.engine import ContentType
 
 VERBS = {"GET": "read", "POST": "create", "PATCH": "change", "PUT": "change", "DELETE": "delete"}
 SAFE_TO_RETRY = "safe to retry"
+SHORT = 160  # characters of Looker's own message shown in the sentence
 
 
 def explain(
@@ -108,7 +109,9 @@ def _first_line(message: str) -> str:
     """The message without the request appended to it ("… (403 on GET /api/4.0/looks/432)")."""
     line = (message or "").strip().splitlines()[0] if (message or "").strip() else ""
     line = re.sub(r"\s*\(\d{3} on [A-Z]+ \S+\)$", "", line)
-    return re.sub(r"^Looker API \d{3}: ", "", line)
+    line = re.sub(r"^Looker API \d{3}: ", "", line)
+    # A sentence, not a dump: the whole message is in the folded details for engineers.
+    return line if len(line) <= SHORT else line[: SHORT - 1].rstrip() + "…"
 
 
 # A traceback line `File "/srv/app/.venv/lib/python3.13/site-packages/x/y.py", line 3` names a
