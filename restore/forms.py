@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.db.models import Q
 from pydantic import ValidationError
 
 from restore.engine import NOT_RESTORABLE, RESTORE_ORDER, ContentType, RestoreConfig
@@ -361,45 +362,65 @@ class ResolveForm(forms.Form):
     )
 
 
+_PLAIN = Q(config__plan_session_id__isnull=True) | Q(config__plan_session_id=None)
+HISTORY_KINDS = {
+    "restore": ("Restores", Q(kind="restore", dry_run=False) & _PLAIN),
+    "plan": ("Plans", Q(kind="restore", dry_run=True)),
+    "apply": ("Applied plans", Q(kind="restore", dry_run=False) & ~_PLAIN),
+    "rollback": ("Rollbacks", Q(kind="rollback", dry_run=False)),
+    "preview": ("Rollback previews", Q(kind="rollback", dry_run=True)),
+    "retry": ("Retries", Q(kind="retry")),
+}
+
+
 class HistoryFilterForm(forms.Form):
     status = forms.ChoiceField(
         choices=[("", "Any status")] + list(RestoreSession.Status.choices), required=False
     )
+    # One filter for what a session is (a plan is a dry-run restore, an apply a restore of a plan).
     kind = forms.ChoiceField(
-        choices=[("", "Any kind")] + list(RestoreSession.Kind.choices), required=False
+        choices=[("", "Any kind"), *((k, label) for k, (label, _) in HISTORY_KINDS.items())],
+        required=False,
     )
     destination = forms.ModelChoiceField(
         queryset=Destination.objects.all(), required=False, empty_label="Any destination"
     )
-    user = forms.CharField(max_length=150, required=False, label="Started by (username)")
+    user = forms.CharField(max_length=150, required=False, label="Who (username)")
+    item = forms.CharField(max_length=200, required=False, label="Item (name or ID)")
     started_after = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), label="From"
     )
     started_before = forms.DateField(
         required=False, widget=forms.DateInput(attrs={"type": "date"}), label="Until"
     )
-    dry_run = forms.ChoiceField(
-        choices=[("", "Plans and restores"), ("no", "Restores only"), ("yes", "Plans only")],
-        required=False,
-        label="Dry runs",
-    )
 
     def filter(self, queryset):
         if not self.is_valid():
             return queryset
         d = self.cleaned_data
-        for key in ("status", "kind", "destination"):
+        for key in ("status", "destination"):
             if d.get(key):
                 queryset = queryset.filter(**{key: d[key]})
+        if d.get("kind"):
+            queryset = queryset.filter(HISTORY_KINDS[d["kind"]][1])
         if d.get("user"):
-            queryset = queryset.filter(started_by__username=d["user"])
+            queryset = queryset.filter(started_by__username__icontains=d["user"].strip())
+        if d.get("item"):
+            queryset = queryset.filter(pk__in=sessions_with_item(d["item"]))
         if d.get("started_after"):
             queryset = queryset.filter(created_at__date__gte=d["started_after"])
         if d.get("started_before"):
             queryset = queryset.filter(created_at__date__lte=d["started_before"])
-        if d.get("dry_run"):
-            queryset = queryset.filter(dry_run=d["dry_run"] == "yes")
         return queryset
+
+
+def sessions_with_item(text: str) -> Any:
+    """Sessions that did something to an item of this name (part of it) or ID (`look::7` too)."""
+    text = text.strip()
+    rows = RestoreItemResult.objects.filter(
+        Q(name__icontains=text) | Q(source_id=text.split("::")[-1])
+    )
+    return rows.values("session_id")
 
 
 class MappingFilterForm(forms.Form):

@@ -355,6 +355,12 @@ class RestoreItemResult(models.Model):
     # Transient errors (429, 5xx, timeouts) retried on the way to this outcome: the attempts that
     # failed before one went through. Null when none was needed.
     retries = models.JSONField(null=True, blank=True)
+    # A dependency the selection did not hold, restored on the way (--with-dependencies) by this
+    # session or by a retry of it: one more item of that run (its total and counts), never of the
+    # finished run the row is kept in for its rollback.
+    added_by = models.ForeignKey(
+        "RestoreSession", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
 
     class Meta:
         constraints = [

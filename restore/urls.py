@@ -12,8 +12,10 @@ from restore.views import (
     dlq,
     drift,
     history,
+    history_export,
     home,
     restores,
+    search,
     sessions,
 )
 
@@ -98,5 +100,8 @@ urlpatterns = [
     path("dlq/undo/<int:event_id>/", dlq.dlq_undo, name="dlq_undo"),
     # History and ID mappings
     path("history/", history.history, name="history"),
+    path("search/", search.search, name="search"),
+    path("history/export.csv", history_export.history_csv, name="history_csv"),
+    path("history/export.json", history_export.history_json, name="history_json"),
     path("mappings/", history.mappings, name="mappings"),
 ]

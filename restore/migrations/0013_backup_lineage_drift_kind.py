@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('restore', '0009_retried_attempts'),
+        ('restore', '0011_dependency_rows'),
     ]
 
     operations = [

@@ -190,17 +190,44 @@ def cut_failed(counts: str) -> str:
     return " · ".join(parts)
 
 
+KIND_WORDS = {
+    "restore": "Restore",
+    "apply": "Restore",  # of a plan: its page and the history say which ("applies plan 4")
+    "plan": "Plan",
+    "rollback": "Rollback",
+    "preview": "Rollback preview",
+    "retry": "Retry",
+    "replan": "Re-plan",
+    "drift": "Drift check",
+}
+
+
 @register.filter
 def kind_words(session: object) -> str:
     """What a session is, as its page and the lists name it: "Plan", "Rollback preview", "Retry"."""
+    return KIND_WORDS[kind_class(session)]
+
+
+@register.filter
+def kind_class(session: object) -> str:
+    """The kind's badge colour: plan, apply, restore, rollback, preview, retry differ at a glance."""
     kind, dry_run = str(getattr(session, "kind", "")), bool(getattr(session, "dry_run", False))
     if kind == "rollback":
-        return "Rollback preview" if dry_run else "Rollback"
+        return "preview" if dry_run else "rollback"
     if kind == "retry":
-        return "Re-plan" if dry_run else "Retry"
+        return "replan" if dry_run else "retry"
     if kind == "drift":
-        return "Drift check"
-    return "Plan" if dry_run else "Restore"
+        return "drift"
+    if dry_run:
+        return "plan"
+    return "apply" if (getattr(session, "config", None) or {}).get("plan_session_id") else "restore"
+
+
+@register.filter
+def status_class(session: object) -> str:
+    """A finished plan's badge is "planned" (its own colour), not the green of "completed"."""
+    status = str(getattr(session, "status", ""))
+    return "planned" if getattr(session, "dry_run", False) and status == "completed" else status
 
 
 @register.filter
@@ -214,10 +241,43 @@ def status_words(session: object) -> str:
     return status.replace("_", " ")
 
 
+def _tagged_id(tags: object, prefix: str) -> int | None:
+    for tag in str(tags or "").split():
+        if tag.startswith(prefix) and tag[len(prefix) :].isdigit():
+            return int(tag[len(prefix) :])
+    return None
+
+
 @register.filter
 def undo_event(tags: object) -> int | None:
     """The audit event a message can undo (`extra_tags="undo-12"`), else None."""
-    for tag in str(tags or "").split():
-        if tag.startswith("undo-") and tag[5:].isdigit():
-            return int(tag[5:])
-    return None
+    return _tagged_id(tags, "undo-")
+
+
+@register.filter
+def session_link(tags: object) -> int | None:
+    """The session a message is about (`extra_tags="session-12"`): the notice links to it."""
+    return _tagged_id(tags, "session-")
+
+
+@register.filter
+def failure_words(item: object) -> str:
+    """A dead-letter item's failure in words people act on (`views.error_words`)."""
+    from restore.views.error_words import explain_item
+
+    return explain_item(item)
+
+
+@register.filter
+def group_words(group: dict) -> str:
+    """A triage group (error class + HTTP status) in words."""
+    from restore.views.error_words import explain
+
+    return explain(
+        group.get("http_status"),
+        group.get("error_class") or "",
+        group.get("sample") or "",
+        content_type=group.get("content_type"),
+        method=group.get("method") or "",
+        body=group.get("body") or "",
+    )

@@ -30,6 +30,7 @@ from restore.engine import (
 from restore.forms import BackupItemFilterForm, RegisterBackupForm, UploadBackupForm
 from restore.models import Backup, Destination
 from restore.tasks import enqueue_backup_verification
+from restore.views import item_summary
 from restore.views.changes import folded_history
 from restore.views.helpers import PER_PAGE, Page, filter_query, page_number, pretty_json
 
@@ -213,20 +214,25 @@ def reader_selection(filters: dict) -> Selection:
     return Selection(**kwargs)
 
 
-def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool, int]:
-    """One page of the matching items (plus one row to know if there is a next), and how many
-    match in all (the reader counts in SQL)."""
+def read_items_page(backup: Backup, filters: dict, number: int) -> tuple[list, bool, int, int]:
+    """One page of the matching items (plus one row to know if there is a next), how many match
+    in all (the reader counts in SQL), and how many more the filter hides as deleted (the page
+    says so: the backup's counts include them)."""
     offset = (number - 1) * PER_PAGE
     try:
         with open_backup(backup.path) as reader:
             selection = reader_selection(filters)
             rows = reader.page(selection, offset, PER_PAGE + 1)
             total = reader.count(selection)
+            hidden = 0
+            if not selection.include_deleted:
+                every = selection.model_copy(update={"include_deleted": True})
+                hidden = reader.count(every) - total
             items = [item_row(r) for r in rows[:PER_PAGE]]
             name_owners_and_folders(reader, rows[:PER_PAGE], items)
     except (BackupError, OSError, ValueError) as exc:
         raise BackupUnavailable(f"The backup file could not be read: {exc}") from exc
-    return items, len(rows) > PER_PAGE, total
+    return items, len(rows) > PER_PAGE, total, hidden
 
 
 def name_owners_and_folders(reader, rows: list, items: list[dict]) -> None:
@@ -298,14 +304,16 @@ def backup_detail(request, backup_id: int):
     items: list = []
     has_next = False
     total = None
+    hidden = 0
     if backup.status == Backup.Status.VERIFIED or backup.item_counts:
         try:
-            items, has_next, total = read_items_page(backup, filters, number)
+            items, has_next, total, hidden = read_items_page(backup, filters, number)
         except BackupUnavailable as exc:
             error = str(exc)
     page = Page(items, number, has_next, filter_query(request))
     page.total = total
     context = {
+        "hidden_deleted": hidden,
         "backup": backup,
         "lineage": lineage_of(backup.pk) if backup.status == Backup.Status.VERIFIED else None,
         "destinations": Destination.objects.order_by("name") if not request.htmx else [],
@@ -432,6 +440,7 @@ def backup_item(request, backup_id: int, content_type: str, item_id: str):
         "item": row,
         "content_type": ct,
         "json": pretty_json(content),
+        "summary": item_summary.summary(ct.slug, content, row),
         "dependencies": deps,
         "error": error,
         "history": folded_history(backup, ct, str(row["id"])) if item is not None else {},

@@ -1,5 +1,6 @@
-"""A recorded diff in Looker's words: "tile 'Revenue by month': title 'A' → 'B'", a new tile shown
-as a tile, not as the API requests the engine sent (PATCH /dashboard_layout_components/…)."""
+"""The words of a recorded diff: what a Looker user calls the API's collections, the names of a
+dashboard's tiles and filters, a value as a person reads it. `plan_lines` writes a plan's lines
+from them; `diff_rows` the field-by-field rows of two versions compared (backups, drift)."""
 
 from __future__ import annotations
 

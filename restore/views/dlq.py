@@ -18,6 +18,7 @@ from restore.engine import read_attempts
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
+from restore.views.error_words import trace_without_paths
 from restore.views.helpers import (
     decode_blob,
     int_or_none,
@@ -117,6 +118,7 @@ def dlq_item(request, item_id: int):
     )
     context = {
         "item": item,
+        "trace": trace_without_paths(item.stack_trace),
         "content": pretty_json(decode_blob(bytes(item.content_blob or b""))),
         "payload": pretty_json(item.request_payload),
         "response": pretty_json(item.response_body),
@@ -174,8 +176,8 @@ def dlq_retry_one(request, item_id: int):
     if retries:
         messages.success(
             request,
-            f"Retrying {item.content_type_enum.slug} {item.content_id} "
-            f"in retry session {retries[0].pk}.",
+            f"Retrying {item.content_type_enum.slug} {item.content_id} in retry {retries[0].pk}.",
+            extra_tags=f"session-{retries[0].pk}",
         )
     else:
         messages.error(request, "This item is being retried or was resolved already.")
@@ -197,6 +199,8 @@ def dlq_bulk(request):
             request.user,
         )
         retried_message(request, retries)
+        if len(retries) == 1:  # follow the new run on its own page
+            return redirect("session_detail", session_id=retries[0].pk)
     elif action in ("resolve_selected", "resolve_filter"):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
@@ -209,14 +213,17 @@ def dlq_bulk(request):
 
 
 def retried_message(request, retries: list[RestoreSession]) -> None:
+    """ "Retrying 5 items in retry 10", a link to that run (each run's own notice when several)."""
+    if len(retries) > 1:
+        for r in retries:
+            n = len(r.options.dlq_item_ids)
+            text = f"Retrying {n} item{'s' if n != 1 else ''} of session {r.retry_of_id} in retry {r.pk}."
+            messages.success(request, text, extra_tags=f"session-{r.pk}")
+        return
     n = sum(len(r.options.dlq_item_ids) for r in retries)
     if n:
-        where = ", ".join(str(r.pk) for r in retries)
-        messages.success(
-            request,
-            f"Retrying {n} item{'s' if n != 1 else ''} in retry session"
-            f"{'s' if len(retries) != 1 else ''} {where}.",
-        )
+        text = f"Retrying {n} item{'s' if n != 1 else ''} in retry {retries[0].pk}."
+        messages.success(request, text, extra_tags=f"session-{retries[0].pk}")
     else:
         messages.error(request, "No open or dismissed item matches: nothing to retry.")
 
@@ -276,13 +283,18 @@ def triage_groups(queryset) -> list[dict]:
         )
         .order_by("-count")[:200]
     )
-    samples = dict(
-        DeadLetterItem.objects.filter(pk__in=[g["sample_id"] for g in groups]).values_list(
-            "pk", "error_message"
+    samples = {
+        row["pk"]: row
+        for row in DeadLetterItem.objects.filter(pk__in=[g["sample_id"] for g in groups]).values(
+            "pk", "error_message", "content_type", "request_method", "response_body"
         )
-    )
+    }
     for group in groups:
-        group["sample"] = samples.get(group["sample_id"], "")
+        sample = samples.get(group["sample_id"], {})
+        group["sample"] = sample.get("error_message", "")
+        group["content_type"] = sample.get("content_type")
+        group["method"] = sample.get("request_method", "")
+        group["body"] = sample.get("response_body", "")
     return groups
 
 
@@ -313,6 +325,8 @@ def dlq_triage_action(request):
             request.user,
         )
         retried_message(request, retries)
+        if len(retries) == 1:  # follow the new run on its own page
+            return redirect("session_detail", session_id=retries[0].pk)
         if retries:  # follow the group's items as they are retried, rows updating in place
             group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}
             if request.POST.get("group_status"):

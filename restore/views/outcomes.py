@@ -61,7 +61,7 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
         return None
     done = s.created + s.updated + s.unchanged + s.skipped + s.failed
     retried = since_retried(s)
-    fixed = f"; {retried:,} fixed since by a retry" if retried else ""
+    fixed = f"; {retried:,} fixed since by {retries_words(s)}" if retried else ""
     counts = counts_line(s)
     summary = read_summary(s.summary)
     moved = changed_count(summary.changed_since_plan_count) if summary else 0
@@ -75,7 +75,7 @@ def outcome(s: RestoreSession) -> dict[str, Any] | None:
         what = "Plan failed" if s.dry_run else "Failed"
         if s.failed and not s.error_message:
             return tone("bad", f"{what}: all {plural(s.failed, 'item')} failed{fixed}", counts)
-        return tone("bad", f"{what}: {s.error_message or 'stopped by an error'}", counts)
+        return tone("bad", f"{what}: {s.error_message or 'stopped by an error'}{fixed}", counts)
     if s.status == RestoreSession.Status.CANCELLED:
         return tone("warn", f"Cancelled after {done:,} of {plural(s.total, 'item')}", counts)
     if s.kind == RestoreSession.Kind.DRIFT:
@@ -102,6 +102,18 @@ def since_retried(s: RestoreSession) -> int:
     """How many of the session's failed items a DLQ retry has fixed since (its summary's count)."""
     summary = read_summary(s.summary)
     return summary.since_retried if summary is not None and s.failed else 0
+
+
+def retries_words(s: RestoreSession) -> str:
+    """ "retry 8", "retries 8 and 9": the runs that fixed a session's failed items since."""
+    ids = list(
+        s.retries.filter(finished_at__isnull=False).order_by("pk").values_list("pk", flat=True)
+    )
+    if not ids:
+        return "a retry"
+    if len(ids) == 1:
+        return f"retry {ids[0]}"
+    return "retries " + ", ".join(map(str, ids[:-1])) + f" and {ids[-1]}"
 
 
 def tone(kind: str, headline: str, counts: str, note: str = "") -> dict[str, Any]:

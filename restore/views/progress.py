@@ -6,6 +6,7 @@ session that has not published anything yet shows its row's counters.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from restore.engine import (
     RatePoint,
     RecentError,
     read_progress,
+    read_summary,
 )
 from restore.models import RestoreSession
 
@@ -125,8 +127,8 @@ def limiter_sentence(limiter: LimiterState, total: int) -> str:
     if limiter.paused_for > 0.5:
         return f"Paused by Looker's rate limit; resuming in {limiter.paused_for:.0f} s ({answers})."
     if limiter.settled_rate is not None:
-        settled = f"Settled at {limiter.settled_rate:g} requests/s"
-        return settled + (f" after {answers}." if throttles else ".")
+        settled = f"As fast as Looker allows: {limiter.settled_rate:g} requests/s"
+        return settled + (f", found after {answers}." if throttles else ".")
     if throttles and limiter.current_rate is not None:
         return f"Slowed to {limiter.current_rate:g} requests/s after {answers}."
     if throttles:
@@ -140,13 +142,27 @@ def limiter_sentence(limiter: LimiterState, total: int) -> str:
 
 
 def error_row(error: RecentError) -> dict[str, Any]:
+    """A recent error in words people act on (`error_words`), its class kept for engineers."""
+    from restore.views.error_words import explain
+
     item = " ".join(x for x in (_type_slug(error.type) if error.type else "", error.id) if x)
-    status = error.status or ""
+    try:
+        ct = int(ContentType.parse(error.type)) if error.type else None
+    except ValueError:
+        ct = None
+    method = re.search(r" on ([A-Z]+) /", error.message or "")
+    words = explain(
+        error.status,
+        error.error_class or "",
+        error.message or "",
+        content_type=ct,
+        method=method.group(1) if method else "",
+    )
     return {
         "item": item,
-        "status": status,
+        "status": error.status or "",
         "error_class": error.error_class,
-        "message": error.message,
+        "message": words,
     }
 
 
@@ -156,11 +172,13 @@ def progress_view(session: RestoreSession) -> ProgressView:
         view = ProgressView(session=session, done=session.done_count, total=session.total)
         view.counts = {key: getattr(session, key) for key in COUNTERS}
         return view
+    if not session.is_active:
+        return finished_view(session, progress)
     view = ProgressView(session=session, done=progress.done, total=progress.total or session.total)
     view.counts = {key: getattr(progress, key) for key in COUNTERS}
     view.types = type_bars(progress)
     view.throughput = progress.throughput
-    view.eta_seconds = progress.eta_seconds
+    view.eta_seconds = honest_eta(progress)
     view.elapsed_seconds = progress.elapsed_seconds
     view.rate_limiter = limiter_sentence(progress.rate_limiter, view.total)
     view.recent_errors = [error_row(e) for e in progress.recent_errors[-10:]]
@@ -179,3 +197,42 @@ def retried_sentence(progress: Progress | None) -> str:
         f"{label} ×{n}" for label, n in sorted(counts.items(), key=lambda kv: (-int(kv[1]), kv[0]))
     )
     return f"{total} transient {'error' if total == 1 else 'errors'} retried ({parts})"
+
+
+# Before this share of the items is done, or this many seconds, a time left is a guess.
+ETA_FROM_SHARE, ETA_FROM_SECONDS = 0.1, 10.0
+
+
+def honest_eta(progress: Progress) -> float | None:
+    """Time left only once it means something, and never shorter than the pace so far says: the
+    last seconds' rate alone promised "14 s left" on a run that took another 40 (later types,
+    dashboards, are slower than the users and groups before them)."""
+    done, total, elapsed = progress.done, progress.total, progress.elapsed_seconds or 0.0
+    if progress.eta_seconds is None or not done or done >= total:
+        return None
+    if done < ETA_FROM_SHARE * total or elapsed < ETA_FROM_SECONDS:
+        return None
+    return max(progress.eta_seconds, (total - done) * elapsed / done)
+
+
+def finished_view(session: RestoreSession, progress: Progress) -> ProgressView:
+    """A finished run's panel says what its header, summary table and CSV say: the counters kept
+    from its result rows (a retry never changes them), per type from its summary. The live
+    document only adds what the rows do not hold (the throughput chart, the last errors)."""
+    view = ProgressView(session=session, done=session.done_count, total=session.total)
+    view.counts = {key: getattr(session, key) for key in COUNTERS}
+    summary = read_summary(session.summary)
+    planned = {_type_slug(key): row.total for key, row in progress.by_type.items()}
+    if summary is not None and summary.by_type:
+        bars = [
+            TypeBar(slug, max(planned.get(slug, 0), c.done), c.done, c.failed)
+            for slug, c in summary.by_type.items()
+        ]
+        view.types = sorted(bars, key=lambda b: _order(b.slug))
+    else:
+        view.types = type_bars(progress)
+    view.elapsed_seconds = progress.elapsed_seconds
+    view.rate_limiter = limiter_sentence(progress.rate_limiter, view.total)
+    view.recent_errors = [error_row(e) for e in progress.recent_errors[-10:]]
+    view.chart = chart(progress.throughput_series)
+    return view

@@ -35,9 +35,9 @@ from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
 from restore.views.blocked import blocked_context
-from restore.views.diff_words import diff_rows
 from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
+from restore.views.plan_lines import plan_lines, reference_ids, reference_names
 from restore.views.progress import progress_view, retried_sentence
 
 
@@ -80,6 +80,25 @@ def rolled_back_by(session: RestoreSession) -> RestoreSession | None:
     )
 
 
+def rollbacks_of(ids: list[int]) -> dict[int, int]:
+    """{restore ID: the latest real rollback of it that ran to its end or is running}."""
+    rows = (
+        RestoreSession.objects.filter(rollback_of_id__in=ids, dry_run=False)
+        .filter(status__in=(*RestoreSession.ACTIVE_STATUSES, RestoreSession.Status.COMPLETED))
+        .order_by("created_at")
+        .values_list("rollback_of_id", "pk")
+    )
+    return dict(rows) if ids else {}
+
+
+def failed_rows(session: RestoreSession) -> Q:
+    """The rows the session's counts call failed: failed, left pending by a run that ended, or
+    fixed since by a retry (the session's own outcome for them stays "failed")."""
+    unfinished = Q(action=RestoreItemResult.Action.PENDING) if not session.is_active else Q()
+    failed = Q(action=RestoreItemResult.Action.FAILED) | Q(retried_at__isnull=False)
+    return (failed | unfinished) & (Q(added_by__isnull=True) | Q(added_by=session))
+
+
 def can_apply(session: RestoreSession) -> bool:
     return (
         session.dry_run
@@ -95,8 +114,10 @@ def results_for(request, session: RestoreSession):
     rows = RestoreItemResult.objects.filter(session=session)
     if form.is_valid():
         d = form.cleaned_data
-        if d.get("action"):
-            rows = rows.filter(action=d["action"])
+        if d.get("action") == RestoreItemResult.Action.FAILED:
+            rows = rows.filter(failed_rows(session))
+        elif d.get("action"):
+            rows = rows.filter(action=d["action"]).exclude(failed_rows(session))
         if d.get("content_type") is not None:
             rows = rows.filter(content_type=d["content_type"])
         if d.get("q"):
@@ -187,7 +208,7 @@ def rollback_context(session: RestoreSession) -> dict:
     restore that can be undone (from its own page or its rollback preview's), the form."""
     context: dict = {}
     if session.kind == RestoreSession.Kind.ROLLBACK:
-        context["rollback_steps"] = steps_by_op(session)
+        context["rollback_steps"] = rollback_steps(session)
         context["changed"] = changed_since_restore(session)
         original = session.rollback_of
         undo_from_here = session.dry_run or session.status == RestoreSession.Status.FAILED
@@ -203,6 +224,19 @@ def rollback_context(session: RestoreSession) -> dict:
         latest = session.rollbacks.exclude(status__in=RestoreSession.ACTIVE_STATUSES).first()
         context["changed"] = changed_since_restore(latest) if latest else None
     return context
+
+
+def rollback_steps(session: RestoreSession) -> dict[str, int]:
+    """What the rollback deletes and puts back: once it has run (or been previewed), what it
+    found, as its counts say (an object already as it was is left alone, not "put back")."""
+    steps = steps_by_op(session)
+    if session.is_active or session.done_count < steps["delete"] + steps["put_back"]:
+        return {"delete": steps["delete"], "put_back": steps["put_back"], "already": 0}
+    return {
+        "delete": session.created,
+        "put_back": session.updated,
+        "already": session.unchanged,
+    }
 
 
 def changed_since_restore(rollback: RestoreSession) -> dict | None:
@@ -299,8 +333,11 @@ def session_applies(session: RestoreSession) -> list[RestoreSession]:
 
 
 def describe_sessions(sessions) -> None:
-    """Attach the selection and main options in words to each session of a list (history, home)."""
+    """Attach the selection and main options in words to each session of a list (history, home),
+    and the rollback that undid a restore (one query for the page)."""
+    undone = rollbacks_of([s.pk for s in sessions if s.kind == RestoreSession.Kind.RESTORE])
     for s in sessions:
+        s.rolled_back_by = undone.get(s.pk)
         config = s.config or {}
         extra = [
             text
@@ -472,11 +509,13 @@ def result_detail(request, session_id: int, result_id: int):
         RestoreItemResult.objects.select_related("session"), pk=result_id, session_id=session_id
     )
     session = result.session
+    diff = read_diff(result.diff)
+    names = reference_names(session, reference_ids(diff))
     context = {
         "result": result,
         "session": session,
-        "diff_rows": diff_rows(read_diff(result.diff), result.pre_image),
-        "pre_image": pretty_json(result.pre_image),
+        "lines": plan_lines(diff, result.pre_image, result.content_type, names),
+        "pre_image": pretty_json(result.pre_image) if not session.dry_run else "",
         "retried_attempts": read_attempts(result.retries),
         "session_id": session_id,
     }

@@ -158,8 +158,10 @@ def test_plan_then_apply_exactly_that_plan_then_roll_back(
     page.get_by_role("link", name="Changes").first.click()
     diff = page.locator(".diff")
     expect(diff).to_contain_text("Changed after the backup")
-    expect(diff).to_contain_text("The plan would write")
+    expect(diff).to_contain_text("What the plan would change in emulator")
+    expect(diff).to_contain_text('~ title "Changed after the backup" →')
     expect(diff).not_to_contain_text("PATCH")
+    expect(diff).not_to_contain_text("saved for rollback")
     screenshot(page, "plan")
 
     # The destination moves again before the plan is applied: shown, and nothing is written.
@@ -184,6 +186,11 @@ def test_plan_then_apply_exactly_that_plan_then_roll_back(
     assert wait_for_session_end(page) == "completed"
     page.reload()
     expect(page.locator("#outcome")).to_contain_text("restored")
+    real = RestoreSession.objects.filter(dry_run=False, status="completed").get()
+    # One total on the page, and a finished run is all done.
+    items = f"{real.total} item{'s' if real.total != 1 else ''}"
+    expect(page.locator("#session-progress .big")).to_have_text(f"{real.total} of {items} done")
+    expect(page.locator("#outcome")).to_contain_text(f"All {items} restored")
     screenshot(page, "session")
     real = RestoreSession.objects.filter(dry_run=False, status="completed").get()
     planned = set(
@@ -208,6 +215,12 @@ def test_plan_then_apply_exactly_that_plan_then_roll_back(
     assert rollback.rollback_of_id == real.pk and rollback.started_by_id == admin.pk
     assert get_dashboard(emulator, dashboard_id)["title"] == "Changed again"
     page.reload()
+    rollback.refresh_from_db()
+    expect(page.locator(".banner")).to_contain_text(
+        f"deleted {rollback.created} objects it created"
+        if rollback.created
+        else f"put back {rollback.updated} object"
+    )
     screenshot(page, "rollback")
     # The restore now says it was rolled back, and offers no second rollback.
     page.goto(f"{live_server.url}/sessions/{real.pk}/")
@@ -256,14 +269,17 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     page.get_by_role("link", name=re.compile("open in the dead-letter queue")).first.click()
     rows = page.locator("#dlq-table tbody tr")
     expect(rows).to_have_count(session.failed)
+    expect(rows.first).to_contain_text("422: Looker refused this data")
+    expect(rows.first).not_to_contain_text("LookerApiError")
     screenshot(page, "dlq")
     page.goto(f"{live_server.url}/dlq/triage/")
-    expect(page.locator("table")).to_contain_text("422")
+    expect(page.locator("table")).to_contain_text("422: Looker refused this data")
     screenshot(page, "dlq-triage")
     page.go_back()
 
     # Dismissing needs a note, asks first, and can be undone.
-    page.on("dialog", lambda dialog: dialog.accept())
+    questions: list[str] = []
+    page.on("dialog", lambda dialog: (questions.append(dialog.message), dialog.accept()))
     last = rows.last
     last.locator("input[type=checkbox]").check()
     page.get_by_role("button", name="Dismiss selected").click()
@@ -280,18 +296,37 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     emulator.set_faults(clear=True)
     first = rows.first
     item_id = first.get_attribute("id")
+    first_pk = int(item_id.rsplit("-", 1)[-1])
     first.get_by_role("button", name="Retry").focus()  # keyboard only: focus, then Enter
     page.keyboard.press("Enter")
     row = page.locator(f"#{item_id}")
     expect(row.locator(".status")).to_have_text("resolved", timeout=WAIT_MS)
     screenshot(page, "dlq-after-retry")
+    # Re-run the rest from the session's page: it asks first, then opens the retry's own page.
+    page.goto(f"{live_server.url}/sessions/{session.pk}/")
+    page.get_by_role("button", name=re.compile(r"^Re-run \d+ failed items?")).click()
+    expect(page.locator("h1")).to_contain_text("Retry", timeout=WAIT_MS)
+    assert questions[-1].startswith("Re-run the "), questions
+    retry = RestoreSession.objects.filter(kind="retry").latest("pk")
+    expect(page.locator(".messages a")).to_contain_text(f"in retry {retry.pk}")
+    assert wait_for_session_end(page) == "completed"
+    page.goto(f"{live_server.url}/sessions/{session.pk}/")
+    # What the run did stays as it was; the fixes are said beside it, by the retries that made them.
+    expect(page.locator("#outcome")).to_contain_text(
+        re.compile(rf"{session.failed} of {session.total}\)?( items failed)?; "
+                   rf"{session.failed} fixed since by retries \d+ and {retry.pk}")
+    )  # fmt: skip
+    screenshot(page, "session-after-retry")
+    page.goto(f"{live_server.url}/dlq/{first_pk}/")
+    expect(page.locator("#failure-words")).to_contain_text("422: Looker refused this data")
+    expect(page.locator("#for-engineers")).not_to_have_attribute("open", "")
+    screenshot(page, "dlq-item")
     page.goto(f"{live_server.url}/")
-    expect(page.get_by_text("open dead-letter item")).to_be_visible()
     screenshot(page, "dashboard")
     page.goto(f"{live_server.url}/history/")
     # The session still counts what it did; the retry and the dismissal are in the history.
     expect(page.locator("#history-table")).to_contain_text(
-        f"{session.failed} failed (1 since retried)"
+        f"{session.failed} failed ({session.failed} since retried)"
     )
     actions = page.locator("#dlq-actions")
     expect(actions).to_contain_text("look retired on purpose")

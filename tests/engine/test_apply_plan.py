@@ -4,6 +4,9 @@ runner restores exactly the planned items, as the one-process runner does."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import pytest
 from conftest import client_for, make_destination, quick, run
 from django.urls import reverse
@@ -56,11 +59,7 @@ def test_a_planned_create_the_destination_now_has_is_shown_before_any_write(
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
     with open_backup(backup.path) as reader:
-        dashboard = next(
-            d
-            for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
-            if d.content.get("folder_id")
-        )
+        dashboard = first_dashboard(reader, "folder_id")
         plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
         # The planned folder whose parent the destination has already (a system folder).
         creates = {sid for ct, sid in planned(plan) if ct == int(CT.FOLDER)}
@@ -137,6 +136,15 @@ def test_the_distributed_runner_applies_exactly_what_the_one_process_runner_appl
     assert applied["distributed"] == applied["one process"]
 
 
+def first_dashboard(reader, *fields: str):
+    """The backup's first dashboard that holds every one of `fields`."""
+    return next(
+        d
+        for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
+        if all(d.content.get(f) for f in fields)
+    )
+
+
 def rows(session: RestoreSession) -> set[tuple[int, str, str]]:
     return set(session.results.values_list("content_type", "source_id", "action"))
 
@@ -147,11 +155,7 @@ def test_a_planned_dashboard_whose_slug_is_taken_since_is_shown(
     backup = backup_factory(source_emu)
     dest = make_destination(empty_emu)
     with open_backup(backup.path) as reader:
-        dashboard = next(
-            d
-            for d in reader.iter_items({"content_types": [int(CT.DASHBOARD)]})
-            if d.content.get("folder_id") and d.content.get("slug")
-        )
+        dashboard = first_dashboard(reader, "folder_id", "slug")
     plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
     assert (int(CT.DASHBOARD), dashboard.id) in planned(plan)
     client = client_for(empty_emu)
@@ -172,3 +176,46 @@ def test_a_planned_dashboard_whose_slug_is_taken_since_is_shown(
         f"dashboard '{title}' (backup {dashboard.id}): the plan would create it, but the "
         f"destination now has dashboard 'Someone else's' ({other['id']}) holding its slug '{slug}'"
     ) in applied.summary["changed_since_plan"], applied.summary["changed_since_plan"]
+
+
+def test_a_finished_apply_reads_all_its_items_done_with_one_total_on_the_page(
+    source_emu, empty_emu, backup_factory, admin_client
+):
+    """The apply's selection names each planned item with its type: a folder that shares a
+    planned dashboard's ID is not counted. Header, Run panel, summary table and summary CSV give
+    one total, and the counts add up to it."""
+    backup = backup_factory(source_emu)
+    dest = make_destination(empty_emu)
+    with open_backup(backup.path) as reader:
+        dashboard = first_dashboard(reader, "folder_id")
+    plan = plan_one_dashboard(backup, dest, empty_emu, dashboard.id)
+    items = len(planned(plan))
+    assert items > 1  # the dashboard and the folders it needs
+    applied = start_apply(plan)
+    assert run(applied, client_for(empty_emu))["status"] == "completed"
+    applied.refresh_from_db()
+    # Every planned item, and any dependency met on the way (found as it is: unchanged).
+    assert applied.total == applied.done_count >= items
+    items = applied.total
+
+    page = admin_client.get(reverse("session_detail", args=[applied.pk])).content.decode()
+    assert f"{items} of {items} items done" in page
+    assert f"All {items} items restored" in page
+    assert f"{applied.created} created" in page
+    csv_text = admin_client.get(reverse("session_summary_csv", args=[applied.pk]))
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(csv_text.streaming_content).decode()
+                if csv_text.streaming
+                else csv_text.content.decode()
+            )
+        )
+    )
+    header, *per_type = rows[: rows.index(next(r for r in rows if r and r[0] == "all")) + 1]
+    *types, everything = per_type
+    assert header[:2] == ["type", "total"]
+    assert int(everything[1]) == items == sum(int(v) for v in everything[2:7])
+    assert sum(int(r[1]) for r in types) == items
+    for r in types:
+        assert int(r[1]) == sum(int(v) for v in r[2:7])

@@ -120,20 +120,71 @@ def test_preview_rollback_page_plans_it_then_rolls_back_for_real(restored, clien
 
     page = client.get(response["Location"]).content.decode()
     deletes = session.results.filter(action="created").count()
-    put_back = session.results.filter(action="updated").count()
+    restored_updated = session.results.filter(action="updated").count()
     assert "Rollback preview" in page
-    assert f"would delete the {deletes} objects it created and put back the {put_back}" in page
     step = preview.results.filter(message__startswith="would be deleted").first()
     detail = client.get(reverse("result_detail", args=[preview.pk, step.pk])).content.decode()
     # The step in Looker's words ("removed dashboard 'x'"), not as the API request.
     assert "removed" in detail and f"would be deleted: created by session {session.pk}" in detail
     assert reverse("session_rollback", args=[session.pk]) in page
 
+    # The sentence, the counts beside it and the summary table say the same numbers.
+    preview.refresh_from_db()
+    put_back, already = preview.updated, preview.unchanged  # some are already as they were
+    assert preview.created == deletes and put_back + already == restored_updated
+    assert f"{deletes} to delete · {put_back} to put back · {already} unchanged" in page
+    assert (
+        f"would delete {deletes} objects it created and put back {put_back} objects it updated; "
+        f"{already} objects are already as before it; nothing was written"
+    ) in page
+    deleted_steps = preview.results.filter(message__startswith="would be deleted")
+    assert set(deleted_steps.values_list("action", flat=True)) == {"created"}
+
     response = client.post(reverse("session_rollback", args=[session.pk]), {"confirm": "yes"})
     real = RestoreSession.objects.get(kind=RestoreSession.Kind.ROLLBACK, dry_run=False)
+    emu.reset()
     undone = run(real, client_for(emu))
     assert undone["status"] == "completed" and undone["failed"] == 0, failures(real.pk)
     assert differences(emu, wrecked) == []
+    # "N deleted · M put back" is what the emulator saw: N objects deleted, M written back.
+    page = client.get(reverse("session_detail", args=[real.pk])).content.decode()
+    gone = [
+        r
+        for r in session.results.filter(action="created")
+        if client_for(emu).get_or_none(object_path(r)) is None
+    ]
+    assert len(gone) == deletes == deleted_objects(emu)
+    real.refresh_from_db()
+    assert real.created == deletes
+    counts = f"{deletes} deleted · {real.updated} put back · {real.unchanged} unchanged"
+    assert counts in page
+    assert f"deleted {deletes} objects it created and put back {real.updated} objects" in page
+    history = client.get(reverse("history")).content.decode()
+    assert f"rolled back by {real.pk}" in history
+
+
+def object_path(row: RestoreItemResult) -> str:
+    from restore.engine.item.restorers import RESTORERS
+
+    return RESTORERS[ContentType(row.content_type)].object_path(row.destination_id)
+
+
+def deleted_objects(emu) -> int:
+    """Objects the emulator deleted since its stats were reset: DELETE /<objects>/{id}, not the
+    tiles, filters or group members a put-back removes."""
+    deletes = [
+        r
+        for r in emu.stats()["requests"]
+        if r["method"] == "DELETE"
+        and r["route"].count("{") == 1
+        and r["route"].split("/")[3] not in CHILDREN
+    ]
+    assert all(str(r["status"]).startswith("2") for r in deletes), deletes
+    return sum(r["count"] for r in deletes)
+
+
+CHILDREN = ("dashboard_elements", "dashboard_filters", "dashboard_layouts", "board_sections")
+CHILDREN += ("board_items", "dashboard_layout_components")
 
 
 def rollback_cli(session_id: int, *extra: str) -> tuple[int, dict]:

@@ -79,7 +79,8 @@ def test_some_items_failed_is_completed_with_failures_then_retried(
     assert (doc["status"], doc["failed"], doc["since_retried"]) == ("completed_with_failures", 2, 2)
     assert doc["created"] == GROUPS - 2
     page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
-    assert f"2 of {GROUPS} items failed; 2 fixed since by a retry" in page
+    (retry,) = session.retries.all()
+    assert f"2 of {GROUPS} items failed; 2 fixed since by retry {retry.pk}" in page
     history = client.get(reverse("history")).content.decode()
     assert "(2 since retried)" in history
 

@@ -84,16 +84,34 @@ def test_a_web_retry_is_a_session_that_resolves_the_items_and_the_original_says_
     original.refresh_from_db()
     assert (original.failed, original.created, original.summary["since_retried"]) == (2, 4, 2)
     page = client.get(reverse("session_detail", args=[original.pk])).content.decode()
-    assert f"2 of {GROUPS} items failed; 2 fixed since by a retry" in page
+    assert f"2 of {GROUPS} items failed; 2 fixed since by retry {retry_session.pk}" in page
     assert f'href="/sessions/{retry_session.pk}/">retry {retry_session.pk}</a>' in page
     page = client.get(reverse("session_detail", args=[retry_session.pk])).content.decode()
     assert f"<h1>Retry {retry_session.pk} " in page
     assert f'of <a href="/sessions/{original.pk}/">session {original.pk}</a>' in page
     history = client.get(reverse("history")).content.decode()
     assert "(2 since retried)" in history
-    assert f'Retry {retry_session.pk}</a><span class="sub">failed items of' in history
+    retried = (
+        f'<span class="kind retry">Retry</span> {retry_session.pk}</a><span class="sub">failed'
+    )
+    assert retried in history
     row = client.get(reverse("dlq_row", args=[items[0].pk])).content.decode()
     assert f">retry {retry_session.pk}</a>" in row
+    # A fixed item reads as fixed, by the retry (not signed with the name of who started it).
+    item = items.first()
+    detail = client.get(reverse("dlq_item", args=[item.pk])).content.decode()
+    assert "not retried" not in detail and "; fixed since" in detail
+    assert (
+        f'succeeded in <a href="/sessions/{retry_session.pk}/">retry {retry_session.pk}</a>'
+        in detail
+    )
+    assert (
+        f"created as #{item.session.results.get(source_id=item.content_id).destination_id} by retry {retry_session.pk}"
+        in detail
+    )
+    assert f"by {support_user.username}" not in detail
+    page = client.get(reverse("session_detail", args=[retry_session.pk])).content.decode()
+    assert "created created" not in page and "unchanged unchanged" not in page
 
 
 def test_a_cancelled_retry_resumes_with_its_own_items_only_and_creates_nothing_twice(

@@ -82,6 +82,7 @@ def running_session(db, backup, destination, admin_user) -> RestoreSession:
             "by_type": {"dashboard": {"created": 40, "total": 100, "done": 40, "failed": 0}},
             "throughput": 12.5,
             "eta_seconds": 5,
+            "elapsed_seconds": 60.0,
             "rate_limiter": {"rate_per_second": 10, "backoff": False},
             "throughput_series": [{"t": t, "rate": r} for t, r in enumerate((1, 5, 9, 12.5))],
             "recent_errors": [

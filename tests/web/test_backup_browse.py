@@ -136,3 +136,45 @@ def test_the_owner_filter_offers_people_by_name_and_email(client, auditor_user, 
     assert 'Sales <span class="muted">#12</span>' in html
     users = client.get(url, {"content_type": "user"}, HTTP_HX_REQUEST="true").content.decode()
     assert ">Lloyd Llookicorn</a>" in users and "Untitled 7" not in users
+
+
+def test_item_page_says_what_it_is_before_its_json(client, admin_user, backup):
+    """A sentence first (tiles, filters, folder, owner by name); the JSON folded below it."""
+    from restore.engine.backup.reader import open_backup
+
+    with open_backup(backup.path) as reader:
+        content = reader.get_item("dashboard", "101").content
+    tiles, filters = (
+        len(content.get("dashboard_elements") or []),
+        len(content.get("dashboard_filters") or []),
+    )
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_item", args=[backup.pk, "dashboard", "101"])).content.decode()
+    summary = page[page.index('id="item-summary">') :].split("</p>")[0]
+    assert f"{tiles} tile" in summary if tiles else "tile" not in summary
+    assert f"{filters} filter" in summary if filters else "filter" not in summary
+    assert "in folder Sales" in summary and "owned by " in summary and "#7" not in summary
+    assert page.index('id="item-summary"') < page.index('<details id="stored-content">')
+    assert '<details id="stored-content"><summary>' in page
+
+
+def test_the_list_says_how_many_deleted_items_it_hides(client, auditor_user, tmp_path):
+    """The backup's counts include items that were in the trash; the list, by default, does not:
+    it says how many it leaves out, so the two numbers add up."""
+    from looker_emulator.backup import BackupWriter
+    from restore.models import Backup
+
+    path = tmp_path / "with-trash.db"
+    with BackupWriter(path, source="https://elsewhere.example.com") as out:
+        for n in range(1, 6):
+            deleted = "2026-01-02T03:04:05Z" if n > 3 else None
+            out.add("look", {"id": str(n), "title": f"look {n}"}, deleted_at=deleted)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    client.force_login(auditor_user)
+    page = client.get(reverse("backup_detail", args=[backup.pk])).content.decode()
+    assert "2 more items were deleted (in the trash) when the backup was taken" in page
+    assert "Rows 1–3 of 3" in page
+    page = client.get(reverse("backup_detail", args=[backup.pk]), {"include_deleted": "on"})
+    html = page.content.decode()
+    assert 'id="hidden-deleted"' not in html and "Rows 1–5 of 5" in html

@@ -109,7 +109,11 @@ def test_a_dismissed_item_can_still_be_retried(client, support_user, many_items)
         reverse("dlq_bulk"), {"action": "retry_filter", "status": "dismissed"}, follow=True
     )
     retry = RestoreSession.objects.get(kind="retry")
-    assert f"Retrying 3 items in retry session {retry.pk}." in response.content.decode()
+    # The new run's own page, with a notice that links to it.
+    assert response.redirect_chain[-1][0] == reverse("session_detail", args=[retry.pk])
+    page = response.content.decode()
+    assert f'<a href="/sessions/{retry.pk}/">Retrying 3 items in retry {retry.pk}.</a>' in page
+    assert f"<h1>Retry {retry.pk} " in page
     assert OrmQ.objects.get().args() == (retry.pk,)
     assert len(retry.options.dlq_item_ids) == 3
     assert AuditEvent.objects.get().action == "retry"  # the retry is in the history too
@@ -191,3 +195,29 @@ def test_retry_of_a_resolved_item_does_nothing(client, support_user, dlq_item):
     assert b"resolved already" in response.content
     dlq_item.refresh_from_db()
     assert dlq_item.status == DeadLetterItem.Status.RESOLVED
+
+
+def test_rerun_and_group_retry_ask_first(client, admin_user, many_items, session):
+    """Re-running a session's failed items, and a triage group's Retry, ask for confirmation
+    (a real Chromium click is tested in the browser suite; here the question on the button)."""
+    session.status = RestoreSession.Status.COMPLETED_WITH_FAILURES
+    session.save()
+    client.force_login(admin_user)
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert 'value="retry_filter" data-confirm="Re-run the 120 failed items of this session?' in page
+    triage = client.get(reverse("dlq_triage")).content.decode()
+    assert 'data-confirm="Retry the 80 items of this group?' in triage
+    # The triage group's retry lands on the new run's page too.
+    response = client.post(
+        reverse("dlq_triage_action"),
+        {"action": "retry", "error_class": "LookerApiError", "group_status": "404"},
+    )
+    retry = RestoreSession.objects.get(kind="retry")
+    assert response["Location"] == reverse("session_detail", args=[retry.pk])
+
+
+def test_the_queue_says_what_it_is_before_its_rows(client, auditor_user, many_items):
+    client.force_login(auditor_user)
+    page = client.get(reverse("dlq_list")).content.decode()
+    sentence = page.index('id="dlq-what">Items a restore could not write, set aside')
+    assert sentence < page.index('id="dlq-table"')

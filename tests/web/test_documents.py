@@ -107,7 +107,11 @@ def test_the_limiter_sentence_comes_from_what_the_limiter_published(client, audi
     assert stored.published and stored.throttle_events == 1 and stored.mode == "finding capacity"
     client.force_login(auditor_user)
     page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
-    assert f"Settled at {stored.settled_rate:g} requests/s after 1 “too many requests”" in page
+    # A plain sentence first, then the figure.
+    assert (
+        f"As fast as Looker allows: {stored.settled_rate:g} requests/s, found after 1 “too many "
+        "requests” answer from Looker."
+    ) in page
     # A row of an earlier version, with limiter keys since dropped, still decodes: nothing shown.
     legacy = documents.read_progress({"total": 1, "rate_limiter": {"rate_per_second": 10}})
     assert not legacy.rate_limiter.published

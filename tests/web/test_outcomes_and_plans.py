@@ -101,7 +101,8 @@ def test_a_plan_reads_as_a_plan(client, admin_user, plan):
     assert "throttled" not in page and "scope" not in page
     assert "Apply this plan" in page
     history = client.get(reverse("history")).content.decode()
-    assert f"Plan {plan.pk}</a>" in history and "1 to update" in history
+    assert f'<span class="kind plan">Plan</span> {plan.pk}</a>' in history
+    assert "1 to update" in history
 
 
 def test_apply_runs_exactly_the_planned_items(client, admin_user, plan):
@@ -117,7 +118,8 @@ def test_apply_runs_exactly_the_planned_items(client, admin_user, plan):
         int(ContentType.DASHBOARD),
         int(ContentType.FOLDER),
     ]
-    assert sorted(selection["ids"]) == ["101", "7"]  # the unchanged look is left alone
+    # Each ID with its type (the unchanged look is left alone).
+    assert sorted(selection["ids"]) == ["dashboard::101", "folder::7"]
     assert OrmQ.objects.get().args() == (applied.pk,)
     page = client.get(response["Location"]).content.decode()
     assert f'Applies <a href="/sessions/{plan.pk}/">plan {plan.pk}</a>' in page

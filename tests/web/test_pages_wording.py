@@ -20,7 +20,7 @@ def test_dlq_attempt_times_and_retries_read_as_words(client, auditor_user, dlq_i
     client.force_login(auditor_user)
     page = client.get(reverse("dlq_item", args=[dlq_item.pk])).content.decode()
     assert "1795951265" not in page and 'title="2026-11-29 ' in page
-    assert "after 1 retry<" in page and "1 retries" not in page
+    assert "after 1 retry of the request<" in page and "1 retries" not in page
 
 
 def test_mappings_show_names_and_sort_numerically(client, auditor_user, destination, session):

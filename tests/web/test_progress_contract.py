@@ -41,5 +41,33 @@ def test_runner_progress_document_renders(client, auditor_user, running_session)
     # Even a small session shows the limiter once Looker throttled it, in words.
     assert "Slowed to 5 requests/s after 1 “too many requests” answer from Looker." in html
     assert "throttled: True" not in html and "paused for" not in html
-    assert "dashboard 77" in html and "Too many requests" in html
+    # The error in words people act on, not as the request that got it.
+    assert "dashboard 77" in html and "429: Looker asked us to slow down — safe to retry" in html
+    assert "on PATCH /dashboards/77" not in html
     assert 'aria-valuetext="40% done, 1 failed"' in html  # the failed part of the bar is red
+
+
+@pytest.mark.parametrize(
+    ("done", "elapsed", "shown"),
+    [
+        (40, 57.0, "about 1 min 26 s left"),  # 60 left at the pace so far, not the 5 s promised
+        (5, 57.0, None),  # too few items done to say
+        (40, 4.0, None),  # too early to say
+    ],
+)
+def test_time_left_is_shown_only_when_it_means_something(
+    client, auditor_user, running_session, done, elapsed, shown
+):
+    running_session.progress = {
+        **running_session.progress,
+        "done": done,
+        "elapsed_seconds": elapsed,
+    }
+    running_session.save()
+    client.force_login(auditor_user)
+    page = client.get(reverse("session_detail", args=[running_session.pk])).content.decode()
+    assert "about 5 s left" not in page
+    if shown:
+        assert shown in page
+    else:
+        assert " left</span>" not in page

@@ -40,7 +40,11 @@ def apply_config(plan: RestoreSession, *, confirm_changed: bool = False) -> dict
     config = dict(plan.config or {})
     selection = dict(config.get("selection") or {})
     selection["content_types"] = sorted(keys)
-    selection["ids"] = sorted({sid for ids in keys.values() for sid in ids})
+    # Composite IDs (`look::7`): a plain ID would match every selected type (a dashboard 7 and a
+    # folder 7 too), and the run's total would count items the plan never had.
+    selection["ids"] = sorted(
+        f"{ContentType(ct).slug}::{sid}" for ct, ids in keys.items() for sid in ids
+    )
     config.update(
         selection=selection,
         dry_run=False,

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
@@ -38,7 +39,7 @@ from restore.engine.limits.retries import call_with_retries
 from restore.engine.run import dlq
 from restore.engine.run.kind import KindFor, Level, SessionKind
 from restore.engine.run.runner import ItemRunner, done_keys, refresh_counters
-from restore.engine.run.session import record_outcome
+from restore.engine.run.session import record_dependency_outcome, record_outcome
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
 CLAIMABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
@@ -200,6 +201,7 @@ def retry_one(
     its kind): its row there takes the new outcome, the retry session's own row says so."""
     ct = ContentType(dead.content_type)
     history: list[documents.Attempt] = []
+    items.ctx.on_dependency = partial(record_dependency_outcome, items.session, run=retry)
     try:
         item = of.retry_item(dead)
         outcome = call_with_retries(
@@ -221,13 +223,15 @@ def retry_one(
     RestoreItemResult.objects.filter(
         session=original, content_type=int(ct), source_id=dead.content_id
     ).update(retried_at=timezone.now())
-    detail = f"{outcome.action} {outcome.destination_id}".strip()
+    # Closed by the retry (the system), not by the person who started it: the note says what
+    # the retry did, in words ("created as #432"), and is signed by no one.
+    where = f" as #{outcome.destination_id}" if outcome.destination_id else ""
     if original.dry_run:
-        note = f"planned again (dry run, nothing written): would be {outcome.action}"
-        dead.dismiss(retry.started_by, note=note)
+        note = f"planned again by retry {retry.pk} (dry run, nothing written): would be {outcome.action}"
+        dead.dismiss(None, note=note)
     else:
-        dlq.mark_resolved(dead, retry.started_by, f"retry succeeded: {detail}")
-    _record(retry, dead, outcome.action, detail, outcome.destination_id)
+        dlq.mark_resolved(dead, None, f"{outcome.action}{where} by retry {retry.pk}")
+    _record(retry, dead, outcome.action, "", outcome.destination_id)
     items.progress.count(ct.slug, outcome.action)
 
 
@@ -249,9 +253,9 @@ def retry_report(retries: list[RestoreSession]) -> dict[str, Any]:
     for retry in retries:
         out["sessions"].append(retry.pk)
         rows = {
-            (ct, sid): (action, message)
-            for ct, sid, action, message in retry.results.values_list(
-                "content_type", "source_id", "action", "message"
+            (ct, sid): (action, message or f"{action} {dest}".strip())
+            for ct, sid, action, message, dest in retry.results.values_list(
+                "content_type", "source_id", "action", "message", "destination_id"
             )
         }
         dead_items = DeadLetterItem.objects.filter(pk__in=retry.options.dlq_item_ids)

@@ -225,7 +225,9 @@ def process_item(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
 
 def _delete_created(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
     ct = item.content_type
-    outcome = ItemOutcome("updated", ct, item.id, item.name, item.destination_id)
+    # A rollback's counters name its steps by what the restore did: "created" is an object it
+    # deletes ("deleted", "to delete"), "updated" one it puts back.
+    outcome = ItemOutcome("created", ct, item.id, item.name, item.destination_id)
     verb = "would be deleted" if ctx.dry_run else "deleted"
     outcome.message = f"{verb}: created by session {ctx.session.rollback_of_id}"
     ctx.begin_item()
@@ -260,6 +262,8 @@ def _put_back(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
         return outcome
     outcome = restore_item(ctx, PreImageItem(ct, item.destination_id, pre_image))
     outcome.source_id, outcome.name = item.id, item.name
+    if outcome.action == "created":  # deleted since the restore: put back by creating it again
+        outcome.action = "updated"
     return outcome
 
 

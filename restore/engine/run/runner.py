@@ -53,9 +53,11 @@ from restore.engine.run import dlq, malloc_trim
 from restore.engine.run.kind import KindFor, Level, SessionKind
 from restore.engine.run.session import (
     COUNTED,
+    added_items,
     base_summary,
     counts_by_type,
     record_blocked,
+    record_dependency_outcome,
     record_outcome,
     record_retries,
 )
@@ -350,7 +352,7 @@ def _name(item: Any) -> str:
 def record_dependency(session: RestoreSession, outcome: ItemOutcome) -> None:
     """An item restored ahead of its level as another's dependency: its row, and, like any item,
     the second pass for what it had to defer (a user's groups and roles)."""
-    record_outcome(session, outcome)
+    record_dependency_outcome(session, outcome)
     if outcome.deferred:
         mark_deferred(session, outcome.content_type, outcome.source_id, outcome.deferred)
 
@@ -467,6 +469,7 @@ class SessionRunner:
         self._beat_thread.start()
 
     def _set_total(self, total: int) -> None:
+        total += added_items(self.session)  # dependencies restored on the way, beyond the selection
         RestoreSession.objects.filter(pk=self.session_id).update(total=total)
         self.session.total = total
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from restore.engine.backup.order import SELF_REFERENCES, ordered_items
 from restore.engine.backup.queries import QueryIndex
-from restore.engine.backup.reader import BackupError, Selection
+from restore.engine.backup.reader import BackupError, Selection, open_backup, stored_id_forms
 from restore.engine.core import documents, row_sql
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
@@ -204,6 +204,68 @@ def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: i
 OUTCOME_COLUMNS = ["pk", "action", "pre_image", "diff", "message"]
 
 
+def record_dependency_outcome(
+    session: RestoreSession, outcome: ItemOutcome, run: RestoreSession | None = None
+) -> None:
+    """A dependency restored on the way (--with-dependencies): its row in `session` (a rollback
+    of it undoes it), counted by the run that wrote it (`run`: the session, or a retry of it).
+
+    Outside the session's selection it is one more item of that run: its total grows by one, so
+    a finished run's counts still add up to its total. A retry's dependency never changes the
+    finished original's counts: one the original had failed is "fixed since by a retry"; a new
+    one is the retry's own (a row of the retry's too)."""
+    run = run or session
+    key = {"session": session, "content_type": int(outcome.content_type)}
+    key["source_id"] = outcome.source_id
+    before = RestoreItemResult.objects.filter(**key).values_list("action", flat=True).first()
+    record_outcome(session, outcome)
+    if run.pk != session.pk and before in ("failed", "blocked"):
+        RestoreItemResult.objects.filter(**key).update(retried_at=timezone.now())
+        return
+    if before not in (None, RestoreItemResult.Action.PENDING):
+        return
+    if run.pk == session.pk and in_selection(session, outcome.content_type, outcome.source_id):
+        return
+    if RestoreItemResult.objects.filter(**key, added_by__isnull=True).update(added_by=run):
+        RestoreSession.objects.filter(pk=run.pk).update(total=models.F("total") + 1)
+    if run.pk != session.pk:
+        RestoreItemResult.objects.update_or_create(
+            session=run,
+            content_type=int(outcome.content_type),
+            source_id=outcome.source_id,
+            defaults={
+                "action": outcome.action,
+                "name": outcome.name[:500],
+                "destination_id": outcome.destination_id,
+                "message": "restored on the way, as a dependency",
+                "added_by": run,
+            },
+        )
+
+
+def in_selection(session: RestoreSession, ct: ContentType, source_id: str) -> bool:
+    """Whether the session's selection holds this item (its total counted it from the start)."""
+    selection = selection_of(session.options)
+    if ct not in selection.types():
+        return False
+    forms = set(stored_id_forms(ct, source_id))
+    if selection.ids and not any(forms & set(stored_id_forms(ct, i)) for i in selection.ids):
+        return False
+    if session.backup is None:
+        return True
+    one = selection.model_copy(update={"content_types": [ct], "ids": [source_id]})
+    try:
+        with open_backup(session.backup.path) as reader:
+            return reader.count(one) > 0
+    except BackupError:
+        return True
+
+
+def added_items(session: RestoreSession) -> int:
+    """Dependencies outside the selection this run restored on the way (beyond its selection)."""
+    return session.results.filter(added_by=session).count()
+
+
 def _message(outcome: ItemOutcome) -> str:
     parts = [outcome.message] if outcome.message else []
     if outcome.verify_diff:
@@ -253,7 +315,8 @@ def counts_by_type(session: RestoreSession) -> dict[str, dict[str, int]]:
         models.Q(retried_at__isnull=False), output_field=models.BooleanField()
     )
     rows = (
-        session.results.order_by()
+        session.results.filter(models.Q(added_by__isnull=True) | models.Q(added_by=session))
+        .order_by()
         .annotate(retried=retried)
         .values_list("content_type", "action", "retried")
         .annotate(n=models.Count("id"))
