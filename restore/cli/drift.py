@@ -39,7 +39,7 @@ def drift_document(session: Any, summary: dict[str, Any]) -> dict[str, Any]:
 
 
 def handle_drift(command: Any, opts: dict[str, Any]) -> int:
-    from restore.cli.execution_commands import run_in_foreground
+    from restore.cli.foreground import run_in_foreground
 
     backup = resolve_backup(opts["backup"])
     destination = resolve_destination(opts["destination"])
