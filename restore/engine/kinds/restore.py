@@ -108,7 +108,7 @@ class RestoreKind(SessionKind):
         if should_stop():
             return
         ctx.first_pass = False
-        yield from self._second_pass()
+        yield from self._second_pass(should_stop)
 
     def level_items(self, ctx: RestoreContext, ct: ContentType) -> Iterable[Any]:
         items = level_items(ctx, self.reader, selection_of(self.session.options), ct)
@@ -131,11 +131,12 @@ class RestoreKind(SessionKind):
     def retry_item(self, dead: Any) -> Any:
         return dlq.DlqSourceItem(dead)
 
-    def _second_pass(self) -> Iterator[Level]:
+    def _second_pass(self, should_stop: Callable[[], bool]) -> Iterator[Level]:
         """Items whose references to later types were deferred get them now (and say so).
 
         In parallel like a level: every object exists by now, so the second-pass writes (a user's
-        groups and roles, a cycle member's parent) do not depend on each other."""
+        groups and roles, a cycle member's parent) do not depend on each other. A pass stopped
+        part-way stays to do: the resume runs it again (an item done already writes nothing)."""
         rows = self.session.results.filter(diff__has_key="deferred")
         deferred = {
             (ct, sid): documents.read_diff(diff).deferred or []
@@ -144,6 +145,8 @@ class RestoreKind(SessionKind):
         keys = sorted(deferred, key=lambda k: (RANK.get(ContentType(k[0]), 99), k[1]))
         items = (self.reader.get_item(ContentType(ct), sid) for ct, sid in keys)
         yield Level((i for i in items if i is not None), again=True)
+        if should_stop():
+            return
         for (ct, sid), what in deferred.items():
             rows = RestoreItemResult.objects.filter(
                 session=self.session, content_type=ct, source_id=sid
