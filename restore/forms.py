@@ -314,8 +314,11 @@ class DLQFilterForm(forms.Form):
     q = forms.CharField(max_length=200, required=False, label="Search (ID, name, message)")
 
     def filter(self, queryset):
-        """Apply the filters; an invalid form filters on nothing it could not read."""
-        d = self.cleaned_data if self.is_bound and self.is_valid() else {"status": "open"}
+        """Apply the filters. A filter that does not validate matches nothing: falling back to
+        fewer filters would widen what a bulk action reaches (every open item of every session)."""
+        if self.is_bound and not self.is_valid():
+            return queryset.none()
+        d = self.cleaned_data if self.is_bound else {"status": DeadLetterItem.Status.OPEN}
         if d.get("status"):
             queryset = queryset.filter(status=d["status"])
         if d.get("session"):
@@ -340,6 +343,13 @@ class DLQFilterForm(forms.Form):
                 | Q(error_message__icontains=q)
             )
         return queryset
+
+    def error_text(self) -> str:
+        """The filter's errors in one line ("HTTP status: Ensure this value is less than …")."""
+        return "; ".join(
+            f"{self[name].label if name in self.fields else 'Filter'}: {' '.join(errs)}"
+            for name, errs in self.errors.items()
+        )
 
 
 class ResolveForm(forms.Form):

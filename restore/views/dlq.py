@@ -41,6 +41,40 @@ def dlq_filter_form(data) -> DLQFilterForm:
     return DLQFilterForm(values)
 
 
+def filtered_items(request):
+    """The items a bulk action's filter matches, or None (said why) when the filter does not
+    validate: an action never reaches further than the filter the user saw."""
+    form = dlq_filter_form(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"The filter is not valid ({form.error_text()}): nothing was done.")
+        return None
+    return form.filter(DeadLetterItem.objects.all())
+
+
+def within_shown(request, ids: list[int], shown_field: str) -> bool:
+    """True when the action touches no more items than the page showed (the button's count,
+    posted as `shown_field`); more items match now, or no count was posted: refused, said why."""
+    shown = int_or_none(request.POST.get(shown_field))
+    if shown is not None and len(ids) <= shown:
+        return True
+    was = f", not the {shown} shown" if shown is not None else ""
+    messages.error(
+        request,
+        f"{len(ids)} item{'s' if len(ids) != 1 else ''} match now{was}: "
+        "nothing was done. Look at the list again and choose.",
+    )
+    return False
+
+
+def shown_counts(queryset) -> dict:
+    """How many items "Retry all / Dismiss all matching the filter" would touch, shown on the
+    buttons and posted back with them."""
+    return queryset.aggregate(
+        retry_shown=Count("id", filter=Q(status__in=RETRYABLE)),
+        dismiss_shown=Count("id", filter=Q(status__in=DISMISSABLE)),
+    )
+
+
 def resolve_items(queryset, user, note: str) -> AuditEvent | None:
     """Dismiss open items (a person decided they need no restore, and wrote why): recorded in the
     history, and undoable from there or from the message that confirms it."""
@@ -101,6 +135,7 @@ def dlq_list(request):
         "form": form,
         "page": paginate(request, items.order_by("-failed_at", "-id")),
         "return_query": request.GET.urlencode(),
+        **shown_counts(items),
         "resolve_form": ResolveForm(),
         "live": RestoreSession.objects.filter(status__in=RestoreSession.ACTIVE_STATUSES).exists(),
         **pickers(),
@@ -187,25 +222,33 @@ def dlq_retry_one(request, item_id: int):
 def dlq_bulk(request):
     """Retry or dismiss the ticked rows, or every open item matching the current filter."""
     action = request.POST.get("action", "")
-    if action in ("retry_filter", "resolve_filter"):
-        queryset = dlq_filter_form(request.POST).filter(DeadLetterItem.objects.all())
+    by_filter = action in ("retry_filter", "resolve_filter")
+    if by_filter:
+        queryset = filtered_items(request)
+        if queryset is None:
+            return back_to_list(request)
     else:
         queryset = DeadLetterItem.objects.filter(pk__in=selected_ids(request))
     if action in ("retry_selected", "retry_filter"):
-        retries = enqueue_dlq_retry(
-            list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
-            request.user,
-        )
-        retried_message(request, retries)
+        ids = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
+        if not by_filter or within_shown(request, ids, "retry_shown"):
+            retried_message(request, enqueue_dlq_retry(ids, request.user))
     elif action in ("resolve_selected", "resolve_filter"):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
             messages.error(request, NOTE_NEEDED)
-        else:
+        elif not by_filter:
             dismissed_message(request, resolve_items(queryset, request.user, note))
+        elif within_shown(request, ids := dismissable_ids(queryset), "dismiss_shown"):
+            chosen = DeadLetterItem.objects.filter(pk__in=ids)
+            dismissed_message(request, resolve_items(chosen, request.user, note))
     else:
         messages.error(request, "Choose what to do with the items.")
     return back_to_list(request)
+
+
+def dismissable_ids(queryset) -> list[int]:
+    return list(queryset.filter(status__in=DISMISSABLE).values_list("pk", flat=True))
 
 
 def retried_message(request, retries: list[RestoreSession]) -> None:
@@ -302,16 +345,20 @@ def dlq_triage(request):
 @require_perm(roles.RETRY_DLQ)
 def dlq_triage_action(request):
     """Retry or dismiss a whole group (error class + HTTP status) within the current filter."""
-    queryset = dlq_filter_form(request.POST).filter(DeadLetterItem.objects.all())
+    query = request.POST.get("return_query", "")
+    back = redirect(reverse("dlq_triage") + (f"?{query}" if query else ""))
+    queryset = filtered_items(request)
+    if queryset is None:
+        return back
     queryset = queryset.filter(
         error_class=request.POST.get("error_class", ""),
         http_status=int_or_none(request.POST.get("group_status")),
     )
     if request.POST.get("action") == "retry":
-        retries = enqueue_dlq_retry(
-            list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
-            request.user,
-        )
+        ids = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
+        if not within_shown(request, ids, "retry_shown"):
+            return back
+        retries = enqueue_dlq_retry(ids, request.user)
         retried_message(request, retries)
         if retries:  # follow the group's items as they are retried, rows updating in place
             group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}
@@ -322,7 +369,6 @@ def dlq_triage_action(request):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
             messages.error(request, NOTE_NEEDED)
-        else:
+        elif within_shown(request, dismissable_ids(queryset), "dismiss_shown"):
             dismissed_message(request, resolve_items(queryset, request.user, note))
-    query = request.POST.get("return_query", "")
-    return redirect(reverse("dlq_triage") + (f"?{query}" if query else ""))
+    return back
