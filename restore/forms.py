@@ -72,7 +72,8 @@ class BackupItemFilterForm(forms.Form):
 
 
 class DestinationForm(forms.ModelForm):
-    """The secret is write-only: never rendered back; left blank on edit it stays unchanged."""
+    """The secret is write-only: never rendered back; left blank on edit it stays unchanged, unless
+    the base URL changed: the stored secret is never sent to a URL it was not entered for."""
 
     base_url = forms.URLField(
         max_length=500, assume_scheme="https", label="Base URL (https://company.looker.com)"
@@ -81,7 +82,7 @@ class DestinationForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave blank to keep the stored secret.",
+        help_text="Write-only. Leave blank to keep the stored secret (not when the URL changes).",
     )
 
     class Meta:
@@ -94,6 +95,18 @@ class DestinationForm(forms.ModelForm):
         if not secret and not self.instance.pk:
             raise forms.ValidationError("A new destination needs its API client secret.")
         return secret
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        url = (cleaned.get("base_url") or "").rstrip("/").lower()
+        stored = (self.instance.base_url or "").rstrip("/").lower()
+        if self.instance.pk and url and url != stored and not cleaned.get("client_secret"):
+            self.add_error(
+                "client_secret",
+                "The base URL changed: enter the client secret again (the stored secret is "
+                "never sent to a new URL).",
+            )
+        return cleaned
 
     def save(self, commit: bool = True) -> Destination:
         destination = super().save(commit=False)

@@ -220,17 +220,12 @@ class GatedTransport(transport.Transport):
         self.gate.acquire()
         release_idle()  # no database connection held while waiting on Looker (PostgreSQL pool)
         try:
-            resp = self.pool.urlopen(
-                name,
-                url,
-                body=body,
-                headers=headers,
-                timeout=timeout,
-                retries=_RETRIES,
-                redirect=True,
-                preload_content=True,
-                decode_content=True,
-            )
+            resp = self._open(name, url, body, headers, timeout)
+        except OffOriginRedirect as exc:
+            self.gate.record(None, None)
+            raise LookerApiError(
+                str(exc), status=exc.status, method=name, path=_api_path(url), body=exc.target
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self.gate.record(None, None)
             cause = _cause(exc)
@@ -238,6 +233,42 @@ class GatedTransport(transport.Transport):
         error = None if resp.status < 400 else _http_error(name, path, resp, body)
         self.gate.record(resp.status, error.retry_after if error else None)
         return resp, headers
+
+    def _open(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: urllib3.Timeout,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send, following redirects only within the destination's own scheme, host and port.
+
+        A redirect elsewhere is refused, never followed: urllib3 (as requests) would send the body
+        again, and the body of a login is the client ID and secret."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            resp = self.pool.urlopen(
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=timeout,
+                retries=_RETRIES,
+                redirect=False,
+                preload_content=True,
+                decode_content=True,
+            )
+            location = resp.get_redirect_location()
+            if not location:
+                return resp
+            target = urllib.parse.urljoin(url, location)
+            if _origin(target) != _origin(url):
+                raise OffOriginRedirect(resp.status, target)
+            if resp.status == 303:  # RFC 9110: the answer is fetched with GET
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            url = target
+        raise urllib3.exceptions.MaxRetryError(None, url, "too many redirects")  # type: ignore[arg-type]
 
     def _merge_headers(self, extra: dict[str, str]) -> dict[str, str]:
         """The default headers overridden by the request's, case-insensitively (as requests merges)."""
@@ -260,7 +291,9 @@ class GatedTransport(transport.Transport):
 
 
 # urllib3 must never retry on its own: the execution layer retries, through the gate. Redirects are
-# followed (as requests did, up to 30); Retry-After is left to the caller.
+# followed by `GatedTransport._open` (up to 30, as requests did, within the destination's origin
+# only); Retry-After is left to the caller.
+_MAX_REDIRECTS = 30
 _RETRIES = urllib3.Retry(
     total=None,
     connect=False,
@@ -326,6 +359,29 @@ def _pool_manager(
         urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
     )
     return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **kwargs), proxy
+
+
+class OffOriginRedirect(Exception):
+    """The destination redirected a request to another scheme, host or port."""
+
+    def __init__(self, status: int, target: str) -> None:
+        super().__init__(
+            f"Looker API {status}: redirected to another host "
+            f"({urllib.parse.urlsplit(target).netloc}); not followed, "
+            "so nothing (no client ID or secret, no content) was sent there"
+        )
+        self.status = status
+        self.target = target
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return (
+        scheme,
+        (parts.hostname or "").lower(),
+        parts.port or {"http": 80, "https": 443}.get(scheme),
+    )
 
 
 class _Unusable:
