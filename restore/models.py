@@ -372,6 +372,8 @@ class DeadLetterItem(models.Model):
         RETRYING = "retrying"
         RESOLVED = "resolved"  # a retry succeeded
         DISMISSED = "dismissed"  # a person decided it needs no restore
+        # Its restore was rolled back: a retry would write back part of what the rollback undid.
+        ROLLED_BACK = "rolled_back", "rolled back"
 
     session = models.ForeignKey(RestoreSession, on_delete=models.CASCADE, related_name="dlq_items")
     content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)

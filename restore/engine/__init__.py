@@ -65,6 +65,7 @@ _PUBLIC: dict[str, str] = {
     "start_apply": "kinds.apply",
     "start_rollback": "kinds.rollback",
     "steps_by_op": "kinds.rollback",
+    "retry_refusal": "kinds.retry",
     "retry_report": "kinds.retry",
     "start_retries": "kinds.retry",
 }
@@ -105,7 +106,7 @@ if TYPE_CHECKING:
     from restore.engine.core.errors import RestoreError
     from restore.engine.core.words import plural
     from restore.engine.kinds.apply import start_apply
-    from restore.engine.kinds.retry import retry_report, start_retries
+    from restore.engine.kinds.retry import retry_refusal, retry_report, start_retries
     from restore.engine.kinds.rollback import start_rollback, steps_by_op
     from restore.engine.limits.db_budget import (
         advertise,

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import read_attempts
+from restore.engine import RestoreError, read_attempts
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
@@ -202,11 +202,13 @@ def dlq_row(request, item_id: int):
 @require_perm(roles.RETRY_DLQ)
 def dlq_retry_one(request, item_id: int):
     item = get_object_or_404(DeadLetterItem, pk=item_id)
-    retries = enqueue_dlq_retry([item.pk], request.user)
+    retries = start_retry(request, [item.pk])
     item.refresh_from_db()
     if request.htmx:
         return render(request, "restore/partials/dlq_row.html", {"item": item})
-    if retries:
+    if retries is None:
+        pass  # refused, said why
+    elif retries:
         messages.success(
             request,
             f"Retrying {item.content_type_enum.slug} {item.content_id} "
@@ -232,7 +234,7 @@ def dlq_bulk(request):
     if action in ("retry_selected", "retry_filter"):
         ids = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
         if not by_filter or within_shown(request, ids, "retry_shown"):
-            retried_message(request, enqueue_dlq_retry(ids, request.user))
+            retried_message(request, start_retry(request, ids))
     elif action in ("resolve_selected", "resolve_filter"):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
@@ -251,7 +253,19 @@ def dismissable_ids(queryset) -> list[int]:
     return list(queryset.filter(status__in=DISMISSABLE).values_list("pk", flat=True))
 
 
-def retried_message(request, retries: list[RestoreSession]) -> None:
+def start_retry(request, ids: list[int]) -> list[RestoreSession] | None:
+    """Queue the retries; None (said why) when they are refused (an item's restore was rolled
+    back: the retry would write part of it back)."""
+    try:
+        return enqueue_dlq_retry(ids, request.user)
+    except RestoreError as exc:
+        messages.error(request, str(exc).capitalize())
+        return None
+
+
+def retried_message(request, retries: list[RestoreSession] | None) -> None:
+    if retries is None:
+        return
     n = sum(len(r.options.dlq_item_ids) for r in retries)
     if n:
         where = ", ".join(str(r.pk) for r in retries)
@@ -358,7 +372,7 @@ def dlq_triage_action(request):
         ids = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
         if not within_shown(request, ids, "retry_shown"):
             return back
-        retries = enqueue_dlq_retry(ids, request.user)
+        retries = start_retry(request, ids)
         retried_message(request, retries)
         if retries:  # follow the group's items as they are retried, rows updating in place
             group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}

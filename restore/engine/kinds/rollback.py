@@ -23,6 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.utils import timezone
+
 from restore.engine.core import documents
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import RESTORE_ORDER, ContentType
@@ -34,7 +36,7 @@ from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import restore_item
 from restore.engine.item.restorers import RESTORERS
 from restore.engine.run.session import record_changed
-from restore.models import IDMapping, RestoreItemResult, RestoreSession
+from restore.models import DeadLetterItem, IDMapping, RestoreItemResult, RestoreSession
 
 RANK = {ct: n for n, ct in enumerate(RESTORE_ORDER)}
 DELETE, PUT_BACK = "delete", "put_back"
@@ -88,13 +90,18 @@ def start_rollback(
             f"rollback session {live.pk} of session {original.pk} is {live.status}: "
             "resume or cancel it instead of starting another"
         )
+    if not dry_run and (retry := original.retries.filter(status__in=ACTIVE).first()):
+        raise RestoreError(
+            f"retry session {retry.pk} of session {original.pk} is {retry.status}: "
+            "let it finish or cancel it before rolling back"
+        )
     config = RestoreConfig(
         dry_run=dry_run,
         workers=1,
         confirm_changed=confirm_changed,
         **inherited_limits(original.options),
     )
-    return RestoreSession.objects.create(
+    rollback = RestoreSession.objects.create(
         kind=RestoreSession.Kind.ROLLBACK,
         rollback_of=original,
         backup=original.backup,
@@ -103,6 +110,24 @@ def start_rollback(
         config=config.model_dump(mode="json"),
         dry_run=dry_run,
         started_by=user,
+    )
+    if not dry_run:
+        close_dead_letters(original, rollback)
+    return rollback
+
+
+ACTIVE = RestoreSession.ACTIVE_STATUSES
+
+
+def close_dead_letters(original: RestoreSession, rollback: RestoreSession) -> int:
+    """The restore's open dead-letter items are closed as "rolled back": the user asked for the
+    restore to be undone, and a retry would write part of it back (dismissed ones keep their
+    note; `retry.retry_refusal` refuses them as well)."""
+    return original.dlq_items.filter(status=DeadLetterItem.Status.OPEN).update(
+        status=DeadLetterItem.Status.ROLLED_BACK,
+        resolved_at=timezone.now(),
+        resolved_by=rollback.started_by,
+        resolution_note=f"session {original.pk} rolled back by rollback session {rollback.pk}",
     )
 
 
