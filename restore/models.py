@@ -284,6 +284,24 @@ class RestoreCheckpoint(models.Model):
         ]
 
 
+class ItemClaim(models.Model):
+    """A backup item held by the session restoring it into a destination, from before it is looked
+    up until the session ends: two sessions writing into one destination at once (the user
+    confirmed running them side by side) never both look up and write the same item."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="+")
+    content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
+    source_id = models.CharField(max_length=255)
+    session = models.ForeignKey(RestoreSession, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "content_type", "source_id"], name="uniq_item_claim"
+            )
+        ]
+
+
 class IDMapping(models.Model):
     """Source instance object → destination object, so references follow objects across instances."""
 

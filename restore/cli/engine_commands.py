@@ -7,6 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from restore.cli.common import (
+    add_alongside,
     add_run_options,
     add_selection_options,
     add_target_options,
@@ -56,7 +57,12 @@ def handle_all(command: Any, opts: dict[str, Any]) -> int:
 def _run(command: Any, opts: dict[str, Any], selection: dict[str, Any]) -> int:
     backup = resolve_backup(opts["backup"])
     destination = resolve_destination(opts["destination"])
-    session = start_session(backup, destination, config_from(opts, selection))
+    try:
+        session = start_session(
+            backup, destination, config_from(opts, selection), alongside=opts["alongside"]
+        )
+    except RestoreError as exc:
+        raise CommandError(str(exc)) from exc
     return print_summary(command, execute(session), opts["as_json"])
 
 
@@ -68,6 +74,7 @@ def add_rollback(parser: Any) -> None:
         action="store_true",
         help="undo even objects changed in the destination since the restore (else refused)",
     )
+    add_alongside(parser)
     parser.add_argument("--json", action="store_true", dest="as_json")
 
 
@@ -76,7 +83,10 @@ def handle_rollback(command: Any, opts: dict[str, Any]) -> int:
     original = resolve_session(opts["session"])
     try:
         session = start_rollback(
-            original, dry_run=opts["dry_run"], confirm_changed=opts["confirm_changed"]
+            original,
+            dry_run=opts["dry_run"],
+            confirm_changed=opts["confirm_changed"],
+            alongside=opts["alongside"],
         )
     except RestoreError as exc:
         raise CommandError(str(exc)) from exc

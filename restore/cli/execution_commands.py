@@ -107,7 +107,7 @@ def add_bulk(parser: Any) -> None:
 
 
 def handle_bulk(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine import start_session
+    from restore.engine import RestoreError, start_session
 
     try:
         ct = ContentType.parse(opts["type"])
@@ -116,7 +116,11 @@ def handle_bulk(command: Any, opts: dict[str, Any]) -> int:
     selection = {**selection_from(opts), "content_types": [ct.slug]}
     backup = resolve_backup(opts["backup"])
     destination = resolve_destination(opts["destination"])
-    session = start_session(backup, destination, config_from(opts, selection))
+    try:
+        config = config_from(opts, selection)
+        session = start_session(backup, destination, config, alongside=opts["alongside"])
+    except RestoreError as exc:
+        raise CommandError(str(exc)) from exc
     return _execute(command, session, opts)
 
 

@@ -53,7 +53,10 @@ _PUBLIC: dict[str, str] = {
     "pooled": "limits.db_budget",
     "check_destination": "looker.client",
     "user_email": "looker.payloads",
+    "DestinationBusy": "run.session",
+    "create_session": "run.session",
     "start_session": "run.session",
+    "writing_sessions": "run.session",
     "SessionBusy": "run.runner",
     "SessionRunner": "run.runner",
     "run_session": "run.runner",
@@ -127,4 +130,9 @@ if TYPE_CHECKING:
         session_summary,
         summary_csv,
     )
-    from restore.engine.run.session import start_session
+    from restore.engine.run.session import (
+        DestinationBusy,
+        create_session,
+        start_session,
+        writing_sessions,
+    )

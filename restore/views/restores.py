@@ -10,7 +10,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import BackupError, ContentType, Selection, open_backup
+from restore.engine import (
+    BackupError,
+    ContentType,
+    DestinationBusy,
+    Selection,
+    create_session,
+    open_backup,
+    writing_sessions,
+)
 from restore.forms import RestoreForm
 from restore.models import Backup, RestoreSession
 from restore.tasks import enqueue_session
@@ -18,6 +26,7 @@ from restore.views.backups import folder_choices, owner_choices
 from restore.views.sessions import can_apply
 
 CONFIRM_FIELDS = (
+    "alongside",
     "csrfmiddlewaretoken",
     "action",
     "confirm",
@@ -58,11 +67,15 @@ def selected(form: RestoreForm) -> tuple[int, list[dict]]:
     ]
 
 
-def start_session(form: RestoreForm, user, dry_run: bool) -> RestoreSession:
-    """Record the session with its validated options and hand it to the background workers."""
+def start_session(
+    form: RestoreForm, user, dry_run: bool, alongside: list[str] | None = None
+) -> RestoreSession:
+    """Record the session with its validated options and hand it to the background workers
+    (refused, `DestinationBusy`, while another writes into the destination, unless confirmed)."""
     config = form.config(dry_run=dry_run)
     backup = form.cleaned_data["backup"]
-    session = RestoreSession.objects.create(
+    session = create_session(
+        alongside=[int(pk) for pk in alongside or () if pk.isdigit()],
         kind=RestoreSession.Kind.RESTORE,
         started_by=user,
         backup=backup,
@@ -210,10 +223,15 @@ def restore_new(request):
             form.add_error("backup", refusal)
             return form_page(request, form, status=400)
         if confirmed and same:
-            session = start_session(form, request.user, dry_run=False)
-            messages.success(request, f"Restore started into {destination.name}.")
-            return redirect("session_detail", session_id=session.pk)
-        if confirmed:
+            try:
+                alongside = request.POST.getlist("alongside")
+                session = start_session(form, request.user, False, alongside)
+            except DestinationBusy as exc:
+                messages.error(request, f"Nothing was started: {exc}.")
+            else:
+                messages.success(request, f"Restore started into {destination.name}.")
+                return redirect("session_detail", session_id=session.pk)
+        elif confirmed:
             messages.error(request, "The selection changed since you reviewed it; check again.")
     if count == 0:
         form.add_error(None, "The selection matches no items in this backup.")
@@ -232,6 +250,7 @@ def restore_new(request):
         "hidden": hidden,
         "plan": plan,
         "plan_applicable": plan is not None and can_apply(plan),
+        "busy": list(writing_sessions(destination)),
     }
     return render(request, "restore/restore_confirm.html", context)
 

@@ -30,12 +30,13 @@ from restore.engine import (
     steps_by_op,
     store,
     summary_csv,
+    writing_sessions,
 )
 from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
 from restore.views.diff_words import diff_rows
-from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
+from restore.views.helpers import csv_cell, int_or_none, paginate, pretty_json, render_page
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
 from restore.views.progress import progress_view, retried_sentence
 
@@ -132,6 +133,7 @@ def session_detail(request, session_id: int):
         "rolled_back_by": rolled_back_by(session) if session.kind == "restore" else None,
         "applied_from": applied_from(session),
         "applies": session_applies(session),
+        "busy": list(writing_sessions(session.destination_id)),
     }
     return render_page(
         request, "restore/session_detail.html", "restore/partials/session_results.html", context
@@ -241,7 +243,10 @@ def session_rollback(request, session_id: int):
         return redirect("session_detail", session_id=session.pk)
     try:
         rollback = start_rollback(
-            session, user=request.user, confirm_changed=request.POST.get("confirm_changed") == "yes"
+            session,
+            user=request.user,
+            confirm_changed=request.POST.get("confirm_changed") == "yes",
+            alongside=alongside(request),
         )
     except RestoreError as exc:
         messages.error(request, str(exc))
@@ -267,7 +272,11 @@ def session_apply(request, session_id: int):
         return redirect("session_detail", session_id=plan.pk)
     try:
         applied = start_apply(
-            plan, request.user, confirm_changed=request.POST.get("confirm_changed") == "yes"
+            plan,
+            request.user,
+            confirm_changed=request.POST.get("confirm_changed") == "yes",
+            again=request.POST.get("again") == "yes",
+            alongside=alongside(request),
         )
     except RestoreError as exc:
         messages.error(request, str(exc))
@@ -278,6 +287,11 @@ def session_apply(request, session_id: int):
         f"Applying plan {plan.pk} to {plan.destination.name}: its destination is checked first.",
     )
     return redirect("session_detail", session_id=applied.pk)
+
+
+def alongside(request) -> list[int]:
+    """The writing sessions the user confirmed running beside (the form names each one)."""
+    return [pk for pk in (int_or_none(v) for v in request.POST.getlist("alongside")) if pk]
 
 
 def applied_from(session: RestoreSession) -> RestoreSession | None:

@@ -68,3 +68,8 @@ class MissingDependencyError(RestoreError):
 
 class ItemTooLargeError(RestoreError):
     """The item cannot be sent through the API (413 or over a known limit); never retried."""
+
+
+class ItemHeldError(RestoreError):
+    """Another session writing into the same destination at once holds this backup item: it is
+    left to that session (never looked up and written by both); a retry can run it later."""

@@ -19,10 +19,11 @@ run) lists them too. Sub-resources (tiles, filters, memberships) are not compare
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from restore.engine.core import documents
@@ -35,7 +36,7 @@ from restore.engine.identity.idmap import IdMap
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import restore_item
 from restore.engine.item.restorers import RESTORERS
-from restore.engine.run.session import record_changed
+from restore.engine.run.session import create_session, record_changed
 from restore.models import DeadLetterItem, IDMapping, RestoreItemResult, RestoreSession
 
 RANK = {ct: n for n, ct in enumerate(RESTORE_ORDER)}
@@ -74,6 +75,7 @@ def start_rollback(
     dry_run: bool = False,
     user: Any = None,
     confirm_changed: bool = False,
+    alongside: Iterable[int] = (),
 ) -> RestoreSession:
     """Create the rollback session (pending) after checking the original can be undone."""
     if original.kind != RestoreSession.Kind.RESTORE:
@@ -82,6 +84,18 @@ def start_rollback(
         raise RestoreError(f"session {original.pk} was a dry run: it changed nothing to undo")
     if original.is_active:
         raise RestoreError(f"session {original.pk} is still {original.status}")
+    with transaction.atomic():  # the original's row held: two clicks make one rollback
+        RestoreSession.objects.select_for_update().filter(pk=original.pk).first()
+        return _start_rollback(original, dry_run, user, confirm_changed, alongside)
+
+
+def _start_rollback(
+    original: RestoreSession,
+    dry_run: bool,
+    user: Any,
+    confirm_changed: bool,
+    alongside: Iterable[int],
+) -> RestoreSession:
     live = original.rollbacks.filter(
         status__in=RestoreSession.ACTIVE_STATUSES, dry_run=False
     ).first()
@@ -101,7 +115,8 @@ def start_rollback(
         confirm_changed=confirm_changed,
         **inherited_limits(original.options),
     )
-    rollback = RestoreSession.objects.create(
+    rollback = create_session(
+        alongside=alongside,
         kind=RestoreSession.Kind.ROLLBACK,
         rollback_of=original,
         backup=original.backup,
