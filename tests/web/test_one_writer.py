@@ -50,7 +50,7 @@ def test_two_apply_posts_make_one_apply_session(client, admin_user, plan):
     (applied,) = applies(plan)
     assert f"plan {plan.pk} is being applied by session {applied.pk}" in response.content.decode()
     # Once it ended, applying again needs asking for it, on a page that offers it.
-    RestoreSession.objects.filter(pk=applied.pk).update(status="completed")
+    RestoreSession.objects.filter(pk=applied.pk).update(status="completed", updated=1)
     response = client.post(url, {"confirm": "yes"}, follow=True)
     assert "was applied already" in response.content.decode() and len(applies(plan)) == 1
     assert 'name="again" value="yes"' in response.content.decode()

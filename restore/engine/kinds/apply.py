@@ -95,14 +95,14 @@ def applies_of(plan: RestoreSession):
 
 
 def apply_refusal(plan: RestoreSession, *, again: bool) -> str:
-    """Why the plan is not applied now: an apply of it is under way, or one ended and the user
-    did not ask for another."""
+    """Why the plan is not applied now: an apply of it is under way, or one that wrote something
+    ended and the user did not ask for another (one refused before writing does not count)."""
     previous = applies_of(plan).first()
     if previous is None:
         return ""
     if previous.is_active:
         return f"plan {plan.pk} is being applied by session {previous.pk} ({previous.status})"
-    if not again:
+    if not again and previous.created + previous.updated > 0:
         return (
             f"plan {plan.pk} was applied already by session {previous.pk} ({previous.status}): "
             "apply it again only by asking for it"
