@@ -287,7 +287,7 @@ def hold_item(destination_id: int, session_id: int, key: tuple[int, str]) -> int
         pk, holder, status = row
         if holder == session_id:
             return None
-        if status in RestoreSession.ACTIVE_STATUSES:
+        if status == RestoreSession.Status.RUNNING:  # a pending one restores nothing yet
             return holder
         if ItemClaim.objects.filter(pk=pk, session_id=holder).update(session_id=session_id):
             return None

@@ -545,19 +545,21 @@ class LookerClient:
 
     # -- JSON verbs ---------------------------------------------------------------------------------
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return _json(self.sdk.get(path, structure=str, query_params=_params(params)))
+        return _json(self.sdk.get(safe_path(path), structure=str, query_params=_params(params)))
 
     def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        return _json(self.sdk.post(path, structure=str, body=body, query_params=_params(params)))
+        return _json(
+            self.sdk.post(safe_path(path), structure=str, body=body, query_params=_params(params))
+        )
 
     def patch(self, path: str, body: Any) -> Any:
-        return _json(self.sdk.patch(path, structure=str, body=body))
+        return _json(self.sdk.patch(safe_path(path), structure=str, body=body))
 
     def put(self, path: str, body: Any) -> Any:
-        return _json(self.sdk.put(path, structure=str, body=body))
+        return _json(self.sdk.put(safe_path(path), structure=str, body=body))
 
     def delete(self, path: str) -> None:
-        self.sdk.delete(path, structure=str)
+        self.sdk.delete(safe_path(path), structure=str)
 
     def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET that answers None on 404 (the object does not exist in the destination)."""
@@ -577,7 +579,24 @@ class LookerClient:
     @staticmethod
     def quote(value: Any) -> str:
         """A path parameter (IDs, LookML model names) encoded the way the SDK does."""
-        return urllib.parse.quote(str(value), safe="")
+        return quote_id(value)
+
+
+def quote_id(value: Any) -> str:
+    """A path segment from an ID (of the backup, the ID map or an answer), percent-encoded: an ID
+    such as `5/../../users/1` stays one segment and never reaches another resource."""
+    return urllib.parse.quote(str(value), safe="")
+
+
+def safe_path(path: str) -> str:
+    """The path, unless it could reach another resource than the one it names: a `.` or `..`
+    segment, an empty one, or a query, fragment or control character in it (an ID that was not
+    quoted). Refused before anything is sent."""
+    segments = path.split("?", 1)[0].split("/")[1:]
+    bad = any(s in ("", ".", "..") for s in segments) or any(c in path for c in "?#\\")
+    if bad or not path.startswith("/") or any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise RestoreError(f"refused to send a request to {path[:200]!r}: not a Looker API path")
+    return path
 
 
 def _params(params: dict[str, Any] | None) -> dict[str, str] | None:

@@ -41,8 +41,19 @@ def start_session(
     config: RestoreConfig,
     user: Any = None,
     *,
-    alongside: Iterable[int] = (),
+    alongside: Iterable[int] | None = None,
 ) -> RestoreSession:
+    """A new restore session. With `alongside` (a user starting it: the CLI) it is refused while
+    another session writes into the destination, unless that one is listed; None checks nothing
+    (a caller that runs its sessions one after another itself)."""
+    if alongside is None:
+        return RestoreSession.objects.create(
+            backup=backup,
+            destination=destination,
+            config=config.model_dump(mode="json"),
+            dry_run=config.dry_run,
+            started_by=user,
+        )
     return create_session(
         alongside=alongside,
         backup=backup,
