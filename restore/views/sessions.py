@@ -36,7 +36,14 @@ from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
 from restore.views.diff_words import diff_rows
-from restore.views.helpers import csv_cell, int_or_none, paginate, pretty_json, render_page
+from restore.views.helpers import (
+    csv_cell,
+    int_or_none,
+    neutralised_csv,
+    paginate,
+    pretty_json,
+    render_page,
+)
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
 from restore.views.progress import progress_view, retried_sentence
 
@@ -438,7 +445,7 @@ class _Echo:
 @require_perm(roles.VIEW)
 def session_summary_csv(request, session_id: int):
     session = get_session(session_id)
-    body = summary_csv(summary_of(session))  # per type, total, then error classes
+    body = neutralised_csv(summary_csv(summary_of(session)))  # per type, total, error classes
     response = HttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-summary.csv"'
     return response
