@@ -103,9 +103,23 @@ class Backup(models.Model):
             self.item_counts = {ContentType(ct).slug: n for ct, n in report.counts.items()}
             self.status = self.Status.VERIFIED if report.ok else self.Status.FAILED
             self.verification_error = "\n".join(report.problems)
+        if self.status == self.Status.FAILED and self.is_upload:
+            self.discard_upload()
         self.verified_at = timezone.now()
         self.save()
         return self.status == self.Status.VERIFIED
+
+    @property
+    def is_upload(self) -> bool:
+        """Uploaded through the app (its file is ours, in BACKUP_DIR), not registered in place."""
+        backup_dir = Path(settings.BACKUP_DIR).resolve()
+        return self.uploaded_by_id is not None and Path(self.path).parent == backup_dir
+
+    def discard_upload(self) -> None:
+        """An uploaded file that failed verification is removed (it would stay for ever); the row
+        keeps why. A file registered in place is never touched."""
+        Path(self.path).unlink(missing_ok=True)
+        self.verification_error += "\nThe uploaded file was removed: upload a good copy again."
 
 
 class Destination(models.Model):
