@@ -437,6 +437,15 @@ class DeadLetterItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     resolution_note = models.TextField(blank=True)
+    # The dismissal that closed it (while dismissed): its undo reopens exactly the items it
+    # still holds, never those dismissed again since by someone else.
+    dismissal = models.ForeignKey(
+        "AuditEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="dismissed_items",
+    )
 
     class Meta:
         ordering = ["-failed_at", "-id"]
@@ -476,17 +485,19 @@ class DeadLetterItem(models.Model):
             self.status = self.Status.RETRYING
         return n == 1
 
-    def dismiss(self, user, note: str = "") -> None:
-        """A person decided the item needs no restore."""
-        self.resolve(user, note=note, status=self.Status.DISMISSED)
+    def dismiss(self, user, note: str = "", dismissal=None) -> None:
+        """A person decided the item needs no restore (recorded as `dismissal`)."""
+        self.resolve(user, note=note, status=self.Status.DISMISSED, dismissal=dismissal)
 
-    def resolve(self, user, note: str = "", status: str = Status.RESOLVED) -> None:
-        """Close the item (resolved by a successful retry, or dismissed)."""
+    def resolve(self, user, note: str = "", status: str = Status.RESOLVED, dismissal=None) -> None:
+        """Close the item (resolved by a successful retry, or dismissed by `dismissal`)."""
         self.status = status
         self.resolved_at = timezone.now()
         self.resolved_by = user
         self.resolution_note = note
-        self.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+        self.dismissal = dismissal
+        fields = ["status", "resolved_at", "resolved_by", "resolution_note", "dismissal"]
+        self.save(update_fields=fields)
 
 
 def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:

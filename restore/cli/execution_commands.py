@@ -411,13 +411,14 @@ def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
 def _dlq_resolve(command: Any, opts: dict[str, Any]) -> int:
     items = _selected(opts, retry=False)
     user = _user(opts)
-    for item in items:
-        item.dismiss(user, note=opts["note"])
+    event = None
     if items:  # in the history beside the page's dismissals
         ids = [i.pk for i in items]
-        AuditEvent.record(
+        event = AuditEvent.record(
             user, AuditEvent.Action.DISMISS, ids, opts["note"], plural(len(ids), "item")
         )
+    for item in items:
+        item.dismiss(user, note=opts["note"], dismissal=event)
     return _print(command, {"resolved": [i.pk for i in items]}, opts)
 
 

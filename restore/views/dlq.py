@@ -81,13 +81,15 @@ def resolve_items(queryset, user, note: str) -> AuditEvent | None:
     ids = list(queryset.filter(status__in=DISMISSABLE).values_list("pk", flat=True))
     if not ids:
         return None
+    event = AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, note, describe(ids))
     DeadLetterItem.objects.filter(pk__in=ids, status__in=DISMISSABLE).update(
         status=DeadLetterItem.Status.DISMISSED,
         resolved_at=timezone.now(),
         resolved_by=user,
         resolution_note=note,
+        dismissal=event,
     )
-    return AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, note, describe(ids))
+    return event
 
 
 def describe(ids: list[int]) -> str:
@@ -178,13 +180,10 @@ def pickers() -> dict:
 
 
 def dismissal_of(item: DeadLetterItem) -> AuditEvent | None:
-    """The dismissal that closed this item (to undo it), found by its note among recent ones."""
+    """The dismissal that closed this item (to undo it)."""
     if item.status != DeadLetterItem.Status.DISMISSED:
         return None
-    events = AuditEvent.objects.filter(
-        action=AuditEvent.Action.DISMISS, note=item.resolution_note
-    ).order_by("-at")[:50]
-    return next((e for e in events if item.pk in (e.item_ids or [])), None)
+    return item.dismissal
 
 
 @require_GET
@@ -298,15 +297,17 @@ def dlq_resolve_one(request, item_id: int):
 @require_POST
 @require_perm(roles.RETRY_DLQ)
 def dlq_undo(request, event_id: int):
-    """Undo a dismissal: its items still dismissed by it are open again (recorded too)."""
+    """Undo a dismissal: the items it still holds (dismissed by it, not dismissed again since by
+    someone else, however many) are open again, recorded too."""
     event = get_object_or_404(AuditEvent, pk=event_id, action=AuditEvent.Action.DISMISS)
-    ids = list(
-        DeadLetterItem.objects.filter(
-            pk__in=event.item_ids, status=DeadLetterItem.Status.DISMISSED
-        ).values_list("pk", flat=True)
-    )
-    DeadLetterItem.objects.filter(pk__in=ids).update(
-        status=DeadLetterItem.Status.OPEN, resolved_at=None, resolved_by=None, resolution_note=""
+    still = DeadLetterItem.objects.filter(dismissal=event, status=DeadLetterItem.Status.DISMISSED)
+    ids = list(still.values_list("pk", flat=True))
+    DeadLetterItem.objects.filter(pk__in=ids, dismissal=event).update(
+        status=DeadLetterItem.Status.OPEN,
+        resolved_at=None,
+        resolved_by=None,
+        resolution_note="",
+        dismissal=None,
     )
     if ids:
         AuditEvent.record(
