@@ -24,6 +24,7 @@ from restore.engine.looker.client import (
     check_connection,
     check_destination,
 )
+from tests.procs import serving
 
 
 @pytest.fixture
@@ -302,13 +303,8 @@ def fake_looker(tls=None):
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
     server.url = f"{scheme}://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.django_db

@@ -3,7 +3,6 @@ secret again, and a login redirected to another host is not followed."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -12,6 +11,7 @@ import pytest
 from django.urls import reverse
 
 from restore.models import Destination
+from tests.procs import serving
 
 pytestmark = pytest.mark.django_db
 
@@ -61,13 +61,8 @@ class Recorder(BaseHTTPRequestHandler):
 def http_server(answer) -> Iterator[ThreadingHTTPServer]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
     server.seen, server.answer = [], answer  # type: ignore[attr-defined]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("status", [302, 307, 308])

@@ -9,33 +9,11 @@ import pytest
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
-from restore.engine.run.runner import refresh_counters
-from restore.models import RestoreItemResult, RestoreSession
+from restore.models import RestoreSession
 from tests.web.test_new_restore import form_data
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def plan(backup, destination, admin_user) -> RestoreSession:
-    plan = RestoreSession.objects.create(
-        backup=backup,
-        destination=destination,
-        started_by=admin_user,
-        status=RestoreSession.Status.COMPLETED,
-        dry_run=True,
-        config={"workers": 8, "dry_run": True, "selection": {"content_types": [1], "ids": ["101"]}},
-        total=1,
-        started_at=timezone.now(),
-        finished_at=timezone.now(),
-    )
-    RestoreItemResult.objects.create(
-        session=plan, content_type=1, source_id="101", name="Sales", action="updated"
-    )
-    refresh_counters(plan)
-    return plan
 
 
 def applies(plan) -> list[RestoreSession]:
