@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from restore.engine.core.content_types import ContentType
-from restore.engine.identity.evidence import idmap
+from restore.engine.identity import idmap
 
 
 def test_it_drops_the_oldest_entries_and_reads_them_back(destination, monkeypatch):
