@@ -19,8 +19,9 @@ COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
-# collectstatic needs some SECRET_KEY at build time only; the real one comes at run time.
-RUN SECRET_KEY=build-only-not-secret python manage.py collectstatic --noinput \
+# collectstatic needs some SECRET_KEY and encryption key at build time only; the real ones come at
+# run time.
+RUN SECRET_KEY=build-only-not-secret LOOKERVAULT_ENCRYPTION_KEY=build-only-not-secret python manage.py collectstatic --noinput \
     && chown -R lookervault /data /app/staticfiles
 
 USER lookervault

@@ -271,14 +271,14 @@ class EmulatorProcess:
 
 
 def _flags(options: dict[str, Any]) -> list[str]:
-    """`latency_ms=50` → `--latency-ms 50` (None and False are left out, True is a bare flag)."""
+    """`latency_ms=50` → `--latency-ms=50` (None and False are left out, True is a bare flag);
+    `--opt=value`, so a value beginning with "-" is never read as an option."""
     out: list[str] = []
     for key, value in options.items():
         if value is None or value is False:
             continue
-        out.append("--" + key.replace("_", "-"))
-        if value is not True:
-            out.append(str(value))
+        flag = "--" + key.replace("_", "-")
+        out.append(flag if value is True else f"{flag}={value}")
     return out
 
 
@@ -290,7 +290,7 @@ def emulator(
 
     No state file and no `items` option: the empty migration target (`--items 0`).
     """
-    args = ["--host", "127.0.0.1", *_flags(options)]
+    args = ["--host=127.0.0.1", *_flags(options)]
     with serve_subprocess(*args, state_file=state_file, timeout_s=timeout_s) as (proc, url, out):
         yield EmulatorProcess(proc, url, out)
 
@@ -299,7 +299,7 @@ def generate_state(out: Path, items: int, seed: int = 1) -> Path:
     """`python -m looker_emulator generate` (fast even at 50,000 items; a separate process)."""
     subprocess.run(
         [sys.executable, "-m", "looker_emulator", "generate"]
-        + ["--items", str(items), "--seed", str(seed), "--out", str(out)],
+        + [f"--items={items}", f"--seed={seed}", f"--out={out}"],
         cwd=ROOT,
         check=True,
         capture_output=True,

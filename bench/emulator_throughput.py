@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", default="/api/4.0/folders/1?fields=id,name,parent_id")
     parser.add_argument("--write", action="store_true", help="POST /queries instead of GET --path")
     args = parser.parse_args(argv)
-    with emulator_process("--items", str(args.items), "--seed", "1") as url:
+    with emulator_process(f"--items={args.items}", "--seed=1") as url:
         ok, errors, elapsed = run(url, args.seconds, args.connections, args.path, args.write)
     rps = ok / elapsed if elapsed else 0.0
     print(

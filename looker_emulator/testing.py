@@ -187,9 +187,9 @@ def serve_subprocess(
 ) -> Iterator[tuple[subprocess.Popen[str], str, collections.deque[str]]]:
     """`emulator_process` for callers that also need the process (its PID, for CPU and memory)
     and its last 200 lines of output."""
-    cmd = [sys.executable, "-m", "looker_emulator", "serve", "--port", "0", *args]
+    cmd = [sys.executable, "-m", "looker_emulator", "serve", "--port=0", *args]
     if state_file is not None:
-        cmd += ["--state", str(state_file)]
+        cmd += [f"--state={state_file}"]
     proc = subprocess.Popen(
         cmd,
         stdout=subprocess.PIPE,

@@ -1,6 +1,7 @@
 """Production settings: everything from the environment, HTTPS enforced, no insecure defaults.
 
-Use with DJANGO_SETTINGS_MODULE=lookervault_web.settings_production; SECRET_KEY must be set.
+Use with DJANGO_SETTINGS_MODULE=lookervault_web.settings_production; SECRET_KEY and
+LOOKERVAULT_ENCRYPTION_KEY must be set.
 """
 
 from __future__ import annotations
@@ -13,6 +14,11 @@ from lookervault_web.settings import envbool, envint
 if not os.getenv("SECRET_KEY"):
     raise RuntimeError("SECRET_KEY must be set for production settings")
 SECRET_KEY = os.environ["SECRET_KEY"]
+# The destinations' API secrets are encrypted with their own key: derived from SECRET_KEY, a
+# rotated SECRET_KEY would make every stored secret unreadable, and a leaked one would open them.
+if not os.getenv("LOOKERVAULT_ENCRYPTION_KEY"):
+    raise RuntimeError("LOOKERVAULT_ENCRYPTION_KEY must be set for production settings")
+LOOKERVAULT_ENCRYPTION_KEY = os.environ["LOOKERVAULT_ENCRYPTION_KEY"]
 DEBUG = False
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -73,7 +73,8 @@ class BackupItemFilterForm(forms.Form):
 
 
 class DestinationForm(forms.ModelForm):
-    """The secret is write-only: never rendered back; left blank on edit it stays unchanged."""
+    """The secret is write-only: never rendered back; left blank on edit it stays unchanged, unless
+    the base URL changed: the stored secret is never sent to a URL it was not entered for."""
 
     base_url = forms.URLField(
         max_length=500, assume_scheme="https", label="Base URL (https://company.looker.com)"
@@ -82,7 +83,7 @@ class DestinationForm(forms.ModelForm):
         required=False,
         strip=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Write-only. Leave blank to keep the stored secret.",
+        help_text="Write-only. Leave blank to keep the stored secret (not when the URL changes).",
     )
 
     class Meta:
@@ -95,6 +96,18 @@ class DestinationForm(forms.ModelForm):
         if not secret and not self.instance.pk:
             raise forms.ValidationError("A new destination needs its API client secret.")
         return secret
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        url = (cleaned.get("base_url") or "").rstrip("/").lower()
+        stored = (self.instance.base_url or "").rstrip("/").lower()
+        if self.instance.pk and url and url != stored and not cleaned.get("client_secret"):
+            self.add_error(
+                "client_secret",
+                "The base URL changed: enter the client secret again (the stored secret is "
+                "never sent to a new URL).",
+            )
+        return cleaned
 
     def save(self, commit: bool = True) -> Destination:
         destination = super().save(commit=False)
@@ -325,8 +338,11 @@ class DLQFilterForm(forms.Form):
     q = forms.CharField(max_length=200, required=False, label="Search (ID, name, message)")
 
     def filter(self, queryset):
-        """Apply the filters; an invalid form filters on nothing it could not read."""
-        d = self.cleaned_data if self.is_bound and self.is_valid() else {"status": "open"}
+        """Apply the filters. A filter that does not validate matches nothing: falling back to
+        fewer filters would widen what a bulk action reaches (every open item of every session)."""
+        if self.is_bound and not self.is_valid():
+            return queryset.none()
+        d = self.cleaned_data if self.is_bound else {"status": DeadLetterItem.Status.OPEN}
         if d.get("status"):
             queryset = queryset.filter(status=d["status"])
         if d.get("session"):
@@ -351,6 +367,13 @@ class DLQFilterForm(forms.Form):
                 | Q(error_message__icontains=q)
             )
         return queryset
+
+    def error_text(self) -> str:
+        """The filter's errors in one line ("HTTP status: Ensure this value is less than …")."""
+        return "; ".join(
+            f"{self[name].label if name in self.fields else 'Filter'}: {' '.join(errs)}"
+            for name, errs in self.errors.items()
+        )
 
 
 class ResolveForm(forms.Form):

@@ -107,9 +107,23 @@ class Backup(models.Model):
             self.item_counts = {ContentType(ct).slug: n for ct, n in report.counts.items()}
             self.status = self.Status.VERIFIED if report.ok else self.Status.FAILED
             self.verification_error = "\n".join(report.problems)
+        if self.status == self.Status.FAILED and self.is_upload:
+            self.discard_upload()
         self.verified_at = timezone.now()
         self.save()
         return self.status == self.Status.VERIFIED
+
+    @property
+    def is_upload(self) -> bool:
+        """Uploaded through the app (its file is ours, in BACKUP_DIR), not registered in place."""
+        backup_dir = Path(settings.BACKUP_DIR).resolve()
+        return self.uploaded_by_id is not None and Path(self.path).parent == backup_dir
+
+    def discard_upload(self) -> None:
+        """An uploaded file that failed verification is removed (it would stay for ever); the row
+        keeps why. A file registered in place is never touched."""
+        Path(self.path).unlink(missing_ok=True)
+        self.verification_error += "\nThe uploaded file was removed: upload a good copy again."
 
 
 class Destination(models.Model):
@@ -289,6 +303,24 @@ class RestoreCheckpoint(models.Model):
         ]
 
 
+class ItemClaim(models.Model):
+    """A backup item held by the session restoring it into a destination, from before it is looked
+    up until the session ends: two sessions writing into one destination at once (the user
+    confirmed running them side by side) never both look up and write the same item."""
+
+    destination = models.ForeignKey(Destination, on_delete=models.CASCADE, related_name="+")
+    content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
+    source_id = models.CharField(max_length=255)
+    session = models.ForeignKey(RestoreSession, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["destination", "content_type", "source_id"], name="uniq_item_claim"
+            )
+        ]
+
+
 class IDMapping(models.Model):
     """Source instance object → destination object, so references follow objects across instances."""
 
@@ -383,6 +415,8 @@ class DeadLetterItem(models.Model):
         RETRYING = "retrying"
         RESOLVED = "resolved"  # a retry succeeded
         DISMISSED = "dismissed"  # a person decided it needs no restore
+        # Its restore was rolled back: a retry would write back part of what the rollback undid.
+        ROLLED_BACK = "rolled_back", "rolled back"
 
     session = models.ForeignKey(RestoreSession, on_delete=models.CASCADE, related_name="dlq_items")
     content_type = models.PositiveSmallIntegerField(choices=CONTENT_TYPE_CHOICES)
@@ -414,6 +448,15 @@ class DeadLetterItem(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     resolution_note = models.TextField(blank=True)
+    # The dismissal that closed it (while dismissed): its undo reopens exactly the items it
+    # still holds, never those dismissed again since by someone else.
+    dismissal = models.ForeignKey(
+        "AuditEvent",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="dismissed_items",
+    )
 
     class Meta:
         ordering = ["-failed_at", "-id"]
@@ -453,17 +496,19 @@ class DeadLetterItem(models.Model):
             self.status = self.Status.RETRYING
         return n == 1
 
-    def dismiss(self, user, note: str = "") -> None:
-        """A person decided the item needs no restore."""
-        self.resolve(user, note=note, status=self.Status.DISMISSED)
+    def dismiss(self, user, note: str = "", dismissal=None) -> None:
+        """A person decided the item needs no restore (recorded as `dismissal`)."""
+        self.resolve(user, note=note, status=self.Status.DISMISSED, dismissal=dismissal)
 
-    def resolve(self, user, note: str = "", status: str = Status.RESOLVED) -> None:
-        """Close the item (resolved by a successful retry, or dismissed)."""
+    def resolve(self, user, note: str = "", status: str = Status.RESOLVED, dismissal=None) -> None:
+        """Close the item (resolved by a successful retry, or dismissed by `dismissal`)."""
         self.status = status
         self.resolved_at = timezone.now()
         self.resolved_by = user
         self.resolution_note = note
-        self.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+        self.dismissal = dismissal
+        fields = ["status", "resolved_at", "resolved_by", "resolution_note", "dismissal"]
+        self.save(update_fields=fields)
 
 
 def file_sha256(path: Path, chunk_size: int = 1024 * 1024) -> str:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import path, register_converter
+from django.urls.converters import PathConverter
 
 from restore.views import (
     backups,
@@ -18,6 +19,16 @@ from restore.views import (
     search,
     sessions,
 )
+
+
+class AnyIdConverter(PathConverter):
+    """A backup's item ID as it is, newlines included (`path` stops at one): an ID is data from
+    the backup, and a crafted one must not break the page that links to it."""
+
+    regex = r"[\s\S]+"
+
+
+register_converter(AnyIdConverter, "anyid")
 
 urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
@@ -34,7 +45,7 @@ urlpatterns = [
     path("backups/<int:backup_id>/status/", backups.backup_status, name="backup_status"),
     path("backups/<int:backup_id>/verify/", backups.backup_verify, name="backup_verify"),
     path(
-        "backups/<int:backup_id>/items/<str:content_type>/<path:item_id>/",
+        "backups/<int:backup_id>/items/<str:content_type>/<anyid:item_id>/",
         backups.backup_item,
         name="backup_item",
     ),

@@ -1,4 +1,5 @@
-"""Run the app's own processes (manage.py commands, a qcluster) against a throwaway database."""
+"""Run the app's own processes (manage.py commands, a qcluster) against a throwaway database, and
+small HTTP servers in a thread."""
 
 from __future__ import annotations
 
@@ -70,3 +71,17 @@ def stop(proc: subprocess.Popen, grace: float = 10) -> None:
     if proc.poll() is None:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(5)
+
+
+@contextmanager
+def serving(server):
+    """Serve an `http.server` server in a thread for the block, then shut it and its socket."""
+    import threading
+
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()

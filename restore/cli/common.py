@@ -58,7 +58,19 @@ def add_run_options(parser: Any) -> None:
         dest="instance",
         help="the destination is another instance: a migration (overrides the sampled decision)",
     )
+    add_alongside(parser)
     parser.add_argument("--json", action="store_true", dest="as_json")
+
+
+def add_alongside(parser: Any) -> None:
+    parser.add_argument(
+        "--alongside",
+        type=int,
+        action="append",
+        default=[],
+        metavar="SESSION",
+        help="start even though this session is writing into the destination now (repeatable)",
+    )
 
 
 def add_selection_options(parser: Any, *, types: bool = True) -> None:

@@ -17,7 +17,11 @@ def add_dlq(parser: Any) -> None:
     sub = parser.add_subparsers(dest="dlq_action", required=True)
     ls = sub.add_parser("list", help="dead-letter items")
     ls.add_argument("--session", type=int, default=None)
-    ls.add_argument("--status", default="open", help="open, retrying, resolved, dismissed or all")
+    ls.add_argument(
+        "--status",
+        default="open",
+        help="open, retrying, resolved, dismissed, rolled_back or all",
+    )
     ls.add_argument("--limit", type=int, default=500)
     ls.add_argument("--json", action="store_true", dest="as_json")
     show = sub.add_parser("show", help="one item with its full context")
@@ -142,17 +146,26 @@ def _user(opts: dict[str, Any]) -> Any:
 def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
     """Retry sessions (one per session the items failed in): queued on the cluster with
     --enqueue, else run here one after another by the same runner."""
-    from restore.engine import retry_report, run_session, start_retries
+    from restore.engine import RestoreError, retry_refusal, retry_report, run_session, start_retries
 
+    asked = set(
+        DeadLetterItem.objects.filter(pk__in=opts["items"]).values_list("session_id", flat=True)
+    )
+    if reason := retry_refusal(asked | ({opts["session"]} if opts.get("session") else set())):
+        raise CommandError(reason)
     items = _selected(opts, retry=True)
     user = _user(opts)
-    if opts["enqueue"]:
-        from restore.tasks import enqueue_dlq_retry
+    try:
+        if opts["enqueue"]:
+            from restore.tasks import enqueue_dlq_retry
 
-        retries = enqueue_dlq_retry([i.pk for i in items], user)
-        queued = [pk for r in retries for pk in r.options.dlq_item_ids]
-        return print_doc(command, {"queued": queued, "sessions": [r.pk for r in retries]}, opts)
-    retries = start_retries([i.pk for i in items], user, statuses=(DeadLetterItem.Status.OPEN,))
+            retries = enqueue_dlq_retry([i.pk for i in items], user)
+            queued = [pk for r in retries for pk in r.options.dlq_item_ids]
+            return print_doc(command, {"queued": queued, "sessions": [r.pk for r in retries]}, opts)
+        open_only = (DeadLetterItem.Status.OPEN,)
+        retries = start_retries([i.pk for i in items], user, statuses=open_only)
+    except RestoreError as exc:
+        raise CommandError(str(exc)) from exc
     for retry in retries:
         run_session(retry.pk)
     doc = retry_report(retries)
@@ -174,11 +187,12 @@ def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
 def _dlq_resolve(command: Any, opts: dict[str, Any]) -> int:
     items = _selected(opts, retry=False)
     user = _user(opts)
-    for item in items:
-        item.dismiss(user, note=opts["note"])
+    event = None
     if items:  # in the history beside the page's dismissals
         ids = [i.pk for i in items]
-        AuditEvent.record(
+        event = AuditEvent.record(
             user, AuditEvent.Action.DISMISS, ids, opts["note"], plural(len(ids), "item")
         )
+    for item in items:
+        item.dismiss(user, note=opts["note"], dismissal=event)
     return print_doc(command, {"resolved": [i.pk for i in items]}, opts)

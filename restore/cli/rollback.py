@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from restore.cli.common import print_summary, resolve_session
+from restore.cli.common import add_alongside, print_summary, resolve_session
 from restore.cli.foreground import run_in_foreground
 from restore.engine import RestoreError, start_rollback
 
@@ -19,6 +19,7 @@ def add_rollback(parser: Any) -> None:
         action="store_true",
         help="undo even objects changed in the destination since the restore (else refused)",
     )
+    add_alongside(parser)
     parser.add_argument("--json", action="store_true", dest="as_json")
 
 
@@ -27,7 +28,10 @@ def handle_rollback(command: Any, opts: dict[str, Any]) -> int:
     original = resolve_session(opts["session"])
     try:
         session = start_rollback(
-            original, dry_run=opts["dry_run"], confirm_changed=opts["confirm_changed"]
+            original,
+            dry_run=opts["dry_run"],
+            confirm_changed=opts["confirm_changed"],
+            alongside=opts["alongside"],
         )
     except RestoreError as exc:
         raise CommandError(str(exc)) from exc

@@ -17,7 +17,7 @@ from restore.cli.common import (
     selection_from,
 )
 from restore.cli.foreground import add_background_options, run_in_foreground, run_or_enqueue
-from restore.engine import ContentType, start_session
+from restore.engine import ContentType, RestoreError, start_session
 
 
 def _content_type(opts: dict[str, Any]) -> ContentType:
@@ -30,7 +30,11 @@ def _content_type(opts: dict[str, Any]) -> ContentType:
 def _start(opts: dict[str, Any], selection: dict[str, Any]) -> Any:
     backup = resolve_backup(opts["backup"])
     destination = resolve_destination(opts["destination"])
-    return start_session(backup, destination, config_from(opts, selection))
+    try:
+        config = config_from(opts, selection)
+        return start_session(backup, destination, config, alongside=opts["alongside"])
+    except RestoreError as exc:
+        raise CommandError(str(exc)) from exc
 
 
 def add_single(parser: Any) -> None:

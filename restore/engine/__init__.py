@@ -61,7 +61,10 @@ _PUBLIC: dict[str, str] = {
     "pooled": "limits.db_budget",
     "check_destination": "looker.client",
     "user_email": "looker.payloads",
+    "DestinationBusy": "run.session",
+    "create_session": "run.session",
     "start_session": "run.session",
+    "writing_sessions": "run.session",
     "SessionBusy": "run.runner",
     "session_is_stale": "run.runner",
     "session_summary": "run.runner",
@@ -71,6 +74,7 @@ _PUBLIC: dict[str, str] = {
     "start_apply": "kinds.apply",
     "start_rollback": "kinds.rollback",
     "steps_by_op": "kinds.rollback",
+    "retry_refusal": "kinds.retry",
     "retry_report": "kinds.retry",
     "start_retries": "kinds.retry",
 }
@@ -116,7 +120,7 @@ if TYPE_CHECKING:
     from restore.engine.identity.lineage import backup_fingerprint, lineage_of, lineages
     from restore.engine.kinds import run_chunk, run_session
     from restore.engine.kinds.apply import start_apply
-    from restore.engine.kinds.retry import retry_report, start_retries
+    from restore.engine.kinds.retry import retry_refusal, retry_report, start_retries
     from restore.engine.kinds.rollback import start_rollback, steps_by_op
     from restore.engine.limits.db_budget import (
         advertise,
@@ -134,4 +138,9 @@ if TYPE_CHECKING:
         session_summary,
         summary_csv,
     )
-    from restore.engine.run.session import start_session
+    from restore.engine.run.session import (
+        DestinationBusy,
+        create_session,
+        start_session,
+        writing_sessions,
+    )

@@ -3,7 +3,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("restore", "0009_retried_attempts"),
+        ("restore", "0010_dlq_rolled_back_item_claims_dismissal"),
     ]
 
     operations = [

@@ -14,7 +14,7 @@ from django_htmx.http import HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import read_attempts
+from restore.engine import RestoreError, read_attempts
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
@@ -42,19 +42,55 @@ def dlq_filter_form(data) -> DLQFilterForm:
     return DLQFilterForm(values)
 
 
+def filtered_items(request):
+    """The items a bulk action's filter matches, or None (said why) when the filter does not
+    validate: an action never reaches further than the filter the user saw."""
+    form = dlq_filter_form(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"The filter is not valid ({form.error_text()}): nothing was done.")
+        return None
+    return form.filter(DeadLetterItem.objects.all())
+
+
+def within_shown(request, ids: list[int], shown_field: str) -> bool:
+    """True when the action touches no more items than the page showed (the button's count,
+    posted as `shown_field`); more items match now, or no count was posted: refused, said why."""
+    shown = int_or_none(request.POST.get(shown_field))
+    if shown is not None and len(ids) <= shown:
+        return True
+    was = f", not the {shown} shown" if shown is not None else ""
+    messages.error(
+        request,
+        f"{len(ids)} item{'s' if len(ids) != 1 else ''} match now{was}: "
+        "nothing was done. Look at the list again and choose.",
+    )
+    return False
+
+
+def shown_counts(queryset) -> dict:
+    """How many items "Retry all / Dismiss all matching the filter" would touch, shown on the
+    buttons and posted back with them."""
+    return queryset.aggregate(
+        retry_shown=Count("id", filter=Q(status__in=RETRYABLE)),
+        dismiss_shown=Count("id", filter=Q(status__in=DISMISSABLE)),
+    )
+
+
 def resolve_items(queryset, user, note: str) -> AuditEvent | None:
     """Dismiss open items (a person decided they need no restore, and wrote why): recorded in the
     history, and undoable from there or from the message that confirms it."""
     ids = list(queryset.filter(status__in=DISMISSABLE).values_list("pk", flat=True))
     if not ids:
         return None
+    event = AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, note, describe(ids))
     DeadLetterItem.objects.filter(pk__in=ids, status__in=DISMISSABLE).update(
         status=DeadLetterItem.Status.DISMISSED,
         resolved_at=timezone.now(),
         resolved_by=user,
         resolution_note=note,
+        dismissal=event,
     )
-    return AuditEvent.record(user, AuditEvent.Action.DISMISS, ids, note, describe(ids))
+    return event
 
 
 def describe(ids: list[int]) -> str:
@@ -102,6 +138,7 @@ def dlq_list(request):
         "form": form,
         "page": paginate(request, items.order_by("-failed_at", "-id")),
         "return_query": request.GET.urlencode(),
+        **shown_counts(items),
         "resolve_form": ResolveForm(),
         "live": RestoreSession.objects.filter(status__in=RestoreSession.ACTIVE_STATUSES).exists(),
         **pickers(),
@@ -145,13 +182,10 @@ def pickers() -> dict:
 
 
 def dismissal_of(item: DeadLetterItem) -> AuditEvent | None:
-    """The dismissal that closed this item (to undo it), found by its note among recent ones."""
+    """The dismissal that closed this item (to undo it)."""
     if item.status != DeadLetterItem.Status.DISMISSED:
         return None
-    events = AuditEvent.objects.filter(
-        action=AuditEvent.Action.DISMISS, note=item.resolution_note
-    ).order_by("-at")[:50]
-    return next((e for e in events if item.pk in (e.item_ids or [])), None)
+    return item.dismissal
 
 
 @require_GET
@@ -169,11 +203,13 @@ def dlq_row(request, item_id: int):
 @require_perm(roles.RETRY_DLQ)
 def dlq_retry_one(request, item_id: int):
     item = get_object_or_404(DeadLetterItem, pk=item_id)
-    retries = enqueue_dlq_retry([item.pk], request.user)
+    retries = start_retry(request, [item.pk])
     item.refresh_from_db()
     if request.htmx:
         return render(request, "restore/partials/dlq_row.html", {"item": item})
-    if retries:
+    if retries is None:
+        pass  # refused, said why
+    elif retries:
         messages.success(
             request,
             f"Retrying {item.content_type_enum.slug} {item.content_id} in retry {retries[0].pk}.",
@@ -189,31 +225,53 @@ def dlq_retry_one(request, item_id: int):
 def dlq_bulk(request):
     """Retry or dismiss the ticked rows, or every open item matching the current filter."""
     action = request.POST.get("action", "")
-    if action in ("retry_filter", "resolve_filter"):
-        queryset = dlq_filter_form(request.POST).filter(DeadLetterItem.objects.all())
+    by_filter = action in ("retry_filter", "resolve_filter")
+    if by_filter:
+        queryset = filtered_items(request)
+        if queryset is None:
+            return back_to_list(request)
     else:
         queryset = DeadLetterItem.objects.filter(pk__in=selected_ids(request))
     if action in ("retry_selected", "retry_filter"):
-        retries = enqueue_dlq_retry(
-            list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
-            request.user,
-        )
-        retried_message(request, retries)
-        if len(retries) == 1:  # follow the new run on its own page
-            return redirect("session_detail", session_id=retries[0].pk)
+        ids = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
+        if not by_filter or within_shown(request, ids, "retry_shown"):
+            retries = start_retry(request, ids)
+            retried_message(request, retries)
+            if retries and len(retries) == 1:  # follow the new run on its own page
+                return redirect("session_detail", session_id=retries[0].pk)
     elif action in ("resolve_selected", "resolve_filter"):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
             messages.error(request, NOTE_NEEDED)
-        else:
+        elif not by_filter:
             dismissed_message(request, resolve_items(queryset, request.user, note))
+        elif within_shown(request, ids := dismissable_ids(queryset), "dismiss_shown"):
+            chosen = DeadLetterItem.objects.filter(pk__in=ids)
+            dismissed_message(request, resolve_items(chosen, request.user, note))
     else:
         messages.error(request, "Choose what to do with the items.")
     return back_to_list(request)
 
 
-def retried_message(request, retries: list[RestoreSession]) -> None:
-    """ "Retrying 5 items in retry 10", a link to that run (each run's own notice when several)."""
+def dismissable_ids(queryset) -> list[int]:
+    return list(queryset.filter(status__in=DISMISSABLE).values_list("pk", flat=True))
+
+
+def start_retry(request, ids: list[int]) -> list[RestoreSession] | None:
+    """Queue the retries; None (said why) when they are refused (an item's restore was rolled
+    back: the retry would write part of it back)."""
+    try:
+        return enqueue_dlq_retry(ids, request.user)
+    except RestoreError as exc:
+        messages.error(request, str(exc).capitalize())
+        return None
+
+
+def retried_message(request, retries: list[RestoreSession] | None) -> None:
+    """ "Retrying 5 items in retry 10", a link to that run (each run's own notice when several);
+    nothing when the retries were refused (`start_retry` said why)."""
+    if retries is None:
+        return
     if len(retries) > 1:
         for r in retries:
             n = len(r.options.dlq_item_ids)
@@ -248,15 +306,17 @@ def dlq_resolve_one(request, item_id: int):
 @require_POST
 @require_perm(roles.RETRY_DLQ)
 def dlq_undo(request, event_id: int):
-    """Undo a dismissal: its items still dismissed by it are open again (recorded too)."""
+    """Undo a dismissal: the items it still holds (dismissed by it, not dismissed again since by
+    someone else, however many) are open again, recorded too."""
     event = get_object_or_404(AuditEvent, pk=event_id, action=AuditEvent.Action.DISMISS)
-    ids = list(
-        DeadLetterItem.objects.filter(
-            pk__in=event.item_ids, status=DeadLetterItem.Status.DISMISSED
-        ).values_list("pk", flat=True)
-    )
-    DeadLetterItem.objects.filter(pk__in=ids).update(
-        status=DeadLetterItem.Status.OPEN, resolved_at=None, resolved_by=None, resolution_note=""
+    still = DeadLetterItem.objects.filter(dismissal=event, status=DeadLetterItem.Status.DISMISSED)
+    ids = list(still.values_list("pk", flat=True))
+    DeadLetterItem.objects.filter(pk__in=ids, dismissal=event).update(
+        status=DeadLetterItem.Status.OPEN,
+        resolved_at=None,
+        resolved_by=None,
+        resolution_note="",
+        dismissal=None,
     )
     if ids:
         AuditEvent.record(
@@ -314,18 +374,22 @@ def dlq_triage(request):
 @require_perm(roles.RETRY_DLQ)
 def dlq_triage_action(request):
     """Retry or dismiss a whole group (error class + HTTP status) within the current filter."""
-    queryset = dlq_filter_form(request.POST).filter(DeadLetterItem.objects.all())
+    query = request.POST.get("return_query", "")
+    back = redirect(reverse("dlq_triage") + (f"?{query}" if query else ""))
+    queryset = filtered_items(request)
+    if queryset is None:
+        return back
     queryset = queryset.filter(
         error_class=request.POST.get("error_class", ""),
         http_status=int_or_none(request.POST.get("group_status")),
     )
     if request.POST.get("action") == "retry":
-        retries = enqueue_dlq_retry(
-            list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True)),
-            request.user,
-        )
+        ids = list(queryset.filter(status__in=RETRYABLE).values_list("pk", flat=True))
+        if not within_shown(request, ids, "retry_shown"):
+            return back
+        retries = start_retry(request, ids)
         retried_message(request, retries)
-        if len(retries) == 1:  # follow the new run on its own page
+        if retries and len(retries) == 1:  # follow the new run on its own page
             return redirect("session_detail", session_id=retries[0].pk)
         if retries:  # follow the group's items as they are retried, rows updating in place
             group = {"error_class": request.POST.get("error_class", ""), "status": "retrying"}
@@ -336,7 +400,6 @@ def dlq_triage_action(request):
         note = (request.POST.get("note") or "").strip()[:2000]
         if not note:
             messages.error(request, NOTE_NEEDED)
-        else:
+        elif within_shown(request, dismissable_ids(queryset), "dismiss_shown"):
             dismissed_message(request, resolve_items(queryset, request.user, note))
-    query = request.POST.get("return_query", "")
-    return redirect(reverse("dlq_triage") + (f"?{query}" if query else ""))
+    return back

@@ -42,7 +42,7 @@ def audit_events(limit: int = 30) -> list[AuditEvent]:
     events = list(AuditEvent.objects.select_related("user")[:limit])
     for e in events:
         e.undoable = e.action == AuditEvent.Action.DISMISS and (
-            DeadLetterItem.objects.filter(pk__in=e.item_ids, status="dismissed").exists()
+            DeadLetterItem.objects.filter(dismissal=e, status="dismissed").exists()
         )
     return events
 

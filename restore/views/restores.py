@@ -11,7 +11,15 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import BackupError, ContentType, Selection, open_backup
+from restore.engine import (
+    BackupError,
+    ContentType,
+    DestinationBusy,
+    Selection,
+    create_session,
+    open_backup,
+    writing_sessions,
+)
 from restore.forms import RestoreForm
 from restore.models import Backup, RestoreSession
 from restore.tasks import enqueue_session
@@ -19,6 +27,7 @@ from restore.views.backups import folder_choices, owner_choices
 from restore.views.sessions import can_apply
 
 CONFIRM_FIELDS = (
+    "alongside",
     "csrfmiddlewaretoken",
     "action",
     "confirm",
@@ -59,11 +68,15 @@ def selected(form: RestoreForm) -> tuple[int, list[dict]]:
     ]
 
 
-def start_session(form: RestoreForm, user, dry_run: bool) -> RestoreSession:
-    """Record the session with its validated options and hand it to the background workers."""
+def start_session(
+    form: RestoreForm, user, dry_run: bool, alongside: list[str] | None = None
+) -> RestoreSession:
+    """Record the session with its validated options and hand it to the background workers
+    (refused, `DestinationBusy`, while another writes into the destination, unless confirmed)."""
     config = form.config(dry_run=dry_run)
     backup = form.cleaned_data["backup"]
-    session = RestoreSession.objects.create(
+    session = create_session(
+        alongside=[int(pk) for pk in alongside or () if pk.isdigit()],
         kind=RestoreSession.Kind.RESTORE,
         started_by=user,
         backup=backup,
@@ -226,7 +239,12 @@ def _start(request, form: RestoreForm, count: int) -> HttpResponse | None:
         form.add_error("backup", refusal)
         return form_page(request, form, status=400)
     if confirmed and same:
-        session = start_session(form, request.user, dry_run=False)
+        try:
+            alongside = request.POST.getlist("alongside")
+            session = start_session(form, request.user, False, alongside)
+        except DestinationBusy as exc:
+            messages.error(request, f"Nothing was started: {exc}.")
+            return None
         messages.success(request, f"Restore started into {destination.name}.")
         return redirect("session_detail", session_id=session.pk)
     if confirmed:
@@ -250,6 +268,7 @@ def _review(request, form: RestoreForm, count: int) -> HttpResponse:
         "hidden": hidden,
         "plan": plan,
         "plan_applicable": plan is not None and can_apply(plan),
+        "busy": list(writing_sessions(form.cleaned_data["destination"])),
     }
     return render(request, "restore/restore_confirm.html", context)
 

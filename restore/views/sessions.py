@@ -30,12 +30,20 @@ from restore.engine import (
     steps_by_op,
     store,
     summary_csv,
+    writing_sessions,
 )
 from restore.forms import ResultFilterForm
 from restore.models import DeadLetterItem, RestoreItemResult, RestoreSession
 from restore.tasks import enqueue_session
 from restore.views.blocked import blocked_context
-from restore.views.helpers import csv_cell, paginate, pretty_json, render_page
+from restore.views.helpers import (
+    csv_cell,
+    int_or_none,
+    neutralised_csv,
+    paginate,
+    pretty_json,
+    render_page,
+)
 from restore.views.outcomes import apply_check, outcome, plan_overview, since_retried
 from restore.views.plan_lines import plan_lines, reference_ids, reference_names
 from restore.views.progress import progress_view, retried_sentence
@@ -155,6 +163,7 @@ def session_detail(request, session_id: int):
         "applied_from": applied_from(session),
         "applies": session_applies(session),
         **blocked_context(session),
+        "busy": list(writing_sessions(session.destination_id)),
     }
     return render_page(
         request, "restore/session_detail.html", "restore/partials/session_results.html", context
@@ -277,7 +286,10 @@ def session_rollback(request, session_id: int):
         return redirect("session_detail", session_id=session.pk)
     try:
         rollback = start_rollback(
-            session, user=request.user, confirm_changed=request.POST.get("confirm_changed") == "yes"
+            session,
+            user=request.user,
+            confirm_changed=request.POST.get("confirm_changed") == "yes",
+            alongside=alongside(request),
         )
     except RestoreError as exc:
         messages.error(request, str(exc))
@@ -303,7 +315,11 @@ def session_apply(request, session_id: int):
         return redirect("session_detail", session_id=plan.pk)
     try:
         applied = start_apply(
-            plan, request.user, confirm_changed=request.POST.get("confirm_changed") == "yes"
+            plan,
+            request.user,
+            confirm_changed=request.POST.get("confirm_changed") == "yes",
+            again=request.POST.get("again") == "yes",
+            alongside=alongside(request),
         )
     except RestoreError as exc:
         messages.error(request, str(exc))
@@ -314,6 +330,11 @@ def session_apply(request, session_id: int):
         f"Applying plan {plan.pk} to {plan.destination.name}: its destination is checked first.",
     )
     return redirect("session_detail", session_id=applied.pk)
+
+
+def alongside(request) -> list[int]:
+    """The writing sessions the user confirmed running beside (the form names each one)."""
+    return [pk for pk in (int_or_none(v) for v in request.POST.getlist("alongside")) if pk]
 
 
 def applied_from(session: RestoreSession) -> RestoreSession | None:
@@ -463,7 +484,7 @@ class _Echo:
 @require_perm(roles.VIEW)
 def session_summary_csv(request, session_id: int):
     session = get_session(session_id)
-    body = summary_csv(summary_of(session))  # per type, total, then error classes
+    body = neutralised_csv(summary_csv(summary_of(session)))  # per type, total, error classes
     response = HttpResponse(body, content_type="text/csv")
     response["Content-Disposition"] = f'attachment; filename="session-{session.pk}-summary.csv"'
     return response

@@ -40,3 +40,24 @@ document.addEventListener("submit", function (event) {
   if (button && button.dataset && button.dataset.confirm) question = button.dataset.confirm;
   if (question && !window.confirm(question)) event.preventDefault();
 }, true);
+// A form marked hx-disabled-elt is sent once: htmx disables the elements for its own requests;
+// a plain form's buttons are disabled here right after it is submitted (after the browser took
+// the clicked button's value), and enabled again when the page comes back from the history.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (event.defaultPrevented || !form.hasAttribute || !form.hasAttribute("hx-disabled-elt")) return;
+  if (form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) return;
+  setTimeout(function () {
+    form.querySelectorAll("button").forEach(function (button) {
+      button.disabled = true;
+      button.dataset.sent = "1";
+    });
+  }, 0);
+});
+window.addEventListener("pageshow", function (event) {
+  if (!event.persisted) return;
+  document.querySelectorAll("button[data-sent]").forEach(function (button) {
+    button.disabled = false;
+    delete button.dataset.sent;
+  });
+});

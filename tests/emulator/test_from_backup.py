@@ -78,7 +78,7 @@ def test_serve_backup_from_the_command_line(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    with emulator_process("--backup", str(BACKUPS[0])) as url:
+    with emulator_process(f"--backup={BACKUPS[0]}") as url:
         sdk = make_sdk(url, "lookervault", "emulator-secret")
         assert sdk.dashboard("101").title == "An SDK dashboard"
 

@@ -216,7 +216,7 @@ def test_access_log_of_a_subprocess_never_blocks_it() -> None:
 
 def test_serve_saves_its_state_on_sigterm(tmp_path: Path) -> None:
     saved = tmp_path / "saved.json"
-    with emulator_process("--save-state", str(saved)) as url:
+    with emulator_process(f"--save-state={saved}") as url:
         sdk = make_sdk(url, "lookervault", "emulator-secret")
         sdk.create_folder(m.CreateFolder(name="Kept across restarts", parent_id="1"))
     deadline = time.monotonic() + 20

@@ -24,6 +24,7 @@ from restore.engine.looker.client import (
     check_connection,
     check_destination,
 )
+from tests.procs import serving
 
 
 @pytest.fixture
@@ -301,13 +302,8 @@ def fake_looker(tls=None):
         server.socket = context.wrap_socket(server.socket, server_side=True)
         scheme = "https"
     server.url = f"{scheme}://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(server):
         yield server
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.django_db
@@ -321,3 +317,20 @@ def test_check_connection_messages(emu):
     dest.base_url = "http://127.0.0.1:9"
     with pytest.raises(LookerApiError, match="cannot reach"):
         check_connection(dest)
+
+
+def test_an_id_is_one_path_segment_and_a_path_that_could_leave_its_resource_is_never_sent():
+    """A crafted backup ID such as `5/../../users/1` stays inside the resource it names."""
+    from restore.engine.core.errors import RestoreError
+    from restore.engine.looker.client import quote_id
+
+    crafted = "5/../../users/1"
+    with fake_looker() as server:
+        c = LookerClient(LookerSettings(server.url, "id", "secret"))
+        c.get(f"/dashboards/{quote_id(crafted)}")
+        assert server.seen[-1] == ("GET", "/api/4.0/dashboards/5%2F..%2F..%2Fusers%2F1")
+        sent = len(server.seen)
+        for path in (f"/dashboards/{crafted}", "/dashboards/..", "/users/1?x=1", "/users/1\n2"):
+            with pytest.raises(RestoreError, match="not a Looker API path"):
+                c.patch(path, {"title": "x"})
+        assert len(server.seen) == sent

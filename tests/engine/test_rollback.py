@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from compare import compare_backup, mapping_of
@@ -16,6 +18,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
+from looker_emulator.extract import extract
 from looker_emulator.testing import running_emulator
 from looker_emulator.wreck import wreck
 from restore.engine.backup.reader import Selection, open_backup
@@ -26,7 +29,7 @@ from restore.engine.kinds.rollback import start_rollback
 from restore.engine.limits import retries as retry
 from restore.engine.run.runner import SessionBusy
 from restore.engine.run.session import start_session
-from restore.models import IDMapping, RestoreItemResult, RestoreSession
+from restore.models import Backup, IDMapping, RestoreItemResult, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -38,16 +41,39 @@ def _fast_retries():
     retry.set_testing(False)
 
 
-@pytest.fixture
-def restored(tmp_path):
-    """An emulator wrecked then restored: (emu, destination, restore session, wrecked backup)."""
+@pytest.fixture(scope="module")
+def wrecked_world(tmp_path_factory) -> tuple[Path, Path, dict]:
+    """Made once for the module (the same for every test): the backup taken before the wreck,
+    the one taken after it, and the wrecked instance's state."""
+    folder = tmp_path_factory.mktemp("wrecked-world")
     with running_emulator(items=300, seed=13) as emu:
-        backup = make_backup(emu, tmp_path / "before.db")
-        dest = make_destination(emu)
+        extract(emu.url, folder / "before.db", client_id=emu.client_id,
+                client_secret=emu.client_secret, shape="raw")  # fmt: skip
         wreck(
             emu.url, seed=3, fraction=0.15, client_id=emu.client_id, client_secret=emu.client_secret
         )
-        wrecked = make_backup(emu, tmp_path / "wrecked.db")
+        extract(emu.url, folder / "wrecked.db", client_id=emu.client_id,
+                client_secret=emu.client_secret, shape="raw")  # fmt: skip
+        return folder / "before.db", folder / "wrecked.db", emu.export()
+
+
+def registered(source: Path, tmp_path: Path) -> Backup:
+    """A test's own copy of a module-wide backup file, registered and verified."""
+    path = tmp_path / source.name
+    shutil.copyfile(source, path)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    return backup
+
+
+@pytest.fixture
+def restored(tmp_path, wrecked_world):
+    """An emulator wrecked then restored: (emu, destination, restore session, wrecked backup)."""
+    before, after, state = wrecked_world
+    with running_emulator(state) as emu:
+        backup = registered(before, tmp_path)
+        dest = make_destination(emu)
+        wrecked = registered(after, tmp_path)
         session = start_session(backup, dest, quick())
         summary = run(session, client_for(emu))
         assert summary["failed"] == 0 and summary["updated"] > 20 and summary["created"] > 5, (

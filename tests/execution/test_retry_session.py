@@ -67,7 +67,12 @@ def test_a_web_retry_is_a_session_that_resolves_the_items_and_the_original_says_
         client.force_login(support_user)
         client.post(
             reverse("dlq_bulk"),
-            {"action": "retry_filter", "session": str(original.pk), "status": "open"},
+            {
+                "action": "retry_filter",
+                "session": str(original.pk),
+                "status": "open",
+                "retry_shown": "2",
+            },
         )
         task = OrmQ.objects.get()  # what the qcluster picks up: the retry session, by ID
         assert task.func() == "restore.tasks.run_session_task"

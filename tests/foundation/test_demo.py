@@ -26,3 +26,15 @@ def test_it_prepares_a_verified_backup_a_destination_and_an_admin(tmp_path):
     assert [d["name"] for d in dests] == ["demo-emulator"]
     again = manage(env, "demo", "--setup-only", "--emulator-port", str(free_port()), timeout=180)
     assert "password" not in again  # printed once only
+
+
+def test_a_generated_secret_beginning_with_a_dash_works(tmp_path):
+    """About one random secret in 64 begins with "-": every command line passes it as --opt=value."""
+    (tmp_path / "demo").mkdir()
+    secret = tmp_path / "demo" / "emulator-client-secret"
+    secret.write_text("-Starts-with-a-dash_0123456789")
+    env = app_env(tmp_path)
+    manage(env, "demo", "--setup-only", "--emulator-port", str(free_port()),
+           "--items", "30", timeout=180)  # fmt: skip
+    backups = json.loads(manage(env, "backups", "list", "--json"))
+    assert len(backups) == 1 and backups[0]["status"] == "verified"

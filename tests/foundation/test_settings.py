@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from django.db import connection
 
 from lookervault_web.settings import database_config
@@ -39,6 +40,7 @@ def test_production_settings_pass_check_deploy(tmp_path):
         tmp_path,
         DJANGO_SETTINGS_MODULE="lookervault_web.settings_production",
         SECRET_KEY="k" * 30 + "-Production-Secret-Key-0123456789-abcdef",
+        LOOKERVAULT_ENCRYPTION_KEY="e" * 40,
         ALLOWED_HOSTS="lookervault.example.com",
     )
     proc = subprocess.run(
@@ -49,11 +51,25 @@ def test_production_settings_pass_check_deploy(tmp_path):
     assert "no issues" in proc.stdout
 
 
-def test_production_settings_refuse_to_start_without_a_secret_key(tmp_path):
-    env = app_env(tmp_path, DJANGO_SETTINGS_MODULE="lookervault_web.settings_production")
-    env.pop("SECRET_KEY", None)
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "LOOKERVAULT_ENCRYPTION_KEY"])
+def test_production_settings_refuse_to_start_without_their_keys(tmp_path, missing):
+    keys = {"SECRET_KEY": "k" * 50, "LOOKERVAULT_ENCRYPTION_KEY": "e" * 40}
+    env = app_env(tmp_path, DJANGO_SETTINGS_MODULE="lookervault_web.settings_production", **keys)
+    env.pop(missing)
     proc = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=env, capture_output=True, text=True
     )
     assert proc.returncode != 0
-    assert "SECRET_KEY must be set" in proc.stderr
+    assert f"{missing} must be set" in proc.stderr
+
+
+def test_check_deploy_says_when_secrets_have_no_key_of_their_own(tmp_path):
+    env = app_env(tmp_path, SECRET_KEY="k" * 50)
+    env.pop("LOOKERVAULT_ENCRYPTION_KEY", None)
+    proc = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert (
+        "restore.E002" in proc.stderr + proc.stdout and "LOOKERVAULT_ENCRYPTION_KEY" in proc.stderr
+    )

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from restore.engine.core.content_types import ContentType
 from restore.engine.core.documents import Counts, Summary, store
+from restore.engine.run.runner import refresh_counters
 from restore.models import (
     Backup,
     DeadLetterItem,
@@ -61,6 +62,34 @@ def session(db, backup, destination, admin_user) -> RestoreSession:
     )
     session.save(update_fields=["summary"])
     return session
+
+
+@pytest.fixture
+def plan(backup, destination, admin_user) -> RestoreSession:
+    """A finished plan: dashboard 101 to update, its folder 7 to create, look 55 unchanged."""
+    plan = RestoreSession.objects.create(
+        backup=backup,
+        destination=destination,
+        started_by=admin_user,
+        status=RestoreSession.Status.COMPLETED,
+        dry_run=True,
+        config={"workers": 8, "dry_run": True, "selection": {"content_types": [1], "ids": ["101"]}},
+        total=1,
+        progress={"rate_limiter": {"throttled": False, "paused_for": 0.0, "scope": "local"}},
+        started_at=timezone.now(),
+        finished_at=timezone.now(),
+    )
+    rows = [
+        (ContentType.DASHBOARD, "101", "Sales", "updated"),
+        (ContentType.FOLDER, "7", "Finance", "created"),
+        (ContentType.LOOK, "55", "Revenue", "unchanged"),
+    ]
+    for ct, sid, name, action in rows:
+        RestoreItemResult.objects.create(
+            session=plan, content_type=ct, source_id=sid, name=name, action=action
+        )
+    refresh_counters(plan)
+    return plan
 
 
 @pytest.fixture

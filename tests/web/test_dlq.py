@@ -56,7 +56,8 @@ def test_dismiss_one_with_a_note(client, support_user, dlq_item):
 def test_dismiss_all_matching_the_filter(client, support_user, many_items):
     client.force_login(support_user)
     client.post(
-        reverse("dlq_bulk"), {"action": "resolve_filter", "http_status": "404", "note": "gone"}
+        reverse("dlq_bulk"),
+        {"action": "resolve_filter", "http_status": "404", "note": "gone", "dismiss_shown": "40"},
     )
     assert DeadLetterItem.objects.filter(status="dismissed").count() == 40
     assert DeadLetterItem.objects.filter(status="open", http_status=429).count() == 80
@@ -106,7 +107,9 @@ def test_a_dismissed_item_can_still_be_retried(client, support_user, many_items)
     DeadLetterItem.objects.filter(pk__in=[i.pk for i in many_items[:3]]).update(status="dismissed")
     client.force_login(support_user)
     response = client.post(
-        reverse("dlq_bulk"), {"action": "retry_filter", "status": "dismissed"}, follow=True
+        reverse("dlq_bulk"),
+        {"action": "retry_filter", "status": "dismissed", "retry_shown": "3"},
+        follow=True,
     )
     retry = RestoreSession.objects.get(kind="retry")
     # The new run's own page, with a notice that links to it.
@@ -137,7 +140,13 @@ def test_triage_group_dismiss(client, support_user, many_items):
     client.force_login(support_user)
     client.post(
         reverse("dlq_triage_action"),
-        {"action": "resolve", "error_class": "LookerApiError", "group_status": "404", "note": "ok"},
+        {
+            "action": "resolve",
+            "error_class": "LookerApiError",
+            "group_status": "404",
+            "note": "ok",
+            "dismiss_shown": "40",
+        },
     )
     assert DeadLetterItem.objects.filter(status="dismissed").count() == 40
 
@@ -180,7 +189,9 @@ def test_retry_all_matching_the_filter_queues_only_open_matches(client, support_
 
     DeadLetterItem.objects.filter(pk=many_items[1].pk).update(status="dismissed")
     client.force_login(support_user)
-    client.post(reverse("dlq_bulk"), {"action": "retry_filter", "http_status": "429"})
+    client.post(
+        reverse("dlq_bulk"), {"action": "retry_filter", "http_status": "429", "retry_shown": "79"}
+    )
     retry = RestoreSession.objects.get(pk=OrmQ.objects.get().args()[0])
     ids = retry.options.dlq_item_ids
     assert len(ids) == 79 and many_items[1].pk not in ids

@@ -33,33 +33,6 @@ def failed_run(session) -> RestoreSession:
     return session
 
 
-@pytest.fixture
-def plan(backup, destination, admin_user) -> RestoreSession:
-    plan = RestoreSession.objects.create(
-        backup=backup,
-        destination=destination,
-        started_by=admin_user,
-        status=RestoreSession.Status.COMPLETED,
-        dry_run=True,
-        config={"workers": 8, "dry_run": True, "selection": {"content_types": [1], "ids": ["101"]}},
-        total=1,
-        progress={"rate_limiter": {"throttled": False, "paused_for": 0.0, "scope": "local"}},
-        started_at=timezone.now(),
-        finished_at=timezone.now(),
-    )
-    rows = [
-        (ContentType.DASHBOARD, "101", "Sales", "updated"),
-        (ContentType.FOLDER, "7", "Finance", "created"),
-        (ContentType.LOOK, "55", "Revenue", "unchanged"),
-    ]
-    for ct, sid, name, action in rows:
-        RestoreItemResult.objects.create(
-            session=plan, content_type=ct, source_id=sid, name=name, action=action
-        )
-    refresh_counters(plan)
-    return plan
-
-
 def test_a_run_with_failures_is_red_on_its_page_home_and_history(client, auditor_user, failed_run):
     client.force_login(auditor_user)
     page = client.get(reverse("session_detail", args=[failed_run.pk])).content.decode()

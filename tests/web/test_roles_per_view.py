@@ -132,3 +132,14 @@ def test_admin_sees_action_buttons(client, admin_user, dlq_item, results):
     assert "Roll back this restore" in html
     assert "Test connection" in client.get(reverse("destination_list")).content.decode()
     assert "New restore" in client.get(reverse("home")).content.decode()
+
+
+def test_only_restore_admins_see_client_ids_and_backup_paths(
+    client, admin_user, support_user, auditor_user, destination, backup
+):
+    for user, sees in ((admin_user, True), (support_user, False), (auditor_user, False)):
+        client.force_login(user)
+        destinations = client.get(reverse("destination_list")).content.decode()
+        detail = client.get(reverse("backup_detail", args=[backup.pk])).content.decode()
+        assert (f"<code>{destination.client_id}</code>" in destinations) is sees, user
+        assert (backup.path in detail) is sees, user

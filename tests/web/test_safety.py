@@ -40,3 +40,23 @@ def test_items_csv_neutralises_formula_cells(client, auditor_user, session, resu
     assert '\'=HYPERLINK("https://evil.example","x")' in cells
     assert "'+1-2" in cells and "'@SUM(A1)" in cells
     assert not any(cell.startswith(("=", "+", "@")) for cell in cells)
+
+
+def test_summary_csv_neutralises_formula_cells(client, auditor_user, session):
+    from restore.engine.core.documents import Counts, Summary, store
+
+    doc = Summary(
+        session_id=session.pk,
+        status="completed",
+        total=1,
+        failed=1,
+        by_type={"=cmd|' /C calc'!A0": Counts(failed=1)},
+        by_error_class={"@SUM(A1)": 1, "+HYPERLINK(1)": 2},
+    )
+    session.summary = store(doc)
+    session.save(update_fields=["summary"])
+    client.force_login(auditor_user)
+    body = client.get(reverse("session_summary_csv", args=[session.pk])).content.decode()
+    cells = [cell for row in csv.reader(io.StringIO(body)) for cell in row]
+    assert "'=cmd|' /C calc'!A0" in cells and "'@SUM(A1)" in cells and "'+HYPERLINK(1)" in cells
+    assert not any(cell.startswith(("=", "+", "@")) for cell in cells)

@@ -86,3 +86,8 @@ class IncompleteDashboardError(RestoreError):
 
 class DashboardTilesBlocked(IncompleteDashboardError, MissingDependencyError):
     """Tiles left out for a missing dependency only (their query, look or merge query): blocked."""
+
+
+class ItemHeldError(RestoreError):
+    """Another session writing into the same destination at once holds this backup item: it is
+    left to that session (never looked up and written by both); a retry can run it later."""

@@ -7,7 +7,9 @@ used only after the destination object has been checked against them: an entry w
 deleted, or whose ID now holds something else (the instance was reset), is not trusted. Types
 without immutable fields (groups, roles, permission and model sets) keep their name at recording
 time as weak evidence: the entry holds while the object still bears that name or the backup's.
-Within one session an object is the counterpart of one backup item only (`claim`).
+Within one session an object is the counterpart of one backup item only (`claim`); across
+sessions writing into one destination at once, a backup item is restored by one of them only
+(`hold`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 from restore.engine.core import row_sql
 from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import RestoreError
 
 # The source key of every entry: backups carry no trustworthy source identity (see above).
 SOURCE_KEY = ""
@@ -58,6 +61,7 @@ class IdMap:
         self._cache: dict[tuple[int, str], str] = {}
         self._rejected: set[tuple[int, str, str]] = set()  # (type, source ID, destination ID)
         self._claims: dict[tuple[int, str], str] = {}  # (type, destination ID) → source ID
+        self._held: set[tuple[int, str]] = set()  # (type, source ID) held for this session
         self._lock = threading.Lock()
 
     # -- lookups ------------------------------------------------------------------------------------
@@ -132,6 +136,22 @@ class IdMap:
         with self._lock:
             holder = self._claims.setdefault((int(ct), str(destination_id)), str(source_id))
         return holder == str(source_id)
+
+    def hold(self, ct: ContentType, source_id: str) -> int | None:
+        """Hold a backup item for this session before it is looked up and written; None when it
+        is this session's, else the ID of the active session writing it into this destination.
+        Dry runs and in-memory maps write nothing and hold nothing."""
+        if not (self.persist and self.write) or self.session is None:
+            return None
+        key = (int(ct), str(source_id))
+        with self._lock:
+            if key in self._held:
+                return None
+        holder = hold_item(getattr(self.destination, "pk", self.destination), self.session.pk, key)
+        if holder is None:
+            with self._lock:
+                self._held.add(key)
+        return holder
 
     def claimed_by_other(self, ct: ContentType, destination_id: str, source_id: str) -> bool:
         """Is this destination object another backup item's counterpart (this session, or a
@@ -241,3 +261,34 @@ class IdMap:
             content_type=int(ct),
             destination_id=str(destination_id),
         ).exists()
+
+
+def hold_item(destination_id: int, session_id: int, key: tuple[int, str]) -> int | None:
+    """The item's claim row, made or taken over for `session_id` (its holder ended) by statements
+    a concurrent session cannot interleave with: the unique row, and a conditional UPDATE."""
+    from django.db import IntegrityError, transaction
+
+    from restore.models import ItemClaim, RestoreSession
+
+    fields = {"destination_id": destination_id, "content_type": key[0], "source_id": key[1]}
+    for _ in range(5):
+        row = (
+            ItemClaim.objects.filter(**fields)
+            .values_list("pk", "session_id", "session__status")
+            .first()
+        )
+        if row is None:
+            try:
+                with transaction.atomic():
+                    ItemClaim.objects.create(session_id=session_id, **fields)
+                return None
+            except IntegrityError:
+                continue  # another session made it first: read who
+        pk, holder, status = row
+        if holder == session_id:
+            return None
+        if status == RestoreSession.Status.RUNNING:  # a pending one restores nothing yet
+            return holder
+        if ItemClaim.objects.filter(pk=pk, session_id=holder).update(session_id=session_id):
+            return None
+    raise RestoreError(f"could not hold item {key[1]}: other sessions kept taking it")

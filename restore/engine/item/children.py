@@ -37,6 +37,7 @@ from restore.engine.item.references import (
     remember_user_email,
     soft_ref,
 )
+from restore.engine.looker.client import quote_id
 from restore.engine.looker.payloads import query_body, user_email, writable
 
 CT = ContentType
@@ -102,12 +103,12 @@ def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
     if "group_ids" in c:
         have = [str(g) for g in (current or {}).get("group_ids") or []]
         tasks += [
-            _task(ctx.write, "POST", f"/groups/{gid}/users", {"user_id": dest_id})
+            _task(ctx.write, "POST", f"/groups/{quote_id(gid)}/users", {"user_id": dest_id})
             for gid in groups
             if gid not in have
         ]
         tasks += [
-            _task(ctx.write, "DELETE", f"/groups/{gid}/users/{dest_id}")
+            _task(ctx.write, "DELETE", f"/groups/{quote_id(gid)}/users/{quote_id(dest_id)}")
             for gid in have
             # only memberships of groups the backup knows are ours to remove
             if gid not in groups and _ours(ctx, CT.GROUP, gid)
@@ -117,7 +118,7 @@ def sync_user(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
         keep = [r for r in have_roles if not _ours(ctx, CT.ROLE, r)]
         wanted_roles = sorted(set(roles) | set(keep))
         if wanted_roles != sorted(have_roles):
-            tasks.append(_task(ctx.write, "PUT", f"/users/{dest_id}/roles", wanted_roles))
+            tasks.append(_task(ctx.write, "PUT", f"/users/{quote_id(dest_id)}/roles", wanted_roles))
     run_all(ctx, tasks)
 
 
@@ -157,7 +158,7 @@ def _fresh_user(ctx: RestoreContext, c: Body, dest_id: str) -> Body | None:
     if str(created.get("id")) == dest_id and complete:
         return created
     fields = "id,credentials_email,personal_folder_id"
-    return ctx.client.get(f"/users/{dest_id}", {"fields": fields})
+    return ctx.client.get(f"/users/{quote_id(dest_id)}", {"fields": fields})
 
 
 def _sync_email(
@@ -173,9 +174,14 @@ def _sync_email(
         current = fresh
     have = ((current or {}).get("credentials_email") or {}).get("email")
     if have is None:
-        ctx.write("POST", f"/users/{dest_id}/credentials_email", {"email": email})
+        ctx.write("POST", f"/users/{quote_id(dest_id)}/credentials_email", {"email": email})
     elif have.lower() != email.lower():
-        ctx.write("PATCH", f"/users/{dest_id}/credentials_email", {"email": email}, {"email": have})
+        ctx.write(
+            "PATCH",
+            f"/users/{quote_id(dest_id)}/credentials_email",
+            {"email": email},
+            {"email": have},
+        )
 
 
 def _map_personal_folder(ctx: RestoreContext, c: Body, dest_id: str, user: Body | None) -> None:
@@ -194,9 +200,9 @@ def sync_role(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None) 
     if "group_ids" not in c:
         return  # lookervault's role rows do not carry groups: leave them as they are
     groups = [ref(ctx, CT.GROUP, g, "group_ids") for g in c.get("group_ids") or []]
-    have = ctx.client.get(f"/roles/{dest_id}/groups", {"fields": "id"}) if current else []
+    have = ctx.client.get(f"/roles/{quote_id(dest_id)}/groups", {"fields": "id"}) if current else []
     if sorted(groups) != sorted(str(g["id"]) for g in have or []):
-        ctx.write("PUT", f"/roles/{dest_id}/groups", groups)
+        ctx.write("PUT", f"/roles/{quote_id(dest_id)}/groups", groups)
 
 
 # -- dashboards ------------------------------------------------------------------------------------
@@ -231,7 +237,7 @@ def sync_dashboard(ctx: RestoreContext, c: Body, dest_id: str, current: Body | N
         first += _filter_tasks(ctx, c.get("dashboard_filters") or [], dest_id, current)
     if held["dashboard_elements"]:
         first += [
-            _task(ctx.write, "DELETE", f"/dashboard_elements/{x['id']}")
+            _task(ctx.write, "DELETE", f"/dashboard_elements/{quote_id(x['id'])}")
             for x in leftovers(pairs, have)
         ]
     tiles = [_task(_guarded_element, ctx, w, dest_id, existing) for w, existing in pairs]
@@ -293,10 +299,10 @@ def _filter_tasks(
             tasks.append(_task(ctx.write, "POST", "/dashboard_filters", create))
         elif field_diff(body, existing):
             delta = {k: body[k] for k in field_diff(body, existing)}
-            path = f"/dashboard_filters/{existing['id']}"
+            path = f"/dashboard_filters/{quote_id(existing['id'])}"
             tasks.append(_task(ctx.write, "PATCH", path, delta, existing))
     for extra in leftovers(pairs, have):
-        tasks.append(_task(ctx.write, "DELETE", f"/dashboard_filters/{extra['id']}"))
+        tasks.append(_task(ctx.write, "DELETE", f"/dashboard_filters/{quote_id(extra['id'])}"))
     return tasks
 
 
@@ -308,7 +314,7 @@ def _sync_element(ctx: RestoreContext, e: Body, dest_id: str, existing: Body | N
     diff = field_diff(body, existing)
     if diff:
         delta = {k: body[k] for k in diff}
-        ctx.write("PATCH", f"/dashboard_elements/{existing['id']}", delta, existing)
+        ctx.write("PATCH", f"/dashboard_elements/{quote_id(existing['id'])}", delta, existing)
     return existing
 
 
@@ -402,7 +408,7 @@ def _sync_layouts(
         run_all(ctx, _component_tasks(ctx, w, existing, element_ids))
     for extra in leftovers(pairs, have):
         if not extra.get("active"):
-            ctx.write("DELETE", f"/dashboard_layouts/{extra['id']}")
+            ctx.write("DELETE", f"/dashboard_layouts/{quote_id(extra['id'])}")
 
 
 def _post_or_patch(
@@ -414,7 +420,7 @@ def _post_or_patch(
         return ctx.write("POST", f"/{collection}", {**body, **parent})
     if diff := field_diff(body, existing):
         delta = {k: body[k] for k in diff}
-        ctx.write("PATCH", f"/{collection}/{existing['id']}", delta, existing)
+        ctx.write("PATCH", f"/{collection}/{quote_id(existing['id'])}", delta, existing)
     return existing
 
 
@@ -428,7 +434,7 @@ def _current_layouts(
     known = (current or {}).get("dashboard_layouts")
     if known is not None and (ctx.dry_run or not tiles_created):
         return known
-    return ctx.client.get(f"/dashboards/{dest_id}/dashboard_layouts") or []
+    return ctx.client.get(f"/dashboards/{quote_id(dest_id)}/dashboard_layouts") or []
 
 
 POSITION = ("row", "column", "width", "height", "deleted")
@@ -457,7 +463,7 @@ def _component_tasks(
         diff = field_diff(body, target)
         if diff:
             delta = {k: body[k] for k in diff}
-            path = f"/dashboard_layout_components/{target['id']}"
+            path = f"/dashboard_layout_components/{quote_id(target['id'])}"
             tasks.append(_task(ctx.write, "PATCH", path, delta, target))
     return tasks
 
@@ -475,7 +481,7 @@ def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None)
     mine = board_section_facets(ctx, wanted, backup=True)
     pairs = best_match(wanted, have, mine, board_section_facets(ctx, have, backup=False))
     for extra in leftovers(pairs, have):
-        ctx.write("DELETE", f"/board_sections/{extra['id']}")
+        ctx.write("DELETE", f"/board_sections/{quote_id(extra['id'])}")
     order = []
     for w, existing in pairs:
         body = writable("BoardSection", w, exclude=frozenset({"board_id"}))
@@ -485,7 +491,7 @@ def sync_board(ctx: RestoreContext, c: Body, dest_id: str, current: Body | None)
             ctx, w, existing, fresh=current is None or existing.get("id", "").startswith("(")
         )
     if current is not None and [str(i) for i in current.get("section_order") or []] != order:
-        ctx.write("PATCH", f"/boards/{dest_id}", {"section_order": order}, current)
+        ctx.write("PATCH", f"/boards/{quote_id(dest_id)}", {"section_order": order}, current)
 
 
 def _ordered(rows: list[Body], order: list[Any] | None) -> list[Body]:
@@ -506,7 +512,7 @@ def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bo
     mine = board_item_facets(ctx, wanted, backup=True)
     pairs = best_match(wanted, have, mine, board_item_facets(ctx, have, backup=False))
     for extra in leftovers(pairs, have):
-        ctx.write("DELETE", f"/board_items/{extra['id']}")
+        ctx.write("DELETE", f"/board_items/{quote_id(extra['id'])}")
     order = []
     for w, item in pairs:
         body = writable("BoardItem", w, exclude=frozenset({"board_section_id"}))
@@ -519,4 +525,6 @@ def _sync_items(ctx: RestoreContext, section: Body, existing: Body, *, fresh: bo
         item = _post_or_patch(ctx, "board_items", body, {"board_section_id": existing["id"]}, item)
         order.append(str(item["id"]))
     if not fresh and [str(i) for i in existing.get("item_order") or []] != order:
-        ctx.write("PATCH", f"/board_sections/{existing['id']}", {"item_order": order}, existing)
+        ctx.write(
+            "PATCH", f"/board_sections/{quote_id(existing['id'])}", {"item_order": order}, existing
+        )

@@ -17,6 +17,7 @@ from restore.engine.core.errors import MissingDependencyError, RestoreError
 from restore.engine.identity.counterpart import proven_same_id
 from restore.engine.item.context import RestoreContext
 from restore.engine.item.fanout import run_all
+from restore.engine.looker.client import quote_id
 from restore.engine.looker.payloads import user_email
 
 
@@ -257,7 +258,7 @@ def personal_folder_of(ctx: RestoreContext, dest_user_id: str) -> str | None:
         return f"(personal folder of {dest_user_id})"
 
     def lookup() -> str | None:
-        path = f"/users/{dest_user_id}"
+        path = f"/users/{quote_id(dest_user_id)}"
         user = ctx.client.get_or_none(path, {"fields": "id,personal_folder_id"})
         pid = (user or {}).get("personal_folder_id")
         return str(pid) if pid is not None else None

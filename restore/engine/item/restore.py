@@ -16,7 +16,12 @@ from typing import Any
 from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.core.diffs import field_diff
-from restore.engine.core.errors import IncompleteDashboardError, ItemTooLargeError, LookerApiError
+from restore.engine.core.errors import (
+    IncompleteDashboardError,
+    ItemHeldError,
+    ItemTooLargeError,
+    LookerApiError,
+)
 from restore.engine.identity.counterpart import (
     acceptable_hit,
     entry_holds,
@@ -96,6 +101,11 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     restorer = RESTORERS[ct]
     if ct == ContentType.FOLDER and _system_folder(ctx, sid, content, out):
         return out
+    if (holder := ctx.idmap.hold(ct, sid)) is not None:
+        raise ItemHeldError(
+            f"{ct.slug} {sid} is being restored into this destination by session {holder} "
+            "now: left to it (retry it once that session has ended)"
+        )
     if restorer.dependencies is not None:
         prefetch(ctx, restorer.dependencies(content))
     current = locate(ctx, restorer, sid, content)

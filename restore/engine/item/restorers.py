@@ -23,7 +23,7 @@ from restore.engine.item.references import (
     owner,
     ref,
 )
-from restore.engine.looker.client import LookerClient
+from restore.engine.looker.client import LookerClient, quote_id
 from restore.engine.looker.payloads import query_body, user_email, writable
 
 CT = ContentType
@@ -59,7 +59,7 @@ def _search(ctx: RestoreContext, path: str, params: dict[str, str], match: Body)
     hits = [r for r in rows if all(_eq(r.get(k), v) for k, v in match.items())]
     if not hits:
         return None
-    return ctx.client.get_or_none(f"{path.rsplit('/search', 1)[0]}/{hits[0]['id']}")
+    return ctx.client.get_or_none(f"{path.rsplit('/search', 1)[0]}/{quote_id(hits[0]['id'])}")
 
 
 def _eq(a: Any, b: Any) -> bool:
@@ -82,7 +82,7 @@ def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
     # cached (an owner lookup may have asked already), except on a retry: an earlier attempt's
     # create may have gone through unseen after the lookup answered "none"
     found_id = find_user_by_email(ctx, email, fresh=retried)
-    found = ctx.client.get_or_none(f"/users/{found_id}") if found_id else None
+    found = ctx.client.get_or_none(f"/users/{quote_id(found_id)}") if found_id else None
     if found is None and content.get("first_name") and retried:
         # A create whose response was lost on an instance that ignored the email in the body:
         # the same name and no email credentials yet (only an earlier attempt can have made it).
@@ -95,7 +95,7 @@ def _find_user(ctx: RestoreContext, content: Body) -> Body | None:
             and not (r.get("credentials_email") or {}).get("email")
         ]
         if len(orphans) == 1:
-            found = ctx.client.get_or_none(f"/users/{orphans[0]['id']}")
+            found = ctx.client.get_or_none(f"/users/{quote_id(orphans[0]['id'])}")
     return found
 
 
@@ -162,7 +162,9 @@ def _find_plan(ctx: RestoreContext, content: Body) -> Body | None:
         if target and not str(target).startswith("("):
             if _on_fresh_content(ctx, ct, target, content):
                 return None
-            rows = ctx.client.get(f"/scheduled_plans/{fname[:-3]}/{target}", {"all_users": "true"})
+            rows = ctx.client.get(
+                f"/scheduled_plans/{fname[:-3]}/{quote_id(target)}", {"all_users": "true"}
+            )
             hits = [r for r in rows or [] if r.get("name") == content.get("name")]
             return hits[0] if hits else None
     return None

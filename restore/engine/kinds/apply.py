@@ -17,7 +17,7 @@ from restore.engine.core.words import plural
 from restore.engine.identity.counterpart import TITLED, acceptable_hit, is_same, may_hold_same_id
 from restore.engine.item.context import RestoreContext
 from restore.engine.item.restorers import RESTORERS
-from restore.engine.run.session import record_changed
+from restore.engine.run.session import create_session, record_changed
 from restore.models import RestoreSession
 
 # The plan's rows an apply writes: what it would create or update. Unchanged, skipped and failed
@@ -54,24 +54,64 @@ def apply_config(plan: RestoreSession, *, confirm_changed: bool = False) -> dict
     return config
 
 
-def start_apply(plan: RestoreSession, user: Any = None, *, confirm_changed: bool = False):
-    """A new restore session that applies `plan`; refused when there is nothing to apply."""
+def start_apply(
+    plan: RestoreSession,
+    user: Any = None,
+    *,
+    confirm_changed: bool = False,
+    again: bool = False,
+    alongside: Iterable[int] = (),
+):
+    """A new restore session that applies `plan`; refused when there is nothing to apply, while
+    an apply of it is pending or running, and after one ended unless asked `again`.
+
+    The plan's row is held (SELECT ... FOR UPDATE; SQLite: the IMMEDIATE transaction) from the
+    check to the insert: two "Apply" clicks at once make one apply session."""
+    from django.db import transaction
     from django.utils import timezone
 
-    if plan.kind != RestoreSession.Kind.RESTORE or not plan.dry_run or plan.is_active:
-        raise RestoreError(f"session {plan.pk} is not a finished plan")
-    if not planned_keys(plan):
-        raise RestoreError(f"plan {plan.pk} would change nothing: there is nothing to apply")
-    return RestoreSession.objects.create(
-        kind=RestoreSession.Kind.RESTORE,
-        started_by=user,
-        backup=plan.backup,
-        destination=plan.destination,
-        source_instance=plan.source_instance,
-        config=apply_config(plan, confirm_changed=confirm_changed),
-        dry_run=False,
-        created_at=timezone.now(),
+    with transaction.atomic():
+        plan = RestoreSession.objects.select_for_update().get(pk=plan.pk)
+        if plan.kind != RestoreSession.Kind.RESTORE or not plan.dry_run or plan.is_active:
+            raise RestoreError(f"session {plan.pk} is not a finished plan")
+        if not planned_keys(plan):
+            raise RestoreError(f"plan {plan.pk} would change nothing: there is nothing to apply")
+        if refusal := apply_refusal(plan, again=again):
+            raise RestoreError(refusal)
+        return create_session(
+            alongside=alongside,
+            kind=RestoreSession.Kind.RESTORE,
+            started_by=user,
+            backup=plan.backup,
+            destination=plan.destination,
+            source_instance=plan.source_instance,
+            config=apply_config(plan, confirm_changed=confirm_changed),
+            dry_run=False,
+            created_at=timezone.now(),
+        )
+
+
+def applies_of(plan: RestoreSession):
+    """The sessions that applied the plan, newest first."""
+    return RestoreSession.objects.filter(config__plan_session_id=plan.pk, dry_run=False).order_by(
+        "-pk"
     )
+
+
+def apply_refusal(plan: RestoreSession, *, again: bool) -> str:
+    """Why the plan is not applied now: an apply of it is under way, or one that wrote something
+    ended and the user did not ask for another (one refused before writing does not count)."""
+    previous = applies_of(plan).first()
+    if previous is None:
+        return ""
+    if previous.is_active:
+        return f"plan {plan.pk} is being applied by session {previous.pk} ({previous.status})"
+    if not again and previous.created + previous.updated > 0:
+        return (
+            f"plan {plan.pk} was applied already by session {previous.pk} ({previous.status}): "
+            "apply it again only by asking for it"
+        )
+    return ""
 
 
 def only_planned(items: Iterable[Any], keys: dict[int, set[str]], ct: ContentType) -> Iterator:

@@ -21,7 +21,7 @@ checkpoints, resume), linked to the session whose dead-letter items it runs agai
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
@@ -30,6 +30,7 @@ from django.utils import timezone
 from restore.engine.core import documents
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import ContentType
+from restore.engine.core.errors import RestoreError
 from restore.engine.core.words import plural
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.kinds.restore import rank
@@ -103,6 +104,8 @@ def start_retries(
     rows = DeadLetterItem.objects.filter(pk__in=list(item_ids), status__in=statuses)
     for pk, session_id in rows.values_list("pk", "session_id").order_by("pk"):
         by_session.setdefault(session_id, []).append(pk)
+    if reason := retry_refusal(by_session):
+        raise RestoreError(reason)
     retries = []
     for original_id, ids in by_session.items():
         original = RestoreSession.objects.select_related("destination").get(pk=original_id)
@@ -117,6 +120,25 @@ def start_retries(
         )
         AuditEvent.record(user, AuditEvent.Action.RETRY, claimed, summary=what)
     return retries
+
+
+def retry_refusal(session_ids: Iterable[int]) -> str | None:
+    """Why items of these sessions must not be retried: a session was rolled back (or a
+    rollback of it was started), and a retry would write back part of what it undid."""
+    rollback = (
+        RestoreSession.objects.filter(
+            kind=RestoreSession.Kind.ROLLBACK, rollback_of_id__in=list(session_ids), dry_run=False
+        )
+        .order_by("pk")
+        .first()
+    )
+    if rollback is None:
+        return None
+    return (
+        f"nothing was retried: session {rollback.rollback_of_id} was rolled back (rollback "
+        f"session {rollback.pk}), and retrying its items would write back part of what the "
+        "rollback undid"
+    )
 
 
 def _claim(

@@ -20,10 +20,13 @@ run) lists them too. Sub-resources (tiles, filters, memberships) are not compare
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
 
 from restore.engine.core import documents
 from restore.engine.core.config import RestoreConfig
@@ -38,8 +41,8 @@ from restore.engine.item.restorers import RESTORERS
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
 from restore.engine.run.kind import Level, SessionKind
 from restore.engine.run.runner import done_keys, open_session_context
-from restore.engine.run.session import record_changed
-from restore.models import IDMapping, RestoreItemResult, RestoreSession
+from restore.engine.run.session import create_session, record_changed
+from restore.models import DeadLetterItem, IDMapping, RestoreItemResult, RestoreSession
 
 RANK = {ct: n for n, ct in enumerate(RESTORE_ORDER)}
 DELETE, PUT_BACK = "delete", "put_back"
@@ -116,6 +119,7 @@ def start_rollback(
     dry_run: bool = False,
     user: Any = None,
     confirm_changed: bool = False,
+    alongside: Iterable[int] = (),
 ) -> RestoreSession:
     """Create the rollback session (pending) after checking the original can be undone."""
     if original.kind != RestoreSession.Kind.RESTORE:
@@ -124,6 +128,18 @@ def start_rollback(
         raise RestoreError(f"session {original.pk} was a dry run: it changed nothing to undo")
     if original.is_active:
         raise RestoreError(f"session {original.pk} is still {original.status}")
+    with transaction.atomic():  # the original's row held: two clicks make one rollback
+        RestoreSession.objects.select_for_update().filter(pk=original.pk).first()
+        return _start_rollback(original, dry_run, user, confirm_changed, alongside)
+
+
+def _start_rollback(
+    original: RestoreSession,
+    dry_run: bool,
+    user: Any,
+    confirm_changed: bool,
+    alongside: Iterable[int],
+) -> RestoreSession:
     live = original.rollbacks.filter(
         status__in=RestoreSession.ACTIVE_STATUSES, dry_run=False
     ).first()
@@ -132,13 +148,19 @@ def start_rollback(
             f"rollback session {live.pk} of session {original.pk} is {live.status}: "
             "resume or cancel it instead of starting another"
         )
+    if not dry_run and (retry := original.retries.filter(status__in=ACTIVE).first()):
+        raise RestoreError(
+            f"retry session {retry.pk} of session {original.pk} is {retry.status}: "
+            "let it finish or cancel it before rolling back"
+        )
     config = RestoreConfig(
         dry_run=dry_run,
         workers=1,
         confirm_changed=confirm_changed,
         **inherited_limits(original.options),
     )
-    return RestoreSession.objects.create(
+    rollback = create_session(
+        alongside=alongside,
         kind=RestoreSession.Kind.ROLLBACK,
         rollback_of=original,
         backup=original.backup,
@@ -147,6 +169,24 @@ def start_rollback(
         config=config.model_dump(mode="json"),
         dry_run=dry_run,
         started_by=user,
+    )
+    if not dry_run:
+        close_dead_letters(original, rollback)
+    return rollback
+
+
+ACTIVE = RestoreSession.ACTIVE_STATUSES
+
+
+def close_dead_letters(original: RestoreSession, rollback: RestoreSession) -> int:
+    """The restore's open dead-letter items are closed as "rolled back": the user asked for the
+    restore to be undone, and a retry would write part of it back (dismissed ones keep their
+    note; `retry.retry_refusal` refuses them as well)."""
+    return original.dlq_items.filter(status=DeadLetterItem.Status.OPEN).update(
+        status=DeadLetterItem.Status.ROLLED_BACK,
+        resolved_at=timezone.now(),
+        resolved_by=rollback.started_by,
+        resolution_note=f"session {original.pk} rolled back by rollback session {rollback.pk}",
     )
 
 

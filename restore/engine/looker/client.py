@@ -221,17 +221,12 @@ class GatedTransport(transport.Transport):
         self.gate.acquire()
         release_idle()  # no database connection held while waiting on Looker (PostgreSQL pool)
         try:
-            resp = self.pool.urlopen(
-                name,
-                url,
-                body=body,
-                headers=headers,
-                timeout=timeout,
-                retries=_RETRIES,
-                redirect=True,
-                preload_content=True,
-                decode_content=True,
-            )
+            resp = self._open(name, url, body, headers, timeout)
+        except OffOriginRedirect as exc:
+            self.gate.record(None, None)
+            raise LookerApiError(
+                str(exc), status=exc.status, method=name, path=_api_path(url), body=exc.target
+            ) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             self.gate.record(None, None)
             cause = _cause(exc)
@@ -239,6 +234,42 @@ class GatedTransport(transport.Transport):
         error = None if resp.status < 400 else _http_error(name, path, resp, body)
         self.gate.record(resp.status, error.retry_after if error else None)
         return resp, headers
+
+    def _open(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: dict[str, str],
+        timeout: urllib3.Timeout,
+    ) -> urllib3.BaseHTTPResponse:
+        """Send, following redirects only within the destination's own scheme, host and port.
+
+        A redirect elsewhere is refused, never followed: urllib3 (as requests) would send the body
+        again, and the body of a login is the client ID and secret."""
+        for _ in range(_MAX_REDIRECTS + 1):
+            resp = self.pool.urlopen(
+                method,
+                url,
+                body=body,
+                headers=headers,
+                timeout=timeout,
+                retries=_RETRIES,
+                redirect=False,
+                preload_content=True,
+                decode_content=True,
+            )
+            location = resp.get_redirect_location()
+            if not location:
+                return resp
+            target = urllib.parse.urljoin(url, location)
+            if _origin(target) != _origin(url):
+                raise OffOriginRedirect(resp.status, target)
+            if resp.status == 303:  # RFC 9110: the answer is fetched with GET
+                method, body = "GET", None
+                headers = {k: v for k, v in headers.items() if k.lower() != "content-length"}
+            url = target
+        raise urllib3.exceptions.MaxRetryError(None, url, "too many redirects")  # type: ignore[arg-type]
 
     def _merge_headers(self, extra: dict[str, str]) -> dict[str, str]:
         """The default headers overridden by the request's, case-insensitively (as requests merges)."""
@@ -261,7 +292,9 @@ class GatedTransport(transport.Transport):
 
 
 # urllib3 must never retry on its own: the execution layer retries, through the gate. Redirects are
-# followed (as requests did, up to 30); Retry-After is left to the caller.
+# followed by `GatedTransport._open` (up to 30, as requests did, within the destination's origin
+# only); Retry-After is left to the caller.
+_MAX_REDIRECTS = 30
 _RETRIES = urllib3.Retry(
     total=None,
     connect=False,
@@ -324,6 +357,29 @@ def _pool_manager(
         urllib3.make_headers(proxy_basic_auth=f"{username}:{password}") if username else None
     )
     return urllib3.ProxyManager(proxy, proxy_headers=proxy_headers, **kwargs), proxy
+
+
+class OffOriginRedirect(Exception):
+    """The destination redirected a request to another scheme, host or port."""
+
+    def __init__(self, status: int, target: str) -> None:
+        super().__init__(
+            f"Looker API {status}: redirected to another host "
+            f"({urllib.parse.urlsplit(target).netloc}); not followed, "
+            "so nothing (no client ID or secret, no content) was sent there"
+        )
+        self.status = status
+        self.target = target
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    return (
+        scheme,
+        (parts.hostname or "").lower(),
+        parts.port or {"http": 80, "https": 443}.get(scheme),
+    )
 
 
 class _Unusable:
@@ -487,19 +543,21 @@ class LookerClient:
 
     # -- JSON verbs ---------------------------------------------------------------------------------
     def get(self, path: str, params: dict[str, Any] | None = None) -> Any:
-        return _json(self.sdk.get(path, structure=str, query_params=_params(params)))
+        return _json(self.sdk.get(safe_path(path), structure=str, query_params=_params(params)))
 
     def post(self, path: str, body: Any = None, params: dict[str, Any] | None = None) -> Any:
-        return _json(self.sdk.post(path, structure=str, body=body, query_params=_params(params)))
+        return _json(
+            self.sdk.post(safe_path(path), structure=str, body=body, query_params=_params(params))
+        )
 
     def patch(self, path: str, body: Any) -> Any:
-        return _json(self.sdk.patch(path, structure=str, body=body))
+        return _json(self.sdk.patch(safe_path(path), structure=str, body=body))
 
     def put(self, path: str, body: Any) -> Any:
-        return _json(self.sdk.put(path, structure=str, body=body))
+        return _json(self.sdk.put(safe_path(path), structure=str, body=body))
 
     def delete(self, path: str) -> None:
-        self.sdk.delete(path, structure=str)
+        self.sdk.delete(safe_path(path), structure=str)
 
     def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET that answers None on 404 (the object does not exist in the destination)."""
@@ -514,7 +572,24 @@ class LookerClient:
     @staticmethod
     def quote(value: Any) -> str:
         """A path parameter (IDs, LookML model names) encoded the way the SDK does."""
-        return urllib.parse.quote(str(value), safe="")
+        return quote_id(value)
+
+
+def quote_id(value: Any) -> str:
+    """A path segment from an ID (of the backup, the ID map or an answer), percent-encoded: an ID
+    such as `5/../../users/1` stays one segment and never reaches another resource."""
+    return urllib.parse.quote(str(value), safe="")
+
+
+def safe_path(path: str) -> str:
+    """The path, unless it could reach another resource than the one it names: a `.` or `..`
+    segment, an empty one, or a query, fragment or control character in it (an ID that was not
+    quoted). Refused before anything is sent."""
+    segments = path.split("?", 1)[0].split("/")[1:]
+    bad = any(s in ("", ".", "..") for s in segments) or any(c in path for c in "?#\\")
+    if bad or not path.startswith("/") or any(ord(c) < 32 or c == "\x7f" for c in path):
+        raise RestoreError(f"refused to send a request to {path[:200]!r}: not a Looker API path")
+    return path
 
 
 def _params(params: dict[str, Any] | None) -> dict[str, str] | None:

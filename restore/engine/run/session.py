@@ -23,7 +23,7 @@ from restore.engine.backup.reader import BackupError, Selection, open_backup, st
 from restore.engine.core import documents, row_sql
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
-from restore.engine.core.errors import LookerApiError
+from restore.engine.core.errors import LookerApiError, RestoreError
 from restore.engine.core.words import plural
 from restore.engine.identity.counterpart import decide_instance, verify_entry
 from restore.engine.identity.idmap import IdMap
@@ -39,15 +39,70 @@ COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
 
 
 def start_session(
-    backup: Backup, destination: Destination, config: RestoreConfig, user: Any = None
+    backup: Backup,
+    destination: Destination,
+    config: RestoreConfig,
+    user: Any = None,
+    *,
+    alongside: Iterable[int] | None = None,
 ) -> RestoreSession:
-    return RestoreSession.objects.create(
+    """A new restore session. With `alongside` (a user starting it: the CLI) it is refused while
+    another session writes into the destination, unless that one is listed; None checks nothing
+    (a caller that runs its sessions one after another itself)."""
+    if alongside is None:
+        return RestoreSession.objects.create(
+            backup=backup,
+            destination=destination,
+            config=config.model_dump(mode="json"),
+            dry_run=config.dry_run,
+            started_by=user,
+        )
+    return create_session(
+        alongside=alongside,
         backup=backup,
         destination=destination,
         config=config.model_dump(mode="json"),
         dry_run=config.dry_run,
         started_by=user,
     )
+
+
+class DestinationBusy(RestoreError):
+    """Another session writing into the destination is pending or running; a second one starts
+    only alongside it, when the user confirmed that very session (`busy_ids`)."""
+
+    def __init__(self, destination: Destination, busy: list[RestoreSession]) -> None:
+        self.busy_ids = [s.pk for s in busy]
+        which = ", ".join(f"{s.kind} session {s.pk} ({s.status})" for s in busy)
+        super().__init__(
+            f"{which} is writing into {destination.name}: a second session there starts only "
+            "when you confirm running it alongside"
+        )
+
+
+def writing_sessions(destination: Destination | int) -> models.QuerySet[RestoreSession]:
+    """The sessions pending or running that write into the destination (plans write nothing)."""
+    return RestoreSession.objects.filter(
+        destination=destination, dry_run=False, status__in=RestoreSession.ACTIVE_STATUSES
+    ).order_by("pk")
+
+
+def create_session(*, alongside: Iterable[int] = (), **fields: Any) -> RestoreSession:
+    """Create a session; one that writes only when no other writing session is pending or running
+    on its destination, or the user confirmed each of those (`alongside`, their IDs).
+
+    The check and the insert are one transaction holding the destination's row (SQLite: the
+    IMMEDIATE transaction's write lock), so two starts at once never both pass the check."""
+    if fields.get("dry_run"):
+        return RestoreSession.objects.create(**fields)
+    destination = fields["destination"]
+    confirmed = {int(pk) for pk in alongside}
+    with transaction.atomic():
+        list(Destination.objects.select_for_update().filter(pk=destination.pk).values("pk"))
+        busy = [s for s in writing_sessions(destination) if s.pk not in confirmed]
+        if busy:
+            raise DestinationBusy(destination, busy)
+        return RestoreSession.objects.create(**fields)
 
 
 def open_context(

@@ -90,17 +90,17 @@ class Command(BaseCommand):
         state = demo_dir / "emulator-state.json"
         if not state.exists():
             self.stdout.write(f"Generating a sample Looker instance ({items} items)...")
-            self.python("-m", "looker_emulator", "generate", "--items", str(items),
-                        "--seed", str(seed), "--out", str(state))  # fmt: skip
+            self.python("-m", "looker_emulator", "generate", f"--items={items}",
+                        f"--seed={seed}", f"--out={state}")  # fmt: skip
         procs: list[subprocess.Popen] = []
         # `kill`/`timeout` send SIGTERM: stop the children as Ctrl-C would.
         signal.signal(signal.SIGTERM, interrupt)
         signal.signal(signal.SIGINT, interrupt)
         try:
             self.spawn(
-                procs, "-m", "looker_emulator", "serve", "--port", str(emulator_port),
-                "--state", str(state), "--client-id", EMULATOR_CLIENT_ID,
-                "--client-secret", secret, "--seed", str(seed),
+                procs, "-m", "looker_emulator", "serve", f"--port={emulator_port}",
+                f"--state={state}", f"--client-id={EMULATOR_CLIENT_ID}",
+                f"--client-secret={secret}", f"--seed={seed}",
             )  # fmt: skip
             wait_for_port(emulator_port)
             url = f"http://127.0.0.1:{emulator_port}"
@@ -109,8 +109,8 @@ class Command(BaseCommand):
                 return
             self.spawn(procs, "manage.py", "qcluster")
             self.spawn(
-                procs, "-m", "gunicorn", "lookervault_web.wsgi", "--bind", f"127.0.0.1:{port}",
-                "--workers", "2", "--threads", "4", "--timeout", "600",
+                procs, "-m", "gunicorn", "lookervault_web.wsgi", f"--bind=127.0.0.1:{port}",
+                "--workers=2", "--threads=4", "--timeout=600",
             )  # fmt: skip
             wait_for_port(port)
             self.announce(port, url, password)
@@ -141,9 +141,10 @@ class Command(BaseCommand):
         backup_path = settings.BACKUP_DIR / "demo-instance.db"
         if not backup_path.exists():
             self.stdout.write("Taking a lookervault backup of the sample instance...")
-            self.python("-m", "looker_emulator", "extract", "--from", url, "--out",
-                        str(backup_path), "--client-id", EMULATOR_CLIENT_ID,
-                        "--client-secret", secret, "--raw-blobs")  # fmt: skip
+            # `--opt=value` throughout: a generated secret may begin with "-".
+            self.python("-m", "looker_emulator", "extract", f"--from={url}",
+                        f"--out={backup_path}", f"--client-id={EMULATOR_CLIENT_ID}",
+                        f"--client-secret={secret}", "--raw-blobs")  # fmt: skip
         backup = Backup.register(backup_path, name="Sample instance (demo)")
         if backup.status != Backup.Status.VERIFIED:
             backup.verify()
