@@ -101,11 +101,7 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     restorer = RESTORERS[ct]
     if ct == ContentType.FOLDER and _system_folder(ctx, sid, content, out):
         return out
-    if (holder := ctx.idmap.hold(ct, sid)) is not None:
-        raise ItemHeldError(
-            f"{ct.slug} {sid} is being restored into this destination by session {holder} "
-            "now: left to it (retry it once that session has ended)"
-        )
+    _hold(ctx, ct, sid)
     if restorer.dependencies is not None:
         prefetch(ctx, restorer.dependencies(content))
     current = locate(ctx, restorer, sid, content)
@@ -147,6 +143,16 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if ctx.config.verify and not ctx.dry_run and out.action in ("created", "updated"):
         out.verify_diff = verify(ctx, restorer, dest_id, body)
     return out
+
+
+def _hold(ctx: RestoreContext, ct: ContentType, sid: str) -> None:
+    """Claim the item in this destination, or raise ItemHeldError: another session writing
+    into it at once has it (the user confirmed that session may run alongside)."""
+    if (holder := ctx.idmap.hold(ct, sid)) is not None:
+        raise ItemHeldError(
+            f"{ct.slug} {sid} is being restored into this destination by session {holder} "
+            "now: left to it (retry it once that session has ended)"
+        )
 
 
 def _in_lookml(ct: ContentType, sid: str, content: Body) -> str:
