@@ -37,7 +37,10 @@ class SourceInstance:
         self.name = name
         self._client = client
         self._lock = threading.Lock()
-        self._answers: dict[str, Body | SourceUnavailable] = {}
+        # A refusal is kept as its message, never as the exception: one exception object raised
+        # by many workers would gather every raise's frames in its traceback (keeping their
+        # locals alive) and be mutated by several threads at once.
+        self._answers: dict[str, Body | str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self.reads = 0  # requests sent to the source (the login aside)
 
@@ -68,23 +71,22 @@ class SourceInstance:
             if answer is None:
                 answer = self._fetch(path, what)
                 self._answers[path] = answer
-        if isinstance(answer, SourceUnavailable):
-            raise answer
+        if isinstance(answer, str):
+            raise SourceUnavailable(answer)
         return answer
 
-    def _fetch(self, path: str, what: str) -> Body | SourceUnavailable:
+    def _fetch(self, path: str, what: str) -> Body | str:
+        """The object at `path`, or the message of why the source did not give it."""
         if self._client is None:
-            return SourceUnavailable(f"{what}: the source instance {self.name} is not registered")
+            return f"{what}: the source instance {self.name} is not registered"
         with self._lock:
             self.reads += 1
         try:
             found = self._client.get(path)
         except LookerApiError as exc:
             if exc.status == 404:
-                return SourceUnavailable(f"{what}: the source instance {self.name} has none (404)")
-            return SourceUnavailable(
-                f"{what}: the source instance {self.name} is unreachable: {exc}"
-            )
+                return f"{what}: the source instance {self.name} has none (404)"
+            return f"{what}: the source instance {self.name} is unreachable: {exc}"
         if not isinstance(found, dict):
-            return SourceUnavailable(f"{what}: the source instance {self.name} answered no object")
+            return f"{what}: the source instance {self.name} answered no object"
         return found
