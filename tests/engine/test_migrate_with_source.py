@@ -14,7 +14,7 @@ from restore.engine.backup.reader import Selection, open_backup
 from restore.engine.core.content_types import ContentType
 from restore.engine.looker.payloads import query_body
 from restore.engine.run.session import start_session
-from restore.models import Backup
+from restore.models import Backup, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CT = ContentType
@@ -137,3 +137,56 @@ def assert_merge_tile_recreated(origin, empty_emu, mapping) -> None:
         assert {k: query.get(k) for k in w_query if k != "client_id"} == {
             k: v for k, v in w_query.items() if k != "client_id"
         }
+
+
+def test_a_source_that_is_another_instance_gives_nothing(origin, empty_emu, tmp_path):
+    """The source named is another instance whose query IDs collide with the backup's: a sample
+    of the backup's items proves it is not their origin, so not one of its queries is used; only
+    the items that need the source are blocked, saying why."""
+    path = tmp_path / "backup.db"
+    extract(origin.url, path, client_id=origin.client_id, client_secret=origin.client_secret)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    lacking = looks_without_tile_query(path)
+    with running_emulator(items=150, seed=8) as elsewhere:
+        other = client_for(elsewhere)
+        assert all(other.get_or_none(f"/queries/{qid}") for qid in queries_of(path, lacking)), (
+            "the other instance should hold queries under the IDs the backup's looks show"
+        )
+        source = make_destination(elsewhere, "elsewhere")
+        dest = make_destination(empty_emu, "target")
+        elsewhere.reset()
+        summary = run(
+            start_session(backup, dest, quick(source_destination_id=source.pk)),
+            client_for(empty_emu),
+        )
+        assert reads_of(elsewhere, "/queries/{query_id}") == 0
+        assert reads_of(elsewhere, "/merge_queries/{merge_query_id}") == 0
+        gets = [r for r in elsewhere.stats()["requests"] if r["method"] == "GET"]
+        assert sum(r["count"] for r in gets) <= 20
+        assert source_writes(elsewhere) == []
+    session = RestoreSession.objects.get(pk=summary["session_id"])
+    checked = session.identity["source"]
+    assert not checked["proven"] and checked["other"] > checked["same"], checked
+    left = not_done(session.pk)
+    why = (
+        f"the source instance elsewhere does not hold this backup's objects: "
+        f"{checked['same']} of {checked['sampled']} sampled match"
+    )
+    assert {sid for (ct, sid) in left if ct == CT.LOOK} == lacking
+    assert all(why in left[(int(CT.LOOK), sid)] for sid in lacking)
+    merge_dashboard = left[(int(CT.DASHBOARD), origin.merge_dashboard)]
+    assert "left out: merge query" in merge_dashboard and why in merge_dashboard
+    rest = [m for m in left.values() if why not in m]
+    assert all("which this session could not restore (it is blocked" in m for m in rest), rest
+    (reason,) = summary["blocked_reasons"]
+    assert reason["needs_source"] and "does not hold this backup's objects" in reason["text"]
+
+
+def queries_of(path, look_ids: set[str]) -> list[str]:
+    with open_backup(path) as reader:
+        return [
+            str(item.content["query_id"])
+            for item in reader.iter_items(Selection(content_types=[CT.LOOK]))
+            if str(item.id) in look_ids
+        ]
