@@ -190,3 +190,36 @@ def queries_of(path, look_ids: set[str]) -> list[str]:
             for item in reader.iter_items(Selection(content_types=[CT.LOOK]))
             if str(item.id) in look_ids
         ]
+
+
+def test_a_merge_tile_paired_by_title_gets_the_sources_merge_query(origin, empty_emu, tmp_path):
+    """The destination's "Blend" tile was pointed at another merge query since the migration:
+    pairing it by title proves nothing about what it shows, so it is given the merge query built
+    from the source again (a tile showing the same merged results keeps its own: the second run
+    of the test above writes nothing)."""
+    path = tmp_path / "backup.db"
+    extract(origin.url, path, client_id=origin.client_id, client_secret=origin.client_secret)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    source = make_destination(origin, "origin")
+    dest = make_destination(empty_emu, "target")
+    origin.reset()
+    config = quick(source_destination_id=source.pk)
+    run(start_session(backup, dest, config), client_for(empty_emu))
+    mapping = mapping_of(dest)
+    assert_merge_tile_recreated(origin, empty_emu, mapping)
+
+    dst = client_for(empty_emu)
+    board = dst.get(f"/dashboards/{mapping[(int(CT.DASHBOARD), origin.merge_dashboard)]}")
+    (tile,) = [t for t in board["dashboard_elements"] if t.get("merge_result_id")]
+    merged = dst.get(f"/merge_queries/{tile['merge_result_id']}")["source_queries"]
+    swapped = [{**s, "name": o["name"]} for s, o in zip(merged, reversed(merged), strict=True)]
+    other = dst.post("/merge_queries", {"source_queries": swapped})
+    dst.patch(f"/dashboard_elements/{tile['id']}", {"merge_result_id": other["id"]})
+    with pytest.raises(AssertionError):
+        assert_merge_tile_recreated(origin, empty_emu, mapping)
+
+    again = run(start_session(backup, dest, config), client_for(empty_emu))
+    assert again["failed"] == 0, again
+    assert_merge_tile_recreated(origin, empty_emu, mapping)
+    assert source_writes(origin) == []
