@@ -47,6 +47,15 @@ def origin():
         yield emu
 
 
+def backup_of(origin, path, id_style: str = "plain") -> Backup:
+    """A lookervault backup of `origin`, registered and verified."""
+    secrets = {"client_id": origin.client_id, "client_secret": origin.client_secret}
+    extract(origin.url, path, **secrets, id_style=id_style)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    return backup
+
+
 def source_writes(emu) -> list[dict]:
     return [
         r
@@ -68,15 +77,7 @@ def test_with_the_source_named_everything_but_lookml_dashboards_arrives(
     id_style, origin, empty_emu, tmp_path
 ):
     path = tmp_path / "backup.db"
-    extract(
-        origin.url,
-        path,
-        client_id=origin.client_id,
-        client_secret=origin.client_secret,
-        id_style=id_style,
-    )
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
+    backup = backup_of(origin, path, id_style)
     source = make_destination(origin, "origin")
     dest = make_destination(empty_emu, "target")
     origin.reset()
@@ -144,9 +145,7 @@ def test_a_source_that_is_another_instance_gives_nothing(origin, empty_emu, tmp_
     of the backup's items proves it is not their origin, so not one of its queries is used; only
     the items that need the source are blocked, saying why."""
     path = tmp_path / "backup.db"
-    extract(origin.url, path, client_id=origin.client_id, client_secret=origin.client_secret)
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
+    backup = backup_of(origin, path)
     lacking = looks_without_tile_query(path)
     with running_emulator(items=150, seed=8) as elsewhere:
         other = client_for(elsewhere)
@@ -197,10 +196,7 @@ def test_a_merge_tile_paired_by_title_gets_the_sources_merge_query(origin, empty
     pairing it by title proves nothing about what it shows, so it is given the merge query built
     from the source again (a tile showing the same merged results keeps its own: the second run
     of the test above writes nothing)."""
-    path = tmp_path / "backup.db"
-    extract(origin.url, path, client_id=origin.client_id, client_secret=origin.client_secret)
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
+    backup = backup_of(origin, tmp_path / "backup.db")
     source = make_destination(origin, "origin")
     dest = make_destination(empty_emu, "target")
     origin.reset()
