@@ -14,7 +14,7 @@ from restore.engine.backup.reader import Selection, open_backup
 from restore.engine.core.content_types import ContentType
 from restore.engine.looker.payloads import query_body
 from restore.engine.run.session import start_session
-from restore.models import Backup
+from restore.models import Backup, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CT = ContentType
@@ -47,6 +47,15 @@ def origin():
         yield emu
 
 
+def backup_of(origin, path, id_style: str = "plain") -> Backup:
+    """A lookervault backup of `origin`, registered and verified."""
+    secrets = {"client_id": origin.client_id, "client_secret": origin.client_secret}
+    extract(origin.url, path, **secrets, id_style=id_style)
+    backup = Backup.register(path)
+    assert backup.verify(), backup.verification_error
+    return backup
+
+
 def source_writes(emu) -> list[dict]:
     return [
         r
@@ -68,15 +77,7 @@ def test_with_the_source_named_everything_but_lookml_dashboards_arrives(
     id_style, origin, empty_emu, tmp_path
 ):
     path = tmp_path / "backup.db"
-    extract(
-        origin.url,
-        path,
-        client_id=origin.client_id,
-        client_secret=origin.client_secret,
-        id_style=id_style,
-    )
-    backup = Backup.register(path)
-    assert backup.verify(), backup.verification_error
+    backup = backup_of(origin, path, id_style)
     source = make_destination(origin, "origin")
     dest = make_destination(empty_emu, "target")
     origin.reset()
@@ -137,3 +138,84 @@ def assert_merge_tile_recreated(origin, empty_emu, mapping) -> None:
         assert {k: query.get(k) for k in w_query if k != "client_id"} == {
             k: v for k, v in w_query.items() if k != "client_id"
         }
+
+
+def test_a_source_that_is_another_instance_gives_nothing(origin, empty_emu, tmp_path):
+    """The source named is another instance whose query IDs collide with the backup's: a sample
+    of the backup's items proves it is not their origin, so not one of its queries is used; only
+    the items that need the source are blocked, saying why."""
+    path = tmp_path / "backup.db"
+    backup = backup_of(origin, path)
+    lacking = looks_without_tile_query(path)
+    with running_emulator(items=150, seed=8) as elsewhere:
+        other = client_for(elsewhere)
+        assert all(other.get_or_none(f"/queries/{qid}") for qid in queries_of(path, lacking)), (
+            "the other instance should hold queries under the IDs the backup's looks show"
+        )
+        source = make_destination(elsewhere, "elsewhere")
+        dest = make_destination(empty_emu, "target")
+        elsewhere.reset()
+        summary = run(
+            start_session(backup, dest, quick(source_destination_id=source.pk)),
+            client_for(empty_emu),
+        )
+        assert reads_of(elsewhere, "/queries/{query_id}") == 0
+        assert reads_of(elsewhere, "/merge_queries/{merge_query_id}") == 0
+        gets = [r for r in elsewhere.stats()["requests"] if r["method"] == "GET"]
+        assert sum(r["count"] for r in gets) <= 20
+        assert source_writes(elsewhere) == []
+    session = RestoreSession.objects.get(pk=summary["session_id"])
+    checked = session.identity["source"]
+    assert not checked["proven"] and checked["other"] > checked["same"], checked
+    left = not_done(session.pk)
+    why = (
+        f"the source instance elsewhere does not hold this backup's objects: "
+        f"{checked['same']} of {checked['sampled']} sampled match"
+    )
+    assert {sid for (ct, sid) in left if ct == CT.LOOK} == lacking
+    assert all(why in left[(int(CT.LOOK), sid)] for sid in lacking)
+    merge_dashboard = left[(int(CT.DASHBOARD), origin.merge_dashboard)]
+    assert "left out: merge query" in merge_dashboard and why in merge_dashboard
+    rest = [m for m in left.values() if why not in m]
+    assert all("which this session could not restore (it is blocked" in m for m in rest), rest
+    (reason,) = summary["blocked_reasons"]
+    assert reason["needs_source"] and "does not hold this backup's objects" in reason["text"]
+
+
+def queries_of(path, look_ids: set[str]) -> list[str]:
+    with open_backup(path) as reader:
+        return [
+            str(item.content["query_id"])
+            for item in reader.iter_items(Selection(content_types=[CT.LOOK]))
+            if str(item.id) in look_ids
+        ]
+
+
+def test_a_merge_tile_paired_by_title_gets_the_sources_merge_query(origin, empty_emu, tmp_path):
+    """The destination's "Blend" tile was pointed at another merge query since the migration:
+    pairing it by title proves nothing about what it shows, so it is given the merge query built
+    from the source again (a tile showing the same merged results keeps its own: the second run
+    of the test above writes nothing)."""
+    backup = backup_of(origin, tmp_path / "backup.db")
+    source = make_destination(origin, "origin")
+    dest = make_destination(empty_emu, "target")
+    origin.reset()
+    config = quick(source_destination_id=source.pk)
+    run(start_session(backup, dest, config), client_for(empty_emu))
+    mapping = mapping_of(dest)
+    assert_merge_tile_recreated(origin, empty_emu, mapping)
+
+    dst = client_for(empty_emu)
+    board = dst.get(f"/dashboards/{mapping[(int(CT.DASHBOARD), origin.merge_dashboard)]}")
+    (tile,) = [t for t in board["dashboard_elements"] if t.get("merge_result_id")]
+    merged = dst.get(f"/merge_queries/{tile['merge_result_id']}")["source_queries"]
+    swapped = [{**s, "name": o["name"]} for s, o in zip(merged, reversed(merged), strict=True)]
+    other = dst.post("/merge_queries", {"source_queries": swapped})
+    dst.patch(f"/dashboard_elements/{tile['id']}", {"merge_result_id": other["id"]})
+    with pytest.raises(AssertionError):
+        assert_merge_tile_recreated(origin, empty_emu, mapping)
+
+    again = run(start_session(backup, dest, config), client_for(empty_emu))
+    assert again["failed"] == 0, again
+    assert_merge_tile_recreated(origin, empty_emu, mapping)
+    assert source_writes(origin) == []

@@ -121,3 +121,24 @@ def test_fields_a_destination_release_lacks_are_dropped_with_a_warning():
 def test_field_diff_treats_empty_string_as_unset_and_nested_as_subset():
     assert field_diff({"a": "", "b": {"x": 1}}, {"a": None, "b": {"x": 1, "y": 2}}) == {}
     assert field_diff({"a": "new"}, {"a": "old"}) == {"a": ["old", "new"]}
+
+
+def test_a_source_refusal_is_raised_afresh_each_time():
+    """A refusal is kept for the session as its message: each read raises a new exception, so
+    no one exception object gathers the frames of every worker that hit it."""
+    from restore.engine.core.errors import LookerApiError
+    from restore.engine.looker.source import SourceInstance, SourceUnavailable
+
+    class Gone:
+        def get(self, path: str) -> dict:
+            raise LookerApiError("not found", status=404, method="GET", path=path)
+
+    source = SourceInstance("origin", Gone())
+    raised = []
+    for _ in range(3):
+        with pytest.raises(SourceUnavailable, match="the source instance origin has none") as exc:
+            source.query(42)
+        raised.append(exc.value)
+    assert source.reads == 1
+    assert len({id(e) for e in raised}) == 3
+    assert all(str(e) == str(raised[0]) for e in raised)

@@ -13,6 +13,7 @@ from restore.engine.limits.rate_limiter import (
     SHARED_REFRESH_S,
     AdaptiveRateLimiter,
     CpuBusy,
+    CpuWanted,
     DatabaseStore,
     LimiterParams,
     base_rate_from,
@@ -195,6 +196,50 @@ def test_cpu_busy_measures_this_process():
     time.sleep(0.3)
     sleeping = busy()
     assert spinning > 0 and sleeping < 0.1 < spinning
+
+
+def test_cpu_wanted_keeps_the_time_of_threads_that_ended():
+    """Pool threads that exit leave /proc/self/task: their CPU time must not drop out of the
+    reading, or CpuBusy would see the process as idle (or negative) right after."""
+    cpu = CpuWanted()
+    spun, done = threading.Barrier(4), threading.Event()
+
+    def spin() -> None:
+        start = time.thread_time()
+        while time.thread_time() - start < 0.1:
+            pass
+        spun.wait()
+        done.wait()
+
+    threads = [threading.Thread(target=spin) for _ in range(3)]
+    for t in threads:
+        t.start()
+    spun.wait()
+    with_them = cpu()
+    done.set()
+    for t in threads:
+        t.join()
+    assert cpu() >= with_them
+
+
+def test_cpu_wanted_never_goes_backwards_when_threads_end_or_ids_are_reused(tmp_path):
+    def threads(**wanted: tuple[int, int]) -> None:
+        for old in tmp_path.iterdir():
+            (old / "schedstat").unlink()
+            old.rmdir()
+        for tid, (on_cpu, waiting) in wanted.items():
+            (tmp_path / tid).mkdir()
+            (tmp_path / tid / "schedstat").write_text(f"{on_cpu} {waiting} 7\n")
+
+    cpu = CpuWanted(str(tmp_path))
+    threads(t1=(10**9, 0), t2=(2 * 10**9, 10**9))
+    assert cpu() == 4.0
+    threads(t1=(15 * 10**8, 0))  # t2 ended
+    assert cpu() == 4.5
+    threads(t1=(15 * 10**8, 0), t2=(5 * 10**8, 0))  # a new thread under t2's old ID
+    assert cpu() == 5.0
+    threads()  # all ended
+    assert cpu() == 5.0
 
 
 def test_noise_of_a_few_milliseconds_is_not_climbing_latency():

@@ -21,6 +21,7 @@ from restore.engine.core.content_types import API_PATHS, ContentType
 from restore.engine.core.errors import LookerApiError
 from restore.engine.identity.evidence import (
     EVIDENCE_FIELDS,
+    SAME_RATIO,
     WITHOUT_EVIDENCE,
     InstanceCheck,
     check_instance,
@@ -32,6 +33,7 @@ from restore.engine.identity.evidence import (
 from restore.engine.identity.idmap import IdMap
 from restore.engine.limits.retries import call_with_retries
 from restore.engine.looker.client import LookerClient
+from restore.engine.looker.source import SourceInstance
 
 CT = ContentType
 Body = dict[str, Any]
@@ -200,3 +202,39 @@ def _sample_fetch(ctx: Lookups, ct: ContentType, sid: str, fields: str) -> Body 
         return call_with_retries(get, max_retries=ctx.config.max_retries)
     except LookerApiError:
         return {}
+
+
+# -- the source instance --------------------------------------------------------------------------
+SOURCE_SAMPLE = 20  # backup items read on the source instance, once per session
+
+
+def check_source(source: SourceInstance, reader: Any, threads: int) -> dict[str, Any]:
+    """Is the source instance the user named the one the backup came from? A sample of backup
+    items read there by ID, immutable fields compared. Proven when some match and nearly all that
+    exist match: objects deleted there since the backup prove nothing either way, but an ID that
+    holds another object means another instance, whose queries under the same IDs are others."""
+    samples = sample_items(reader, SOURCE_SAMPLE) if reader is not None else []
+
+    def fetch(ct: ContentType, sid: str, fields: str) -> Body | None:
+        return source.light(object_path(ct, sid), fields)
+
+    check = check_instance(fetch, samples, threads=threads)
+    answered = check.sampled - check.undecided  # every sampled item has evidence: {} = no answer
+    proven = check.same > 0 and check.same >= SAME_RATIO * (check.same + check.other)
+    found = f"{check.same} of {check.sampled} sampled match"
+    if check.other:
+        found += f", {check.other} hold other objects"
+    held = "holds" if proven else "does not hold"
+    return {
+        "name": source.name,
+        "proven": proven,
+        "sampled": check.sampled,
+        "same": check.same,
+        "other": check.other,
+        "missing": check.missing,
+        "undecided": check.undecided,
+        "answered": answered > 0,
+        "refusal": "" if proven else f"does not hold this backup's objects: {found}",
+        "summary": f"source {source.name} {held} this backup's objects: {found}"
+        + ("" if proven else "; nothing is read from it"),
+    }

@@ -430,23 +430,46 @@ class RedisStore:
         raise RuntimeError("rate limiter state under too much contention")
 
 
-def cpu_wanted_seconds() -> float:
+class CpuWanted:
     """CPU seconds this process used, plus the seconds its threads waited for a CPU while
-    runnable (Linux `/proc/self/task/*/schedstat`). On a machine shared with other busy
-    processes, a client starved of CPU delays its own answers as surely as one that uses a whole
-    core; `process_time` alone misses that. Elsewhere, `process_time`."""
-    total = 0
-    try:
-        for tid in os.listdir("/proc/self/task"):
+    runnable (Linux `<task_dir>/*/schedstat`). On a machine shared with other busy processes, a
+    client starved of CPU delays its own answers as surely as one that uses a whole core;
+    `process_time` alone misses that. Elsewhere, `process_time`.
+
+    Never goes backwards: the task directory lists live threads only, so each thread's last
+    reading is remembered and kept once the thread has ended (or its ID is reused)."""
+
+    def __init__(self, task_dir: str = "/proc/self/task") -> None:
+        self._dir = task_dir
+        self._lock = threading.Lock()
+        self._last: dict[str, int] = {}  # nanoseconds per live thread at the last reading
+        self._ended = 0  # nanoseconds of threads gone since
+
+    def __call__(self) -> float:
+        try:
+            now = self._read_threads()
+        except OSError:
+            return time.process_time()
+        with self._lock:
+            for tid, before in self._last.items():
+                if now.get(tid, -1) < before:  # ended, or a new thread under a reused ID
+                    self._ended += before
+            self._last = now
+            return (self._ended + sum(now.values())) / 1e9
+
+    def _read_threads(self) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for tid in os.listdir(self._dir):
             try:
-                with open(f"/proc/self/task/{tid}/schedstat", "rb") as f:
+                with open(f"{self._dir}/{tid}/schedstat", "rb") as f:
                     on_cpu, waiting = f.read().split()[:2]
             except (OSError, ValueError):
                 continue  # a thread that ended in between
-            total += int(on_cpu) + int(waiting)
-    except OSError:
-        return time.process_time()
-    return total / 1e9
+            found[tid] = int(on_cpu) + int(waiting)
+        return found
+
+
+cpu_wanted_seconds = CpuWanted()
 
 
 class CpuBusy:

@@ -6,6 +6,12 @@ restore may read exactly two things from it, both immutable in Looker: queries b
 (`GET /queries/{id}`) and merge queries by ID (`GET /merge_queries/{id}`). This class can do
 nothing else: it has no write method, so no code path can write to the source.
 
+Before either is used, the source must be proven to be the instance the backup came from (query
+IDs collide across instances, so another instance would silently give other queries): a small
+sample of backup items is read there by ID with their immutable fields only (`light`), once per
+session (`identity.counterpart.check_source`). Not proven, every read is refused with why
+(`refuse`), so the items that need the source are blocked saying so.
+
 Every answer, a refusal included, is kept for the session: a query is read at most once however
 many looks and tiles show it. Requests pass the session's rate limiting like any other (a limiter
 of their own, on the source's own budget). A source that cannot be read (unreachable, login
@@ -37,9 +43,13 @@ class SourceInstance:
         self.name = name
         self._client = client
         self._lock = threading.Lock()
-        self._answers: dict[str, Body | SourceUnavailable] = {}
+        # A refusal is kept as its message, never as the exception: one exception object raised
+        # by many workers would gather every raise's frames in its traceback (keeping their
+        # locals alive) and be mutated by several threads at once.
+        self._answers: dict[str, Body | str] = {}
         self._locks: dict[str, threading.Lock] = {}
         self.reads = 0  # requests sent to the source (the login aside)
+        self._refusal: str | None = None  # set when the source is not proven the backup's origin
 
     @classmethod
     def for_destination(cls, destination: Any, config: RestoreConfig) -> SourceInstance:
@@ -52,6 +62,27 @@ class SourceInstance:
         """A source instance no longer registered: every read is refused, saying so."""
         return cls(name, None)
 
+    @property
+    def registered(self) -> bool:
+        return self._client is not None
+
+    def refuse(self, why: str) -> None:
+        """From now on every read is refused with `why` (the source is not the backup's origin)."""
+        self._refusal = why
+
+    def light(self, path: str, fields: str) -> Body | None:
+        """An object's immutable fields (`fields=`), to compare with the backup's; None: no such
+        object; {}: no answer (proves nothing either way). Not cached: the check runs once."""
+        if self._client is None:
+            return {}
+        with self._lock:
+            self.reads += 1
+        try:
+            found = self._client.get_or_none(path, {"fields": fields})
+        except LookerApiError:
+            return {}
+        return found if isinstance(found, dict) or found is None else {}
+
     def query(self, query_id: Any) -> Body:
         return self._read(f"/queries/{LookerClient.quote(query_id)}", f"query {query_id}")
 
@@ -61,6 +92,8 @@ class SourceInstance:
 
     def _read(self, path: str, what: str) -> Body:
         """One GET per path and session, even when several workers ask at the same moment."""
+        if self._refusal is not None:
+            raise SourceUnavailable(f"{what}: the source instance {self.name} {self._refusal}")
         with self._lock:
             lock = self._locks.setdefault(path, threading.Lock())
         with lock:
@@ -68,23 +101,22 @@ class SourceInstance:
             if answer is None:
                 answer = self._fetch(path, what)
                 self._answers[path] = answer
-        if isinstance(answer, SourceUnavailable):
-            raise answer
+        if isinstance(answer, str):
+            raise SourceUnavailable(answer)
         return answer
 
-    def _fetch(self, path: str, what: str) -> Body | SourceUnavailable:
+    def _fetch(self, path: str, what: str) -> Body | str:
+        """The object at `path`, or the message of why the source did not give it."""
         if self._client is None:
-            return SourceUnavailable(f"{what}: the source instance {self.name} is not registered")
+            return f"{what}: the source instance {self.name} is not registered"
         with self._lock:
             self.reads += 1
         try:
             found = self._client.get(path)
         except LookerApiError as exc:
             if exc.status == 404:
-                return SourceUnavailable(f"{what}: the source instance {self.name} has none (404)")
-            return SourceUnavailable(
-                f"{what}: the source instance {self.name} is unreachable: {exc}"
-            )
+                return f"{what}: the source instance {self.name} has none (404)"
+            return f"{what}: the source instance {self.name} is unreachable: {exc}"
         if not isinstance(found, dict):
-            return SourceUnavailable(f"{what}: the source instance {self.name} answered no object")
+            return f"{what}: the source instance {self.name} answered no object"
         return found

@@ -19,13 +19,16 @@ from restore.engine.core.words import plural
 from restore.engine.item.queries import NOT_IN_BACKUP
 
 SOURCE = re.compile(
-    r"the source instance (.+?) (has none \(404\)|is unreachable|is not registered)"
+    r"the source instance (.+?) (has none \(404\)|is unreachable|is not registered"
+    r"|does not hold this backup's objects)(?:: (\d+ of \d+ sampled match))?"
 )
 REFERENCE = re.compile(r"\b(look|dashboard) (\d+)\b")
 SOURCE_WORDS = {
     "has none (404)": "does not have (404)",
     "is unreachable": "could not be reached; check it, then re-run the failed items",
     "is not registered": "is no longer registered; register it, then re-run the failed items",
+    "does not hold this backup's objects": "would give, but it does not hold this backup's "
+    "objects ({sampled}): name the instance the backup came from",
 }
 
 
@@ -45,9 +48,10 @@ PHRASES = {
 def reason_of(ct: ContentType, message: str) -> tuple[str, str, str, bool] | None:
     """(key, verb, rest, naming the source unblocks it) of a blocked message, or None."""
     if found := SOURCE.search(message):
-        name, state = found.groups()
-        rest = f"what the source instance {name} {SOURCE_WORDS[state]}"
-        return f"source {name} {state}", "need", rest, False
+        name, state, sampled = found.groups()
+        words = SOURCE_WORDS[state].format(sampled=sampled or "none sampled match")
+        rest = f"what the source instance {name} {words}"
+        return f"source {name} {state}", "need", rest, state.startswith("does not hold")
     if "left out: merge query" in message and "not in this backup" in message:
         key = "merge"
     elif NOT_IN_BACKUP in message:

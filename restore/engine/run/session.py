@@ -25,7 +25,7 @@ from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.core.errors import LookerApiError, RestoreError
 from restore.engine.core.words import plural
-from restore.engine.identity.counterpart import decide_instance, verify_entry
+from restore.engine.identity.counterpart import check_source, decide_instance, verify_entry
 from restore.engine.identity.idmap import IdMap
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, restore_nested, source_id_of
@@ -133,6 +133,7 @@ def open_context(
         session.identity = decide_instance(ctx, reader, config.instance).as_dict()
         session.save(update_fields=["identity"])
     ctx.same_instance = bool(session.identity.get("same_instance"))
+    prove_source(ctx, session, reader)
     if not ctx.same_instance and "same_types" in session.identity:
         ctx.ids_may_match = frozenset(session.identity["same_types"])
     return ctx
@@ -146,6 +147,25 @@ def open_source(config: RestoreConfig) -> SourceInstance | None:
     if found is None:
         return SourceInstance.missing(f"#{config.source_destination_id}")
     return SourceInstance.for_destination(found, config)
+
+
+def prove_source(ctx: RestoreContext, session: RestoreSession, reader: Any) -> None:
+    """Nothing is read from the source instance as the backup's until a sample of the backup's
+    items proves it is the instance they came from; decided once per session (`identity`)."""
+    if ctx.origin is None or not ctx.origin.registered:
+        return
+    checked = session.identity.get("source")
+    if checked is None:
+        threads = max(1, min(8, ctx.config.max_in_flight))
+        checked = check_source(ctx.origin, reader, threads)
+        if not checked["answered"] and checked["sampled"]:
+            # no answer at all: decided by whoever runs this session next (resume, DLQ retry)
+            ctx.origin.refuse("is unreachable: no answer to the check of its objects")
+            return
+        session.identity = {**session.identity, "source": checked}
+        session.save(update_fields=["identity"])
+    if not checked.get("proven"):
+        ctx.origin.refuse(checked.get("refusal") or "is not proven the backup's origin")
 
 
 def selection_of(config: RestoreConfig) -> Selection:
