@@ -17,9 +17,13 @@ pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind
 from changes_scenario import Scenario, build, register, requests_by_method  # noqa: E402
 from conftest import client_for, make_destination  # noqa: E402
 from django.core.management import call_command  # noqa: E402
+from looker_sdk.rtl.transport import HttpMethod  # noqa: E402
 
 from looker_emulator.testing import running_emulator  # noqa: E402
 from restore.engine import run_session, start_drift  # noqa: E402
+from restore.engine.core.errors import RestoreError  # noqa: E402
+from restore.engine.kinds.drift import DriftKind  # noqa: E402
+from restore.engine.looker.client import NoGate  # noqa: E402
 from restore.models import Backup, RestoreSession  # noqa: E402
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -121,3 +125,27 @@ def test_restore_drift_json(scenario: Scenario) -> None:
     renamed = next(e for e in doc["changed"] if e["id"] == s.renamed_look and e["type"] == "look")
     assert renamed["fields"]["title"][1] == "Orders, renamed"
     assert renamed["changes"] == [f"look: title {renamed['fields']['title'][0]} → Orders, renamed"]
+
+
+def test_the_drift_client_refuses_writes_below_its_json_verbs(scenario: Scenario) -> None:
+    """Writes through the SDK and the transport, not only `.post`/`.patch`, are refused before
+    they are sent: the emulator never sees one."""
+    emu = scenario.emu
+    session = start_drift(first_backup(scenario), make_destination(emu))
+    ctx = DriftKind(session).open_context(client_for(emu), NoGate())
+    dashboard = scenario.renamed_dashboard
+    before = requests_by_method(emu)
+    attempts = [
+        lambda: ctx.client.post("/dashboards", {"title": "written"}),
+        lambda: ctx.client.sdk.post("/dashboards", structure=str, body={"title": "written"}),
+        lambda: ctx.client.sdk.delete(f"/dashboards/{dashboard}", structure=str),
+        lambda: ctx.client.transport.request(
+            HttpMethod.PATCH, f"{emu.url}/api/4.0/dashboards/{dashboard}", body=b"{}"
+        ),
+        lambda: ctx.client.sdk.auth.login_user(1),
+    ]
+    for attempt in attempts:
+        with pytest.raises(RestoreError, match="writes nothing"):
+            attempt()
+    assert ctx.client.get(f"/dashboards/{dashboard}")["id"] == dashboard
+    assert requests_by_method(emu) - before == {"GET": 1}

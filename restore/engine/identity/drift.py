@@ -196,7 +196,8 @@ def check_drift(
 
 # -- reads only -----------------------------------------------------------------------------------
 class ReadOnlyClient:
-    """The Looker client with every write refused: a drift check reads, whatever code asks."""
+    """The JSON verbs that write refused by name; the transport below refuses any write sent
+    another way (`LookerClient.set_read_only`)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client

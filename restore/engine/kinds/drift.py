@@ -5,8 +5,9 @@ of the backup's items, each compared with the destination (`identity.drift`), th
 the objects created since. Each type is read from the destination in pages before its level runs;
 an item of a level the runner runs elsewhere (a chunk task) falls back to one GET.
 
-Writes nothing in Looker: the context is a dry run's, its client refuses POST/PATCH/PUT/DELETE
-(`ReadOnlyClient`), and no step here asks for one. Results: changed since = "updated", deleted
+Writes nothing in Looker: the context is a dry run's, its client's transport refuses every request
+but GETs and its own login/logout (`LookerClient.set_read_only`, whatever path a write takes: `.post`,
+`.sdk`, `.transport`), `ReadOnlyClient` refuses the JSON verbs by name, and no step here asks for one. Results: changed since = "updated", deleted
 since = "skipped", created since = "created" (`identity.drift.ACTION_OF`).
 """
 
@@ -66,6 +67,7 @@ class DriftKind(SessionKind):
             self.session.destination, in_flight=config.max_in_flight
         )
         client.set_gate(limiter)
+        client.set_read_only()
         call_with_retries(client.login, max_retries=config.max_retries)
         ctx = RestoreContext(
             client=ReadOnlyClient(client),
