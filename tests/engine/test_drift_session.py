@@ -11,20 +11,17 @@ from collections.abc import Iterator
 from io import StringIO
 
 import pytest
+from changes_scenario import Scenario, build, register, requests_by_method
+from conftest import client_for, make_destination
+from django.core.management import call_command
+from looker_sdk.rtl.transport import HttpMethod
 
-pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
-
-from changes_scenario import Scenario, build, register, requests_by_method  # noqa: E402
-from conftest import client_for, make_destination  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from looker_sdk.rtl.transport import HttpMethod  # noqa: E402
-
-from looker_emulator.testing import running_emulator  # noqa: E402
-from restore.engine import run_session, start_drift  # noqa: E402
-from restore.engine.core.errors import RestoreError  # noqa: E402
-from restore.engine.kinds.drift import DriftKind  # noqa: E402
-from restore.engine.looker.client import NoGate  # noqa: E402
-from restore.models import Backup, RestoreSession  # noqa: E402
+from looker_emulator.testing import running_emulator
+from restore.engine import run_session, start_drift
+from restore.engine.core.errors import RestoreError
+from restore.engine.kinds.drift import DriftKind
+from restore.engine.looker.client import NoGate
+from restore.models import Backup, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,6 +79,9 @@ def test_a_drift_session_cancelled_and_resumed_finds_the_same(scenario: Scenario
     deadline = time.monotonic() + 120
     while not session.results.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
+    # The rest of the run slows to a crawl, so the cancel always lands before the end, however
+    # long a loaded machine takes to get here.
+    emu.set_faults(latency_ms=3000)
     assert session.cancel()
     thread.join(120)
     emu.set_faults(latency_ms=0)
