@@ -101,7 +101,6 @@ def test_a_drift_check_started_from_the_backup_page(
 ) -> None:
     """The button on a backup's page starts a drift session that a real qcluster runs; the page
     follows it until the findings are there. Nothing is written."""
-    pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
     before = requests_by_method(scenario.emu)
     login(page, live_server, "alice")
     page.goto(live_server.url + f"/backups/{pages['first']}/")
