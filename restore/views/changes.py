@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
@@ -18,17 +21,36 @@ from restore.views.diff_words import diff_rows
 
 CHANGE_KINDS = ("added", "removed", "changed")
 KEPT_FOR_S = 3600
+# Comparisons kept per process, the least recently used dropped first: each holds every changed
+# item's fields, so they are few.
+KEPT_AT_MOST = 4
+_KEPT: OrderedDict[tuple[Any, Any], tuple[float, Any]] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
 
 
 def comparison(a: Backup, b: Backup) -> Any:
-    """Backup A against B, computed once and kept (by the files' hashes) while the user filters:
-    comparing two backups of 10,000 items reads and digests every item of both."""
-    key = f"backup-diff:{a.sha256 or a.path}:{b.sha256 or b.path}"
-    found = cache.get(key)
-    if found is None:
-        found = compare_backup_files(a.path, b.path)
-        cache.set(key, found, KEPT_FOR_S)
+    """Backup A against B, computed once and kept while the user filters: comparing two backups
+    of 10,000 items reads and digests every item of both."""
+    key = (file_key(a), file_key(b))
+    with _KEPT_LOCK:
+        kept = _KEPT.get(key)
+        if kept is not None and time.monotonic() - kept[0] < KEPT_FOR_S:
+            _KEPT.move_to_end(key)
+            return kept[1]
+    found = compare_backup_files(a.path, b.path)
+    with _KEPT_LOCK:
+        _KEPT[key] = (time.monotonic(), found)
+        while len(_KEPT) > KEPT_AT_MOST:
+            _KEPT.popitem(last=False)
     return found
+
+
+def file_key(backup: Backup) -> tuple[str, str, int, int]:
+    """What a kept comparison is keyed by: the file's SHA-256 (a verified backup) and, for every
+    backup, its path, size and modification time, so a file replaced under the same path (or
+    after verification) is compared again, never answered from the old one."""
+    stat = os.stat(backup.path)
+    return (backup.sha256 or "", str(backup.path), stat.st_size, stat.st_mtime_ns)
 
 
 def entry_rows(entries: list[Any], change: str) -> list[dict[str, Any]]:
