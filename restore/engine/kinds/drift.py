@@ -92,6 +92,9 @@ class DriftKind(SessionKind):
             ids = {item.id for item in self.reader.iter_items(Selection(content_types=[ct]))}
             replaced = self._replaced(ct, index)
             created += created_items(created_since(ct, index, ids, replaced), replaced)
+            # Its items are done: the type's objects are no longer kept (an item run again later
+            # reads its object alone, as a chunk task does).
+            del self.indexes[ct], index
         done = set(
             self.session.results.filter(action=ACTION_OF[CREATED]).values_list(
                 "content_type", "source_id"
