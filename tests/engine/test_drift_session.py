@@ -4,6 +4,7 @@ like any session, and answers `restore drift --json`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -132,7 +133,10 @@ def test_the_drift_client_refuses_writes_below_its_json_verbs(scenario: Scenario
     they are sent: the emulator never sees one."""
     emu = scenario.emu
     session = start_drift(first_backup(scenario), make_destination(emu))
-    ctx = DriftKind(session).open_context(client_for(emu), NoGate())
+    kind = DriftKind(session)
+    with contextlib.ExitStack() as stack:
+        kind.open(stack)
+        ctx = kind.open_context(client_for(emu), NoGate())
     dashboard = scenario.renamed_dashboard
     before = requests_by_method(emu)
     attempts = [

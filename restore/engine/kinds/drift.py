@@ -18,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from restore.engine.backup.reader import BackupReader, Selection, open_backup
-from restore.engine.core.content_types import API_PATHS, ContentType
+from restore.engine.core.content_types import ContentType
+from restore.engine.identity.counterpart import object_path
 from restore.engine.identity.drift import (
     ACTION_OF,
     CREATED,
@@ -32,6 +33,7 @@ from restore.engine.identity.drift import (
     drift_types,
     outcome_changes,
     page_fields,
+    same_instance,
     sample_contents,
 )
 from restore.engine.identity.idmap import IdMap
@@ -73,10 +75,16 @@ class DriftKind(SessionKind):
             client=ReadOnlyClient(client),
             idmap=IdMap(self.session.destination, persist=False),
             config=config,
-            same_instance=True,
+            same_instance=False,
             session=self.session,
         )
         ctx.client = ReadOnlyClient(RetryingClient(client, config.max_retries, ctx.note_retry))
+        # Identity of groups, roles… as a restore decides it: the instance, from a sample.
+        ctx.same_instance = (
+            config.instance == "same"
+            if config.instance in ("same", "other")
+            else same_instance(self.reader, ctx.client, self.types)
+        )
         return ctx
 
     def levels(self, ctx: RestoreContext, should_stop: Callable[[], bool]) -> Iterator[Level]:
@@ -132,8 +140,8 @@ class DriftKind(SessionKind):
         if index is not None:
             current = index.get(item.id, content)
         else:  # a chunk task of a distributed run: no page read here
-            current = ctx.client.get_or_none(f"{API_PATHS[ct]}/{item.id}")
-        finding = compare_item(ct, item.id, content, current)
+            current = ctx.client.get_or_none(object_path(ct, item.id))
+        finding = compare_item(ct, item.id, content, current, ctx.same_instance)
         return ItemOutcome(
             ACTION_OF[finding.kind],
             ct,
