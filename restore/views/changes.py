@@ -14,12 +14,19 @@ from django.views.decorators.http import require_GET
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import BackupError, ContentType, Diff, compare_backup_files, item_history
+from restore.engine import (
+    BackupError,
+    ContentType,
+    Diff,
+    compare_backup_files,
+    item_history,
+    same_lineage,
+)
 from restore.engine import lineage_of as find_lineage
 from restore.models import Backup
 from restore.views.diff_words import diff_rows
 
-CHANGE_KINDS = ("added", "removed", "changed")
+CHANGE_KINDS = ("added", "removed", "changed", "unreadable")
 KEPT_FOR_S = 3600
 # Comparisons kept per process, the least recently used dropped first: each holds every changed
 # item's fields, so they are few.
@@ -38,6 +45,7 @@ def comparison(a: Backup, b: Backup) -> Any:
             _KEPT.move_to_end(key)
             return kept[1]
     found = compare_backup_files(a.path, b.path)
+    found.same_lineage = same_lineage(a, b)
     with _KEPT_LOCK:
         _KEPT[key] = (time.monotonic(), found)
         while len(_KEPT) > KEPT_AT_MOST:
@@ -62,6 +70,7 @@ def entry_rows(entries: list[Any], change: str) -> list[dict[str, Any]]:
             "id": e.id,
             "title": e.title,
             "rows": diff_rows(Diff(changes=e.changes)) if e.changes else [],
+            "unreadable_in": e.unreadable_in,
         }
         for e in entries
     ]
@@ -78,6 +87,7 @@ def backup_diff(request):
     error = ""
     rows: list[dict[str, Any]] = []
     mass: list[Any] = []
+    same: bool | None = True
     totals: list[tuple[str, int]] = []
     types: list[str] = []
     try:
@@ -86,6 +96,7 @@ def backup_diff(request):
         error = f"The backups could not be compared: {exc}"
     else:
         mass = result.mass
+        same = result.same_lineage
         for change in CHANGE_KINDS:
             entries = getattr(result, change)
             totals.append((change, len(entries)))
@@ -97,6 +108,7 @@ def backup_diff(request):
         "b": b,
         "rows": rows,
         "mass": mass,
+        "same_lineage": same,
         "totals": totals,
         "types": sorted(set(types)),
         "wanted_type": wanted_type,
@@ -150,6 +162,7 @@ def folded_history(backup: Backup, ct: ContentType, item_id: str) -> dict[str, A
         "lines": lines,
         "count": len(history.versions),
         "gone_in": [(pk, moment(at)) for pk, at in history.gone_in[:1]],
+        "unreadable_in": [(pk, moment(at)) for pk, at in history.unreadable_in],
     }
 
 

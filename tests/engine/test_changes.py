@@ -65,7 +65,8 @@ def test_backups_diff_lists_exactly_the_changes(scenario: Scenario) -> None:
     words = changed[scenario.tiled_dashboard]["changes"]
     assert any(w.startswith("new tile 'Added note'") for w in words), words
     assert any(w.startswith("removed tile") for w in words), words
-    assert doc["mass_changes"] == []
+    assert doc["mass_changes"] == [] and doc["unreadable"] == []
+    assert doc["same_lineage"] is True
 
 
 def test_an_items_history_shows_exactly_its_changes(scenario: Scenario) -> None:
@@ -260,3 +261,43 @@ def test_a_group_is_the_backups_only_on_the_instance_decision() -> None:
     assert unproven.kind == "changed" and unproven.message.startswith("unproven: a group")
     decided = compare_item(ContentType.GROUP, "5", group, now, same_instance=True)
     assert decided.kind == "changed" and decided.message == ""
+
+
+def test_backups_diff_says_when_the_two_are_not_of_one_lineage(scenario: Scenario) -> None:
+    """Two instances' "dashboard 12" are not one item changed: the diff says so, at the top and
+    in --json."""
+    ours, other = register([scenario.paths[0], OTHER_INSTANCE])
+    doc = command("backups", "diff", str(ours.pk), str(other.pk))
+    assert doc["same_lineage"] is False
+    out = StringIO()
+    call_command("backups", "diff", str(ours.pk), str(other.pk), stdout=out)
+    assert out.getvalue().splitlines()[0].startswith("!! these backups are not shown to be of one")
+
+
+def test_a_corrupt_blob_is_unreadable_not_removed(scenario: Scenario, tmp_path: Path) -> None:
+    """A look whose copy in the newest backup cannot be read is neither removed in the diff nor
+    gone in its history."""
+    import shutil
+    import sqlite3
+
+    copies = [tmp_path / p.name for p in scenario.paths]
+    for path, copy in zip(scenario.paths, copies, strict=True):
+        shutil.copy(path, copy)
+    b1, b2, b3 = register(copies)
+    lineages()  # fingerprints taken while the files are whole
+    look = scenario.renamed_look
+    with sqlite3.connect(copies[2]) as conn:
+        conn.execute(
+            "UPDATE content_items SET content_data = ? WHERE id = ? AND content_type = 2",
+            (b"\xc1 not msgpack at all", look),
+        )
+    conn.close()
+    doc = command("backups", "diff", str(b1.pk), str(b3.pk))
+    assert ("look", look) not in keys(doc["removed"]) | keys(doc["changed"])
+    assert [(e["type"], e["id"], e["unreadable_in"]) for e in doc["unreadable"]] == [
+        ("look", look, "newer")
+    ]
+    history = command("backups", "history", "look", look)
+    assert [v["backup_id"] for v in history["versions"]] == [b1.pk, b2.pk]
+    assert history["removed_in"] is None
+    assert [u["backup_id"] for u in history["unreadable_in"]] == [b3.pk]

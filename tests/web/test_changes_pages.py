@@ -4,12 +4,15 @@ its history with unchanged runs folded and "Restore this version" links."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 from changes_scenario import Scenario, register, scenario_fixture  # noqa: F401
 from django.urls import reverse
 
 from restore.models import Backup
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 pytestmark = pytest.mark.django_db
 
@@ -102,3 +105,15 @@ def test_the_diff_page_compares_a_replaced_file_again(
     shutil.copy(scenario.paths[0], copies[1])  # B is now a copy of A
     again = client.get(reverse("backup_diff"), query).content.decode()
     assert "0 changed" in again and "0 added" in again, again
+
+
+def test_the_diff_page_warns_when_the_backups_are_not_of_one_instance(
+    client, admin_user, scenario: Scenario
+) -> None:
+    other_instance = FIXTURES / "lookervault-extract-parallel.db"
+    ours, other = register([scenario.paths[0], other_instance])
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_diff"), {"a": ours.pk, "b": other.pk}).content.decode()
+    assert "These backups are not of one instance" in page
+    same = client.get(reverse("backup_diff"), {"a": ours.pk, "b": ours.pk}).content.decode()
+    assert "not of one instance" not in same
