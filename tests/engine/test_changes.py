@@ -301,3 +301,22 @@ def test_a_corrupt_blob_is_unreadable_not_removed(scenario: Scenario, tmp_path: 
     assert [v["backup_id"] for v in history["versions"]] == [b1.pk, b2.pk]
     assert history["removed_in"] is None
     assert [u["backup_id"] for u in history["unreadable_in"]] == [b3.pk]
+
+
+def test_drift_of_another_instances_backup_calls_groups_unproven(scenario: Scenario) -> None:
+    """Against an instance the backup did not come from, a group under the same ID is not taken
+    as the backup's group: its finding says unproven."""
+    from restore.engine.backup.reader import open_backup
+    from restore.engine.core.content_types import ContentType
+    from restore.engine.identity.drift import check_drift
+    from restore.engine.looker.client import LookerClient, LookerSettings
+
+    emu = scenario.emu
+    client = LookerClient(LookerSettings(emu.url, emu.client_id, emu.client_secret))
+    with open_backup(OTHER_INSTANCE) as reader:
+        report = check_drift(reader, client, [ContentType.GROUP, ContentType.DASHBOARD])
+    groups = [
+        f for f in report.findings if f.content_type == ContentType.GROUP and f.kind != "created"
+    ]
+    held = [f for f in groups if f.kind in ("changed", "unchanged")]
+    assert held and all(f.message.startswith("unproven: a group") for f in held), groups
