@@ -51,7 +51,7 @@ def per_item(reader: Any, client: Any, workers: int) -> Counter[str]:
 
     def one(item: Any) -> str:
         current = client.get_or_none(f"{API_PATHS[item.content_type]}/{item.id}")
-        return compare_item(item.content_type, item.id, item.content, current).kind
+        return compare_item(item.content_type, item.id, item.content, current, True).kind
 
     items = list(reader.iter_items(Selection(content_types=list(DRIFT_TYPES))))
     with ThreadPoolExecutor(workers) as pool:

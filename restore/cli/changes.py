@@ -1,8 +1,10 @@
 """`manage.py backups diff A B` and `manage.py backups history TYPE ID`: what changed, offline.
 
-JSON keys are a contract (docs/cli.md): `diff` prints {"added", "removed", "changed"} (each entry
-`type`, `id`, `title`; a changed one also `fields`), `history` prints {"versions": [...]} oldest
-first, each with `backup_id`, `extracted_at` and `changes`.
+JSON keys are a contract (docs/cli.md): `diff` prints {"same_lineage", "added", "removed",
+"changed", "unreadable"} (each entry `type`, `id`, `title`; a changed one also `fields`, an
+unreadable one `unreadable_in`: "older"/"newer"; `same_lineage` false or null: the two are not
+shown to be of one instance), `history` prints {"versions": [...]} oldest first, each with
+`backup_id`, `extracted_at` and `changes`.
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from django.core.management.base import CommandError
 from restore.engine import BackupError, ContentType, Diff
 from restore.models import Backup
 from restore.views.diff_words import diff_rows
+
+NOT_ONE_LINEAGE = (
+    "these backups are not shown to be of one instance: items are matched by ID only, so a "
+    "changed item may be two different objects sharing an ID"
+)
 
 
 def find_backup(ref: str) -> Backup:
@@ -48,7 +55,7 @@ def diff_json(comparison: Any) -> dict[str, Any]:
 
 
 def handle_diff(stdout: Any, a: str, b: str, types: list[str] | None, as_json: bool) -> None:
-    from restore.engine import compare_backup_files
+    from restore.engine import compare_backup_files, same_lineage
 
     older, newer = find_backup(a), find_backup(b)
     try:
@@ -56,17 +63,25 @@ def handle_diff(stdout: Any, a: str, b: str, types: list[str] | None, as_json: b
         comparison = compare_backup_files(older.path, newer.path, cts)
     except (BackupError, OSError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
+    comparison.same_lineage = same_lineage(older, newer)
     doc = diff_json(comparison)
     if as_json:
         stdout.write(json.dumps(doc, indent=2, default=str))
         return
+    if not comparison.same_lineage:
+        stdout.write(f"!! {NOT_ONE_LINEAGE}")
     stdout.write(f"Backup {older.pk} → backup {newer.pk}")
     for mass in doc["mass_changes"]:
         stdout.write(f"!! {mass['text']}")
-    for key in ("added", "removed", "changed"):
+    for key in ("added", "removed", "changed", "unreadable"):
         stdout.write(f"{key}: {len(doc[key])}")
         for entry in doc[key]:
-            stdout.write(f"  {entry['type']} {entry['id']} {entry['title']!r}")
+            where = (
+                f" (cannot be read in the {entry['unreadable_in']} backup)"
+                if key == "unreadable"
+                else ""
+            )
+            stdout.write(f"  {entry['type']} {entry['id']} {entry['title']!r}{where}")
             for line in entry.get("changes", []):
                 stdout.write(f"      {line}")
 
@@ -91,6 +106,7 @@ def handle_history(
         for v in history.versions
     ]
     gone = [{"backup_id": pk, "extracted_at": at} for pk, at in history.gone_in[:1]]
+    unreadable = [{"backup_id": pk, "extracted_at": at} for pk, at in history.unreadable_in]
     if as_json:
         doc = {
             "lineage": history.lineage,
@@ -98,6 +114,7 @@ def handle_history(
             "id": item_id,
             "versions": versions,
             "removed_in": gone[0] if gone else None,
+            "unreadable_in": unreadable,
         }
         stdout.write(json.dumps(doc, indent=2, default=str))
         return
@@ -105,5 +122,9 @@ def handle_history(
     for v in versions:
         what = "; ".join(v["changes"]) or "unchanged"
         stdout.write(f"  backup {v['backup_id']} ({v['extracted_at']}): {what}")
+    for u in unreadable:
+        stdout.write(
+            f"  backup {u['backup_id']} ({u['extracted_at']}): holds it unreadable (corrupt)"
+        )
     for g in gone:
         stdout.write(f"  backup {g['backup_id']} ({g['extracted_at']}): no longer holds it")

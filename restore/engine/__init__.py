@@ -51,6 +51,7 @@ _PUBLIC: dict[str, str] = {
     "backup_fingerprint": "identity.lineage",
     "lineage_of": "identity.lineage",
     "lineages": "identity.lineage",
+    "same_lineage": "identity.lineage",
     "drift_findings": "identity.drift",
     "start_drift": "identity.drift",
     "advertise": "limits.db_budget",
@@ -117,7 +118,12 @@ if TYPE_CHECKING:
     from restore.engine.core.words import plural
     from restore.engine.identity.drift import drift_findings, start_drift
     from restore.engine.identity.history import item_history
-    from restore.engine.identity.lineage import backup_fingerprint, lineage_of, lineages
+    from restore.engine.identity.lineage import (
+        backup_fingerprint,
+        lineage_of,
+        lineages,
+        same_lineage,
+    )
     from restore.engine.kinds import run_chunk, run_session
     from restore.engine.kinds.apply import start_apply
     from restore.engine.kinds.retry import retry_refusal, retry_report, start_retries

@@ -2,33 +2,63 @@
 
 from __future__ import annotations
 
+import os
+import threading
+import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
-from django.core.cache import cache
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.http import require_GET
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import BackupError, ContentType, Diff, compare_backup_files, item_history
+from restore.engine import (
+    BackupError,
+    ContentType,
+    Diff,
+    compare_backup_files,
+    item_history,
+    same_lineage,
+)
 from restore.engine import lineage_of as find_lineage
 from restore.models import Backup
 from restore.views.diff_words import diff_rows
 
-CHANGE_KINDS = ("added", "removed", "changed")
+CHANGE_KINDS = ("added", "removed", "changed", "unreadable")
 KEPT_FOR_S = 3600
+# Comparisons kept per process, the least recently used dropped first: each holds every changed
+# item's fields, so they are few.
+KEPT_AT_MOST = 4
+_KEPT: OrderedDict[tuple[Any, Any], tuple[float, Any]] = OrderedDict()
+_KEPT_LOCK = threading.Lock()
 
 
 def comparison(a: Backup, b: Backup) -> Any:
-    """Backup A against B, computed once and kept (by the files' hashes) while the user filters:
-    comparing two backups of 10,000 items reads and digests every item of both."""
-    key = f"backup-diff:{a.sha256 or a.path}:{b.sha256 or b.path}"
-    found = cache.get(key)
-    if found is None:
-        found = compare_backup_files(a.path, b.path)
-        cache.set(key, found, KEPT_FOR_S)
+    """Backup A against B, computed once and kept while the user filters: comparing two backups
+    of 10,000 items reads and digests every item of both."""
+    key = (file_key(a), file_key(b))
+    with _KEPT_LOCK:
+        kept = _KEPT.get(key)
+        if kept is not None and time.monotonic() - kept[0] < KEPT_FOR_S:
+            _KEPT.move_to_end(key)
+            return kept[1]
+    found = compare_backup_files(a.path, b.path)
+    found.same_lineage = same_lineage(a, b)
+    with _KEPT_LOCK:
+        _KEPT[key] = (time.monotonic(), found)
+        while len(_KEPT) > KEPT_AT_MOST:
+            _KEPT.popitem(last=False)
     return found
+
+
+def file_key(backup: Backup) -> tuple[str, str, int, int]:
+    """What a kept comparison is keyed by: the file's SHA-256 (a verified backup) and, for every
+    backup, its path, size and modification time, so a file replaced under the same path (or
+    after verification) is compared again, never answered from the old one."""
+    stat = os.stat(backup.path)
+    return (backup.sha256 or "", str(backup.path), stat.st_size, stat.st_mtime_ns)
 
 
 def entry_rows(entries: list[Any], change: str) -> list[dict[str, Any]]:
@@ -40,6 +70,7 @@ def entry_rows(entries: list[Any], change: str) -> list[dict[str, Any]]:
             "id": e.id,
             "title": e.title,
             "rows": diff_rows(Diff(changes=e.changes)) if e.changes else [],
+            "unreadable_in": e.unreadable_in,
         }
         for e in entries
     ]
@@ -56,6 +87,7 @@ def backup_diff(request):
     error = ""
     rows: list[dict[str, Any]] = []
     mass: list[Any] = []
+    same: bool | None = True
     totals: list[tuple[str, int]] = []
     types: list[str] = []
     try:
@@ -64,6 +96,7 @@ def backup_diff(request):
         error = f"The backups could not be compared: {exc}"
     else:
         mass = result.mass
+        same = result.same_lineage
         for change in CHANGE_KINDS:
             entries = getattr(result, change)
             totals.append((change, len(entries)))
@@ -75,6 +108,7 @@ def backup_diff(request):
         "b": b,
         "rows": rows,
         "mass": mass,
+        "same_lineage": same,
         "totals": totals,
         "types": sorted(set(types)),
         "wanted_type": wanted_type,
@@ -128,6 +162,7 @@ def folded_history(backup: Backup, ct: ContentType, item_id: str) -> dict[str, A
         "lines": lines,
         "count": len(history.versions),
         "gone_in": [(pk, moment(at)) for pk, at in history.gone_in[:1]],
+        "unreadable_in": [(pk, moment(at)) for pk, at in history.unreadable_in],
     }
 
 

@@ -9,6 +9,7 @@ plans exactly the ticked items.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -25,6 +26,12 @@ from tests.changes_scenario import (
 )
 
 pytestmark = pytest.mark.browser
+OTHER_INSTANCE = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "fixtures"
+    / "lookervault-extract-parallel.db"
+)
 
 
 @pytest.fixture
@@ -32,11 +39,13 @@ def pages(transactional_db, scenario: Scenario) -> dict[str, str]:
     make_user("alice", roles.RESTORE_ADMIN)
     backups = register(scenario.paths, named=True)
     drift = finished_drift(scenario, backups[0], "production")
+    (other,) = register([OTHER_INSTANCE])
     first, last = backups[0], backups[-1]
     return {
         "history": f"/backups/{last.pk}/items/dashboard/{scenario.renamed_dashboard}/",
         "history-folded": f"/backups/{first.pk}/items/look/{scenario.deleted_look}/",
         "diff": f"/backups/diff/?a={first.pk}&b={last.pk}",
+        "diff-other-instance": f"/backups/diff/?a={first.pk}&b={other.pk}&type=look&change=removed",
         "drift": f"/sessions/{drift.pk}/drift/",
         "drift-session": f"/sessions/{drift.pk}/",
         "lineage": "/backups/",
@@ -64,6 +73,7 @@ def test_the_pages_at_both_widths(page, live_server, pages, width: int) -> None:
         "history",
         "history-folded",
         "diff",
+        "diff-other-instance",
         "drift",
         "drift-session",
         "lineage",
@@ -101,7 +111,6 @@ def test_a_drift_check_started_from_the_backup_page(
 ) -> None:
     """The button on a backup's page starts a drift session that a real qcluster runs; the page
     follows it until the findings are there. Nothing is written."""
-    pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
     before = requests_by_method(scenario.emu)
     login(page, live_server, "alice")
     page.goto(live_server.url + f"/backups/{pages['first']}/")

@@ -4,6 +4,7 @@ like any session, and answers `restore drift --json`."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -11,16 +12,17 @@ from collections.abc import Iterator
 from io import StringIO
 
 import pytest
+from changes_scenario import Scenario, build, register, requests_by_method
+from conftest import client_for, make_destination
+from django.core.management import call_command
+from looker_sdk.rtl.transport import HttpMethod
 
-pytest.importorskip("restore.engine.run.kind", reason="the runner's session-kind interface")
-
-from changes_scenario import Scenario, build, register, requests_by_method  # noqa: E402
-from conftest import client_for, make_destination  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-
-from looker_emulator.testing import running_emulator  # noqa: E402
-from restore.engine import run_session, start_drift  # noqa: E402
-from restore.models import Backup, RestoreSession  # noqa: E402
+from looker_emulator.testing import running_emulator
+from restore.engine import run_session, start_drift
+from restore.engine.core.errors import RestoreError
+from restore.engine.kinds.drift import DriftKind
+from restore.engine.looker.client import NoGate
+from restore.models import Backup, RestoreSession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -78,6 +80,9 @@ def test_a_drift_session_cancelled_and_resumed_finds_the_same(scenario: Scenario
     deadline = time.monotonic() + 120
     while not session.results.exists() and time.monotonic() < deadline:
         time.sleep(0.02)
+    # The rest of the run slows to a crawl, so the cancel always lands before the end, however
+    # long a loaded machine takes to get here.
+    emu.set_faults(latency_ms=3000)
     assert session.cancel()
     thread.join(120)
     emu.set_faults(latency_ms=0)
@@ -121,3 +126,30 @@ def test_restore_drift_json(scenario: Scenario) -> None:
     renamed = next(e for e in doc["changed"] if e["id"] == s.renamed_look and e["type"] == "look")
     assert renamed["fields"]["title"][1] == "Orders, renamed"
     assert renamed["changes"] == [f"look: title {renamed['fields']['title'][0]} → Orders, renamed"]
+
+
+def test_the_drift_client_refuses_writes_below_its_json_verbs(scenario: Scenario) -> None:
+    """Writes through the SDK and the transport, not only `.post`/`.patch`, are refused before
+    they are sent: the emulator never sees one."""
+    emu = scenario.emu
+    session = start_drift(first_backup(scenario), make_destination(emu))
+    kind = DriftKind(session)
+    with contextlib.ExitStack() as stack:
+        kind.open(stack)
+        ctx = kind.open_context(client_for(emu), NoGate())
+    dashboard = scenario.renamed_dashboard
+    before = requests_by_method(emu)
+    attempts = [
+        lambda: ctx.client.post("/dashboards", {"title": "written"}),
+        lambda: ctx.client.sdk.post("/dashboards", structure=str, body={"title": "written"}),
+        lambda: ctx.client.sdk.delete(f"/dashboards/{dashboard}", structure=str),
+        lambda: ctx.client.transport.request(
+            HttpMethod.PATCH, f"{emu.url}/api/4.0/dashboards/{dashboard}", body=b"{}"
+        ),
+        lambda: ctx.client.sdk.auth.login_user(1),
+    ]
+    for attempt in attempts:
+        with pytest.raises(RestoreError, match="writes nothing"):
+            attempt()
+    assert ctx.client.get(f"/dashboards/{dashboard}")["id"] == dashboard
+    assert requests_by_method(emu) - before == {"GET": 1}

@@ -3,11 +3,16 @@ its history with unchanged runs folded and "Restore this version" links."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from changes_scenario import Scenario, register, scenario_fixture  # noqa: F401
 from django.urls import reverse
 
 from restore.models import Backup
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 pytestmark = pytest.mark.django_db
 
@@ -82,3 +87,33 @@ def test_the_drift_page_filters_and_plans_exactly_the_ticked(
             ("dashboard", scenario.renamed_dashboard),
             ("look", scenario.deleted_look),
         }
+
+
+def test_the_diff_page_compares_a_replaced_file_again(
+    client, admin_user, scenario: Scenario, tmp_path
+) -> None:
+    """Unverified backups have no hash yet: a file replaced under the same path is compared anew,
+    never answered from the comparison kept for the old file."""
+    copies = [tmp_path / "a.db", tmp_path / "b.db"]
+    shutil.copy(scenario.paths[0], copies[0])
+    shutil.copy(scenario.paths[2], copies[1])
+    a, b = (Backup.register(path) for path in copies)
+    assert not a.sha256 and not b.sha256
+    client.force_login(admin_user)
+    query = {"a": a.pk, "b": b.pk}
+    assert "3 changed" in client.get(reverse("backup_diff"), query).content.decode()
+    shutil.copy(scenario.paths[0], copies[1])  # B is now a copy of A
+    again = client.get(reverse("backup_diff"), query).content.decode()
+    assert "0 changed" in again and "0 added" in again, again
+
+
+def test_the_diff_page_warns_when_the_backups_are_not_of_one_instance(
+    client, admin_user, scenario: Scenario
+) -> None:
+    other_instance = FIXTURES / "lookervault-extract-parallel.db"
+    ours, other = register([scenario.paths[0], other_instance])
+    client.force_login(admin_user)
+    page = client.get(reverse("backup_diff"), {"a": ours.pk, "b": other.pk}).content.decode()
+    assert "These backups are not of one instance" in page
+    same = client.get(reverse("backup_diff"), {"a": ours.pk, "b": ours.pk}).content.decode()
+    assert "not of one instance" not in same

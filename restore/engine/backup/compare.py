@@ -264,6 +264,7 @@ class Entry:
     title: str
     folder_id: str | None = None
     changes: list[Change] = field(default_factory=list)
+    unreadable_in: str = ""  # "older" / "newer": the backup whose copy of it cannot be read
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"type": self.type, "id": self.id, "title": self.title}
@@ -271,6 +272,8 @@ class Entry:
             out["folder_id"] = self.folder_id
         if self.changes:
             out["fields"] = fields_of(self.changes)
+        if self.unreadable_in:
+            out["unreadable_in"] = self.unreadable_in
         return out
 
 
@@ -297,12 +300,18 @@ class Comparison:
     removed: list[Entry] = field(default_factory=list)
     changed: list[Entry] = field(default_factory=list)
     mass: list[MassChange] = field(default_factory=list)
+    # Items one backup holds but cannot be read (a corrupt blob): neither removed nor added.
+    unreadable: list[Entry] = field(default_factory=list)
+    # Are the two backups of one instance (`identity.lineage`)? Set by the caller; None: unknown.
+    same_lineage: bool | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "same_lineage": self.same_lineage,
             "added": [e.as_dict() for e in self.added],
             "removed": [e.as_dict() for e in self.removed],
             "changed": [e.as_dict() for e in self.changed],
+            "unreadable": [e.as_dict() for e in self.unreadable],
             "mass_changes": [{**m.__dict__, "text": m.text} for m in self.mass],
         }
 
@@ -325,11 +334,14 @@ def fields_of(changes: list[Change]) -> dict[str, Any]:
     return out
 
 
-def scan(reader: BackupReader, ct: ContentType) -> dict[str, Seen]:
-    """Every live item of a type: ID → what is kept of it (corrupt blobs count as absent)."""
+def scan(reader: BackupReader, ct: ContentType) -> tuple[dict[str, Seen], dict[str, str]]:
+    """Every live item of a type: ID → what is kept of it; and ID → name of those whose blob
+    cannot be read (held, but nothing is known of its content)."""
     out: dict[str, Seen] = {}
+    unreadable: dict[str, str] = {}
     for item in reader.iter_items(Selection(content_types=[ct])):
         if item.error is not None:
+            unreadable[item.id] = item.name or ""
             continue
         content = item.content
         folder = content.get("folder_id")
@@ -339,7 +351,7 @@ def scan(reader: BackupReader, ct: ContentType) -> dict[str, Seen]:
             display_title(content) or item.name or "",
             None if folder in (None, "") else str(folder),
         )
-    return out
+    return out, unreadable
 
 
 def compare_backups(
@@ -349,12 +361,22 @@ def compare_backups(
     *,
     mass_at: int = 10,
 ) -> Comparison:
-    """Items added, removed and changed from `older` to `newer`, type by type, by ID."""
+    """Items added, removed and changed from `older` to `newer`, type by type, by ID. An item
+    one side holds unreadable is listed as such, never as added or removed."""
     result = Comparison()
     for ct in types or list(ContentType):
-        before, after = scan(older, ct), scan(newer, ct)
-        result.added += [_entry(ct, i, s) for i, s in after.items() if i not in before]
-        result.removed += [_entry(ct, i, s) for i, s in before.items() if i not in after]
+        (before, broken_before), (after, broken_after) = scan(older, ct), scan(newer, ct)
+        result.unreadable += [
+            Entry(ct.slug, i, name, unreadable_in=side)
+            for side, broken in (("older", broken_before), ("newer", broken_after))
+            for i, name in broken.items()
+        ]
+        result.added += [
+            _entry(ct, i, s) for i, s in after.items() if i not in before and i not in broken_before
+        ]
+        result.removed += [
+            _entry(ct, i, s) for i, s in before.items() if i not in after and i not in broken_after
+        ]
         moved = [i for i, s in after.items() if i in before and before[i].digest != s.digest]
         for entry in _changed(older, newer, ct, moved, before, after):
             result.changed.append(entry)

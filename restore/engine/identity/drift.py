@@ -1,14 +1,15 @@
 """Drift since a backup: what changed in a destination since the backup was taken. Reads only.
 
 Per item of the backup: *changed since* (the fields, in the plan's words: before = the backup,
-after = the destination now), *deleted since* (the ID is gone, or holds another object on the
-evidence), or unchanged; per destination object the backup does not hold: *created since*
+after = the destination now), *deleted since* (a GET of the ID answers 404, or the ID holds
+another object on the evidence), or unchanged; per destination object the backup does not hold: *created since*
 (informational, never touched).
 
 The destination is read a type at a time in pages (`looker.pages`), asking only for the fields
 the backup's items hold plus the immutable ones identity needs; an object whose page answer lacks
-a field its backup item holds (a Looker whose search leaves tiles out) is read again alone. The
-bulk answer is evidence like a single GET: same rules (`evidence.same_object`).
+a field its backup item holds (a Looker whose search leaves tiles out), or that the pages did not
+list at all, is read again alone. The bulk answer is evidence like a single GET: same rules
+(`evidence.same_object`); for types without immutable fields, the instance-level decision.
 
 A drift check is a session of kind `drift` (`kinds/drift.py` runs these functions under the
 runner); `check_drift` runs the same steps in one go, without a session.
@@ -26,14 +27,20 @@ from restore.engine.backup.compare import content_keys, display_title, item_chan
 from restore.engine.backup.reader import BackupReader, Selection
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import (
-    API_PATHS,
     NOT_RESTORABLE,
     RESTORE_ORDER,
     ContentType,
 )
 from restore.engine.core.documents import Change
 from restore.engine.core.errors import RestoreError
-from restore.engine.identity.evidence import EVIDENCE_FIELDS, same_object
+from restore.engine.identity.counterpart import object_path
+from restore.engine.identity.evidence import (
+    EVIDENCE_FIELDS,
+    WITHOUT_EVIDENCE,
+    check_instance,
+    same_object,
+    sample_items,
+)
 from restore.engine.looker.pages import LIST_ENDPOINTS, read_pages
 
 Body = dict[str, Any]
@@ -44,6 +51,7 @@ FINDING_OF = {action: finding for finding, action in ACTION_OF.items()}
 FIELDS_SAMPLED = 200  # backup items whose fields make up a type's `fields=`
 KEYED_BY = {ContentType.LOOKML_MODEL: "name"}  # a LookML model's ID is its name
 DRIFT_TYPES = tuple(ct for ct in RESTORE_ORDER if ct not in NOT_RESTORABLE and ct in LIST_ENDPOINTS)
+INSTANCE_SAMPLE = 24  # backup items whose IDs decide "the backup's instance" (`same_instance`)
 
 
 @dataclass
@@ -90,8 +98,10 @@ def sample_contents(reader: BackupReader, ct: ContentType, n: int = FIELDS_SAMPL
 
 
 class DestinationIndex:
-    """A type's objects in the destination, read in pages once; one object read alone only when
-    its page answer lacks a field its backup item holds."""
+    """A type's objects in the destination, read in pages once; one object read alone when its
+    page answer lacks a field its backup item holds, or when the pages did not list it (paging by
+    offset skips objects while others are deleted; a search may leave some out): "deleted since"
+    only on a 404."""
 
     def __init__(self, client: Any, ct: ContentType, fields: list[str]) -> None:
         self.client = client
@@ -106,25 +116,52 @@ class DestinationIndex:
 
     def get(self, item_id: str, backup: Body) -> Body | None:
         found = self.objects.get(str(item_id))
-        if found is None:
-            return None
-        missing = content_keys(self.ct, backup) - set(found)
-        if missing:
+        if found is None or content_keys(self.ct, backup) - set(found):
             self.single_reads += 1
-            found = self.client.get_or_none(f"{API_PATHS[self.ct]}/{item_id}") or found
+            alone = self.client.get_or_none(object_path(self.ct, item_id))
+            if found is None and alone is not None:
+                self.objects[str(item_id)] = alone  # listed after all: its ID is taken
+            found = alone or found
         return found
 
 
-def compare_item(ct: ContentType, item_id: str, backup: Body, current: Body | None) -> Finding:
-    """One backup item against the destination object under its ID (None: no such object)."""
+def compare_item(
+    ct: ContentType, item_id: str, backup: Body, current: Body | None, same_instance: bool
+) -> Finding:
+    """One backup item against the destination object under its ID (None: no such object,
+    confirmed by a GET). Identity as a restore decides it (`counterpart.is_same`): the immutable
+    fields, or for types without any (groups, roles…) the instance-level decision; a finding
+    that rests on neither says so."""
     title = display_title(backup)
     if current is None:
         return Finding(DELETED, ct, item_id, title, message="deleted since the backup")
-    if same_object(ct, backup, current) is False:
+    same = same_object(ct, backup, current)
+    if same is False:
         message = "deleted since the backup: its ID now holds another object"
         return Finding(DELETED, ct, item_id, title, message=message)
     changes = item_changes(ct, backup, current)
-    return Finding(CHANGED if changes else UNCHANGED, ct, item_id, title, changes)
+    message = "" if same or same_instance else unproven(ct)
+    return Finding(CHANGED if changes else UNCHANGED, ct, item_id, title, changes, message)
+
+
+def unproven(ct: ContentType) -> str:
+    return (
+        f"unproven: a {ct.slug.replace('_', ' ')} has no field that proves it is the backup's object, "
+        "and this destination was not shown to be the backup's instance; compared by ID only"
+    )
+
+
+def same_instance(reader: BackupReader, client: Any, types: Iterable[ContentType]) -> bool:
+    """Is the destination the instance the backup came from? Decided as a restore's session
+    does (`evidence.check_instance`, a small sample of IDs), and only when a type without
+    immutable fields needs it."""
+    if not WITHOUT_EVIDENCE.intersection(types):
+        return False
+
+    def fetch(ct: ContentType, sid: str, fields: str) -> Body | None:
+        return client.get_or_none(object_path(ct, sid), {"fields": fields})
+
+    return check_instance(fetch, sample_items(reader, INSTANCE_SAMPLE), threads=4).same_instance
 
 
 def created_since(
@@ -163,7 +200,11 @@ def drift_types(reader: BackupReader, types: list[ContentType] | None = None) ->
 
 
 def check_type(
-    reader: BackupReader, client: Any, ct: ContentType, should_stop: Callable[[], bool]
+    reader: BackupReader,
+    client: Any,
+    ct: ContentType,
+    should_stop: Callable[[], bool],
+    same_instance: bool = False,
 ) -> Iterator[Finding]:
     """A type's drift: its items, then what was created since."""
     index = DestinationIndex(client, ct, page_fields(ct, sample_contents(reader, ct)))
@@ -174,7 +215,8 @@ def check_type(
         if item.error is not None:
             continue
         ids.add(item.id)
-        finding = compare_item(ct, item.id, item.content, index.get(item.id, item.content))
+        current = index.get(item.id, item.content)
+        finding = compare_item(ct, item.id, item.content, current, same_instance)
         if finding.kind == DELETED and item.id in index.objects:
             replaced.add(item.id)
         yield finding
@@ -189,14 +231,17 @@ def check_drift(
 ) -> DriftReport:
     """The whole drift check in this thread (benchmarks, scripts); sessions use `kinds/drift`."""
     report = DriftReport()
-    for ct in drift_types(reader, types):
-        report.findings += list(check_type(reader, client, ct, should_stop))
+    wanted = drift_types(reader, types)
+    same = same_instance(reader, client, wanted)
+    for ct in wanted:
+        report.findings += list(check_type(reader, client, ct, should_stop, same))
     return report
 
 
 # -- reads only -----------------------------------------------------------------------------------
 class ReadOnlyClient:
-    """The Looker client with every write refused: a drift check reads, whatever code asks."""
+    """The JSON verbs that write refused by name; the transport below refuses any write sent
+    another way (`LookerClient.set_read_only`)."""
 
     def __init__(self, client: Any) -> None:
         self._client = client

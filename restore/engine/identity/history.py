@@ -37,6 +37,8 @@ class History:
     versions: list[Version] = field(default_factory=list)
     # Backups of the lineage after the item's last version that no longer hold it.
     gone_in: list[tuple[int, str]] = field(default_factory=list)
+    # Backups that hold the item but cannot read it (a corrupt blob): neither a version nor gone.
+    unreadable_in: list[tuple[int, str]] = field(default_factory=list)
 
 
 def item_history(ct: ContentType, item_id: str, *, lineage: int | None = None) -> History:
@@ -67,6 +69,9 @@ def _history(group: Lineage, ct: ContentType, item_id: str) -> History:
             content = _content(backup.path, ct, item_id)
         except (BackupError, OSError):  # an unreadable file says nothing about the item
             continue
+        if content is UNREADABLE:
+            history.unreadable_in.append((backup.pk, moment))
+            continue
         if content is None:
             if previous is not None:
                 history.gone_in.append((backup.pk, moment))
@@ -79,8 +84,14 @@ def _history(group: Lineage, ct: ContentType, item_id: str) -> History:
     return history
 
 
+UNREADABLE: dict[str, Any] = {}  # `_content` of an item whose blob cannot be read
+
+
 def _content(path: str, ct: ContentType, item_id: str) -> dict[str, Any] | None:
-    """The item as the backup holds it; None when it does not (or holds it deleted or corrupt)."""
+    """The item as the backup holds it; None when it does not (or holds it deleted);
+    `UNREADABLE` when it holds it corrupt (that says nothing of whether it was removed)."""
     with open_backup(path) as reader:
         item = reader.get_item(ct, item_id)
-        return None if item is None or item.deleted or item.error else item.content
+        if item is None or item.deleted:
+            return None
+        return UNREADABLE if item.error else item.content

@@ -101,6 +101,15 @@ def backup_fingerprint(backup: Any) -> dict[str, Any] | None:
     return found
 
 
+def same_lineage(a: Any, b: Any) -> bool | None:
+    """Are two backups of one instance (their fingerprints, `same_instance`)? None when either
+    cannot be read."""
+    first, second = backup_fingerprint(a), backup_fingerprint(b)
+    if first is None or second is None:
+        return None
+    return a.pk == b.pk or same_instance(first, second)
+
+
 def _moment(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 

@@ -5,8 +5,9 @@ of the backup's items, each compared with the destination (`identity.drift`), th
 the objects created since. Each type is read from the destination in pages before its level runs;
 an item of a level the runner runs elsewhere (a chunk task) falls back to one GET.
 
-Writes nothing in Looker: the context is a dry run's, its client refuses POST/PATCH/PUT/DELETE
-(`ReadOnlyClient`), and no step here asks for one. Results: changed since = "updated", deleted
+Writes nothing in Looker: the context is a dry run's, its client's transport refuses every request
+but GETs and its own login/logout (`LookerClient.set_read_only`, whatever path a write takes: `.post`,
+`.sdk`, `.transport`), `ReadOnlyClient` refuses the JSON verbs by name, and no step here asks for one. Results: changed since = "updated", deleted
 since = "skipped", created since = "created" (`identity.drift.ACTION_OF`).
 """
 
@@ -17,7 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from restore.engine.backup.reader import BackupReader, Selection, open_backup
-from restore.engine.core.content_types import API_PATHS, ContentType
+from restore.engine.core.content_types import ContentType
+from restore.engine.identity.counterpart import object_path
 from restore.engine.identity.drift import (
     ACTION_OF,
     CREATED,
@@ -31,6 +33,7 @@ from restore.engine.identity.drift import (
     drift_types,
     outcome_changes,
     page_fields,
+    same_instance,
     sample_contents,
 )
 from restore.engine.identity.idmap import IdMap
@@ -66,15 +69,22 @@ class DriftKind(SessionKind):
             self.session.destination, in_flight=config.max_in_flight
         )
         client.set_gate(limiter)
+        client.set_read_only()
         call_with_retries(client.login, max_retries=config.max_retries)
         ctx = RestoreContext(
             client=ReadOnlyClient(client),
             idmap=IdMap(self.session.destination, persist=False),
             config=config,
-            same_instance=True,
+            same_instance=False,
             session=self.session,
         )
         ctx.client = ReadOnlyClient(RetryingClient(client, config.max_retries, ctx.note_retry))
+        # Identity of groups, roles… as a restore decides it: the instance, from a sample.
+        ctx.same_instance = (
+            config.instance == "same"
+            if config.instance in ("same", "other")
+            else same_instance(self.reader, ctx.client, self.types)
+        )
         return ctx
 
     def levels(self, ctx: RestoreContext, should_stop: Callable[[], bool]) -> Iterator[Level]:
@@ -90,6 +100,9 @@ class DriftKind(SessionKind):
             ids = {item.id for item in self.reader.iter_items(Selection(content_types=[ct]))}
             replaced = self._replaced(ct, index)
             created += created_items(created_since(ct, index, ids, replaced), replaced)
+            # Its items are done: the type's objects are no longer kept (an item run again later
+            # reads its object alone, as a chunk task does).
+            del self.indexes[ct], index
         done = set(
             self.session.results.filter(action=ACTION_OF[CREATED]).values_list(
                 "content_type", "source_id"
@@ -127,8 +140,8 @@ class DriftKind(SessionKind):
         if index is not None:
             current = index.get(item.id, content)
         else:  # a chunk task of a distributed run: no page read here
-            current = ctx.client.get_or_none(f"{API_PATHS[ct]}/{item.id}")
-        finding = compare_item(ct, item.id, content, current)
+            current = ctx.client.get_or_none(object_path(ct, item.id))
+        finding = compare_item(ct, item.id, content, current, ctx.same_instance)
         return ItemOutcome(
             ACTION_OF[finding.kind],
             ct,

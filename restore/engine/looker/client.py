@@ -167,6 +167,9 @@ class GatedTransport(transport.Transport):
         self.gate: RequestGate = NoGate()
         self.observers: list[RequestObserver] = []
         self.auth: LockedAuthSession | None = None
+        # A read-only client (a drift check) sends GETs and its own login/logout, nothing else,
+        # whatever path the request took (`LookerClient.post`, `.sdk.create_…`, this transport).
+        self.read_only = False
 
     @classmethod
     def configure(cls, settings: transport.PTransportSettings) -> transport.Transport:
@@ -202,6 +205,8 @@ class GatedTransport(transport.Transport):
         options: transport.TransportOptions | None,
     ) -> tuple[urllib3.BaseHTTPResponse, dict[str, str]]:
         name = method.name
+        if self.read_only and name not in ("GET", "HEAD"):
+            _refuse_write(name, path)
         extra: dict[str, str] = {}
         if authenticator:
             extra.update(authenticator(options or {}))
@@ -289,6 +294,26 @@ class GatedTransport(transport.Transport):
         if timeout is None:
             timeout = self._timeouts[seconds] = urllib3.Timeout(connect=seconds, read=seconds)
         return timeout
+
+
+class WriteRefused(RestoreError):
+    """A write asked of a read-only client: never sent, never retried."""
+
+
+# What a read-only client still sends that is not a GET: its own session's login and logout.
+_SESSION_REQUESTS = (
+    ("POST", f"/api/{API_VERSION}/login"),
+    ("DELETE", f"/api/{API_VERSION}/logout"),
+)
+
+
+def _refuse_write(method: str, url: str) -> None:
+    """Raise unless the request is the client's own login or logout (`POST /login/{user_id}`, a
+    login as another user, is refused too)."""
+    path = _api_path(url)
+    if any(method == m and path.endswith(p) for m, p in _SESSION_REQUESTS):
+        return
+    raise WriteRefused(f"a read-only Looker client writes nothing: {method} {path} refused")
 
 
 # urllib3 must never retry on its own: the execution layer retries, through the gate. Redirects are
@@ -533,6 +558,10 @@ class LookerClient:
     # -- hooks --------------------------------------------------------------------------------------
     def set_gate(self, gate: RequestGate) -> None:
         self.transport.gate = gate
+
+    def set_read_only(self) -> None:
+        """From now on refuse every request but GETs and the login/logout (a drift check)."""
+        self.transport.read_only = True
 
     def add_observer(self, observer: RequestObserver) -> None:
         self.transport.observers.append(observer)
