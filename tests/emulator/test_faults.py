@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import random
 import time
 
 import pytest
@@ -222,23 +221,3 @@ def test_random_lost_responses_keep_the_write(emu: RunningEmulator, sdk: SDK) ->
     stats = emu.stats()
     assert stats["faults"]["reset_after"] == 1
     assert stats["creates"]["folder"] == 1
-
-
-def test_shuffle_lists_answers_lists_of_objects_in_random_order(
-    emu: RunningEmulator, sdk: SDK
-) -> None:
-    """Looker promises no order for a dashboard's tiles: clients must not pair rows by position."""
-    from looker_emulator.faults import shuffled
-
-    tiles = [{"id": str(i), "fields": ["b", "a"]} for i in range(12)]
-    first = shuffled({"dashboard_elements": tiles, "section_order": [3, 1, 2]}, random.Random(1))
-    assert [t["id"] for t in first["dashboard_elements"]] != [t["id"] for t in tiles]
-    assert sorted(t["id"] for t in first["dashboard_elements"]) == sorted(t["id"] for t in tiles)
-    assert all(t["fields"] == ["b", "a"] for t in first["dashboard_elements"])
-    assert first["section_order"] == [3, 1, 2]
-    assert [t["id"] for t in tiles] == [str(i) for i in range(12)]  # copied, not shuffled in place
-
-    assert emu.set_faults(shuffle_lists=True)["shuffle_lists"] is True
-    assert len({tuple(f.id for f in sdk.all_folders(fields="id,name")) for _ in range(8)}) > 1
-    emu.set_faults(shuffle_lists=False)
-    assert len({tuple(f.id for f in sdk.all_folders(fields="id,name")) for _ in range(3)}) == 1

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from changes_scenario import Scenario, register, requests_by_method, scenario_fixture  # noqa: F401
+from conftest import client_for, make_destination, quick, run
 from django.core.management import call_command
 
 from looker_emulator.extract import extract
@@ -165,7 +166,6 @@ def test_drift_since_the_first_backup_lists_the_changes_and_writes_nothing(
 def test_restore_this_version_puts_that_version_back(scenario: Scenario) -> None:
     """What the item page's link starts: a restore of that item from that backup. (Last in this
     file: it changes the live instance the drift test reads.)"""
-    from conftest import client_for, make_destination, quick, run
 
     from restore.engine.run.session import start_session
 
