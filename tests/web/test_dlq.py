@@ -221,7 +221,12 @@ def test_rerun_and_group_retry_ask_first(client, admin_user, many_items, session
     # The triage group's retry lands on the new run's page too.
     response = client.post(
         reverse("dlq_triage_action"),
-        {"action": "retry", "error_class": "LookerApiError", "group_status": "404"},
+        {
+            "action": "retry",
+            "error_class": "LookerApiError",
+            "group_status": "404",
+            "retry_shown": "80",  # the count the button showed: a bulk action says what it touches
+        },
     )
     retry = RestoreSession.objects.get(kind="retry")
     assert response["Location"] == reverse("session_detail", args=[retry.pk])
