@@ -10,6 +10,7 @@ from conftest import client_for, make_destination, quick, run
 from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
 from restore.engine.kinds.retry import start_retries
+from restore.engine.kinds.rollback import start_rollback, steps_by_op
 from restore.engine.run.session import start_session
 from restore.models import Backup, DeadLetterItem, RestoreItemResult
 
@@ -111,8 +112,6 @@ def test_an_uncreatable_tile_leaves_the_rest_restored_and_a_retry_adds_only_it(t
 
 
 def test_a_rollback_deletes_a_dashboard_that_ended_failed_for_one_tile(tmp_path):
-    from restore.engine.kinds.rollback import start_rollback
-
     backup = backup_with_an_uncreatable_tile(tmp_path)
     with running_emulator() as emu:
         session = start_session(backup, make_destination(emu), quick())
@@ -121,4 +120,56 @@ def test_a_rollback_deletes_a_dashboard_that_ended_failed_for_one_tile(tmp_path)
         assert row.action == "failed" and row.destination_id
         session.refresh_from_db()
         run(start_rollback(session), client_for(emu))
+        assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
+
+
+def add_the_missing_explore(emu) -> None:
+    explore = {"id": "ecommerce::returns", "name": "returns", "model_name": "ecommerce"}
+    emu.call(lambda e: e.api.state.insert("explores", explore))
+
+
+def half_made(emu, tmp_path, **config):
+    """A dashboard this session created, short of tile 'Returns': (session, its result row)."""
+    backup = backup_with_an_uncreatable_tile(tmp_path)
+    session = start_session(backup, make_destination(emu), quick(**config))
+    run(session, client_for(emu))
+    row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
+    assert row.action == "failed" and row.destination_id, row.message
+    session.refresh_from_db()
+    return session, row
+
+
+def test_a_rollback_after_a_retry_completed_the_dashboard_deletes_it(tmp_path):
+    """Created by the session, completed by a DLQ retry: still the session's creation, so its
+    rollback deletes it (never "puts back" the half-made dashboard the session wrote itself)."""
+    with running_emulator() as emu:
+        session, row = half_made(emu, tmp_path)
+        add_the_missing_explore(emu)
+        dead = DeadLetterItem.objects.get(session=session, content_id="5")
+        (retry_session,) = start_retries([dead.pk])
+        run(retry_session, client_for(emu))
+        made = client_for(emu).get(f"/dashboards/{row.destination_id}")
+        assert len(made["dashboard_elements"]) == 3
+
+        rollback = start_rollback(session)
+        assert steps_by_op(rollback) == {"delete": 1, "put_back": 0}
+        undo = run(rollback, client_for(emu))
+        assert undo["status"] == "completed" and undo["failed"] == 0, undo
+        assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
+
+
+def test_a_rollback_after_a_retry_that_failed_again_deletes_the_dashboard(tmp_path):
+    """A retry that fails again on the same tile adds its own writes to the row; the POST that
+    created the dashboard stays there, and with it the rollback's delete."""
+    with running_emulator() as emu:
+        session, row = half_made(emu, tmp_path)
+        dead = DeadLetterItem.objects.get(session=session, content_id="5")
+        (retry_session,) = start_retries([dead.pk])
+        run(retry_session, client_for(emu))
+        dead.refresh_from_db()
+        assert dead.status == DeadLetterItem.Status.OPEN
+
+        rollback = start_rollback(session)
+        assert steps_by_op(rollback) == {"delete": 1, "put_back": 0}
+        run(rollback, client_for(emu))
         assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
