@@ -123,6 +123,17 @@ def test_a_rollback_deletes_a_dashboard_that_ended_failed_for_one_tile(tmp_path)
         assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
 
 
+def writes(emu) -> list[str]:
+    """The writes the emulator carried out since its stats were last reset."""
+    return [
+        f"{r['method']} {r['route']}"
+        for r in emu.stats()["requests"]
+        if r["method"] in ("POST", "PATCH", "PUT", "DELETE")
+        and int(r["status"]) < 300
+        and not r["route"].endswith("/login")
+    ]
+
+
 def add_the_missing_explore(emu) -> None:
     explore = {"id": "ecommerce::returns", "name": "returns", "model_name": "ecommerce"}
     emu.call(lambda e: e.api.state.insert("explores", explore))
@@ -173,3 +184,30 @@ def test_a_rollback_after_a_retry_that_failed_again_deletes_the_dashboard(tmp_pa
         assert steps_by_op(rollback) == {"delete": 1, "put_back": 0}
         run(rollback, client_for(emu))
         assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
+
+
+def test_a_rollback_leaves_alone_a_dashboard_the_restore_did_not_write(tmp_path):
+    """A second restore, and a DLQ retry of it, find the dashboard as the first left it and write
+    nothing to it (its one missing tile is refused again): the user's later edit survives that
+    restore's rollback."""
+    with running_emulator() as emu:
+        first, row = half_made(emu, tmp_path)
+        emu.reset()
+        second = start_session(first.backup, first.destination, quick())
+        run(second, client_for(emu))
+        again = RestoreItemResult.objects.get(session=second, content_type=1, source_id="5")
+        assert again.action == "failed" and again.destination_id == row.destination_id, (
+            again.message
+        )
+        dead = DeadLetterItem.objects.get(session=second, content_id="5")
+        (retry_session,) = start_retries([dead.pk])
+        run(retry_session, client_for(emu))
+        assert writes(emu) == []
+        client_for(emu).patch(f"/dashboards/{row.destination_id}", {"title": "Sales (mine)"})
+
+        second.refresh_from_db()
+        rollback = start_rollback(second)
+        assert steps_by_op(rollback) == {"delete": 0, "put_back": 0}
+        run(rollback, client_for(emu))
+        made = client_for(emu).get(f"/dashboards/{row.destination_id}")
+        assert made["title"] == "Sales (mine)"

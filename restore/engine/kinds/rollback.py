@@ -194,13 +194,15 @@ def item_for(session: RestoreSession, content_type: int, source_id: str) -> Roll
 def _action(row: RestoreItemResult) -> str:
     """What the session did to the object. An item created in the first pass whose second pass
     failed, or a dashboard written but for a tile, is recorded as failed or blocked; its POST in
-    the recorded changes says it was created."""
+    the recorded changes says it was created. One it wrote nothing to has nothing to undo."""
     if row.action not in ("failed", "blocked"):
         return row.action
     diff = documents.read_diff(row.diff)
     changes = diff.changes if diff else []
     if posted(ContentType(row.content_type), changes):
         return "created"
+    if not changes:
+        return "failed"
     has_pre_image = RestoreItemResult.objects.filter(pk=row.pk, pre_image__isnull=False).exists()
     return "updated" if has_pre_image else "failed"
 
