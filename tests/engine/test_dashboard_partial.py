@@ -11,6 +11,7 @@ from looker_emulator.backup import BackupWriter
 from looker_emulator.testing import running_emulator
 from restore.engine.kinds.retry import start_retries
 from restore.engine.kinds.rollback import start_rollback, steps_by_op
+from restore.engine.limits import retries as retry
 from restore.engine.run.session import start_session
 from restore.models import Backup, DeadLetterItem, RestoreItemResult
 
@@ -123,6 +124,13 @@ def test_a_rollback_deletes_a_dashboard_that_ended_failed_for_one_tile(tmp_path)
         assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
 
 
+@pytest.fixture
+def fast_retries():
+    retry.set_testing(True, max_wait=0.05)
+    yield
+    retry.set_testing(False)
+
+
 def writes(emu) -> list[str]:
     """The writes the emulator carried out since its stats were last reset."""
     return [
@@ -211,3 +219,53 @@ def test_a_rollback_leaves_alone_a_dashboard_the_restore_did_not_write(tmp_path)
         run(rollback, client_for(emu))
         made = client_for(emu).get(f"/dashboards/{row.destination_id}")
         assert made["title"] == "Sales (mine)"
+
+
+def test_a_transient_tile_failure_leaves_a_row_the_rollback_undoes(tmp_path, fast_retries):
+    """Every tile POST answers 503 until the retries give up: the dashboard the session created
+    keeps its destination ID and its POST on the failed row, and the rollback deletes it."""
+    with running_emulator() as emu:
+        emu.set_faults(
+            add_rules=[
+                {"method": "POST", "path": "*/dashboard_elements", "status": 503, "count": None}
+            ]
+        )
+        add_the_missing_explore(emu)
+        backup = backup_with_an_uncreatable_tile(tmp_path)
+        session = start_session(backup, make_destination(emu), quick(max_retries=1))
+        run(session, client_for(emu))
+        row = RestoreItemResult.objects.get(session=session, content_type=1, source_id="5")
+        assert row.action == "failed" and row.destination_id, row.message
+        emu.set_faults(clear=True)
+
+        session.refresh_from_db()
+        rollback = start_rollback(session)
+        assert steps_by_op(rollback) == {"delete": 1, "put_back": 0}
+        run(rollback, client_for(emu))
+        assert client_for(emu).get_or_none(f"/dashboards/{row.destination_id}") is None
+
+
+def test_a_transient_tile_failure_keeps_the_state_before_the_first_attempt(tmp_path, fast_retries):
+    """An existing dashboard: the first attempt puts its title back, then its tiles fail until
+    the retries give up. The rollback puts back the title from before the first attempt, not
+    the one a later attempt found (the restore's own)."""
+    with running_emulator() as emu:
+        first, row = half_made(emu, tmp_path)
+        client_for(emu).patch(f"/dashboards/{row.destination_id}", {"title": "Sales (mine)"})
+        emu.set_faults(
+            add_rules=[
+                {"method": "POST", "path": "*/dashboard_elements", "status": 503, "count": None}
+            ]
+        )
+        second = start_session(first.backup, first.destination, quick(max_retries=1))
+        run(second, client_for(emu))
+        again = RestoreItemResult.objects.get(session=second, content_type=1, source_id="5")
+        assert again.action == "failed" and again.destination_id == row.destination_id
+        emu.set_faults(clear=True)
+        assert client_for(emu).get(f"/dashboards/{row.destination_id}")["title"] == "Sales"
+
+        second.refresh_from_db()
+        rollback = start_rollback(second)
+        assert steps_by_op(rollback) == {"delete": 0, "put_back": 1}
+        run(rollback, client_for(emu))
+        assert client_for(emu).get(f"/dashboards/{row.destination_id}")["title"] == "Sales (mine)"

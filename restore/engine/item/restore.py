@@ -16,7 +16,7 @@ from typing import Any
 from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.core.diffs import field_diff
-from restore.engine.core.errors import IncompleteDashboardError, ItemTooLargeError, LookerApiError
+from restore.engine.core.errors import ItemTooLargeError, LookerApiError
 from restore.engine.identity.counterpart import (
     acceptable_hit,
     entry_holds,
@@ -157,10 +157,12 @@ def _sync_children(
     dest_id: str,
     current: Body | None,
 ) -> None:
-    """Sub-resources; a dashboard short of a tile still keeps its destination ID on its row."""
+    """Sub-resources. The object is written by now: whatever stops them (a tile left out, a
+    transient error that outlasts the retries) its row keeps its destination ID and the writes
+    made, so a rollback undoes them."""
     try:
         r.sync_children(ctx, content, dest_id, current)  # type: ignore[misc]
-    except IncompleteDashboardError:
+    except Exception:
         note_destination(ctx, r.ct, sid, dest_id, current)
         raise
 
