@@ -40,9 +40,12 @@ class Written:
 
 
 def posted(ct: ContentType, changes: list[documents.Change]) -> bool:
-    """Whether the changes hold the POST that created the object itself (not a sub-resource)."""
-    path = RESTORERS[ct].path
-    return any(c.method == "POST" and c.path == path for c in changes)
+    """Whether the changes hold the POST that created the object itself (not a sub-resource).
+    A type the API does not write (explores) has none."""
+    restorer = RESTORERS.get(ct)
+    if restorer is None or not changes:
+        return False
+    return any(c.method == "POST" and c.path == restorer.path for c in changes)
 
 
 def over_attempts(
