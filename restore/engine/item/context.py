@@ -16,6 +16,7 @@ from restore.engine.core import documents, row_sql
 from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import ContentType
 from restore.engine.core.diffs import field_diff
+from restore.engine.core.errors import LookerApiError
 from restore.engine.identity.idmap import IdMap
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.limits.retries import describe_failure
@@ -169,15 +170,25 @@ class RestoreContext:
     def write(
         self, method: str, path: str, body: Any = None, current: dict[str, Any] | None = None
     ) -> Any:
-        """Send a write (or record it in a dry run). PATCH bodies are diffed against `current`."""
+        """Send a write (or record it in a dry run). PATCH bodies are diffed against `current`.
+
+        A write Looker refused (a 4xx answer) changed nothing and is not kept among the item's
+        changes: a rollback must not undo what was never written. One whose outcome is unknown
+        (a 5xx, a dropped connection) is kept: it may have gone through."""
         fields = field_diff(body, current) if method == "PATCH" and isinstance(body, dict) else None
-        self.changes.append(Change(method, path, body, fields))
+        change = Change(method, path, body, fields)
+        self.changes.append(change)
         if self.dry_run:
             return self._stand_in(method, body, current)
         verb = {"POST": self.client.post, "PATCH": self.client.patch, "PUT": self.client.put}
-        if method == "DELETE":
-            return self.client.delete(path)
-        return verb[method](path, body)
+        try:
+            if method == "DELETE":
+                return self.client.delete(path)
+            return verb[method](path, body)
+        except LookerApiError as exc:
+            if not exc.transient:
+                self.changes.remove(change)
+            raise
 
     def _stand_in(self, method: str, body: Any, current: dict[str, Any] | None) -> Any:
         if method == "POST" and isinstance(body, dict):

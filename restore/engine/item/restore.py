@@ -17,7 +17,6 @@ from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, ContentType
 from restore.engine.core.diffs import field_diff
 from restore.engine.core.errors import (
-    IncompleteDashboardError,
     ItemHeldError,
     ItemTooLargeError,
     LookerApiError,
@@ -32,6 +31,7 @@ from restore.engine.identity.counterpart import (
 from restore.engine.item.context import ItemOutcome, RestoreContext, SourceItem
 from restore.engine.item.references import ROOT_FLAGS, equivalent_folder, prefetch
 from restore.engine.item.restorers import RESTORERS, TypeRestorer
+from restore.engine.item.written import ROW_COLUMNS, over_attempts
 from restore.engine.looker.payloads import writable
 
 Body = dict[str, Any]
@@ -172,10 +172,12 @@ def _sync_children(
     dest_id: str,
     current: Body | None,
 ) -> None:
-    """Sub-resources; a dashboard short of a tile still keeps its destination ID on its row."""
+    """Sub-resources. The object is written by now: whatever stops them (a tile left out, a
+    transient error that outlasts the retries) its row keeps its destination ID and the writes
+    made, so a rollback undoes them."""
     try:
         r.sync_children(ctx, content, dest_id, current)  # type: ignore[misc]
-    except IncompleteDashboardError:
+    except Exception:
         note_destination(ctx, r.ct, sid, dest_id, current)
         raise
 
@@ -345,19 +347,31 @@ def note_destination(
     ctx: RestoreContext, ct: ContentType, sid: str, dest_id: str, pre_image: Body | None
 ) -> None:
     """An item that exists in the destination but ends failed or blocked (a dashboard short of a
-    tile): its result row keeps the destination ID (the page links it, a retry finds it), the
-    writes made (a POST says it was created) and, for an update, the pre-image: a rollback can
-    undo it like any other."""
+    tile): its result row keeps the destination ID (the page links it, a retry finds it) and what
+    every attempt wrote (`written.over_attempts`: a POST says it was created; an update keeps the
+    pre-image from before its first write, none when nothing was written): a rollback can undo
+    it like any other, and never "puts back" what the restore did not write."""
     if ctx.dry_run or ctx.session is None:
         return
+    from django.db import transaction
+
     from restore.models import RestoreItemResult
 
     key = {"session": ctx.session.pk, "content_type": int(ct), "source_id": sid}
     changes = [documents.Change(**c.as_dict()) for c in ctx.changes]
-    values = {"destination_id": dest_id, "diff": documents.store(documents.Diff(changes=changes))}
-    if pre_image is not None:
-        values["pre_image"] = pre_image
-    RestoreItemResult.objects.update_or_create(**key, defaults=values)
+    with transaction.atomic():
+        row = row_sql.select_one(RestoreItemResult, ["pk", *ROW_COLUMNS], key, for_update=True)
+        written = over_attempts(ct, row, dest_id, changes, pre_image)
+        values = {
+            "destination_id": dest_id,
+            "diff": written.diff(),
+            "pre_image": written.pre_image,
+        }
+        if row is None:  # the runner gives it its final action (failed or blocked) next
+            action = RestoreItemResult.Action.FAILED
+            row_sql.insert(RestoreItemResult, {**key, **values, "action": action})
+        else:
+            row_sql.update(RestoreItemResult, row["pk"], values)
 
 
 def verify(ctx: RestoreContext, r: TypeRestorer, dest_id: str, body: Body) -> dict[str, Any] | None:

@@ -38,6 +38,7 @@ from restore.engine.identity.idmap import IdMap
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import restore_item
 from restore.engine.item.restorers import RESTORERS
+from restore.engine.item.written import posted
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
 from restore.engine.run.kind import Level, SessionKind
 from restore.engine.run.runner import done_keys, open_session_context
@@ -233,13 +234,15 @@ def item_for(session: RestoreSession, content_type: int, source_id: str) -> Roll
 def _action(row: RestoreItemResult) -> str:
     """What the session did to the object. An item created in the first pass whose second pass
     failed, or a dashboard written but for a tile, is recorded as failed or blocked; its POST in
-    the recorded changes says it was created."""
+    the recorded changes says it was created. One it wrote nothing to has nothing to undo."""
     if row.action not in ("failed", "blocked"):
         return row.action
-    path = RESTORERS[ContentType(row.content_type)].path
     diff = documents.read_diff(row.diff)
-    if diff and any(c.method == "POST" and c.path == path for c in diff.changes):
+    changes = diff.changes if diff else []
+    if posted(ContentType(row.content_type), changes):
         return "created"
+    if not changes:
+        return "failed"
     has_pre_image = RestoreItemResult.objects.filter(pk=row.pk, pre_image__isnull=False).exists()
     return "updated" if has_pre_image else "failed"
 

@@ -29,6 +29,7 @@ from restore.engine.identity.counterpart import check_source, decide_instance, v
 from restore.engine.identity.idmap import IdMap
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, restore_nested, source_id_of
+from restore.engine.item.written import ROW_COLUMNS, over_attempts
 from restore.engine.looker.client import LookerClient
 from restore.engine.looker.compat import check_compatibility
 from restore.engine.looker.source import SourceInstance
@@ -230,11 +231,13 @@ def retried_counts(session_id: int) -> dict[str, int]:
 
 
 def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
-    """Write an item's result; a second pass keeps the first pass's "created".
+    """Write an item's result, over every attempt at it in the session (`written.over_attempts`).
 
-    An object found on a retry or resume while our create intent is pending was created by this
-    session (the POST went through, its response or a later sub-request was lost): it counts as
-    created, and a rollback deletes it rather than restoring a "pre-image" we wrote ourselves.
+    An object the session created stays "created" whatever a later attempt found (a second pass,
+    a runner's or a DLQ retry of a dashboard short of a tile): a rollback deletes it rather than
+    "putting back" a state the session wrote itself. So does an object found while our create
+    intent is pending (the POST went through, its response was lost). An object written by an
+    earlier attempt stays "updated", with the pre-image from before that first write.
     One SELECT and one INSERT or UPDATE, in hand-written SQL (`row_sql`): this runs for every item.
     """
     key = {
@@ -244,29 +247,25 @@ def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: i
     }
     with transaction.atomic():
         row = row_sql.select_one(RestoreItemResult, OUTCOME_COLUMNS, key, for_update=True)
-        pending = row is not None and row["action"] == RestoreItemResult.Action.PENDING
-        if pending and outcome.action in ("updated", "unchanged"):
-            outcome.action, outcome.pre_image = "created", None
-        done = row is not None and not pending
+        new = [documents.Change(**change) for change in outcome.changes]
+        written = over_attempts(
+            outcome.content_type, row, outcome.destination_id, new, outcome.pre_image
+        )
         action = outcome.action
-        if done and row["action"] in ("created", "updated") and action in ("updated", "unchanged"):
-            action = "created" if row["action"] == "created" else "updated"
-        # The state before this session first touched it, and every change made, over both passes.
-        pre_image = row["pre_image"] if done and row["pre_image"] is not None else outcome.pre_image
-        earlier = documents.read_diff(row["diff"]) if done else None
-        changes = (earlier.changes if earlier else []) + [
-            documents.Change(**change) for change in outcome.changes
-        ]
+        if written.created and action in ("updated", "unchanged", "skipped"):
+            action = "created"
+        elif written.changes and action == "unchanged":
+            action = "updated"
+        outcome.action = action  # the runner's counters count what the row says
+        done = row is not None and row["action"] != RestoreItemResult.Action.PENDING
         message = _message(outcome) or (row["message"] if done else "")
         values = {
             "name": outcome.name[:500],
             "action": action,
             "destination_id": outcome.destination_id,
             "message": message,
-            "diff": documents.store(documents.Diff(changes=changes, verify=outcome.verify_diff))
-            if changes or outcome.verify_diff
-            else None,
-            "pre_image": pre_image,
+            "diff": written.diff(verify=outcome.verify_diff),
+            "pre_image": written.pre_image if action == "updated" else None,
             "duration_ms": duration_ms,
             "finished_at": timezone.now(),
         }
@@ -276,7 +275,7 @@ def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: i
             row_sql.update(RestoreItemResult, row["pk"], values)
 
 
-OUTCOME_COLUMNS = ["pk", "action", "pre_image", "diff", "message"]
+OUTCOME_COLUMNS = ["pk", *ROW_COLUMNS, "message"]
 
 
 def record_dependency_outcome(
