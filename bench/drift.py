@@ -62,7 +62,6 @@ def paged(reader: Any, client: Any) -> Counter[str]:
     from restore.engine.identity.drift import check_drift
 
     report = check_drift(reader, client)
-    log(f"paged: {report.single_reads} objects read alone")
     return Counter(f.kind for f in report.findings)
 
 

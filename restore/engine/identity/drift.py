@@ -112,12 +112,10 @@ class DestinationIndex:
             for obj in read_pages(client, ct, fields)
             if isinstance(obj, dict) and obj.get(key) is not None
         }
-        self.single_reads = 0
 
     def get(self, item_id: str, backup: Body) -> Body | None:
         found = self.objects.get(str(item_id))
         if found is None or content_keys(self.ct, backup) - set(found):
-            self.single_reads += 1
             alone = self.client.get_or_none(object_path(self.ct, item_id))
             if found is None and alone is not None:
                 self.objects[str(item_id)] = alone  # listed after all: its ID is taken
@@ -188,7 +186,6 @@ def outcome_changes(finding: Finding) -> list[dict[str, Any]]:
 @dataclass
 class DriftReport:
     findings: list[Finding] = field(default_factory=list)
-    single_reads: int = 0
 
     def of(self, kind: str) -> list[Finding]:
         return [f for f in self.findings if f.kind == kind]
