@@ -52,8 +52,8 @@ _PUBLIC: dict[str, str] = {
     "lineage_of": "identity.lineage",
     "lineages": "identity.lineage",
     "same_lineage": "identity.lineage",
-    "drift_findings": "identity.drift",
-    "start_drift": "identity.drift",
+    "drift_findings": "kinds.drift",
+    "start_drift": "kinds.drift",
     "advertise": "limits.db_budget",
     "close_pool": "limits.db_budget",
     "forget_inherited_pools": "limits.db_budget",
@@ -116,7 +116,6 @@ if TYPE_CHECKING:
     )
     from restore.engine.core.errors import RestoreError
     from restore.engine.core.words import plural
-    from restore.engine.identity.drift import drift_findings, start_drift
     from restore.engine.identity.history import item_history
     from restore.engine.identity.lineage import (
         backup_fingerprint,
@@ -126,6 +125,7 @@ if TYPE_CHECKING:
     )
     from restore.engine.kinds import run_chunk, run_session
     from restore.engine.kinds.apply import start_apply
+    from restore.engine.kinds.drift import drift_findings, start_drift
     from restore.engine.kinds.retry import retry_refusal, retry_report, start_retries
     from restore.engine.kinds.rollback import start_rollback, steps_by_op
     from restore.engine.limits.db_budget import (

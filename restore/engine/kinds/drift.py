@@ -18,14 +18,21 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from restore.engine.backup.reader import BackupReader, Selection, open_backup
+from restore.engine.core.config import RestoreConfig
 from restore.engine.core.content_types import ContentType
+from restore.engine.core.documents import read_diff
+from restore.engine.core.errors import RestoreError
 from restore.engine.identity.counterpart import object_path
 from restore.engine.identity.drift import (
     ACTION_OF,
+    CHANGED,
     CREATED,
     DELETED,
+    FINDING_OF,
+    UNCHANGED,
     CreatedItem,
     DestinationIndex,
+    Finding,
     ReadOnlyClient,
     compare_item,
     created_items,
@@ -151,3 +158,40 @@ class DriftKind(SessionKind):
             message=finding.message,
             changes=outcome_changes(finding),
         )
+
+
+# -- sessions -------------------------------------------------------------------------------------
+def start_drift(backup: Any, destination: Any, *, user: Any = None, types: list[str] | None = None):
+    """A pending drift session: the whole backup (or `types`) against the destination. It runs
+    as a dry run would (`dry_run`: nothing is ever written) and is never applied."""
+    if refusal := backup.restore_refusal():
+        raise RestoreError(refusal)
+    selection = {"content_types": [ContentType.parse(t).value for t in types]} if types else {}
+    config = RestoreConfig(dry_run=True, workers=4, selection=selection)
+    return RestoreSession.objects.create(
+        kind=RestoreSession.Kind.DRIFT,
+        backup=backup,
+        destination=destination,
+        source_instance=backup.source_instance,
+        config=config.model_dump(mode="json"),
+        dry_run=True,
+        started_by=user,
+    )
+
+
+def drift_findings(session: Any) -> dict[str, list[Finding]]:
+    """{"changed", "deleted", "created", "unchanged"}: a drift session's findings, from its
+    result rows (`Finding.as_dict()`: entries as in `backups diff`)."""
+    out: dict[str, list[Finding]] = {CHANGED: [], DELETED: [], CREATED: [], UNCHANGED: []}
+    rows = session.results.order_by("content_type", "pk").values_list(
+        "content_type", "source_id", "destination_id", "name", "action", "message", "diff"
+    )
+    for code, sid, did, name, action, message, diff in rows.iterator(chunk_size=500):
+        kind = FINDING_OF.get(action)
+        if kind is None:
+            continue
+        ct = ContentType(code)
+        doc = read_diff(diff)
+        changes = list(doc.changes) if doc else []
+        out[kind].append(Finding(kind, ct, did if kind == CREATED else sid, name, changes, message))
+    return out
