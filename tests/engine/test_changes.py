@@ -112,6 +112,20 @@ def filter_words(scenario: Scenario) -> str:
     return f'~ filter "{scenario.filter_title}": default {was} → "30 days"'
 
 
+def test_the_text_output_words_changes_as_the_pages_do(scenario: Scenario) -> None:
+    """`backups diff` and `backups history` without --json print the plan's lines too."""
+    b1, _, b3 = register(scenario.paths)
+    out = StringIO()
+    call_command("backups", "diff", str(b1.pk), str(b3.pk), stdout=out)
+    text = out.getvalue()
+    was, to = scenario.look_folders
+    assert '      + tile "Added note" added' in text
+    assert f'      ~ folder "{was}" → "{to}"' in text and f"      {filter_words(scenario)}" in text
+    out = StringIO()
+    call_command("backups", "history", "dashboard", scenario.tiled_dashboard, stdout=out)
+    assert f"): {filter_words(scenario)}" in out.getvalue()
+
+
 def test_a_folders_dashboards_gone_stand_out_at_the_top(tmp_path: Path) -> None:
     from restore.engine.backup.compare import compare_backup_files
     from restore.engine.looker.client import LookerClient, LookerSettings
