@@ -1,7 +1,8 @@
 """Three lookervault backups of one instance, taken between known changes.
 
 backup 1 → (dashboard renamed, look renamed, a tile added to another dashboard and one removed)
-→ backup 2 → (the dashboard renamed again, a look deleted, a new dashboard) → backup 3.
+→ backup 2 → (the dashboard renamed again, the renamed look moved to another folder, a filter's
+default changed on the tiled dashboard, a look deleted, a new dashboard) → backup 3.
 The instance keeps serving after backup 3, so a drift check can read it live.
 """
 
@@ -33,6 +34,10 @@ class Scenario:
     tile_removed_title: str = ""
     deleted_look: str = ""
     new_dashboard: str = ""
+    look_folders: list[str] = field(default_factory=list)  # the moved look's folders: names
+    look_folder_ids: list[str] = field(default_factory=list)
+    filter_title: str = ""  # the tiled dashboard's filter whose default changed to "30 days"
+    filter_default: str = ""  # ...from this
 
 
 def take(scenario: Scenario, directory: Path) -> None:
@@ -75,12 +80,27 @@ def build(emu: RunningEmulator, directory: Path) -> Scenario:
     take(s, directory)
 
     client.patch(f"/dashboards/{s.renamed_dashboard}", {"title": s.titles[2]})
+    move_look(client, s)
+    flt = tiled["dashboard_filters"][0]  # the scenario's seed gives the tiled dashboard one
+    s.filter_title, s.filter_default = flt["title"], flt.get("default_value") or ""
+    client.patch(f"/dashboard_filters/{flt['id']}", {"default_value": "30 days"})
     client.delete(f"/looks/{s.deleted_look}")
     new = client.post("/dashboards", {"title": "Brand new", "folder_id": first["folder_id"]})
     s.new_dashboard = str(new["id"])
     take(s, directory)
     client.close() if hasattr(client, "close") else None
     return s
+
+
+def move_look(client: LookerClient, s: Scenario) -> None:
+    """The renamed look into another folder (of a different name), the names kept."""
+    look = client.get(f"/looks/{s.renamed_look}")
+    folders = client.get("/folders/search", {"fields": "id,name", "limit": 500})
+    names = {str(f["id"]): f["name"] for f in folders}
+    was = str(look["folder_id"])
+    to = next(f for f, n in names.items() if f != was and n != names[was] and n != "Users")
+    client.patch(f"/looks/{s.renamed_look}", {"folder_id": to})
+    s.look_folder_ids, s.look_folders = [was, to], [names[was], names[to]]
 
 
 def record_drift(session: Any, client: LookerClient) -> None:

@@ -14,9 +14,10 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from restore.engine import BackupError, ContentType, Diff
+from restore.engine import BackupError, ContentType
 from restore.models import Backup
-from restore.views.diff_words import diff_rows
+from restore.views.plan_lines import NamesOf, as_text, backup_names, refs_of, version_lines
+from restore.views.plan_lines import change_lines as plan_change_lines
 
 NOT_ONE_LINEAGE = (
     "these backups are not shown to be of one instance: items are matched by ID only, so a "
@@ -33,24 +34,22 @@ def find_backup(ref: str) -> Backup:
     return found
 
 
-def change_lines(changes: list[Any], pre_image: Any = None) -> list[str]:
-    """An item's changes in the plan's words, one line each."""
-    rows = diff_rows(Diff(changes=list(changes)), pre_image)
-    out = []
-    for row in rows:
-        if row["field"]:
-            out.append(f"{row['what']}: {row['field']} {row['before']} → {row['after']}".strip())
-        elif row["before"] == "exists":  # a removal: its "what" says it all
-            out.append(row["what"])
-        else:
-            out.append(f"{row['what']}: {row['after']}" if row["after"] else row["what"])
-    return out
+def change_lines(
+    changes: list[Any], ct: int | str, names: NamesOf | None = None, before: NamesOf | None = None
+) -> list[str]:
+    """An item's changes in the plan's words, one line each, as the pages word them
+    (`~ tile "Revenue": title "A" → "B"`)."""
+    return as_text(plan_change_lines(changes, ct, names or {}, before=before or {}))
 
 
-def diff_json(comparison: Any) -> dict[str, Any]:
+def diff_json(comparison: Any, older: Backup, newer: Backup) -> dict[str, Any]:
+    """The comparison's document, each changed entry with its `changes` in words: references
+    named in the older backup for the old values, in the newer for the new."""
     doc = comparison.as_dict()
+    refs = refs_of(e.changes for e in comparison.changed)
+    before, after = backup_names(older.path, refs), backup_names(newer.path, refs)
     for entry, data in zip(comparison.changed, doc["changed"], strict=True):
-        data["changes"] = change_lines(entry.changes)
+        data["changes"] = change_lines(entry.changes, entry.type, after, before)
     return doc
 
 
@@ -64,7 +63,7 @@ def handle_diff(stdout: Any, a: str, b: str, types: list[str] | None, as_json: b
     except (BackupError, OSError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
     comparison.same_lineage = same_lineage(older, newer)
-    doc = diff_json(comparison)
+    doc = diff_json(comparison, older, newer)
     if as_json:
         stdout.write(json.dumps(doc, indent=2, default=str))
         return
@@ -96,12 +95,13 @@ def handle_history(
         history = item_history(ct, item_id, lineage=int(lineage) if lineage else None)
     except (BackupError, OSError, ValueError, LookupError) as exc:
         raise CommandError(str(exc)) from exc
+    words = version_lines(history.versions, ct)
     versions = [
         {
             "backup_id": v.backup_id,
             "extracted_at": v.extracted_at,
             "title": v.title,
-            "changes": change_lines(v.changes),
+            "changes": as_text(words.get(v.backup_id, [])),
         }
         for v in history.versions
     ]

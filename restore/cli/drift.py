@@ -15,6 +15,7 @@ from django.core.management.base import CommandError
 from restore.cli.changes import change_lines
 from restore.cli.common import exit_code, resolve_backup, resolve_destination
 from restore.engine import RestoreError, drift_findings, start_drift
+from restore.views.plan_lines import drift_sides
 
 SHOWN = ("changed", "deleted", "created")
 
@@ -30,9 +31,15 @@ def drift_document(session: Any, summary: dict[str, Any]) -> dict[str, Any]:
     """The summary plus the findings, each with its changes in the plan's words."""
     doc = dict(summary)
     found = drift_findings(session)
+    before, after = drift_sides(session, found)
     for kind in SHOWN:
         doc[kind] = [
-            f.as_dict() | ({"changes": change_lines(f.changes)} if f.changes else {})
+            f.as_dict()
+            | (
+                {"changes": change_lines(f.changes, f.content_type, after, before)}
+                if f.changes
+                else {}
+            )
             for f in found[kind]
         ]
     return doc

@@ -269,6 +269,14 @@ def failure_words(item: object) -> str:
 
 
 @register.filter
+def result_words(result: object) -> str:
+    """A failed result row's message in the words its dead letter gets (`views.error_words`)."""
+    from restore.views.error_words import explain_result
+
+    return explain_result(getattr(result, "message", ""), getattr(result, "content_type", None))
+
+
+@register.filter
 def group_words(group: dict) -> str:
     """A triage group (error class + HTTP status) in words."""
     from restore.views.error_words import explain

@@ -17,14 +17,13 @@ from restore.access import require_perm
 from restore.engine import (
     BackupError,
     ContentType,
-    Diff,
     compare_backup_files,
     item_history,
     same_lineage,
 )
 from restore.engine import lineage_of as find_lineage
 from restore.models import Backup
-from restore.views.diff_words import diff_rows
+from restore.views.plan_lines import NamesOf, backup_names, change_lines, refs_of, version_lines
 
 CHANGE_KINDS = ("added", "removed", "changed", "unreadable")
 KEPT_FOR_S = 3600
@@ -61,19 +60,29 @@ def file_key(backup: Backup) -> tuple[str, str, int, int]:
     return (backup.sha256 or "", str(backup.path), stat.st_size, stat.st_mtime_ns)
 
 
-def entry_rows(entries: list[Any], change: str) -> list[dict[str, Any]]:
-    """Rows for the page: an entry's facts and its changes in the plan's words."""
+def entry_rows(
+    entries: list[Any], change: str, sides: tuple[NamesOf, NamesOf] = ({}, {})
+) -> list[dict[str, Any]]:
+    """Rows for the page: an entry's facts and its changes in the plan's words; `sides`: the
+    names of what they refer to in the older and the newer backup."""
     return [
         {
             "change": change,
             "type": e.type,
             "id": e.id,
             "title": e.title,
-            "rows": diff_rows(Diff(changes=e.changes)) if e.changes else [],
+            "lines": change_lines(e.changes, e.type, sides[1], before=sides[0]),
             "unreadable_in": e.unreadable_in,
         }
         for e in entries
     ]
+
+
+def names_of_sides(a: Backup, b: Backup, entries: list[Any]) -> tuple[NamesOf, NamesOf]:
+    """What the entries' changes refer to (folders, owners…), named in the older backup for the
+    old values and in the newer for the new: one read of each backup for the whole page."""
+    refs = refs_of(e.changes for e in entries if e.changes)
+    return backup_names(a.path, refs), backup_names(b.path, refs)
 
 
 @require_GET
@@ -97,12 +106,16 @@ def backup_diff(request):
     else:
         mass = result.mass
         same = result.same_lineage
+        shown: dict[str, list[Any]] = {}
         for change in CHANGE_KINDS:
             entries = getattr(result, change)
             totals.append((change, len(entries)))
             types += [e.type for e in entries]
             if wanted_change in ("", change):
-                rows += entry_rows([e for e in entries if wanted_type in ("", e.type)], change)
+                shown[change] = [e for e in entries if wanted_type in ("", e.type)]
+        sides = names_of_sides(a, b, [e for es in shown.values() for e in es])
+        for change, entries in shown.items():
+            rows += entry_rows(entries, change, sides)
     context = {
         "a": a,
         "b": b,
@@ -131,6 +144,7 @@ def folded_history(backup: Backup, ct: ContentType, item_id: str) -> dict[str, A
     except (BackupError, OSError, LookupError):
         return {}
     lines: list[dict[str, Any]] = []
+    words = version_lines(history.versions, ct)
     for version in history.versions:
         if version.unchanged and lines and lines[-1].get("folded"):
             run = lines[-1]
@@ -143,7 +157,7 @@ def folded_history(backup: Backup, ct: ContentType, item_id: str) -> dict[str, A
         lines.append(
             {
                 "version": version,
-                "rows": diff_rows(Diff(changes=version.changes)),
+                "changes": words.get(version.backup_id, []),
                 "when": moment(version.extracted_at),
                 "here": version.backup_id == backup.pk,
             }

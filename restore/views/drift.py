@@ -11,11 +11,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import ContentType, Diff, RestoreConfig, RestoreError, drift_findings
+from restore.engine import ContentType, RestoreConfig, RestoreError, drift_findings
 from restore.engine import start_drift as new_drift
 from restore.models import Backup, Destination, RestoreSession
 from restore.tasks import enqueue_session
-from restore.views.diff_words import diff_rows
+from restore.views.plan_lines import NamesOf, change_lines, drift_sides
 
 SHOWN = ("changed", "deleted", "created")
 WORDS = {
@@ -40,7 +40,14 @@ def drift_start(request, backup_id: int):
     return redirect("drift_detail", session_id=session.pk)
 
 
-def finding_rows(found: dict[str, list[Any]], wanted_type: str, wanted: str) -> list[dict]:
+def finding_rows(
+    found: dict[str, list[Any]],
+    wanted_type: str,
+    wanted: str,
+    sides: tuple[NamesOf, NamesOf] = ({}, {}),
+) -> list[dict]:
+    """Rows for the page, each finding's changes in the plan's words; `sides`: the names of
+    what the values refer to in the backup and in the destination (`drift_sides`)."""
     return [
         {
             "change": kind,
@@ -48,7 +55,7 @@ def finding_rows(found: dict[str, list[Any]], wanted_type: str, wanted: str) -> 
             "id": f.id,
             "title": f.title,
             "message": f.message,
-            "rows": diff_rows(Diff(changes=f.changes)) if f.changes else [],
+            "lines": change_lines(f.changes, f.content_type, sides[1], before=sides[0]),
             "restorable": kind != "created",
         }
         for kind in SHOWN
@@ -72,7 +79,7 @@ def drift_detail(request, session_id: int):
     types = sorted({f.content_type.slug for kind in SHOWN for f in found[kind]})
     context = {
         "session": session,
-        "rows": finding_rows(found, wanted_type, wanted),
+        "rows": finding_rows(found, wanted_type, wanted, drift_sides(session, found)),
         "totals": [(kind, WORDS[kind], len(found[kind])) for kind in SHOWN],
         "unchanged": len(found["unchanged"]),
         "types": types,

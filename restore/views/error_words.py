@@ -78,6 +78,29 @@ def explain_item(item: Any) -> str:
     )
 
 
+# How a recorded result states a Looker API error (`LookerApiError.__str__`): the status or kind
+# and the request close its first line; Looker's answer follows on the next lines.
+_REQUEST = re.compile(r"\((\d{3}|timeout|connection) on ([A-Z]+) \S+\)$")
+_STATUS = re.compile(r"^Looker API (\d{3}):")
+
+
+def explain_result(message: str, content_type: int | None = None) -> str:
+    """A failed result row's message (as the run records it: the error, then Looker's answer)
+    in the same words as its dead letter's."""
+    first, _, answer = (message or "").strip().partition("\n")
+    request = _REQUEST.search(first)
+    stated = _STATUS.match(first)
+    kind = request.group(1) if request else (stated.group(1) if stated else "")
+    return explain(
+        int(kind) if kind.isdigit() else None,
+        f"LookerApiError {kind}" if kind else "",
+        first,
+        content_type=content_type,
+        method=request.group(2) if request else "",
+        body=answer,
+    )
+
+
 def _plural(content_type: int | None) -> str:
     if content_type is None:
         return "this content"

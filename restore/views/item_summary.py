@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from restore.views.diff_words import display_title
+from restore.views.plan_lines import display_title
 
 # Parts of an object worth counting, in the words Looker's UI uses.
 PARTS = (

@@ -130,7 +130,9 @@ def results_for(request, session: RestoreSession):
             rows = rows.filter(content_type=d["content_type"])
         if d.get("q"):
             rows = rows.filter(Q(source_id=d["q"].split("::")[-1]) | Q(name__icontains=d["q"]))
-    rows = rows.defer("pre_image", "diff", "message").order_by("-finished_at", "-id")
+    # The message is shown for every row but a write's (its words, or a failure's): read with
+    # the page, not once per row.
+    rows = rows.defer("pre_image", "diff").order_by("-finished_at", "-id")
     return form, paginate(request, rows)
 
 

@@ -85,6 +85,26 @@ def test_the_pages_at_both_widths(page, live_server, pages, width: int) -> None:
     expect(page.get_by_role("heading", name=re.compile("History in lineage"))).to_be_visible()
 
 
+def test_the_pages_word_changes_as_the_plan_does(page, live_server, pages, scenario) -> None:
+    """One wording everywhere: the history, the diff and the drift page show a change as a plan
+    line, sign first, a folder by its name."""
+    login(page, live_server, "alice")
+    was, to = scenario.look_folders
+    t = scenario.titles
+    page.goto(live_server.url + pages["history"])
+    history = page.locator(".item-history .plan-diff li")
+    expect(history.first).to_have_text(f'~ title "{t[0]}" → "{t[1]}"')
+    page.goto(live_server.url + pages["diff"])
+    lines = page.locator(".diff-table .plan-diff li")
+    expect(lines.filter(has_text="Added note")).to_have_text('+ tile "Added note" added')
+    expect(lines.filter(has_text="folder")).to_have_text(f'~ folder "{was}" → "{to}"')
+    default = f'"{scenario.filter_default}"' if scenario.filter_default else "(empty)"
+    expect(lines.filter(has_text="filter")).to_contain_text(f'default {default} → "30 days"')
+    page.goto(live_server.url + pages["drift"])
+    lines = page.locator(".diff-table .plan-diff li")
+    expect(lines.filter(has_text="folder")).to_have_text(f'~ folder "{was}" → "{to}"')
+
+
 def test_restore_this_version_opens_the_form_for_that_version(page, live_server, pages) -> None:
     login(page, live_server, "alice")
     page.goto(live_server.url + pages["history"])

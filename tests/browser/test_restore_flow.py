@@ -264,6 +264,11 @@ def test_bulk_restore_fills_the_dlq_and_one_click_retry_fixes_it(
     expect(page.locator("#session-progress .bar span.failed").first).to_be_visible()
     expect(page.get_by_text("Rate limiter")).to_have_count(0)
     expect(page.locator("nav .nav-count")).to_have_text(str(session.failed))  # DLQ size in the menu
+    # A failed row says what Looker's answer means; the error as recorded stays folded.
+    expect(page.locator("table.results .msg.error").first).to_contain_text(
+        "422: Looker refused this data"
+    )
+    expect(page.locator("table.results details.raw-error pre").first).to_be_hidden()
     screenshot(page, "session-with-failures")
 
     page.get_by_role("link", name=re.compile("open in the dead-letter queue")).first.click()

@@ -59,13 +59,25 @@ def test_backups_diff_lists_exactly_the_changes(scenario: Scenario) -> None:
     renamed = changed[scenario.renamed_dashboard]
     assert renamed["fields"] == {"title": [scenario.titles[0], scenario.titles[2]]}
     tiled = changed[scenario.tiled_dashboard]["fields"]
+    filters = [k for k in tiled if k.startswith("dashboard_filters/")]
     assert tiled == {
         f"dashboard_elements/{scenario.tile_added}": "added",
         f"dashboard_elements/{scenario.tile_removed}": "removed",
+        filters[0]: {"default_value": [scenario.filter_default, "30 days"]},
     }
     words = changed[scenario.tiled_dashboard]["changes"]
-    assert any(w.startswith("new tile 'Added note'") for w in words), words
-    assert any(w.startswith("removed tile") for w in words), words
+    assert words == [
+        '+ tile "Added note" added',
+        f'- tile "{scenario.tile_removed_title}" removed',
+        filter_words(scenario),
+    ]
+    assert renamed["changes"] == [f'~ title "{scenario.titles[0]}" → "{scenario.titles[2]}"']
+    look = next(e for e in doc["changed"] if e["type"] == "look")
+    was, to = scenario.look_folders
+    assert look["changes"] == [
+        f'~ folder "{was}" → "{to}"',  # named in each backup, not shown by ID
+        f'~ title "{look["fields"]["title"][0]}" → "Orders, renamed"',
+    ]
     assert doc["mass_changes"] == [] and doc["unreadable"] == []
     assert doc["same_lineage"] is True
 
@@ -76,25 +88,42 @@ def test_an_items_history_shows_exactly_its_changes(scenario: Scenario) -> None:
     assert [v["backup_id"] for v in doc["versions"]] == [b1.pk, b2.pk, b3.pk]
     assert doc["versions"][0]["changes"] == []
     t = scenario.titles
-    assert doc["versions"][1]["changes"] == [f"dashboard: title {t[0]} → {t[1]}"]
-    assert doc["versions"][2]["changes"] == [f"dashboard: title {t[1]} → {t[2]}"]
+    assert doc["versions"][1]["changes"] == [f'~ title "{t[0]}" → "{t[1]}"']
+    assert doc["versions"][2]["changes"] == [f'~ title "{t[1]}" → "{t[2]}"']
     assert [v["extracted_at"] for v in doc["versions"]] == sorted(
         v["extracted_at"] for v in doc["versions"]
     )
     tiled = command("backups", "history", "dashboard", scenario.tiled_dashboard)["versions"]
     assert [v["changes"] for v in tiled] == [
         [],
-        [
-            "new tile 'Added note': type: text",
-            f"removed tile '{scenario.tile_removed_title}'",
-        ],
-        [],
+        ['+ tile "Added note" added', f'- tile "{scenario.tile_removed_title}" removed'],
+        [filter_words(scenario)],
     ]
     unchanged = command(
         "backups", "history", "look", scenario.deleted_look, "--lineage", str(b2.pk)
     )
     assert [v["backup_id"] for v in unchanged["versions"]] == [b1.pk, b2.pk]
     assert [v["changes"] for v in unchanged["versions"]] == [[], []]
+
+
+def filter_words(scenario: Scenario) -> str:
+    """The tiled dashboard's filter default changed, as the plan words it."""
+    was = f'"{scenario.filter_default}"' if scenario.filter_default else "(empty)"
+    return f'~ filter "{scenario.filter_title}": default {was} → "30 days"'
+
+
+def test_the_text_output_words_changes_as_the_pages_do(scenario: Scenario) -> None:
+    """`backups diff` and `backups history` without --json print the plan's lines too."""
+    b1, _, b3 = register(scenario.paths)
+    out = StringIO()
+    call_command("backups", "diff", str(b1.pk), str(b3.pk), stdout=out)
+    text = out.getvalue()
+    was, to = scenario.look_folders
+    assert '      + tile "Added note" added' in text
+    assert f'      ~ folder "{was}" → "{to}"' in text and f"      {filter_words(scenario)}" in text
+    out = StringIO()
+    call_command("backups", "history", "dashboard", scenario.tiled_dashboard, stdout=out)
+    assert f"): {filter_words(scenario)}" in out.getvalue()
 
 
 def test_a_folders_dashboards_gone_stand_out_at_the_top(tmp_path: Path) -> None:

@@ -125,7 +125,12 @@ def test_restore_drift_json(scenario: Scenario) -> None:
     }
     renamed = next(e for e in doc["changed"] if e["id"] == s.renamed_look and e["type"] == "look")
     assert renamed["fields"]["title"][1] == "Orders, renamed"
-    assert renamed["changes"] == [f"look: title {renamed['fields']['title'][0]} → Orders, renamed"]
+    was = renamed["fields"]["title"][0]
+    folders = s.look_folders  # the backup's folder named from the backup, the destination's
+    assert renamed["changes"] == [  # from what the check read of the destination
+        f'~ folder "{folders[0]}" → "{folders[1]}"',
+        f'~ title "{was}" → "Orders, renamed"',
+    ]
 
 
 def test_the_drift_client_refuses_writes_below_its_json_verbs(scenario: Scenario) -> None:

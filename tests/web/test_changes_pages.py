@@ -1,8 +1,11 @@
 """The backups page groups a lineage; the diff page lists and filters changes; an item's page shows
-its history with unchanged runs folded and "Restore this version" links."""
+its history with unchanged runs folded and "Restore this version" links. Every one words a change
+as the plan does (`~ tile "Revenue": title "A" → "B"`, `+ tile "X" added`, a folder by its name)."""
 
 from __future__ import annotations
 
+import html
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +18,16 @@ from restore.models import Backup
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 
 pytestmark = pytest.mark.django_db
+
+
+def text(page: str) -> str:
+    """The page as a person reads it: tags gone, entities as characters, spaces folded."""
+    return re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+
+
+def filter_words(scenario: Scenario) -> str:
+    was = f'"{scenario.filter_default}"' if scenario.filter_default else "(empty)"
+    return f'~ filter "{scenario.filter_title}": default {was} → "30 days"'
 
 
 @pytest.fixture
@@ -36,7 +49,14 @@ def test_the_diff_page_lists_and_filters(client, admin_user, three, scenario: Sc
     a, b = three[0].pk, three[2].pk
     page = client.get(url, {"a": a, "b": b}).content.decode()
     assert "1 added" in page and "1 removed" in page and "3 changed" in page
-    assert "Revenue, final" in page and "new tile &#x27;Added note&#x27;" in page
+    words = text(page)
+    was, to = scenario.look_folders
+    assert f'~ title "{scenario.titles[0]}" → "Revenue, final"' in words
+    assert '+ tile "Added note" added' in words
+    assert f'- tile "{scenario.tile_removed_title}" removed' in words
+    assert filter_words(scenario) in words
+    assert f'~ folder "{was}" → "{to}"' in words, words  # by name, in each backup
+    assert "dashboard_elements" not in words and "folder id" not in words
     looks = client.get(url, {"a": a, "b": b, "type": "look"}).content.decode()
     assert "Revenue, final" not in looks and "Orders, renamed" in looks
     removed = client.get(url, {"a": a, "b": b, "change": "removed"}).content.decode()
@@ -51,6 +71,13 @@ def test_an_items_history_folds_unchanged_runs(client, admin_user, three, scenar
     assert "History in lineage" in renamed
     assert renamed.count("Restore this version") == 3
     assert "Revenue (renamed)" in renamed and "first seen" in renamed
+    t = scenario.titles
+    words = text(renamed)
+    assert f'~ title "{t[0]}" → "{t[1]}"' in words and f'~ title "{t[1]}" → "{t[2]}"' in words
+    tiled = client.get(
+        reverse("backup_item", args=[three[2].pk, "dashboard", scenario.tiled_dashboard])
+    ).content.decode()
+    assert filter_words(scenario) in text(tiled) and '+ tile "Added note" added' in text(tiled)
     unchanged = client.get(
         reverse("backup_item", args=[three[0].pk, "look", scenario.deleted_look])
     ).content.decode()
@@ -73,6 +100,10 @@ def test_the_drift_page_filters_and_plans_exactly_the_ticked(
     page = client.get(url).content.decode()
     assert "3</strong> changed since" in page and "1</strong> deleted since" in page
     assert "Brand new" in page and "Plan restoring the selected" in page
+    was, to = scenario.look_folders
+    words = text(page)
+    assert f'~ folder "{was}" → "{to}"' in words and filter_words(scenario) in words
+    assert f'~ title "{scenario.titles[0]}" → "Revenue, final"' in words
     looks = client.get(url, {"type": "look"}).content.decode()
     assert "Brand new" not in looks and "Orders, renamed" in looks
     with pytest.raises(RestoreError, match="not a finished plan"):

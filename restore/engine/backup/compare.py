@@ -3,7 +3,7 @@
 Two backups (or two versions of one item) are compared by type and ID. The result speaks the plan's
 language: a change is recorded as the `Change` a restore would record (a PATCH of the fields that
 differ, a new tile as a POST of it, a removed tile as a DELETE), so the pages and the CLI word it
-with the plan's diff wording ("tile 'Revenue': title 'A' → 'B'", "new tile 'Margin'").
+with the plan's diff wording (`~ tile "Revenue": title "A" → "B"`, `+ tile "Margin" added`).
 
 Only what a person changes counts: counters Looker keeps (views, favourites), links, permissions
 of the API user (`can`), the copies of other objects a response embeds (a dashboard's `folder`) and
