@@ -198,7 +198,8 @@ def inherited_limits(config: RestoreConfig) -> dict[str, Any]:
 
 
 def plan(session: RestoreSession) -> list[RollbackItem]:
-    """The steps of a rollback session, in the order they run."""
+    """The steps of a rollback session, in the order they run: only what the rollback does, so
+    its preview counts the same (an object it deletes is never also put back)."""
     original = session.rollback_of
     if original is None:
         raise RestoreError(f"rollback session {session.pk} does not say which session it undoes")
@@ -228,8 +229,7 @@ def plan(session: RestoreSession) -> list[RollbackItem]:
 def bare_updates(original: RestoreSession) -> dict[int, str]:
     """Rows recorded "updated" with no pre-image: written by older code for an object the session
     created (its POST among the changes: deleted like any other it created), or with nothing to
-    put back (no step). An object the rollback deletes is not put back either: the preview and
-    the rollback count only what the rollback does."""
+    put back (no step)."""
     rows = original.results.filter(action="updated", pre_image__isnull=True).values_list(
         "pk", "content_type", "diff"
     )
