@@ -74,12 +74,16 @@ def run_chunk_task(
     return run_chunk(session_id, content_type, source_ids, owner)
 
 
-def enqueue_dlq_retry(item_ids: list[int], user: Any = None) -> list[RestoreSession]:
+def enqueue_dlq_retry(
+    item_ids: list[int], user: Any = None, alongside: list[int] | None = None
+) -> list[RestoreSession]:
     """Claim dead-letter items into retry sessions (one per session they failed in) and queue
-    them: a retry runs like any session, with its lease, heartbeat, cancel and resume."""
+    them: a retry runs like any session, with its lease, heartbeat, cancel and resume. Refused
+    (`DestinationBusy`) while another session writes into the destination, unless the user
+    confirmed running alongside it (`alongside`)."""
     from restore.engine import start_retries
 
-    retries = start_retries(item_ids, user)
+    retries = start_retries(item_ids, user, alongside=alongside or [])
     for retry in retries:
         enqueue_session(retry.pk, distributed=False)
     return retries
@@ -96,7 +100,7 @@ def run_dlq_retry_task(item_ids: list[int], user_id: int | None) -> dict[str, An
         pk__in=item_ids, status=DeadLetterItem.Status.RETRYING, retry_session__isnull=True
     ).update(status=DeadLetterItem.Status.OPEN)
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
-    retries = start_retries(item_ids, user)
+    retries = start_retries(item_ids, user, alongside=None)  # asked for before the check existed
     for retry in retries:
         run_session(retry.pk)
     return retry_report(retries)

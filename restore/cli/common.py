@@ -176,14 +176,18 @@ def exit_code(status: str) -> int:
     return EXIT_CODES.get(status, 1)
 
 
-def print_summary(command: Any, summary: dict[str, Any], as_json: bool) -> int:
-    """Print a session summary; the exit code follows the session's final status."""
+COUNTED = ("created", "updated", "unchanged", "skipped", "failed")
+
+
+def print_summary(
+    command: Any, summary: dict[str, Any], as_json: bool, words: dict[str, str] | None = None
+) -> int:
+    """Print a session summary; the exit code follows the session's final status. `words` names
+    counters in the session's own terms (a rollback's "to delete", "put back")."""
     if as_json:
         command.stdout.write(json.dumps(summary, sort_keys=True))
     else:
-        counts = ", ".join(
-            f"{summary[k]} {k}" for k in ("created", "updated", "unchanged", "skipped", "failed")
-        )
+        counts = ", ".join(f"{summary[k]} {(words or {}).get(k, k)}" for k in COUNTED)
         if summary.get("since_retried"):
             counts += f" ({summary['since_retried']} since retried)"
         mode = " (dry run)" if summary.get("dry_run") else ""

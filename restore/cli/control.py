@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from restore.cli.common import print_doc, resolve_session
+from restore.cli.common import add_alongside, print_doc, resolve_session
 from restore.cli.foreground import add_background_options, run_or_enqueue
 from restore.models import RestoreSession
 
@@ -16,10 +16,11 @@ def add_resume(parser: Any) -> None:
     parser.add_argument("session", help="ID of the interrupted session")
     parser.add_argument("--json", action="store_true", dest="as_json")
     add_background_options(parser)
+    add_alongside(parser)
 
 
 def handle_resume(command: Any, opts: dict[str, Any]) -> int:
-    from restore.engine import session_is_stale
+    from restore.engine import DestinationBusy, resume_session, session_is_stale
 
     session = resolve_session(opts["session"])
     if session.status in RestoreSession.FINISHED_STATUSES:
@@ -32,7 +33,10 @@ def handle_resume(command: Any, opts: dict[str, Any]) -> int:
             f"session {session.pk} is running (worker {session.worker_id}, last heartbeat "
             f"{_ago(session.heartbeat_at)}); cancel it first, or wait for its lease to expire"
         )
-    session.resume()
+    try:
+        resume_session(session, opts["alongside"])
+    except DestinationBusy as exc:
+        raise CommandError(str(exc)) from exc
     return run_or_enqueue(command, session, opts)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.core.management.base import CommandError
 
-from restore.cli.common import iso, print_doc
+from restore.cli.common import add_alongside, iso, print_doc
 from restore.engine import ContentType, plural, read_attempts, store
 from restore.models import AuditEvent, DeadLetterItem
 
@@ -33,6 +33,7 @@ def add_dlq(parser: Any) -> None:
     retry.add_argument("--all", action="store_true", dest="all_items")
     retry.add_argument("--enqueue", action="store_true", help="retry on the qcluster workers")
     retry.add_argument("--user", default=None, help="username recorded as the resolver")
+    add_alongside(retry)
     retry.add_argument("--json", action="store_true", dest="as_json")
     resolve = sub.add_parser("resolve", help="close items that need no restore (dismissed)")
     resolve.add_argument("items", nargs="*", type=int)
@@ -159,11 +160,13 @@ def _dlq_retry(command: Any, opts: dict[str, Any]) -> int:
         if opts["enqueue"]:
             from restore.tasks import enqueue_dlq_retry
 
-            retries = enqueue_dlq_retry([i.pk for i in items], user)
+            retries = enqueue_dlq_retry([i.pk for i in items], user, opts["alongside"])
             queued = [pk for r in retries for pk in r.options.dlq_item_ids]
             return print_doc(command, {"queued": queued, "sessions": [r.pk for r in retries]}, opts)
         open_only = (DeadLetterItem.Status.OPEN,)
-        retries = start_retries([i.pk for i in items], user, statuses=open_only)
+        retries = start_retries(
+            [i.pk for i in items], user, statuses=open_only, alongside=opts["alongside"]
+        )
     except RestoreError as exc:
         raise CommandError(str(exc)) from exc
     for retry in retries:

@@ -35,4 +35,10 @@ def handle_rollback(command: Any, opts: dict[str, Any]) -> int:
         )
     except RestoreError as exc:
         raise CommandError(str(exc)) from exc
-    return print_summary(command, run_in_foreground(session), opts["as_json"])
+    words = PREVIEW_WORDS if session.dry_run else ROLLBACK_WORDS
+    return print_summary(command, run_in_foreground(session), opts["as_json"], words)
+
+
+# A rollback's counters name its steps by what the restore did, as its page says them.
+PREVIEW_WORDS = {"created": "to delete", "updated": "to put back"}
+ROLLBACK_WORDS = {"created": "deleted", "updated": "put back"}

@@ -64,6 +64,7 @@ _PUBLIC: dict[str, str] = {
     "user_email": "looker.payloads",
     "DestinationBusy": "run.session",
     "create_session": "run.session",
+    "resume_session": "run.session",
     "start_session": "run.session",
     "writing_sessions": "run.session",
     "SessionBusy": "run.runner",
@@ -147,6 +148,7 @@ if TYPE_CHECKING:
     from restore.engine.run.session import (
         DestinationBusy,
         create_session,
+        resume_session,
         start_session,
         writing_sessions,
     )

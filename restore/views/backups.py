@@ -128,14 +128,25 @@ def backup_upload(request):
 
 
 def csrf_before_body(request) -> HttpResponse | None:
-    """Django's CSRF check, on the token in the X-CSRFToken header (the upload form sends it),
-    before a byte of the body is read: a forged upload is refused at once, not after 20 GiB.
-    None when it passes; the body is parsed afterwards as usual."""
+    """Django's CSRF check, before a byte of the body is read: a forged upload is refused at
+    once, not after 20 GiB. The token comes in the X-CSRFToken header (the form as JavaScript
+    sends it), or in the query string of the form's action (the form posted without JavaScript),
+    never from the body. Django compares it (in constant time). None when it passes; the body is
+    parsed afterwards as usual."""
+    header = settings.CSRF_HEADER_NAME
+    from_query = header not in request.META and CSRF_FIELD in request.GET
+    if from_query:
+        request.META[header] = request.GET[CSRF_FIELD]
     request._post, request._files = QueryDict(), MultiValueDict()  # the check must not read it
     try:
         return CsrfViewMiddleware(lambda r: HttpResponse()).process_view(request, None, (), {})
     finally:
         del request._post, request._files
+        if from_query:
+            del request.META[header]
+
+
+CSRF_FIELD = "csrfmiddlewaretoken"  # the query parameter, named as Django names the form field
 
 
 def _was_stopped(request) -> bool:

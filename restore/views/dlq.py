@@ -10,11 +10,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseStopPolling
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 
 from restore import roles
 from restore.access import require_perm
-from restore.engine import RestoreError, read_attempts
+from restore.engine import DestinationBusy, RestoreError, read_attempts, writing_sessions
 from restore.forms import DLQFilterForm, ResolveForm
 from restore.models import AuditEvent, DeadLetterItem, RestoreSession
 from restore.tasks import enqueue_dlq_retry
@@ -162,6 +162,7 @@ def dlq_item(request, item_id: int):
         "attempts": read_attempts(item.attempts),
         "resolve_form": ResolveForm(),
         "dismissal": dismissal_of(item),
+        "busy": list(writing_sessions(item.session.destination_id)),
     }
     return render(request, "restore/dlq_item.html", context)
 
@@ -205,6 +206,11 @@ def dlq_retry_one(request, item_id: int):
     item = get_object_or_404(DeadLetterItem, pk=item_id)
     retries = start_retry(request, [item.pk])
     item.refresh_from_db()
+    if retries is BUSY:  # its page offers running it alongside, as the refusal says
+        page = reverse("dlq_item", args=[item.pk])
+        if request.htmx:
+            return HttpResponseClientRedirect(page)
+        return redirect(page)
     if request.htmx:
         return render(request, "restore/partials/dlq_row.html", {"item": item})
     if retries is None:
@@ -259,18 +265,26 @@ def dismissable_ids(queryset) -> list[int]:
 
 def start_retry(request, ids: list[int]) -> list[RestoreSession] | None:
     """Queue the retries; None (said why) when they are refused (an item's restore was rolled
-    back: the retry would write part of it back)."""
+    back: the retry would write part of it back), `BUSY` when another session writes into the
+    destination and the user did not confirm running alongside it (the ticked `alongside`)."""
+    confirmed = [pk for pk in (int_or_none(v) for v in request.POST.getlist("alongside")) if pk]
     try:
-        return enqueue_dlq_retry(ids, request.user)
+        return enqueue_dlq_retry(ids, request.user, confirmed)
+    except DestinationBusy as exc:
+        messages.error(request, f"Nothing was retried: {exc}.")
+        return BUSY
     except RestoreError as exc:
         messages.error(request, str(exc).capitalize())
         return None
 
 
+BUSY: list[RestoreSession] = []  # a refusal start_retry names apart (`is`, not `==`)
+
+
 def retried_message(request, retries: list[RestoreSession] | None) -> None:
     """ "Retrying 5 items in retry 10", a link to that run (each run's own notice when several);
     nothing when the retries were refused (`start_retry` said why)."""
-    if retries is None:
+    if retries is None or retries is BUSY:
         return
     if len(retries) > 1:
         for r in retries:

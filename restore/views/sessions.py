@@ -17,6 +17,7 @@ from restore.engine import (
     COUNTED,
     ContentType,
     Counts,
+    DestinationBusy,
     RestoreError,
     Summary,
     changed_count,
@@ -24,6 +25,7 @@ from restore.engine import (
     read_diff,
     read_progress,
     read_summary,
+    resume_session,
     session_is_stale,
     start_apply,
     start_rollback,
@@ -208,7 +210,11 @@ def session_resume(request, session_id: int):
     if not can_resume(session):
         messages.error(request, "Only a cancelled, failed or stalled session can be resumed.")
         return redirect("session_detail", session_id=session.pk)
-    session.resume()
+    try:
+        resume_session(session, alongside(request))
+    except DestinationBusy as exc:
+        messages.error(request, f"Not resumed: {exc}.")
+        return redirect("session_detail", session_id=session.pk)
     enqueue_session(session.pk)
     messages.success(request, "Resuming: completed items are skipped.")
     return redirect("session_detail", session_id=session.pk)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
 from restore import roles
+from restore.models import Backup
 from tests.browser.conftest import login, make_user, screenshot
 
 pytestmark = pytest.mark.browser
@@ -52,3 +54,23 @@ def test_upload_verify_and_browse(page, live_server, workers, admin, fixture_bac
     screenshot(page, "backup-item")
     page.goto(f"{live_server.url}/backups/")
     screenshot(page, "backups")
+
+
+def test_upload_without_javascript(browser, live_server, admin, fixture_backup_path):
+    """The form posted as plain HTML (JavaScript off): it uploads, and its page shows the backup.
+    Verification runs in the qcluster, not here: the page is what this form is about."""
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 800}
+    )
+    page = context.new_page()
+    try:
+        login(page, live_server, "alice")
+        page.goto(f"{live_server.url}/backups/")
+        page.set_input_files("#upload-form input[type=file]", str(fixture_backup_path))
+        page.get_by_role("button", name="Upload").click()
+        page.wait_for_url(re.compile(r"/backups/\d+/$"), timeout=60_000)
+        expect(page.locator("body")).to_contain_text(f"Uploaded {fixture_backup_path.name}")
+        backup = Backup.objects.get()
+        assert Path(backup.path).read_bytes() == fixture_backup_path.read_bytes()
+    finally:
+        context.close()

@@ -160,9 +160,14 @@ def test_a_cancelled_retry_resumes_with_its_own_items_only_and_creates_nothing_t
         taken = released.order_by("pk").first()
         (fresh,) = dlq_retry.start_retries([taken.pk])
 
-        # Resume: the same retry session goes on with the items it claimed and nobody took since.
+        # Resume: the same retry session goes on with the items it claimed and nobody took since,
+        # once the user confirms running it beside the fresh retry writing into the destination.
         out = io.StringIO()
-        call_command("restore", "resume", str(retry_id), "--json", stdout=out)
+        with pytest.raises(CommandError, match=f"retry session {fresh.pk} .pending. is writing"):
+            call_command("restore", "resume", str(retry_id), "--json", stdout=out)
+        assert RestoreSession.objects.get(pk=retry_id).status == "cancelled"
+        alongside = ["--alongside", str(fresh.pk)]
+        call_command("restore", "resume", str(retry_id), "--json", *alongside, stdout=out)
         resumed = RestoreSession.objects.get(pk=retry_id)
         assert (resumed.status, resumed.created, resumed.failed) == ("completed", GROUPS - 1, 0)
         taken.refresh_from_db()

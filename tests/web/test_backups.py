@@ -166,6 +166,45 @@ def test_the_upload_form_sends_its_token_in_a_header(admin_user, fixture_backup_
     assert response.status_code == 302 and Backup.objects.count() == 1
 
 
+def test_the_upload_form_works_without_javascript(admin_user, fixture_backup_path):
+    """Posted as a plain HTML form (no header): the token in its action's query string passes."""
+    import html
+
+    from django.test import Client
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    page = browser.get(reverse("backup_list")).content.decode()
+    action = html.unescape(
+        page.split('id="upload-form" method="post" action="', 1)[1].split('"')[0]
+    )
+    assert action.startswith(reverse("backup_upload") + "?csrfmiddlewaretoken=")
+    data = {"file": SimpleUploadedFile("plain.db", fixture_backup_path.read_bytes())}
+    response = browser.post(action, data)
+    backup = Backup.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("backup_detail", args=[backup.pk])
+    assert Path(backup.path).read_bytes() == fixture_backup_path.read_bytes()
+
+
+def test_a_wrong_token_in_the_query_is_refused_before_the_body_is_read(admin_user, settings):
+    from django.test import RequestFactory
+
+    from restore.views.backups import backup_upload
+
+    forged = "b" * 32 + "c" * 32  # a well-formed token of another secret
+    request = RequestFactory().post(
+        f"{reverse('backup_upload')}?csrfmiddlewaretoken={forged}",
+        {"file": SimpleUploadedFile("x.db", b"x" * 200_000)},
+    )
+    request.user = admin_user
+    request.COOKIES[settings.CSRF_COOKIE_NAME] = "a" * 32
+    request._stream = counting = CountingStream(request._stream)
+    response = backup_upload(request)
+    assert response.status_code == 403 and counting.read_bytes == 0
+    assert not Backup.objects.exists()
+
+
 def test_an_upload_that_fails_verification_leaves_no_file(client, admin_user, settings):
     from restore.tasks import verify_backup
 

@@ -3,9 +3,14 @@ session writing into a destination starts only when the user confirms the one ru
 
 from __future__ import annotations
 
+import io
+import json
+import re
 import threading
 
 import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
@@ -114,3 +119,86 @@ def test_the_writing_buttons_are_disabled_once_clicked(client, admin_user, plan,
     assert 'class="apply" hx-disabled-elt="find button"' in plan_page
     restore_page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
     assert 'class="rollback" hx-disabled-elt="find button"' in restore_page
+
+
+def test_a_dlq_retry_into_a_busy_destination_needs_confirming(
+    client, support_user, dlq_item, running_session
+):
+    """One click on a dead item of a destination another session writes into: nothing is
+    claimed; its page says why and offers running it alongside that very session."""
+    client.force_login(support_user)
+    url = reverse("dlq_retry_one", args=[dlq_item.pk])
+    response = client.post(url, HTTP_HX_REQUEST="true")
+    item_page = reverse("dlq_item", args=[dlq_item.pk])
+    assert response["HX-Redirect"] == item_page
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == "open" and not RestoreSession.objects.filter(kind="retry").exists()
+    html = client.get(item_page).content.decode()
+    assert "Nothing was retried" in html
+    assert f"restore session {running_session.pk} (running) is writing into" in html
+    assert f'name="alongside" value="{running_session.pk}"' in html
+    # Confirming another session than the one running is no confirmation.
+    client.post(url, {"alongside": str(running_session.pk + 100)})
+    assert not RestoreSession.objects.filter(kind="retry").exists()
+    client.post(url, {"alongside": str(running_session.pk)})
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == "retrying" and dlq_item.retry_session.kind == "retry"
+
+
+def test_a_resume_beside_a_busy_destination_needs_confirming(
+    client, admin_user, session, running_session
+):
+    """Resuming a cancelled restore while another session writes into its destination."""
+    RestoreSession.objects.filter(pk=session.pk).update(status="cancelled")
+    client.force_login(admin_user)
+    url = reverse("session_resume", args=[session.pk])
+    page = client.post(url, follow=True).content.decode()
+    assert f"Not resumed: restore session {running_session.pk} (running) is writing into" in page
+    assert f'name="alongside" value="{running_session.pk}"' in page
+    session.refresh_from_db()
+    assert session.status == "cancelled"
+    client.post(url, {"alongside": str(running_session.pk)})
+    session.refresh_from_db()
+    assert session.status == "pending"
+
+
+def restore_command(*args: str) -> str:
+    out = io.StringIO()
+    call_command("restore", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_commands_retry_and_resume_beside_a_busy_destination_only_alongside(
+    session, dlq_item, running_session
+):
+    """`restore dlq retry` and `restore resume` say what `restore all` says, and go on with
+    --alongside naming the session writing there."""
+    busy = f"restore session {running_session.pk} (running) is writing into"
+    with pytest.raises(CommandError, match=re.escape(busy)):
+        restore_command("dlq", "retry", str(dlq_item.pk), "--enqueue")
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == "open" and not RestoreSession.objects.filter(kind="retry").exists()
+    queued = json.loads(
+        restore_command(
+            "dlq",
+            "retry",
+            str(dlq_item.pk),
+            "--enqueue",
+            "--json",
+            "--alongside",
+            str(running_session.pk),
+        )  # fmt: skip
+    )
+    assert queued["queued"] == [dlq_item.pk]
+
+    RestoreSession.objects.filter(pk=session.pk).update(status="failed")
+    retry = queued["sessions"][0]
+    busy = f"restore session {running_session.pk} (running), retry session {retry} (pending)"
+    with pytest.raises(CommandError, match=re.escape(busy + " is writing into")):
+        restore_command("resume", str(session.pk), "--enqueue")
+    session.refresh_from_db()
+    assert session.status == "failed"
+    alongside = [str(running_session.pk), "--alongside", str(retry)]
+    restore_command("resume", str(session.pk), "--enqueue", "--alongside", *alongside)
+    session.refresh_from_db()
+    assert session.status == "pending"

@@ -40,7 +40,13 @@ from restore.engine.limits.retries import call_with_retries
 from restore.engine.run import dlq
 from restore.engine.run.kind import KindFor, Level, SessionKind
 from restore.engine.run.runner import ItemRunner, done_keys, refresh_counters
-from restore.engine.run.session import record_dependency_outcome, record_outcome
+from restore.engine.run.session import (
+    DestinationBusy,
+    create_session,
+    record_dependency_outcome,
+    record_outcome,
+    writing_sessions,
+)
 from restore.models import AuditEvent, DeadLetterItem, RestoreItemResult, RestoreSession
 
 CLAIMABLE = (DeadLetterItem.Status.OPEN, DeadLetterItem.Status.DISMISSED)
@@ -96,20 +102,35 @@ class RetryKind(SessionKind):
 
 
 def start_retries(
-    item_ids: list[int], user: Any = None, *, statuses: tuple[str, ...] = CLAIMABLE
+    item_ids: list[int],
+    user: Any = None,
+    *,
+    statuses: tuple[str, ...] = CLAIMABLE,
+    alongside: Iterable[int] | None = (),
 ) -> list[RestoreSession]:
     """Claim the items into pending retry sessions (one per original session) and record it.
-    Items somebody else claimed first, or that are closed, are left out; no item, no session."""
+    Items somebody else claimed first, or that are closed, are left out; no item, no session.
+
+    A retry writes: while another session writes into its destination it is refused
+    (`DestinationBusy`, nothing claimed) unless the user confirmed that very session
+    (`alongside`); None checks nothing (a retry queued before it could be asked)."""
     by_session: dict[int, list[int]] = {}
     rows = DeadLetterItem.objects.filter(pk__in=list(item_ids), status__in=statuses)
     for pk, session_id in rows.values_list("pk", "session_id").order_by("pk"):
         by_session.setdefault(session_id, []).append(pk)
     if reason := retry_refusal(by_session):
         raise RestoreError(reason)
+    originals = [
+        RestoreSession.objects.select_related("destination").get(pk=pk) for pk in by_session
+    ]
+    if alongside is not None:
+        refuse_busy(originals, alongside)
     retries = []
-    for original_id, ids in by_session.items():
-        original = RestoreSession.objects.select_related("destination").get(pk=original_id)
-        retry = _claim(original, ids, user, statuses)
+    mine = None if alongside is None else list(alongside)  # and the retries made here
+    for original in originals:
+        retry = _claim(original, by_session[original.pk], user, statuses, mine)
+        if retry is not None and mine is not None:
+            mine.append(retry.pk)
         if retry is not None:
             retries.append(retry)
     claimed = [pk for r in retries for pk in r.options.dlq_item_ids]
@@ -141,10 +162,27 @@ def retry_refusal(session_ids: Iterable[int]) -> str | None:
     )
 
 
+def refuse_busy(originals: list[RestoreSession], alongside: Iterable[int]) -> None:
+    """Before any item is claimed: DestinationBusy for the first destination another writing
+    session (not confirmed) is writing into."""
+    confirmed = {int(pk) for pk in alongside}
+    for original in originals:
+        if original.dry_run:
+            continue
+        busy = [s for s in writing_sessions(original.destination) if s.pk not in confirmed]
+        if busy:
+            raise DestinationBusy(original.destination, busy)
+
+
 def _claim(
-    original: RestoreSession, ids: list[int], user: Any, statuses: tuple[str, ...]
+    original: RestoreSession,
+    ids: list[int],
+    user: Any,
+    statuses: tuple[str, ...],
+    alongside: Iterable[int] | None,
 ) -> RestoreSession | None:
-    retry = RestoreSession.objects.create(
+    create = RestoreSession.objects.create if alongside is None else create_checked(alongside)
+    retry = create(
         kind=RestoreSession.Kind.RETRY,
         retry_of=original,
         backup=original.backup,
@@ -167,6 +205,12 @@ def _claim(
     retry.total = len(claimed)
     retry.save(update_fields=["config", "total"])
     return retry
+
+
+def create_checked(alongside: Iterable[int]) -> Callable[..., RestoreSession]:
+    """`create_session` with the user's confirmations: the check and the insert in one
+    transaction, so a session started meanwhile is not missed."""
+    return partial(create_session, alongside=list(alongside))
 
 
 def claimed_items(retry: RestoreSession) -> list[DeadLetterItem]:

@@ -198,7 +198,8 @@ def inherited_limits(config: RestoreConfig) -> dict[str, Any]:
 
 
 def plan(session: RestoreSession) -> list[RollbackItem]:
-    """The steps of a rollback session, in the order they run."""
+    """The steps of a rollback session, in the order they run: only what the rollback does, so
+    its preview counts the same (an object it deletes is never also put back)."""
     original = session.rollback_of
     if original is None:
         raise RestoreError(f"rollback session {session.pk} does not say which session it undoes")
@@ -207,15 +208,38 @@ def plan(session: RestoreSession) -> list[RollbackItem]:
         .exclude(destination_id="")
         .defer("pre_image", "diff")  # only a failed row's diff is read (`_action`)
     )
+    bare = bare_updates(original)
+    actions = {r.pk: bare[r.pk] if r.pk in bare else _action(r) for r in rows}
     created = sorted(
-        (r for r in rows if _action(r) == "created"),
+        (r for r in rows if actions[r.pk] == "created"),
         key=lambda r: (-RANK.get(ContentType(r.content_type), 0), -r.pk),
     )
+    deleted = {(r.content_type, r.destination_id) for r in created}
     updated = sorted(
-        (r for r in rows if _action(r) == "updated"),
+        (
+            r
+            for r in rows
+            if actions[r.pk] == "updated" and (r.content_type, r.destination_id) not in deleted
+        ),
         key=lambda r: RANK.get(ContentType(r.content_type), 0),
     )
     return [_item(r, DELETE) for r in created] + [_item(r, PUT_BACK) for r in updated]
+
+
+def bare_updates(original: RestoreSession) -> dict[int, str]:
+    """Rows recorded "updated" with no pre-image: written by older code for an object the session
+    created (its POST among the changes: deleted like any other it created), or with nothing to
+    put back (no step)."""
+    rows = original.results.filter(action="updated", pre_image__isnull=True).values_list(
+        "pk", "content_type", "diff"
+    )
+    found: dict[int, str] = {}
+    for pk, ct, diff in rows:
+        recorded = documents.read_diff(diff)
+        found[pk] = (
+            "created" if posted(ContentType(ct), recorded.changes if recorded else []) else ""
+        )
+    return found
 
 
 def _item(row: RestoreItemResult, op: str) -> RollbackItem:
@@ -268,21 +292,39 @@ def process_item(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
 
 def _delete_created(ctx: RestoreContext, item: RollbackItem) -> ItemOutcome:
     ct = item.content_type
-    # A rollback's counters name its steps by what the restore did: "created" is an object it
-    # deletes ("deleted", "to delete"), "updated" one it puts back.
-    outcome = ItemOutcome("created", ct, item.id, item.name, item.destination_id)
-    verb = "would be deleted" if ctx.dry_run else "deleted"
-    outcome.message = f"{verb}: created by session {ctx.session.rollback_of_id}"
+    path = RESTORERS[ct].object_path(item.destination_id)
     ctx.begin_item()
+    if ctx.dry_run:  # the preview asks whether it is there; the rollback finds out by deleting
+        found = ctx.client.get_or_none(path) is not None
+        if found:
+            ctx.write("DELETE", path)
+    else:
+        found = _delete(ctx, path)
+        forget_mappings(ctx.session.destination_id, ct, item.destination_id)
+    return delete_outcome(ctx, item, found)
+
+
+def _delete(ctx: RestoreContext, path: str) -> bool:
+    """Delete the object; False when it was gone already (Looker's 404)."""
     try:
-        ctx.write("DELETE", RESTORERS[ct].object_path(item.destination_id))
+        ctx.write("DELETE", path)
     except LookerApiError as exc:
         if exc.status != 404:
             raise
+        return False
+    return True
+
+
+def delete_outcome(ctx: RestoreContext, item: RollbackItem, found: bool) -> ItemOutcome:
+    """What a delete step did (or would do), decided alike for the preview and the rollback: an
+    object already gone is "unchanged". A rollback's counters name its steps by what the restore
+    did: "created" is an object it deletes ("deleted", "to delete")."""
+    outcome = ItemOutcome("created", item.content_type, item.id, item.name, item.destination_id)
+    verb = "would be deleted" if ctx.dry_run else "deleted"
+    outcome.message = f"{verb}: created by session {ctx.session.rollback_of_id}"
+    if not found:
         outcome.action, outcome.message = "unchanged", "already gone"
     outcome.changes = [c.as_dict() for c in ctx.changes]
-    if not ctx.dry_run:
-        forget_mappings(ctx.session.destination_id, ct, item.destination_id)
     return outcome
 
 

@@ -106,6 +106,22 @@ def create_session(*, alongside: Iterable[int] = (), **fields: Any) -> RestoreSe
         return RestoreSession.objects.create(**fields)
 
 
+def resume_session(session: RestoreSession, alongside: Iterable[int] = ()) -> None:
+    """Make an interrupted session claimable again; one that writes only when no other writing
+    session is pending or running on its destination, or the user confirmed each of those
+    (`alongside`), as when starting one. Checked and resumed holding the destination's row."""
+    if session.dry_run:
+        session.resume()
+        return
+    confirmed = {int(pk) for pk in alongside} | {session.pk}
+    with transaction.atomic():
+        list(Destination.objects.select_for_update().filter(pk=session.destination_id).values("pk"))
+        busy = [s for s in writing_sessions(session.destination_id) if s.pk not in confirmed]
+        if busy:
+            raise DestinationBusy(session.destination, busy)
+        session.resume()
+
+
 def open_context(
     session: RestoreSession, reader: Any, client: LookerClient | None = None
 ) -> RestoreContext:
