@@ -174,3 +174,28 @@ def test_a_no_op_plan_reads_pages_too(emu, backup) -> None:
     assert writes == 0 and summary.get("updated", 0) == 0
     own = sum(n for route, n in gets.items() if route.startswith(OWN_ROUTES))
     assert own / items <= 0.2, (own, items, str(gets))
+
+
+def test_an_object_this_session_writes_is_read_alone_from_then_on(emu) -> None:
+    """Any write through the context (a dependency restored on the way, a second pass) takes its
+    object out of the pages; a write asked for while comparing against a page is never sent."""
+    from restore.engine.core.config import RestoreConfig
+    from restore.engine.core.content_types import ContentType
+    from restore.engine.item.context import RestoreContext, WriteWhileProbing
+    from restore.engine.item.paged import DestinationPages, PageAnswer
+
+    emu.reset(state=True)
+    look = a_look(emu)
+    path = f"/looks/{look['id']}"
+    client = client_for(emu)
+    pages = DestinationPages({ContentType.LOOK: 100})
+    ctx = RestoreContext(client, None, RestoreConfig(), same_instance=True, pages=pages)  # type: ignore[arg-type]
+    found = pages.lookup(client, ContentType.LOOK, path, str(look["id"]), {"created_at": "x"})
+    assert isinstance(found, PageAnswer) and str(found["id"]) == str(look["id"])
+    ctx.begin_item()
+    with ctx.probing(), pytest.raises(WriteWhileProbing):
+        ctx.write("PATCH", path, {"title": "Never sent"}, found)
+    assert requests(emu)[1] == 0 and ctx.changes == []
+    ctx.write("PATCH", path, {"title": "Written by the session"}, found)
+    assert pages.lookup(client, ContentType.LOOK, path, str(look["id"]), {}) == {}
+    assert client.get(path)["title"] == "Written by the session"

@@ -22,18 +22,21 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from restore.engine.backup.compare import item_content
 from restore.engine.core.content_types import ContentType
 from restore.engine.identity.evidence import EVIDENCE_FIELDS, WITHOUT_EVIDENCE
+from restore.engine.limits.db_budget import release_idle
 from restore.engine.looker.pages import LIST_ENDPOINTS, read_pages
 
 Body = dict[str, Any]
 CT = ContentType
 PAGE_MIN_ITEMS = 20  # a type with fewer selected items keeps its GET per item
 PAGE_COST = 5  # pages read per type at most: selected items / PAGE_COST (≤ 0.2 requests/item)
+MAX_AGE_S = 600.0  # a type's pages are read again after this long (a long level, a second pass)
 FIELDS_SAMPLED = 200  # backup items whose fields make up a type's `fields=`
 KEYED_BY = {CT.LOOKML_MODEL: "name"}  # a LookML model's ID is its name
 # What the restore reads of the destination object beyond the backup item's own fields.
@@ -51,7 +54,7 @@ class DestinationPages:
     def __init__(self, selected: Mapping[ContentType, int], source: Any = None) -> None:
         self.selected = {ct: n for ct, n in selected.items() if n >= PAGE_MIN_ITEMS}
         self.source = source  # the backup reader: a sample of its items makes up `fields=`
-        self._index: dict[ContentType, dict[str, Body]] = {}
+        self._index: dict[ContentType, tuple[float, dict[str, Body]]] = {}
         self._written: set[str] = set()
         self._lock = threading.Lock()
         self._reading: dict[ContentType, threading.Lock] = {}
@@ -82,19 +85,25 @@ class DestinationPages:
                 self._written.add(key)
 
     def _objects(self, client: Any, ct: ContentType) -> dict[str, Body]:
-        """The type's index, read once (the other workers wait for it rather than read it too)."""
+        """The type's index, read once (the other workers wait for it rather than read it too;
+        holding no pooled database connection meanwhile) and again once it is `MAX_AGE_S` old."""
         with self._lock:
-            if ct in self._index:
-                return self._index[ct]
+            if (kept := self._fresh(ct)) is not None:
+                return kept
             reading = self._reading.setdefault(ct, threading.Lock())
+        release_idle()
         with reading:
             with self._lock:
-                if ct in self._index:
-                    return self._index[ct]
+                if (kept := self._fresh(ct)) is not None:
+                    return kept
             objects = self._read(client, ct)
             with self._lock:
-                self._index[ct] = objects
+                self._index[ct] = (time.monotonic(), objects)
         return objects
+
+    def _fresh(self, ct: ContentType) -> dict[str, Body] | None:
+        read_at, objects = self._index.get(ct, (0.0, None))
+        return objects if objects is not None and time.monotonic() - read_at < MAX_AGE_S else None
 
     def _read(self, client: Any, ct: ContentType) -> dict[str, Body]:
         key = KEYED_BY.get(ct, "id")
