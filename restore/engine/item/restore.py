@@ -5,7 +5,8 @@ Flow: find the destination object (ID map / same ID, then natural key), take its
 body, then create (POST, after recording the intent) or PATCH only the fields that differ, then sync
 sub-resources. The GET before the PATCH is deliberate: the pre-image (undo), skip-if-modified, the
 dry-run diff and "unchanged" detection all need the destination's state, and an unchanged object then
-costs no write at all.
+costs no write at all. Where the session reads a type in pages (`item.paged`), an item its page
+answer shows unchanged costs no GET either; any other is read alone before it is written.
 """
 
 from __future__ import annotations
