@@ -40,6 +40,7 @@ SCRIPTS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("rate_limit_storm.py", ("--items", "300", "--warmup", "5", "--storm", "5", "--after", "8")),
     ("scale_memory.py", ("--small", "200", "--large", "1000", "--reps", "1")),
     ("drift.py", ("--items", "300")),
+    ("noop_restore.py", ("--items", "300")),
 )
 TAKES_REPS = {"overhead.py", "latency.py", "rate_limited.py", "scale_memory.py", "single_item.py"}
 

@@ -6,9 +6,10 @@ stand-in object instead of sending anything, so the plan comes from the same cod
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -75,6 +76,11 @@ class Change:
         return out
 
 
+class WriteWhileProbing(Exception):
+    """A write asked for while an item is compared against a page answer (`probing`): the item
+    is not unchanged, and is read alone before anything is written."""
+
+
 @dataclass
 class RestoreContext:
     client: LookerClient
@@ -113,6 +119,9 @@ class RestoreContext:
     lenient: bool = False
     # Told of every transient error that is retried (the session's tally of retries).
     retry_listener: Callable[[BaseException], None] | None = None
+    # The destination read in pages for "unchanged" detection (`item.paged.DestinationPages`), or
+    # None: every object read alone. Every write below tells it which object it changes.
+    pages: Any = None
     _fake_ids: Any = field(default_factory=lambda: itertools.count(1))
     _local: threading.local = field(default_factory=threading.local)
     _cache: dict[Any, Any] = field(default_factory=dict)
@@ -175,6 +184,10 @@ class RestoreContext:
         A write Looker refused (a 4xx answer) changed nothing and is not kept among the item's
         changes: a rollback must not undo what was never written. One whose outcome is unknown
         (a 5xx, a dropped connection) is kept: it may have gone through."""
+        if getattr(self._local, "probing", False):
+            raise WriteWhileProbing(f"{method} {path}")
+        if self.pages is not None:
+            self.pages.forget(path)
         fields = field_diff(body, current) if method == "PATCH" and isinstance(body, dict) else None
         change = Change(method, path, body, fields)
         self.changes.append(change)
@@ -189,6 +202,27 @@ class RestoreContext:
             if not exc.transient:
                 self.changes.remove(change)
             raise
+
+    @contextlib.contextmanager
+    def probing(self) -> Iterator[None]:
+        """While an item is compared against a page answer: a write raises `WriteWhileProbing`
+        instead of being sent or recorded (restoring a dependency on the way lifts it)."""
+        before = getattr(self._local, "probing", False)
+        self._local.probing = True
+        try:
+            yield
+        finally:
+            self._local.probing = before
+
+    @contextlib.contextmanager
+    def not_probing(self) -> Iterator[None]:
+        """A dependency restored on the way writes as it would anyway."""
+        before = getattr(self._local, "probing", False)
+        self._local.probing = False
+        try:
+            yield
+        finally:
+            self._local.probing = before
 
     def _stand_in(self, method: str, body: Any, current: dict[str, Any] | None) -> Any:
         if method == "POST" and isinstance(body, dict):

@@ -5,11 +5,13 @@ Flow: find the destination object (ID map / same ID, then natural key), take its
 body, then create (POST, after recording the intent) or PATCH only the fields that differ, then sync
 sub-resources. The GET before the PATCH is deliberate: the pre-image (undo), skip-if-modified, the
 dry-run diff and "unchanged" detection all need the destination's state, and an unchanged object then
-costs no write at all.
+costs no write at all. Where the session reads a type in pages (`item.paged`), an item its page
+answer shows unchanged costs no GET either; any other is read alone before it is written.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Any
 
@@ -28,7 +30,13 @@ from restore.engine.identity.counterpart import (
     may_hold_same_id,
     recorded_evidence,
 )
-from restore.engine.item.context import ItemOutcome, RestoreContext, SourceItem
+from restore.engine.item.context import (
+    ItemOutcome,
+    RestoreContext,
+    SourceItem,
+    WriteWhileProbing,
+)
+from restore.engine.item.paged import PageAnswer, holds
 from restore.engine.item.references import ROOT_FLAGS, equivalent_folder, prefetch
 from restore.engine.item.restorers import RESTORERS, TypeRestorer
 from restore.engine.item.written import ROW_COLUMNS, over_attempts
@@ -73,7 +81,8 @@ def restore_item(
     saved = (ctx.changes, ctx.warnings, ctx.deferred) if nested else None
     ctx.begin_item()
     try:
-        outcome = _restore(ctx, ct, sid, item.content or {})
+        with ctx.not_probing() if nested else contextlib.nullcontext():
+            outcome = _restore(ctx, ct, sid, item.content or {})
     except LookerApiError as exc:
         if exc.status == 413:  # never retried: the same body will always be too large
             raise ItemTooLargeError(
@@ -105,6 +114,10 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if restorer.dependencies is not None:
         prefetch(ctx, restorer.dependencies(content))
     current = locate(ctx, restorer, sid, content)
+    if isinstance(current, PageAnswer):
+        if _answered_by_page(ctx, restorer, sid, content, current, out):
+            return out
+        current = locate(ctx, restorer, sid, content, paged=False)  # the pre-image, alone
     if current is not None and _skip(ctx, restorer, content, current, out):
         ctx.idmap.record(ct, sid, out.destination_id, recorded_evidence(ct, current))
         return out
@@ -143,6 +156,45 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
     if ctx.config.verify and not ctx.dry_run and out.action in ("created", "updated"):
         out.verify_diff = verify(ctx, restorer, dest_id, body)
     return out
+
+
+def _answered_by_page(
+    ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body, page: Body, out: ItemOutcome
+) -> bool:
+    """Decide the item from its page answer when nothing is to be written (unchanged, or left
+    alone as `_skip` says); False when it needs a write or the page lacks a field compared: the
+    object is then read alone, and the item restored from that (the per-item logs as before)."""
+    if not holds(page, _compared(r, content)):
+        return False
+    if _skip(ctx, r, content, page, out):
+        ctx.idmap.record(r.ct, sid, out.destination_id, recorded_evidence(r.ct, page))
+        return True
+    warned, deferred = len(ctx.warnings), len(ctx.deferred)
+    try:
+        with ctx.probing():
+            body = _compatible(ctx, r, r.build(ctx, content, page))
+    except WriteWhileProbing:
+        body = None
+    if body is None or not holds(page, set(body) - r.create_only) or _delta(r, body, page):
+        del ctx.warnings[warned:]
+        del ctx.deferred[deferred:]
+        return False
+    out.destination_id = str(page[r.key_field])
+    ctx.idmap.record(r.ct, sid, out.destination_id, recorded_evidence(r.ct, page))
+    out.warnings, out.deferred = list(ctx.warnings), list(ctx.deferred)
+    out.message = "; ".join(out.warnings)
+    return True
+
+
+def _compared(r: TypeRestorer, content: Body) -> set[str]:
+    """The destination fields `_skip_reason` and the update compare for this item."""
+    read = {name for name in ("updated_at", "built_in") if name in content}
+    return read | (set(writable(r.update_schema, content)) - r.create_only)
+
+
+def _delta(r: TypeRestorer, body: Body, current: Body) -> Body:
+    """What an update sends: the fields that differ, those Looker sets only on create aside."""
+    return {k: body[k] for k in field_diff(body, current) if k not in r.create_only}
 
 
 def _hold(ctx: RestoreContext, ct: ContentType, sid: str) -> None:
@@ -212,31 +264,38 @@ def _system_folder(ctx: RestoreContext, sid: str, content: Body, out: ItemOutcom
     return True
 
 
-def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Body | None:
+def locate(
+    ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body, *, paged: bool = True
+) -> Body | None:
     """The destination object that is this item's counterpart, or None (it will be created).
 
     On evidence only (see `counterpart`): a trusted ID-map entry, then the same ID, then the
-    natural key — a title match never overrides an ID match."""
+    natural key — a title match never overrides an ID match. `paged`: an object the session's
+    pages hold is answered from them (a `PageAnswer`, checked exactly as a GET's answer)."""
     ct = r.ct
+
+    def read(dest_id: str) -> Body | None:
+        return _read(ctx, r, dest_id, content, paged)
+
     tried: set[str] = set()
     mapped = ctx.idmap.get_cached(ct, sid)
     entry = None if mapped is not None else ctx.idmap.stored(ct, sid)
     if mapped is not None:
         tried.add(mapped)
-        current = ctx.client.get_or_none(r.object_path(mapped))
+        current = read(mapped)
         if current is not None:
             return current
     elif entry is not None and not ctx.idmap.is_rejected(ct, sid, entry[0]):
         dest_id, recorded, ours = entry
         tried.add(dest_id)
-        current = ctx.client.get_or_none(r.object_path(dest_id))
-        holds = current is not None and (ours or entry_holds(ct, content, current, recorded))
-        if holds and ctx.idmap.trust(ct, sid, dest_id):
+        current = read(dest_id)
+        still = current is not None and (ours or entry_holds(ct, content, current, recorded))
+        if still and ctx.idmap.trust(ct, sid, dest_id):
             return current
         ctx.idmap.reject(ct, sid, dest_id)
     if sid not in tried and may_hold_same_id(ctx, ct):
         tried.add(sid)
-        current = ctx.client.get_or_none(r.object_path(sid))
+        current = read(sid)
         if is_same(ctx, ct, content, current) and ctx.idmap.trust(ct, sid, sid):
             return current
     if ct == ContentType.LOOKML_MODEL and tried:
@@ -245,6 +304,19 @@ def locate(ctx: RestoreContext, r: TypeRestorer, sid: str, content: Body) -> Bod
     if hit is None or not acceptable_hit(ctx, ct, sid, content, hit, r.key_field):
         return None
     return hit if ctx.idmap.claim(ct, str(hit[r.key_field]), sid) else None
+
+
+def _read(
+    ctx: RestoreContext, r: TypeRestorer, dest_id: str, content: Body, paged: bool
+) -> Body | None:
+    """The destination object under `dest_id`: its page answer when the session's pages hold
+    it, else a GET (None: 404)."""
+    pages = ctx.pages
+    if paged and pages is not None and pages.pages_type(r.ct, r.sync_children is not None):
+        found = pages.lookup(ctx.client, r.ct, r.object_path(dest_id), dest_id, content)
+        if found:
+            return found
+    return ctx.client.get_or_none(r.object_path(dest_id))
 
 
 def _skip(
@@ -311,7 +383,7 @@ def update(
     ctx: RestoreContext, r: TypeRestorer, sid: str, dest_id: str, body: Body, current: Body
 ) -> tuple[str, bool]:
     """PATCH only the fields that differ. Returns the ID and whether it had to be created again."""
-    delta = {k: body[k] for k in field_diff(body, current) if k not in r.create_only}
+    delta = _delta(r, body, current)
     if not delta:
         return dest_id, False
     try:

@@ -27,6 +27,7 @@ from restore.engine.backup.reader import BackupError, Selection, open_backup
 from restore.engine.core import documents
 from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.item.context import ItemOutcome, RestoreContext
+from restore.engine.item.paged import DestinationPages
 from restore.engine.item.restore import restore_item
 from restore.engine.kinds import apply as apply_plan
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
@@ -85,9 +86,13 @@ class RestoreKind(SessionKind):
         return ctx
 
     def open_context(self, client: Any, limiter: AdaptiveRateLimiter) -> RestoreContext:
+        """The session's context; types with many items selected read the destination in pages
+        for "unchanged" detection (`item.paged`; a retry of a few items reads them alone)."""
         ctx = self.retry_context(client, limiter)
         ctx.first_pass = True
         ctx.on_dependency = partial(record_dependency, self.session)
+        selected = {ContentType.parse(slug): n for slug, n in self.totals().items()}
+        ctx.pages = DestinationPages(selected, self.reader)
         return ctx
 
     def start(self, ctx: RestoreContext, should_stop: Callable[[], bool]) -> None:

@@ -44,10 +44,16 @@ NESTED_TYPES = frozenset({CT.DASHBOARD, CT.BOARD})
 
 
 def read_pages(
-    client: Any, ct: ContentType, fields: list[str], *, page_size: int | None = None
+    client: Any,
+    ct: ContentType,
+    fields: list[str],
+    *,
+    page_size: int | None = None,
+    max_pages: int | None = None,
 ) -> Iterator[dict[str, Any]]:
     """Every object of a type the destination answers, `fields` only, page after page (sorted
-    by ID, so a page boundary is stable). Stops at the first short page."""
+    by ID, so a page boundary is stable). Stops at the first short page, or after `max_pages`
+    (a caller that reads the rest alone bounds what pages may cost it)."""
     endpoint = LIST_ENDPOINTS[ct]
     params: dict[str, Any] = dict(endpoint.params)
     if fields:
@@ -58,9 +64,10 @@ def read_pages(
     size = page_size or (NESTED_PAGE_SIZE if ct in NESTED_TYPES else PAGE_SIZE)
     if ct != CT.LOOKML_MODEL:
         params["sorts"] = "id"
-    offset = 0
-    while True:
+    offset, read = 0, 0
+    while max_pages is None or read < max_pages:
         page = client.get(endpoint.path, {**params, "limit": size, "offset": offset}) or []
+        read += 1
         yield from page
         if len(page) < size:
             return
