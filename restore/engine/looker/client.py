@@ -686,13 +686,17 @@ def quote_id(value: Any) -> str:
     return urllib.parse.quote(str(value), safe="")
 
 
+# A query, a fragment, a backslash or a control character: never in a path the engine builds.
+_UNSAFE_CHAR = re.compile(r"[?#\\\x00-\x1f\x7f]")
+
+
 def safe_path(path: str) -> str:
     """The path, unless it could reach another resource than the one it names: a `.` or `..`
     segment, an empty one, or a query, fragment or control character in it (an ID that was not
     quoted). Refused before anything is sent."""
     segments = path.split("?", 1)[0].split("/")[1:]
-    bad = any(s in ("", ".", "..") for s in segments) or any(c in path for c in "?#\\")
-    if bad or not path.startswith("/") or any(ord(c) < 32 or c == "\x7f" for c in path):
+    bad = any(s in ("", ".", "..") for s in segments) or _UNSAFE_CHAR.search(path) is not None
+    if bad or not path.startswith("/"):
         raise RestoreError(f"refused to send a request to {path[:200]!r}: not a Looker API path")
     return path
 
