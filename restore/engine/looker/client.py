@@ -14,6 +14,9 @@ redirects, and reads proxies from the environment once per client (the CA bundle
 requests.Session it keeps no cookies (the Looker API authenticates with the bearer token alone).
 
 Callers get plain JSON (dicts/lists): `client.get("/dashboards/1")`, `client.patch(path, body)`.
+The JSON verbs hand the transport what looker-sdk's APIMethods would (same URL, query, body bytes,
+AuthSession authenticator) without its per-request work, and URLs of the destination's own origin
+go to its connection pool without the PoolManager's parsing.
 """
 
 from __future__ import annotations
