@@ -645,7 +645,7 @@ class LookerClient:
         return self._call(transport.HttpMethod.PUT, path, body)
 
     def delete(self, path: str) -> None:
-        self._call(transport.HttpMethod.DELETE, path, None)
+        self._send(transport.HttpMethod.DELETE, path, None)  # the answer is not read
 
     def _call(
         self,
@@ -654,18 +654,26 @@ class LookerClient:
         body: dict[str, Any] | list[Any] | None,
         params: dict[str, Any] | None = None,
     ) -> Any:
+        return _answer(self._send(method, path, body, params))
+
+    def _send(
+        self,
+        method: transport.HttpMethod,
+        path: str,
+        body: dict[str, Any] | list[Any] | None,
+        params: dict[str, Any] | None = None,
+    ) -> transport.Response:
         path = safe_path(path)
         # APIMethods joins `path` to `<base>/api/4.0/` with urljoin; for a path safe_path let
         # through that is plain concatenation unless its first segment could read as a scheme.
         url = self._api_path + path[1:] if ":" not in path else self.sdk._path(path)
-        response = self.transport.request(
+        return self.transport.request(
             method,
             url,
             query_params=_params(params),
             body=_body(body) if body is not None else None,
             authenticator=self.auth.authenticate,
         )
-        return _answer(response)
 
     def get_or_none(self, path: str, params: dict[str, Any] | None = None) -> Any:
         """GET that answers None on 404 (the object does not exist in the destination)."""
