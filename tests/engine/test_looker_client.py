@@ -199,6 +199,40 @@ def test_redirects_are_followed():
     assert server.seen[-2:] == [("GET", "/api/4.0/old"), ("GET", "/api/4.0/new")]
 
 
+def test_the_json_verbs_send_byte_for_byte_what_looker_sdk_sends(no_proxy_env):
+    """The verbs skip looker-sdk's APIMethods: the request line, every header (in order) and
+    the body must stay those the SDK sends, and the answer the same JSON."""
+    body = {"title": 'Über ☃ "q"', "n": [1, 2.5, None, True, -0.0], "deep": {"a": [{}]}}
+    params = {"fields": "id,title", "limit": 5, "filters": {"a": "b c/d"}, "flag": True}
+    with fake_looker() as server:
+        c = LookerClient(LookerSettings(server.url + "/", "id", "secret"))
+        c.login()
+        pairs = [
+            (lambda: c.get("/dashboards/1", params), "get", {"query_params": params}),
+            (lambda: c.get("/looks"), "get", {}),
+            (
+                lambda: c.post("/folders", body, params),
+                "post",
+                {"body": body, "query_params": params},
+            ),
+            (lambda: c.post("/folders", [body, 1]), "post", {"body": [body, 1]}),
+            (lambda: c.post("/folders"), "post", {}),
+            (lambda: c.patch("/dashboards/a%2Fb", body), "patch", {"body": body}),
+            (lambda: c.put("/users/7/roles", ["1", "2"]), "put", {"body": ["1", "2"]}),
+            (lambda: c.delete("/looks/3"), "delete", {}),
+        ]
+        for ours, verb, kwargs in pairs:
+            got = ours()
+            ours_raw = server.raw[-1]
+            path = urllib.parse.urlsplit(ours_raw[0].split()[1].decode()).path.removeprefix(
+                "/api/4.0"
+            )
+            sdk_answer = getattr(c.sdk, verb)(path, structure=str, **kwargs)
+            assert server.raw[-1] == ours_raw, verb
+            if verb != "delete":
+                assert got == json.loads(sdk_answer) == {"path": f"/api/4.0{path}"}
+
+
 @pytest.fixture
 def no_proxy_env(monkeypatch):
     for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
@@ -267,8 +301,9 @@ class FakeLooker(BaseHTTPRequestHandler):
 
     def answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        self.rfile.read(length)
+        sent = self.rfile.read(length)
         self.server.seen.append((self.command, self.path))
+        self.server.raw.append((self.raw_requestline, list(self.headers.items()), sent))
         path = urllib.parse.urlsplit(self.path).path
         if path.endswith("/old"):
             self.send_response(302)
@@ -284,7 +319,7 @@ class FakeLooker(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    do_GET = do_POST = answer
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = answer
 
     def log_message(self, *args) -> None:
         return None
@@ -295,6 +330,7 @@ def fake_looker(tls=None):
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeLooker)
     server.daemon_threads = True
     server.seen = []
+    server.raw = []  # (request line, headers in order, body) of each request
     scheme = "http"
     if tls:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

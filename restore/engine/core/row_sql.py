@@ -47,15 +47,17 @@ def insert(
     *,
     conflict: Sequence[str] = (),
     update: Sequence[str] = (),
-) -> None:
+) -> int:
     """INSERT one row; fields not given take their defaults (and `auto_now` fields the time).
 
     With `conflict` (a unique constraint's fields): an existing row is kept as it is, or, with
-    `update`, those of its fields are set from the new row (an upsert, one statement)."""
+    `update`, those of its fields are set from the new row (an upsert, one statement).
+    Returns how many rows the statement wrote (0: a conflicting row was kept)."""
     values = {**_defaults(model, values), **values}
     sql = _insert_sql(model, tuple(values), tuple(conflict), tuple(update))
     with connection.cursor() as cursor:
         cursor.execute(sql, _prepared(model, values))
+        return cursor.rowcount
 
 
 def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:

@@ -29,6 +29,7 @@ SOURCE_KEY = ""
 # again if needed), so a 50,000-item session uses no more memory than a 5,000-item one.
 CACHE_LIMIT = 10_000
 UNIQUE_FIELDS = ["source_instance", "destination_instance", "content_type", "source_id"]
+CLAIM_KEY = ["destination", "content_type", "source_id"]  # ItemClaim's unique constraint
 
 # verifier(type, source ID, destination ID, recorded evidence) → is the entry still true?
 Verifier = Callable[[ContentType, str, str, dict[str, Any] | None], bool]
@@ -266,24 +267,22 @@ class IdMap:
 def hold_item(destination_id: int, session_id: int, key: tuple[int, str]) -> int | None:
     """The item's claim row, made or taken over for `session_id` (its holder ended) by statements
     a concurrent session cannot interleave with: the unique row, and a conditional UPDATE."""
-    from django.db import IntegrityError, transaction
-
     from restore.models import ItemClaim, RestoreSession
 
     fields = {"destination_id": destination_id, "content_type": key[0], "source_id": key[1]}
+    claim = {"destination": destination_id, "content_type": key[0], "source_id": key[1]}
     for _ in range(5):
+        # The usual case, a new claim, in one statement (an ORM lookup and create per written
+        # item were a sixth of a restore's CPU); a kept row is read below.
+        if row_sql.insert(ItemClaim, {**claim, "session": session_id}, conflict=CLAIM_KEY):
+            return None
         row = (
             ItemClaim.objects.filter(**fields)
             .values_list("pk", "session_id", "session__status")
             .first()
         )
         if row is None:
-            try:
-                with transaction.atomic():
-                    ItemClaim.objects.create(session_id=session_id, **fields)
-                return None
-            except IntegrityError:
-                continue  # another session made it first: read who
+            continue  # its holder's session was deleted in between: make it again
         pk, holder, status = row
         if holder == session_id:
             return None

@@ -22,9 +22,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from django.db import transaction
+
 from restore.engine.backup.order import SELF_REFERENCES, ordered_items
 from restore.engine.backup.reader import BackupError, Selection, open_backup
-from restore.engine.core import documents
+from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import NOT_RESTORABLE, RESTORE_ORDER, ContentType
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.paged import DestinationPages
@@ -152,15 +154,35 @@ class RestoreKind(SessionKind):
         yield Level((i for i in items if i is not None), again=True)
         if should_stop():
             return
-        for (ct, sid), what in deferred.items():
-            rows = RestoreItemResult.objects.filter(
-                session=self.session, content_type=ct, source_id=sid
-            )
-            row = rows.first()
-            if row is not None:
-                diff = documents.read_diff(row.diff) or documents.Diff()
+        mark_second_pass(self.session, deferred)
+
+
+# Rows marked per query and per transaction: one commit per batch rather than per item, short
+# enough that the write lock is never held long.
+MARK_BATCH = 500
+
+
+def mark_second_pass(session: RestoreSession, deferred: dict[tuple[int, str], list[str]]) -> None:
+    """Say on each deferred item's row what the second pass gave it. The rows are read again
+    (the second pass rewrote their diffs) and written by primary key, a batch per query and per
+    transaction, rather than a lookup, a model load, an UPDATE and a commit per item, one after
+    another in the session's own thread at the end of the run."""
+    keys = list(deferred)
+    for start in range(0, len(keys), MARK_BATCH):
+        batch = keys[start : start + MARK_BATCH]
+        rows = list(
+            session.results.filter(
+                content_type__in={ct for ct, _ in batch}, source_id__in={sid for _, sid in batch}
+            ).values_list("pk", "content_type", "source_id", "diff")
+        )
+        with transaction.atomic():
+            for pk, ct, sid, raw in rows:
+                what = deferred.get((ct, sid))
+                if what is None:
+                    continue
+                diff = documents.read_diff(raw) or documents.Diff()
                 diff.deferred, diff.second_pass = None, list(what)
-                rows.update(diff=documents.store(diff))
+                row_sql.update(RestoreItemResult, pk, {"diff": documents.store(diff)})
 
 
 def level_items(

@@ -367,6 +367,12 @@ class LocalStore:
             result = fn(self._state, self._clock())
             return result, dict(self._state)
 
+    def run(self, fn: Callable[[State, float], Any]) -> Any:
+        """`apply` without the copy of the state: for the per-request calls, whose snapshot
+        nothing reads (a local limiter reads its state under the lock, and `state()` applies)."""
+        with self._lock:
+            return fn(self._state, self._clock())
+
 
 class DatabaseStore:
     """State in one `RateLimitState` row, changed inside a transaction that locks the row.
@@ -534,7 +540,7 @@ class AdaptiveRateLimiter:
         """Block until this worker may send one request."""
         if not self._free_to_go():
             while True:
-                wait = self._apply(lambda s, now: take(s, self.params, now))
+                wait = self._per_request(lambda s, now: take(s, self.params, now))
                 if wait <= 0:
                     break
                 self._sleep(min(wait, 0.25))
@@ -556,7 +562,7 @@ class AdaptiveRateLimiter:
             return
         if status != 429 and not self._may_change(status):
             return
-        self._apply(lambda s, now: observe(s, self.params, now, status, retry_after))
+        self._per_request(lambda s, now: observe(s, self.params, now, status, retry_after))
 
     def _sample(self, latency: float) -> None:
         """One answered request's latency; at the end of each window, cut the shared rate when
@@ -584,6 +590,12 @@ class AdaptiveRateLimiter:
         if self._apply(lambda s, t: latency_cut(s, params, t, baseline, current)):
             with self._lat_lock:
                 self._lat_medians.clear()  # learn the baseline again at the lower rate
+
+    def _per_request(self, fn: Callable[[State, float], Any]) -> Any:
+        """`_apply` for a request's take and report: in-process, no snapshot copied."""
+        if isinstance(self.store, LocalStore):
+            return self.store.run(fn)
+        return self._apply(fn)
 
     def _apply(self, fn: Callable[[State, float], Any]) -> Any:
         """`fn` on the store's state, after reporting the successes not reported yet."""

@@ -101,7 +101,31 @@ def call_with_retries(
     Every failed attempt is appended to `history`. `should_stop` (a cancellation) ends the retries
     early: the item fails with its last error and can be retried from the DLQ. `on_retry` hears
     of each error that is retried (not of the last one, which propagates).
+
+    The first attempt runs outside tenacity (setting up its machinery for every request cost
+    more than a request's own work at the client); when it fails, tenacity takes over from
+    that failure as if it had made the attempt itself.
     """
+    try:
+        return fn()
+    except BaseException as exc:  # whatever tenacity would have seen  # noqa: BLE001
+        failed = [exc]
+
+    def attempt() -> T:
+        if failed:
+            raise failed.pop()
+        return fn()
+
+    return _retrying(max_retries, history, should_stop, on_retry)(attempt)
+
+
+def _retrying(
+    max_retries: int,
+    history: list[documents.Attempt] | None,
+    should_stop: Callable[[], bool] | None,
+    on_retry: OnRetry | None,
+) -> Retrying:
+    """The tenacity policy `call_with_retries` applies to an attempt that failed."""
 
     def before_sleep(state: RetryCallState) -> None:
         if on_retry is not None and state.outcome is not None:
@@ -114,14 +138,13 @@ def call_with_retries(
             return False
         return is_retryable(exc)
 
-    retrying = Retrying(
+    return Retrying(
         stop=stop_after_attempt(max_retries + 1),
         wait=_wait,
         retry=retry_if_exception(retry_this),
         before_sleep=before_sleep,
         reraise=True,
     )
-    return retrying(fn)
 
 
 class RetryingClient:
