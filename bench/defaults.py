@@ -15,11 +15,20 @@ last line is parseable:
       ratio_200_5ms=... ratio_1000_5ms=... ratio_10000_5ms=... reps=2 ok=1      (one line)
 
 `ratio_<N>_<L>ms` = default / tuned items/s (medians); `ok=1` when every ratio >= 0.95.
+
+`--timeline` also prints, per run, every decision of the limiter (its log) with the seconds since
+the limiter was created, and the thread-seconds the workers spent waiting in `acquire`: where the
+default start spends its time.
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,6 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--latencies", type=float, nargs="+", default=[5.0])
     parser.add_argument("--jitter-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--timeline", action="store_true", help="print the limiter's decisions with timestamps"
+    )
     args = parser.parse_args(argv)
     sizes = args.sizes or ([args.items] if args.items else DEFAULT_SIZES)
 
@@ -68,11 +80,15 @@ def main(argv: list[str] | None = None) -> int:
             runs: dict[str, list[RunResult]] = {"default": [], "tuned": []}
             for rep in range(args.reps):
                 for name, config in configs.items():
-                    with emulator(
-                        latency_ms=latency or None, jitter_ms=args.jitter_ms or None
-                    ) as emu:
+                    with (
+                        emulator(
+                            latency_ms=latency or None, jitter_ms=args.jitter_ms or None
+                        ) as emu,
+                        timeline(args.timeline) as events,
+                    ):
                         result = run_restore(backup, emu, **config)
                     report(tag, name, rep, result)
+                    print_timeline(events)
                     runs[name].append(result)
             fields.update(summarise(tag, runs))
     ratios = [v for k, v in fields.items() if k.startswith("ratio_")]
@@ -97,6 +113,64 @@ def report(tag: str, name: str, rep: int, result: RunResult) -> None:
         f"  before: {limiter.get('recent_reasons')}",
         flush=True,
     )
+
+
+class Timeline(logging.Handler):
+    """The limiter's decisions (its log records) and its workers' waits in `acquire`, timed from
+    the limiter's creation."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.created: float | None = None
+        self.events: list[tuple[float, str]] = []
+        self.waited = 0.0
+        self.lock = threading.Lock()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.events.append((time.monotonic(), record.getMessage()))
+
+
+@contextlib.contextmanager
+def timeline(enabled: bool) -> Iterator[Timeline | None]:
+    """While enabled, log the limiter's decisions and add up the time spent in `acquire`."""
+    if not enabled:
+        yield None
+        return
+    from restore.engine.limits import rate_limiter as module
+
+    cls, line = module.AdaptiveRateLimiter, Timeline()
+    init, acquire = cls.__init__, cls.acquire
+
+    def timed_init(self: object, *args: object, **kwargs: object) -> None:
+        line.created = line.created or time.monotonic()
+        init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def timed_acquire(self: object) -> None:
+        start = time.monotonic()
+        acquire(self)  # type: ignore[arg-type]
+        with line.lock:
+            line.waited += time.monotonic() - start
+
+    logger = logging.getLogger(module.__name__)  # the limiter logs every decision there
+    level = logger.level
+    logger.setLevel(logging.INFO)
+    logger.addHandler(line)
+    cls.__init__, cls.acquire = timed_init, timed_acquire  # type: ignore[method-assign]
+    try:
+        yield line
+    finally:
+        cls.__init__, cls.acquire = init, acquire  # type: ignore[method-assign]
+        logger.removeHandler(line)
+        logger.setLevel(level)
+
+
+def print_timeline(line: Timeline | None) -> None:
+    if line is None:
+        return
+    start = line.created or 0.0
+    for at, message in line.events:
+        print(f"  {at - start:7.3f} s  {message}")
+    print(f"  waited in acquire: {line.waited:.2f} thread-seconds", flush=True)
 
 
 def summarise(tag: str, runs: dict[str, list[RunResult]]) -> dict[str, object]:

@@ -26,6 +26,7 @@ cost a shared-store round trip); the cut it decides goes into the shared state.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import threading
@@ -38,6 +39,9 @@ from typing import Any, Protocol
 from restore.engine.core.config import RestoreConfig
 
 State = dict[str, Any]
+
+# Every change of the rate and why (`_say`): a restore's log tells how the limiter started.
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +252,7 @@ def _cut_saying(
 def _say(state: State, reason: str) -> None:
     """Why the rate is what it is; the last few changes kept for the session page."""
     state["reason"] = reason
+    log.info("rate limiter: %s", reason)
     events = state.setdefault("events", [])
     events.append(reason)
     del events[:-5]
