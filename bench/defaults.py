@@ -8,7 +8,7 @@ rate ceiling, so the limiter limits from the destination's first 429 or climbing
 empty emulator --reps times per configuration, default and tuned alternating (default, tuned,
 tuned, default: two alternating pairs by default) in one run, so the machine's load falls on both
 alike. The start of a restore matters most to small ones, hence 200 and 1,000 items. Prints per run
-items/s, requests/s, the 429s and the limiter's final state (the rate it settled at and why); the
+items/s, requests/s, the 429s, the restore's CPU per item and the limiter's final state (the rate it settled at and why); the
 last line is parseable:
 
     defaults sizes=200,1000,10000 default_200_5ms_items_per_s=... tuned_200_5ms_items_per_s=...
@@ -124,7 +124,8 @@ def report(tag: str, name: str, rep: int, result: RunResult) -> None:
         f"requests_per_s={result.total_requests / result.wall_s:.1f} "
         f"requests_per_item={result.requests_per_item:.2f} "
         f"429s={result.count_status('429')} failed={result.failed} "
-        f"wall_s={result.wall_s:.2f} settled_rate={limiter.get('settled_rate')} "
+        f"wall_s={result.wall_s:.2f} cpu_ms_per_item={cpu_ms_per_item(result):.2f} "
+        f"settled_rate={limiter.get('settled_rate')} "
         f"peak_rate={limiter.get('peak_rate')} "
         f"latency_cuts={limiter.get('latency_cuts')}\n"
         f"  reason: {limiter.get('reason')}\n"
@@ -191,6 +192,12 @@ def print_timeline(line: Timeline | None) -> None:
     print(f"  waited in acquire: {line.waited:.2f} thread-seconds", flush=True)
 
 
+def cpu_ms_per_item(result: RunResult) -> float:
+    """The restore's CPU per item: what the limiter's own work costs shows here, apart from the
+    wall time a busy machine stretches."""
+    return 1000 * result.restore_cpu_s / result.items if result.items else 0.0
+
+
 def summarise(tag: str, runs: dict[str, list[RunResult]]) -> dict[str, object]:
     """Medians per configuration; default / tuned per pair, their median (`ratio_<tag>`, what
     the target is judged on) and their spread (`ratio_<tag>_min`, `_max`)."""
@@ -198,6 +205,7 @@ def summarise(tag: str, runs: dict[str, list[RunResult]]) -> dict[str, object]:
     for name, results in runs.items():
         out[f"{name}_{tag}_items_per_s"] = median(r.items_per_s for r in results)
         out[f"{name}_{tag}_wall_s"] = median(r.wall_s for r in results)
+        out[f"{name}_{tag}_cpu_ms_per_item"] = median(cpu_ms_per_item(r) for r in results)
         out[f"{name}_{tag}_failed"] = max(r.failed for r in results)
     pairs = [
         d.items_per_s / t.items_per_s
