@@ -8,8 +8,8 @@ rate ceiling, so the limiter limits from the destination's first 429 or climbing
 empty emulator --reps times per configuration, default and tuned alternating (default, tuned,
 tuned, default: two alternating pairs by default) in one run, so the machine's load falls on both
 alike. The start of a restore matters most to small ones, hence 200 and 1,000 items. Prints per run
-items/s, requests/s, the 429s, the restore's CPU per item and the limiter's final state (the rate it settled at and why); the
-last line is parseable:
+items/s, requests/s, the 429s, the restore's CPU per item and the limiter's final state (the rate
+it settled at and why); the last line is parseable:
 
     defaults sizes=200,1000,10000 default_200_5ms_items_per_s=... tuned_200_5ms_items_per_s=...
       ratio_200_5ms=... ratio_1000_5ms=... ratio_10000_5ms=... reps=2 ok=1      (one line)
