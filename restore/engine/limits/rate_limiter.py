@@ -6,9 +6,9 @@ retry_after)` after. Two modes:
 - **Finding the capacity** (the default: no rate configured). No limit until the destination
   pushes back: the session already caps its requests in flight (workers + fan-out), and a capped
   client paces itself by the destination's answers (a slower answer delays the next request), so
-  a rate at the start only made every restore wait for it (a 10/s start doubling every 50 ms cost
-  a 200-item restore about a tenth of its time). On a 429 every worker pauses for the server's
-  Retry-After and the rate is cut to half of what the destination was taking; on latency
+  a rate at the start would only make every restore wait for it (a start at 10/s, doubling every
+  50 ms, kept each worker waiting about half a second). On a 429 every worker pauses for the
+  server's Retry-After and the rate is cut to half of what the destination was taking; on latency
   climbing (this process' median of a second well above the lowest median of the last half
   minute, while this process is not itself the bottleneck: a saturated client delays its own
   answers) it is cut to 70%. After a cut the rate grows back by half every second while the
