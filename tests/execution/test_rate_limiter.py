@@ -108,26 +108,30 @@ def demand(lim: AdaptiveRateLimiter, clock: FakeClock, seconds: float, per_s: fl
     return n
 
 
-def test_by_default_it_starts_at_a_safe_rate_and_stops_limiting_once_the_destination_keeps_up():
+def test_by_default_nothing_limits_the_start_until_the_destination_pushes_back():
     lim, clock = limiter(None)
     state = lim.state()
-    assert state["current_rate"] == 10 and state["mode"] == "finding capacity"
-    sent = demand(lim, clock, 0.2, 1000)
-    # a fifth of a second of slow start: 10, 20, 40, 80/s, 50 ms each (and a burst of 10)
-    assert sent <= 10 + (10 + 20 + 40 + 80) * 0.05 + 1
-    demand(lim, clock, 5.0, 1000)
-    state = lim.state()
-    assert state["current_rate"] is None, state  # 10 → 20 → ... → past 1000/s: no limit needed
-    assert "no limit needed" in state["reason"]
+    assert state["current_rate"] is None and state["mode"] == "finding capacity"
+    assert state["reason"].startswith("no limit until the destination pushes back"), state
+    # the session's cap on requests in flight bounds the start, not a rate to climb first
+    assert demand(lim, clock, 0.2, 1000) >= 195
     assert demand(lim, clock, 1.0, 1000) >= 990
+    assert lim.state()["throttled"] is False
 
 
-def test_a_quiet_start_is_no_evidence_the_destination_keeps_up():
+def test_a_429_at_the_start_cuts_to_half_of_what_the_destination_took_in_its_first_burst():
     lim, clock = limiter(None)
-    demand(lim, clock, 2.0, 3)  # login, GET /versions, the identity sample: a few requests
-    assert lim.state()["current_rate"] == 10
-    demand(lim, clock, 0.3, 1000)  # then the workers start: it increases from the safe rate
-    assert 40 <= lim.state()["current_rate"] <= 160
+    demand(lim, clock, 0.1, 500)  # 50 answers in a tenth of a second: a bucket's burst
+    lim.record(429, 1)
+    state = lim.state()
+    # half of 50 answers over at least half a second: not 250/s, and not a crawl either
+    assert 40 <= state["current_rate"] <= 60, state
+    assert state["paused_for"] == pytest.approx(1)
+    assert state["reason"].startswith("429 at ") and "Retry-After 1" in state["reason"]
+    before = clock.now
+    sent = demand(lim, clock, 3.0, 500)
+    assert clock.now - before >= 1  # paused, then paced: about 2 s at 50-110/s
+    assert 90 <= sent <= 250, sent
 
 
 def test_without_a_ceiling_it_settles_where_the_destination_took_what_the_workers_wanted():
@@ -138,11 +142,14 @@ def test_without_a_ceiling_it_settles_where_the_destination_took_what_the_worker
     assert 100 <= state["settled_rate"] <= 160, state
 
 
-def test_it_holds_its_rate_while_the_destination_answers_many_5xx():
+def test_after_a_cut_it_holds_its_rate_while_the_destination_answers_many_5xx():
     lim, clock = limiter(None)
+    demand(lim, clock, 1.0, 100)
+    lim.record(429, 0.1)  # cut to 50/s
+    rate = lim.state()["current_rate"]
     demand(lim, clock, 3.0, 1000, status=lambda i: 500 if i % 3 == 0 else 200)
     state = lim.state()
-    assert state["current_rate"] == 10, state  # a third of the answers 5xx: no increase
+    assert state["current_rate"] == rate, state  # a third of the answers 5xx: no increase
     assert "5xx" in state["reason"]
 
 

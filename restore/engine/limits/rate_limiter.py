@@ -3,17 +3,18 @@
 The limiter is the session's `RequestGate`: `acquire()` before each request, `record(status,
 retry_after)` after. Two modes:
 
-- **Finding the capacity** (the default: no rate configured). It starts at a safe `start_rate`
-  and doubles it every twentieth of a second while the workers want more and the destination answers
-  without 429s, without many 5xx and without its latency climbing ("slow start"; while the
-  workers ask for less than it, at a session's start, it stays); once the workers use a good
-  part of it but no request had to wait for a token in the last interval, it stops limiting
-  altogether. On a 429 every worker pauses for the server's Retry-After and the
-  rate is cut to half of what the destination was taking; on latency climbing (this process'
-  median of a second well above the lowest median of the last half minute, while this process
-  is not itself the bottleneck: a saturated client delays its own answers) it is cut to 70%.
-  After a cut the rate grows back by half every second and stops limiting once past one and a
-  half times the rate the trouble began at. Why it settled where it is is in `reason`.
+- **Finding the capacity** (the default: no rate configured). No limit until the destination
+  pushes back: the session already caps its requests in flight (workers + fan-out), and a capped
+  client paces itself by the destination's answers (a slower answer delays the next request), so
+  a rate at the start would only make every restore wait for it (a start at 10/s, doubling every
+  50 ms, kept each worker waiting about half a second). On a 429 every worker pauses for the
+  server's Retry-After and the rate is cut to half of what the destination was taking; on latency
+  climbing (this process' median of a second well above the lowest median of the last half
+  minute, while this process is not itself the bottleneck: a saturated client delays its own
+  answers) it is cut to 70%. After a cut the rate grows back by half every second while the
+  destination answers without 429s and without many 5xx, and stops limiting once past one and a
+  half times the rate the trouble began at (or once the workers no longer wait for it). Why it
+  settled where it is is in `reason`.
 - **A ceiling** (`--rate-limit-per-second` / `--rate-limit-per-minute`): it starts there, never
   goes above it, still backs off on 429 and climbs back to the ceiling after sustained success.
 
@@ -26,6 +27,7 @@ cost a shared-store round trip); the cut it decides goes into the shared state.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import statistics
 import threading
@@ -39,27 +41,28 @@ from restore.engine.core.config import RestoreConfig
 
 State = dict[str, Any]
 
+# Every change of the rate and why (`_say`): a restore's log tells how the limiter started.
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True, slots=True)
 class LimiterParams:
     """Knobs of the adaptive behaviour. `base_rate` None means no configured ceiling: find it."""
 
     base_rate: float | None
-    start_rate: float = 10.0
     min_rate: float = 0.5
     decrease: float = 0.5
     latency_decrease: float = 0.7
     increase: float = 1.5
-    slow_start_increase: float = 2.0
-    # Ten round trips at 5 ms: a 429 or a slower answer is heard before the rate has doubled
-    # more than once or twice. A quarter second made the start cost a 200-item restore 1-2 s.
-    slow_start_interval: float = 0.05
-    slow_start_answers: int = 3  # and at least this many answers: a verdict, not one sample
     recovery_interval: float = 1.0
     default_pause: float = 1.0
     max_pause: float = 120.0
     burst_seconds: float = 1.0
     observe_window: float = 5.0
+    # What the destination took, measured over at least this long: at the start its answers come
+    # in a burst (a token bucket lets a second's worth through at once), and a 429 after a tenth
+    # of a second must not read 50 answers as 500/s.
+    observe_min_span: float = 0.5
     # Latency climbing: this second's median above both factor × and floor + the baseline (the
     # lowest median of the last `latency_memory` seconds). The floor keeps scheduling noise of a
     # busy client (a few ms against a 0 ms destination) from counting as the destination's.
@@ -95,10 +98,10 @@ def base_rate_from(config: RestoreConfig) -> float | None:
 
 
 def initial_state(params: LimiterParams, now: float) -> State:
-    rate = params.base_rate if params.base_rate is not None else params.start_rate
+    rate = params.base_rate
     return {
         "rate": rate,
-        "tokens": params.capacity(rate),
+        "tokens": 0.0 if rate is None else params.capacity(rate),
         "at": now,
         "blocked_until": 0.0,
         "last_cut": -1e18,
@@ -119,8 +122,9 @@ def initial_state(params: LimiterParams, now: float) -> State:
         "latency_cuts": 0,
         "reason": (
             f"ceiling {rate:g}/s as configured"
-            if params.base_rate is not None
-            else f"starting at {rate:g}/s, increasing while the destination keeps up"
+            if rate is not None
+            else "no limit until the destination pushes back (a 429 or climbing latency):"
+            " the requests in flight are capped"
         ),
     }
 
@@ -173,17 +177,16 @@ def _count_throughput(state: State, params: LimiterParams, now: float, n: int = 
         state["obs_count"] = 0
 
 
-def _observed_rate(state: State, now: float) -> float:
-    span = now - state["obs_start"]
-    current = state["obs_count"] / span if span > 0.5 else 0.0
-    return max(current, state["obs_rate"])
+def _observed_rate(state: State, params: LimiterParams, now: float) -> float:
+    span = max(now - state["obs_start"], params.observe_min_span)
+    return max(state["obs_count"] / span, state["obs_rate"])
 
 
 def _cut(state: State, params: LimiterParams, now: float, factor: float) -> float:
     """Cut the rate in force (or, unlimited, what the destination was taking) by `factor`."""
     current = state["rate"]
     if current is None:
-        current = max(params.min_rate, _observed_rate(state, now))
+        current = max(params.min_rate, _observed_rate(state, params, now))
         state["ceiling"] = max(state["ceiling"], current)
     elif params.adaptive:
         state["ceiling"] = current
@@ -248,6 +251,7 @@ def _cut_saying(
 def _say(state: State, reason: str) -> None:
     """Why the rate is what it is; the last few changes kept for the session page."""
     state["reason"] = reason
+    log.info("rate limiter: %s", reason)
     events = state.setdefault("events", [])
     events.append(reason)
     del events[:-5]
@@ -258,14 +262,11 @@ def _new_interval(state: State) -> None:
 
 
 def _maybe_recover(state: State, params: LimiterParams, now: float) -> bool:
+    """After a cut (or below a ceiling): grow back by half every second of sustained success."""
     rate = state["rate"]
     if rate is None or (params.base_rate is not None and rate >= params.base_rate):
         return False
-    slow_start = state["last_cut"] < -1e17  # nothing has gone wrong yet
-    interval = params.slow_start_interval if slow_start else params.recovery_interval
-    if now < state["blocked_until"] or now - state["last_raise"] < interval:
-        return False
-    if slow_start and state["int_count"] < params.slow_start_answers:
+    if now < state["blocked_until"] or now - state["last_raise"] < params.recovery_interval:
         return False
     count, errors, waits = state["int_count"], state["int_errors"], state["int_waits"]
     span = now - state["last_raise"]
@@ -280,39 +281,25 @@ def _maybe_recover(state: State, params: LimiterParams, now: float) -> bool:
             _say(state, f"back at the ceiling of {params.base_rate:g}/s")
         return True
     used = count / span if span > 0 else 0.0
-    raised = rate > params.start_rate or not slow_start
-    if not waits and raised and used >= rate / 4:
-        # Nobody waited for a token, and the workers used a good part of the rate: their own
-        # pace, not the limiter, bounds them now. No limit needed.
-        state["rate"] = None
-        _say(state, _free_reason(state, used))
-        return True
-    if not waits and slow_start:
-        return True  # the workers do not ask for much (yet): nothing learnt, the rate stays
-    rate *= params.slow_start_increase if slow_start else params.increase
-    if not slow_start and rate >= state["ceiling"] * params.increase:
-        state["rate"] = None
-        _say(state, _free_reason(state, used))
-        return True
+    if not waits and used >= rate / 4:
+        # Nobody waited for a token while the workers used a good part of the rate: their own
+        # pace, not the limiter, bounds them now.
+        return _free(state, f"no limit needed: no request waited at {rate:.1f}/s ({used:.0f}/s)")
+    rate *= params.increase
+    if rate >= state["ceiling"] * params.increase:
+        return _free(
+            state,
+            f"no limit in force: recovered past 1.5 × the {state['ceiling']:.1f}/s where the"
+            f" destination last pushed back",
+        )
     state["rate"] = rate
-    if slow_start:
-        # The next verdict needs answers at the new rate: at 20/s the bucket would take 0.15 s
-        # to let three requests go, longer than the interval. A burst of three is harmless.
-        state["tokens"] = max(state["tokens"], float(params.slow_start_answers))
-        _say(state, f"increasing: {rate:.1f}/s, no 429, 5xx or climbing latency so far")
     return True
 
 
-def _free_reason(state: State, used: float) -> str:
-    if state["ceiling"]:
-        return (
-            f"no limit in force: recovered past 1.5 × the {state['ceiling']:.1f}/s where the"
-            f" destination last pushed back"
-        )
-    return (
-        f"no limit needed: the destination kept up with every request the workers made"
-        f" ({used:.0f}/s) without 429, 5xx or climbing latency"
-    )
+def _free(state: State, reason: str) -> bool:
+    state["rate"] = None
+    _say(state, reason)
+    return True
 
 
 def public_state(state: State, params: LimiterParams, now: float) -> dict[str, Any]:
@@ -322,7 +309,7 @@ def public_state(state: State, params: LimiterParams, now: float) -> dict[str, A
     throttled = blocked_for > 0 or (
         rate is not None and (params.base_rate is None or rate < params.base_rate - 1e-9)
     )
-    observed = _observed_rate(state, now)
+    observed = _observed_rate(state, params, now)
     return {
         "mode": "ceiling" if params.base_rate is not None else "finding capacity",
         "configured_rate": params.base_rate,
