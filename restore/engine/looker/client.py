@@ -12,6 +12,9 @@ per-request work (preparing the request, merging settings, hooks, cookies, build
 about a fifth of a restore's CPU time. It sends the same headers, query string and body, follows
 redirects, and reads proxies from the environment once per client (the CA bundle is a setting). Unlike a
 requests.Session it keeps no cookies (the Looker API authenticates with the bearer token alone).
+Requests to the destination's own origin without a proxy go over a leaner exchange still
+(`http11`): the same bytes without urllib3's and http.client's per-request work, over
+connections urllib3 opened.
 
 Callers get plain JSON (dicts/lists): `client.get("/dashboards/1")`, `client.patch(path, body)`.
 The JSON verbs hand the transport what looker-sdk's APIMethods would (same URL, query, body bytes,
@@ -156,7 +159,8 @@ class GatedTransport(transport.Transport):
     It sends what looker_sdk's RequestsTransport sent through a `requests.Session` (the session's default
     headers, `x-looker-appid`, the settings' headers, Content-Length, the query string encoded the same
     way, redirects followed) without requests' per-request machinery. One instance is shared by every
-    worker thread: it holds no per-request state and urllib3's PoolManager is thread-safe.
+    worker thread: it holds no per-request state, urllib3's PoolManager is thread-safe and the
+    lean exchange hands a connection to one thread at a time.
     """
 
     def __init__(

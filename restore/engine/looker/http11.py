@@ -108,10 +108,13 @@ class _Conn:
 
     def dropped(self) -> bool:
         """urllib3's check before reusing a connection: readable while idle means closed (or
-        sending what nobody asked for)."""
+        sending what nobody asked for). poll, not select: a descriptor above 1023 is usual in a
+        busy process."""
+        poller = select.poll()
+        poller.register(self.sock, select.POLLIN)
         try:
-            return bool(select.select([self.sock], [], [], 0)[0])
-        except (OSError, ValueError):
+            return bool(poller.poll(0))
+        except OSError:
             return True
 
 
