@@ -231,6 +231,9 @@ def test_the_json_verbs_send_byte_for_byte_what_looker_sdk_sends(no_proxy_env):
             assert server.raw[-1] == ours_raw, verb
             if verb != "delete":
                 assert got == json.loads(sdk_answer) == {"path": f"/api/4.0{path}"}
+    assert (
+        c.transport._host_pool.num_requests == 0
+    )  # all over the lean exchange (test_looker_http11)
 
 
 @pytest.fixture

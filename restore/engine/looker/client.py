@@ -12,6 +12,9 @@ per-request work (preparing the request, merging settings, hooks, cookies, build
 about a fifth of a restore's CPU time. It sends the same headers, query string and body, follows
 redirects, and reads proxies from the environment once per client (the CA bundle is a setting). Unlike a
 requests.Session it keeps no cookies (the Looker API authenticates with the bearer token alone).
+Requests to the destination's own origin without a proxy go over a leaner exchange still
+(`http11`): the same bytes without urllib3's and http.client's per-request work, over
+connections urllib3 opened.
 
 Callers get plain JSON (dicts/lists): `client.get("/dashboards/1")`, `client.patch(path, body)`.
 The JSON verbs hand the transport what looker-sdk's APIMethods would (same URL, query, body bytes,
@@ -21,6 +24,7 @@ go to its connection pool without the PoolManager's parsing.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
@@ -43,6 +47,7 @@ from looker_sdk.sdk.api40 import methods as methods40
 
 from restore.engine.core.errors import LookerApiError, RestoreError, none_if_missing
 from restore.engine.limits.db_budget import release_idle
+from restore.engine.looker import http11
 
 if TYPE_CHECKING:
     from restore.models import Destination
@@ -154,7 +159,8 @@ class GatedTransport(transport.Transport):
     It sends what looker_sdk's RequestsTransport sent through a `requests.Session` (the session's default
     headers, `x-looker-appid`, the settings' headers, Content-Length, the query string encoded the same
     way, redirects followed) without requests' per-request machinery. One instance is shared by every
-    worker thread: it holds no per-request state and urllib3's PoolManager is thread-safe.
+    worker thread: it holds no per-request state, urllib3's PoolManager is thread-safe and the
+    lean exchange hands a connection to one thread at a time.
     """
 
     def __init__(
@@ -164,6 +170,7 @@ class GatedTransport(transport.Transport):
         self.pool_maxsize = pool_maxsize
         self.pool, self.proxy = _pool_manager(settings, num_pools, pool_maxsize)
         self._origin, self._host_pool = _host_pool(self.pool, self.proxy, settings.base_url)
+        self._lean = _lean_exchange(self._host_pool, settings, pool_maxsize)
         headers = dict(requests.utils.default_headers())
         headers[transport.LOOKER_API_ID] = settings.agent_tag
         headers.update(settings.headers or {})
@@ -281,13 +288,17 @@ class GatedTransport(transport.Transport):
         timeout: urllib3.Timeout,
     ) -> urllib3.BaseHTTPResponse:
         """One request, no redirect followed. A URL of the destination's own origin whose
-        request target urllib3 would send as it is goes straight to that host's connection pool
-        (the PoolManager would parse the URL again to find the same pool); any other through
-        the PoolManager (and its proxy)."""
+        request target urllib3 would send as it is goes over the lean exchange (`http11`: the
+        same bytes without urllib3's and http.client's per-request work), or, where there is none,
+        straight to that host's connection pool (the PoolManager would parse the URL again to
+        find the same pool); any other through the PoolManager (and its proxy)."""
         pool: Any = self.pool
         if self._host_pool is not None and url.startswith(self._origin):
             target = url[len(self._origin) :]
             if _AS_IS.fullmatch(target) and "/." not in target.split("?", 1)[0]:
+                if self._lean is not None:
+                    with contextlib.suppress(http11.Unusual):  # nothing sent: urllib3 sends it
+                        return self._lean.request(method, target, body, headers, timeout)  # type: ignore[return-value]
                 pool, url = self._host_pool, target
         return pool.urlopen(
             method,
@@ -427,6 +438,21 @@ def _host_pool(
         return "", None
     origin = f"{parts.scheme}://{parts.netloc}"
     return origin, manager.connection_from_url(origin)
+
+
+def _lean_exchange(
+    pool: urllib3.HTTPConnectionPool | None, settings: LookerSettings, maxsize: int
+) -> http11.Exchange | None:
+    """The lean exchange with the destination's own pool: plain HTTP, or HTTPS verified with
+    the client's TLS context (an unverified one stays with urllib3, which warns on every
+    request); none for a host name that is not ASCII."""
+    if pool is None or not pool.host.isascii():
+        return None
+    if pool.scheme == "https" and (
+        not settings.verify_ssl or pool.conn_kw.get("ssl_context") is None
+    ):
+        return None
+    return http11.Exchange(pool, maxsize)
 
 
 class OffOriginRedirect(Exception):
