@@ -243,3 +243,12 @@ def read_diff(raw: Any) -> Diff | None:
 def read_attempts(raw: Any) -> list[Attempt]:
     """A dead letter's attempts, oldest first."""
     return msgspec.convert(raw or [], list[Attempt], strict=False)
+
+
+# msgspec 0.22 builds a Struct type's conversion tables on the type's first use, without a lock:
+# worker threads converting a type for the first time at once can crash the whole process
+# (SIGSEGV). A decoder of each document built here, when the module is imported (by one thread,
+# before any worker exists), builds those tables once for every Struct the readers reach.
+for _document in (Progress, Summary, Diff, list[Attempt], LimiterState):
+    msgspec.json.Decoder(_document)
+del _document
