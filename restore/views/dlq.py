@@ -141,6 +141,7 @@ def dlq_list(request):
         **shown_counts(items),
         "resolve_form": ResolveForm(),
         "live": RestoreSession.objects.filter(status__in=RestoreSession.ACTIVE_STATUSES).exists(),
+        "busy": busy_sessions(),
         **pickers(),
     }
     return render_page(request, "restore/dlq_list.html", "restore/partials/dlq_table.html", context)
@@ -165,6 +166,13 @@ def dlq_item(request, item_id: int):
         "busy": list(writing_sessions(item.session.destination_id)),
     }
     return render(request, "restore/dlq_item.html", context)
+
+
+def busy_sessions() -> list[RestoreSession]:
+    """The sessions writing now, in any destination: the list and triage pages offer retrying
+    beside each (a retry into a busy destination is refused unless its session is ticked)."""
+    active = RestoreSession.objects.filter(dry_run=False, status__in=RestoreSession.ACTIVE_STATUSES)
+    return list(active.select_related("destination").order_by("pk")[:20])
 
 
 def pickers() -> dict:
@@ -380,6 +388,7 @@ def dlq_triage(request):
         "form": form,
         "groups": triage_groups(form.filter(DeadLetterItem.objects.all())),
         "return_query": request.GET.urlencode(),
+        "busy": busy_sessions(),
     }
     return render(request, "restore/dlq_triage.html", context)
 

@@ -202,3 +202,30 @@ def test_the_commands_retry_and_resume_beside_a_busy_destination_only_alongside(
     restore_command("resume", str(session.pk), "--enqueue", "--alongside", *alongside)
     session.refresh_from_db()
     assert session.status == "pending"
+
+
+@pytest.mark.parametrize("page", ["list", "triage"])
+def test_dlq_bulk_and_triage_retries_offer_and_honour_running_alongside(
+    client, support_user, dlq_item, running_session, page
+):
+    """The list's bulk retry and the triage page's group retry are refused into a busy
+    destination like one click, and their forms offer ticking the session writing there."""
+    client.force_login(support_user)
+    shown = client.get(reverse(f"dlq_{page}")).content.decode()
+    assert f'name="alongside" value="{running_session.pk}"' in shown
+    assert (
+        f"session {running_session.pk}</a>, running in {running_session.destination.name}" in shown
+    )
+    if page == "list":
+        url, data = reverse("dlq_bulk"), {"action": "retry_selected", "item": [dlq_item.pk]}
+    else:
+        url = reverse("dlq_triage_action")
+        data = {"action": "retry", "error_class": "LookerApiError", "group_status": "422"}
+        data |= {"retry_shown": "1", "status": "open"}
+    refused = client.post(url, data, follow=True).content.decode()
+    assert "Nothing was retried" in refused
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == "open" and not RestoreSession.objects.filter(kind="retry").exists()
+    client.post(url, {**data, "alongside": str(running_session.pk)})
+    dlq_item.refresh_from_db()
+    assert dlq_item.status == "retrying" and dlq_item.retry_session.kind == "retry"
