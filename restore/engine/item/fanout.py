@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 from django.db import connections
 
 from restore.engine.item.context import RestoreContext
+from restore.engine.limits.cpu_load import cpu_load
 from restore.engine.limits.db_budget import release_idle
 
 T = TypeVar("T")
@@ -65,7 +66,13 @@ class Batch(Generic[T]):
         self._done = False
         self._results: list[T] = []
         self._futures: list[Future[Any]] = []
-        if len(tasks) <= 1 or budget(ctx) <= 1 or getattr(ctx._local, "in_fanout", False):
+        if (
+            len(tasks) <= 1
+            or budget(ctx) <= 1
+            or getattr(ctx._local, "in_fanout", False)
+            or (ctx.config.fit_to_cpu and cpu_load.saturated())  # nothing to overlap: the
+            # process' own CPU is what the requests would wait on
+        ):
             self._results = [task() for task in tasks]
             self._done = True
             return

@@ -45,6 +45,7 @@ from restore.engine.core.content_types import ContentType
 from restore.engine.core.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, source_id_of
+from restore.engine.limits.cpu_load import ActiveItems, cpu_load
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
 from restore.engine.limits.retries import RetryingClient, call_with_retries, retry_label
@@ -245,6 +246,8 @@ class ItemRunner:
         self.progress = progress or Progress({}, {})
         self.should_stop = should_stop
         self.max_retries = ctx.config.max_retries
+        # Kept from level to level: the load it learned holds for the next level's items.
+        self.active = ActiveItems(ctx.config.workers, cpu_load if ctx.config.fit_to_cpu else None)
 
     def run(self, item: Any, *, again: bool = False) -> ItemOutcome | None:
         """Restore one item; never raises for the item's own failure (it goes to the DLQ)."""
@@ -644,12 +647,15 @@ def run_level_items(
     refs = SELF_REFERENCES.get(ct) if ct is not None else None
     name = ct.slug if ct is not None else "again"
     flight = _InFlight(workers * 2)
+    active = runner.active
 
     def work(item: Any, key: str) -> None:
         try:
-            if not stop.is_set():
+            with active.slot():  # fewer at once while the process' CPU is the bottleneck
+                if stop.is_set():
+                    return
                 runner.run(item, again=again)
-                after_item()
+            after_item()
         except Exception as exc:  # never lose the pool to one item  # noqa: BLE001
             log.exception("item %s %s crashed the worker", name, key)
             runner.progress.error(name, key, exc)
