@@ -28,7 +28,7 @@ def test_a_session_alongside_another_leaves_it_the_items_it_holds(groups_backup)
         # The first session is running and restoring group 1 (as its runner holds each item
         # before looking it up and writing it).
         RestoreSession.objects.filter(pk=first.pk).update(status="running")
-        assert hold_item(destination.pk, first.pk, (int(ContentType.GROUP), "1")) is None
+        assert hold_item(destination.pk, first.pk, (int(ContentType.GROUP), "1")) == (None, True)
 
         with pytest.raises(CommandError, match=f"session {first.pk} \\(running\\) is writing"):
             call_command(

@@ -62,9 +62,15 @@ def insert(
 
 def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:
     """UPDATE one row by primary key."""
-    sql = _update_sql(model, tuple(values))
+    update_where(model, {"pk": pk}, values)
+
+
+def update_where(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
+    """UPDATE the rows matching `where` (field name → value); returns how many."""
+    sql = _update_sql(model, tuple(values), tuple(where))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*_prepared(model, values), pk])
+        cursor.execute(sql, [*_prepared(model, values), *_prepared(model, where)])
+        return cursor.rowcount
 
 
 # -- building blocks -------------------------------------------------------------------------------
@@ -164,6 +170,6 @@ def _insert_sql(
 
 
 @functools.cache
-def _update_sql(model: type[models.Model], names: tuple[str, ...]) -> str:
+def _update_sql(model: type[models.Model], names: tuple[str, ...], where: tuple[str, ...]) -> str:
     sets = ", ".join(f"{_column(model, n)} = %s" for n in names)
-    return f"UPDATE {_table(model)} SET {sets} WHERE {_column(model, 'pk')} = %s"
+    return f"UPDATE {_table(model)} SET {sets} WHERE {_where(model, where)}"

@@ -64,6 +64,7 @@ class IdMap:
         self._claims: dict[tuple[int, str], str] = {}  # (type, destination ID) → source ID
         self._held: set[tuple[int, str]] = set()  # (type, source ID) held for this session
         self._lock = threading.Lock()
+        self._thread = threading.local()  # `.first`: the item this thread's last hold claimed first
 
     # -- lookups ------------------------------------------------------------------------------------
     def get(self, ct: ContentType, source_id: str) -> str | None:
@@ -142,17 +143,29 @@ class IdMap:
         """Hold a backup item for this session before it is looked up and written; None when it
         is this session's, else the ID of the active session writing it into this destination.
         Dry runs and in-memory maps write nothing and hold nothing."""
+        self._thread.first = None
         if not (self.persist and self.write) or self.session is None:
             return None
         key = (int(ct), str(source_id))
         with self._lock:
             if key in self._held:
                 return None
-        holder = hold_item(getattr(self.destination, "pk", self.destination), self.session.pk, key)
+        destination = getattr(self.destination, "pk", self.destination)
+        holder, first = hold_item(destination, self.session.pk, key)
         if holder is None:
             with self._lock:
                 self._held.add(key)
+            if first:
+                self._thread.first = key
         return holder
+
+    def held_first(self, ct: ContentType, source_id: str) -> bool:
+        """Did this thread's last `hold` claim the item in this destination for the first time?
+        Then no session (still recorded) ever held it there, so none can have written it: no
+        earlier POST of it can have gone through unseen. Asked within the attempt that held it:
+        any later hold by this thread (a retry, a dependency restored on the way) answers for
+        its own item."""
+        return getattr(self._thread, "first", None) == (int(ct), str(source_id))
 
     def claimed_by_other(self, ct: ContentType, destination_id: str, source_id: str) -> bool:
         """Is this destination object another backup item's counterpart (this session, or a
@@ -264,9 +277,14 @@ class IdMap:
         ).exists()
 
 
-def hold_item(destination_id: int, session_id: int, key: tuple[int, str]) -> int | None:
+def hold_item(
+    destination_id: int, session_id: int, key: tuple[int, str]
+) -> tuple[int | None, bool]:
     """The item's claim row, made or taken over for `session_id` (its holder ended) by statements
-    a concurrent session cannot interleave with: the unique row, and a conditional UPDATE."""
+    a concurrent session cannot interleave with: the unique row, and a conditional UPDATE.
+
+    Returns the session holding it instead (None: `session_id` holds it now) and whether the row
+    was made just now (no session held it in this destination before)."""
     from restore.models import ItemClaim, RestoreSession
 
     fields = {"destination_id": destination_id, "content_type": key[0], "source_id": key[1]}
@@ -275,7 +293,7 @@ def hold_item(destination_id: int, session_id: int, key: tuple[int, str]) -> int
         # The usual case, a new claim, in one statement (an ORM lookup and create per written
         # item were a sixth of a restore's CPU); a kept row is read below.
         if row_sql.insert(ItemClaim, {**claim, "session": session_id}, conflict=CLAIM_KEY):
-            return None
+            return None, True
         row = (
             ItemClaim.objects.filter(**fields)
             .values_list("pk", "session_id", "session__status")
@@ -285,9 +303,9 @@ def hold_item(destination_id: int, session_id: int, key: tuple[int, str]) -> int
             continue  # its holder's session was deleted in between: make it again
         pk, holder, status = row
         if holder == session_id:
-            return None
+            return None, False
         if status == RestoreSession.Status.RUNNING:  # a pending one restores nothing yet
-            return holder
+            return holder, False
         if ItemClaim.objects.filter(pk=pk, session_id=holder).update(session_id=session_id):
-            return None
+            return None, False
     raise RestoreError(f"could not hold item {key[1]}: other sessions kept taking it")

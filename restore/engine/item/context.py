@@ -56,6 +56,9 @@ class ItemOutcome:
     verify_diff: dict[str, Any] | None = None
     # References left for the second pass (to types restored later); non-empty → run it again.
     deferred: list[str] = field(default_factory=list)
+    # The session whose result row for the item is, as yet, this attempt's create intent exactly
+    # as written (no earlier attempt left one): its outcome is recorded without reading it back.
+    intent_session: int | None = None
 
 
 @dataclass
@@ -249,6 +252,8 @@ class RestoreContext:
         POST may have gone through unseen: the object must be looked up before creating it."""
         if self.session is None:
             return True
+        if self.idmap.held_first(ct, source_id):
+            return False  # held here for the first time by this attempt: no earlier POST
         from restore.models import RestoreItemResult
 
         key = {"session": self.session.pk, "content_type": int(ct), "source_id": source_id}

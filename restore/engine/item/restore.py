@@ -104,6 +104,7 @@ def restore_item(
 
 def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> ItemOutcome:
     out = ItemOutcome("unchanged", ct, sid, name=display_name(content))
+    ctx._local.intent = None  # (type, ID) whose create intent this thread wrote afresh, last
     if reason := _in_lookml(ct, sid, content):
         out.action, out.message = "skipped", reason
         return out
@@ -149,6 +150,8 @@ def _restore(ctx: RestoreContext, ct: ContentType, sid: str, content: Body) -> I
         if out.action == "unchanged":
             out.pre_image = None
     out.destination_id = dest_id
+    if ctx._local.intent == (ct, sid) and ctx.session is not None:
+        out.intent_session = ctx.session.pk
     out.changes = [c.as_dict() for c in ctx.changes]
     out.warnings = list(ctx.warnings)
     out.deferred = list(ctx.deferred)
@@ -366,7 +369,7 @@ def _when(value: Any) -> dt.datetime | None:
 
 
 def create(ctx: RestoreContext, r: TypeRestorer, sid: str, body: Body) -> str:
-    record_intent(ctx, r.ct, sid, body)
+    ctx._local.intent = (r.ct, sid) if record_intent(ctx, r.ct, sid, body) else None
     try:
         created = ctx.write("POST", r.path, body)
     except LookerApiError as exc:
@@ -395,23 +398,27 @@ def update(
     return dest_id, False
 
 
-def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) -> None:
-    """Before a POST: a pending result row, so a lost response is adopted, never duplicated."""
+def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) -> bool:
+    """Before a POST: a pending result row, so a lost response is adopted, never duplicated.
+    True when the row is new (no earlier attempt left one)."""
     if ctx.dry_run or ctx.session is None:
-        return
+        return False
     from restore.models import RestoreItemResult
 
     # One INSERT that keeps an existing row (a retry's or a resumed session's) as it is.
-    row_sql.insert(
-        RestoreItemResult,
-        {
-            "session": ctx.session.pk,
-            "content_type": int(ct),
-            "source_id": sid,
-            "action": RestoreItemResult.Action.PENDING,
-            "name": display_name(body),
-        },
-        conflict=["session", "content_type", "source_id"],
+    return (
+        row_sql.insert(
+            RestoreItemResult,
+            {
+                "session": ctx.session.pk,
+                "content_type": int(ct),
+                "source_id": sid,
+                "action": RestoreItemResult.Action.PENDING,
+                "name": display_name(body),
+            },
+            conflict=["session", "content_type", "source_id"],
+        )
+        == 1
     )
 
 

@@ -32,11 +32,12 @@ class Written:
     pre_image: Body | None  # before the first write; None when created, or nothing was written
     created: bool  # the session created the object (its POST, or its pending create intent)
 
-    def diff(self, verify: dict[str, Any] | None = None) -> Any:
-        """The row's diff column (a second pass to do is marked on it afresh, `mark_deferred`)."""
-        if not (self.changes or verify):
+    def diff(self, verify: dict[str, Any] | None = None, deferred: list[str] | None = None) -> Any:
+        """The row's diff column, with the second pass this attempt left to do (`deferred`)."""
+        if not (self.changes or verify or deferred):
             return None
-        return documents.store(documents.Diff(changes=self.changes, verify=verify))
+        diff = documents.Diff(changes=self.changes, verify=verify, deferred=deferred or None)
+        return documents.store(diff)
 
 
 def posted(ct: ContentType, changes: list[documents.Change]) -> bool:

@@ -277,11 +277,14 @@ class ItemRunner:
         except Exception as exc:  # any failure of the item is the item's: DLQ, with the trace  # noqa: BLE001
             self._failed(ct, sid, item, exc, history)
             return None
-        record_outcome(self.session, outcome, duration_ms=int((time.monotonic() - started) * 1000))
+        record_outcome(
+            self.session,
+            outcome,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            deferred=None if again else outcome.deferred,  # the second pass's to do
+        )
         if retried:
             record_retries(self.session, ct, outcome.source_id, retried)
-        if outcome.deferred and not again:
-            mark_deferred(self.session, ct, outcome.source_id, outcome.deferred)
         self.progress.count(ct.slug, outcome.action)
         return outcome
 

@@ -246,51 +246,93 @@ def retried_counts(session_id: int) -> dict[str, int]:
     return counts
 
 
-def record_outcome(session: RestoreSession, outcome: ItemOutcome, duration_ms: int = 0) -> None:
-    """Write an item's result, over every attempt at it in the session (`written.over_attempts`).
+def record_outcome(
+    session: RestoreSession,
+    outcome: ItemOutcome,
+    duration_ms: int = 0,
+    *,
+    deferred: list[str] | None = None,
+) -> None:
+    """Write an item's result, over every attempt at it in the session (`written.over_attempts`),
+    with the second pass it leaves to do (`deferred`, read by the session's second pass).
 
     An object the session created stays "created" whatever a later attempt found (a second pass,
     a runner's or a DLQ retry of a dashboard short of a tile): a rollback deletes it rather than
     "putting back" a state the session wrote itself. So does an object found while our create
     intent is pending (the POST went through, its response was lost). An object written by an
     earlier attempt stays "updated", with the pre-image from before that first write.
-    One SELECT and one INSERT or UPDATE, in hand-written SQL (`row_sql`): this runs for every item.
+
+    This runs for every item, so in hand-written SQL (`row_sql`) and, in the usual cases, in one
+    statement: an item whose row is this attempt's create intent updates it as it knows it; an
+    item with no row yet inserts one unless a row is there (then, as for every other item, the
+    row is read under a lock, merged and updated).
     """
     key = {
         "session": session.pk,
         "content_type": int(outcome.content_type),
         "source_id": outcome.source_id,
     }
+    asked = outcome.action
+    new = [documents.Change(**change) for change in outcome.changes]
+    if outcome.intent_session == session.pk:
+        values = _outcome_values(outcome, asked, INTENT_ROW, new, duration_ms, deferred)
+        if row_sql.update_where(RestoreItemResult, key, values):
+            return
+    else:
+        values = _outcome_values(outcome, asked, None, new, duration_ms, deferred)
+        if row_sql.insert(RestoreItemResult, {**key, **values}, conflict=RESULT_KEY):
+            return
     with transaction.atomic():
         row = row_sql.select_one(RestoreItemResult, OUTCOME_COLUMNS, key, for_update=True)
-        new = [documents.Change(**change) for change in outcome.changes]
-        written = over_attempts(
-            outcome.content_type, row, outcome.destination_id, new, outcome.pre_image
-        )
-        action = outcome.action
-        if written.created and action in ("updated", "unchanged", "skipped"):
-            action = "created"
-        elif written.changes and action == "unchanged":
-            action = "updated"
-        outcome.action = action  # the runner's counters count what the row says
-        done = row is not None and row["action"] != RestoreItemResult.Action.PENDING
-        message = _message(outcome) or (row["message"] if done else "")
-        values = {
-            "name": outcome.name[:500],
-            "action": action,
-            "destination_id": outcome.destination_id,
-            "message": message,
-            "diff": written.diff(verify=outcome.verify_diff),
-            "pre_image": written.pre_image if action == "updated" else None,
-            "duration_ms": duration_ms,
-            "finished_at": timezone.now(),
-        }
+        values = _outcome_values(outcome, asked, row, new, duration_ms, deferred)
         if row is None:
             row_sql.insert(RestoreItemResult, {**key, **values})
         else:
             row_sql.update(RestoreItemResult, row["pk"], values)
 
 
+def _outcome_values(
+    outcome: ItemOutcome,
+    asked: str,
+    row: dict[str, Any] | None,
+    new: list[documents.Change],
+    duration_ms: int,
+    deferred: list[str] | None,
+) -> dict[str, Any]:
+    """The result row's values for `outcome` over `row` (None: there is none); sets the
+    outcome's action to the row's (the runner's counters count what the row says)."""
+    written = over_attempts(
+        outcome.content_type, row, outcome.destination_id, new, outcome.pre_image
+    )
+    action = asked
+    if written.created and action in ("updated", "unchanged", "skipped"):
+        action = "created"
+    elif written.changes and action == "unchanged":
+        action = "updated"
+    outcome.action = action
+    done = row is not None and row["action"] != RestoreItemResult.Action.PENDING
+    message = _message(outcome) or (row["message"] if done else "")
+    return {
+        "name": outcome.name[:500],
+        "action": action,
+        "destination_id": outcome.destination_id,
+        "message": message,
+        "diff": written.diff(verify=outcome.verify_diff, deferred=deferred),
+        "pre_image": written.pre_image if action == "updated" else None,
+        "duration_ms": duration_ms,
+        "finished_at": timezone.now(),
+    }
+
+
+# A create intent's row as `record_intent` writes it (`OUTCOME_COLUMNS`, the key aside).
+INTENT_ROW: dict[str, Any] = {
+    "action": RestoreItemResult.Action.PENDING,
+    "destination_id": "",
+    "diff": None,
+    "pre_image": None,
+    "message": "",
+}
+RESULT_KEY = ["session", "content_type", "source_id"]
 OUTCOME_COLUMNS = ["pk", *ROW_COLUMNS, "message"]
 
 
