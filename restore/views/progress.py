@@ -57,6 +57,7 @@ class ProgressView:
     eta_seconds: float | None = None
     elapsed_seconds: float | None = None
     rate_limiter: str = ""
+    items_at_once: str = ""
     recent_errors: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     chart: dict[str, list[float]] = field(default_factory=dict)
@@ -141,6 +142,16 @@ def limiter_sentence(limiter: LimiterState, total: int) -> str:
     return ""
 
 
+def items_at_once_sentence(progress: Progress) -> str:
+    """Why fewer items run at once than there are workers, or "" when as many as allowed do."""
+    if not 0 < progress.items_at_once < progress.workers:
+        return ""
+    return (
+        f"{progress.items_at_once} items at once instead of {progress.workers}: the restoring "
+        "process is using a whole CPU core, and more at once would only slow it down."
+    )
+
+
 def error_row(error: RecentError) -> dict[str, Any]:
     """A recent error in words people act on (`error_words`), its class kept for engineers."""
     from restore.views.error_words import explain
@@ -181,6 +192,7 @@ def progress_view(session: RestoreSession) -> ProgressView:
     view.eta_seconds = honest_eta(progress)
     view.elapsed_seconds = progress.elapsed_seconds
     view.rate_limiter = limiter_sentence(progress.rate_limiter, view.total)
+    view.items_at_once = items_at_once_sentence(progress)
     view.recent_errors = [error_row(e) for e in progress.recent_errors[-10:]]
     view.chart = chart(progress.throughput_series)
     view.current_type = _type_slug(progress.current_type) if progress.current_type else ""

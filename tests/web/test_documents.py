@@ -115,3 +115,28 @@ def test_the_limiter_sentence_comes_from_what_the_limiter_published(client, audi
     # A row of an earlier version, with limiter keys since dropped, still decodes: nothing shown.
     legacy = documents.read_progress({"total": 1, "rate_limiter": {"rate_per_second": 10}})
     assert not legacy.rate_limiter.published
+
+
+def test_the_page_says_why_fewer_items_run_at_once_than_there_are_workers(
+    client, auditor_user, session
+):
+    from restore.engine.limits.cpu_load import STEP_S, ActiveItems, CpuLoad
+
+    now = [0.0]
+    active = ActiveItems(8, CpuLoad(cpu=lambda: now[0], clock=lambda: now[0]))  # a core in use
+    for _ in range(5):  # five steps of a busy process
+        now[0] += STEP_S
+        with active.slot():
+            pass
+    progress = runner.Progress({"look": 600}, {})
+    session.status = "running"
+    session.progress = documents.store(progress.document({}, active))
+    session.save()
+    client.force_login(auditor_user)
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert "3 items at once instead of 8: the restoring process is using a whole CPU core" in page
+
+    session.progress = documents.store(progress.document({}, ActiveItems(8, None)))
+    session.save()
+    page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
+    assert "items at once instead of" not in page

@@ -194,7 +194,9 @@ class Progress:
             rate = (self.done_this_run - n0) / max(1e-6, now - t0)
         return rate
 
-    def document(self, limiter: dict[str, Any] | None) -> documents.Progress:
+    def document(
+        self, limiter: dict[str, Any] | None, active: ActiveItems | None = None
+    ) -> documents.Progress:
         rate = self.throughput()
         with self.lock:
             by_type = {}
@@ -222,6 +224,8 @@ class Progress:
                 transient_retried=dict(self.retried),
                 throughput_series=list(self.series),
                 updated_at=timezone.now().isoformat(),
+                items_at_once=active.limit if active is not None else 0,
+                workers=active.most if active is not None else 0,
             )
 
 
@@ -562,7 +566,7 @@ class SessionRunner:
             connection.close()
 
     def _beat(self) -> None:
-        doc = self.progress.document(self._limiter_state())
+        doc = self.progress.document(self._limiter_state(), self._active())
         n = RestoreSession.objects.filter(pk=self.session_id, worker_id=self.worker_id).update(
             heartbeat_at=timezone.now(), progress=documents.store(doc)
         )
@@ -573,6 +577,10 @@ class SessionRunner:
             self._halt("cancelled")
         if self.on_progress is not None:
             self.on_progress(doc)
+
+    def _active(self) -> ActiveItems | None:
+        items = getattr(self, "items", None)
+        return items.active if items is not None else None
 
     def _limiter_state(self) -> dict[str, Any]:
         try:
