@@ -115,16 +115,34 @@ def test_batch_hands_results_to_the_caller_as_they_come_and_keeps_the_callers_er
     # the batch's writes first, in task order, then the caller's own
     assert [c.path for c in ctx.changes] == [f"/things/{i}" for i in range(6)] + ["/mine/1"]
 
-    started: list[int] = []
+    running: list[int] = []
 
     def slow(i: int) -> None:
-        started.append(i)
+        running.append(i)
         time.sleep(0.05)
+        running.remove(i)
 
     with pytest.raises(KeyError), Batch(ctx, [lambda i=i: slow(i) for i in range(40)]) as batch:
         batch.result(0)
         raise KeyError("the caller's own POST failed")
-    assert len(started) < 40  # tasks not started yet were skipped
+    assert running == []  # the caller's error is raised once no task is writing any more
+
+
+def test_once_a_task_failed_the_tasks_not_started_yet_are_skipped():
+    ctx = context(dry_run=False, workers=1, fanout=2)  # two at once
+    started: list[int] = []
+    go = threading.Event()
+
+    def task(i: int) -> None:
+        started.append(i)
+        if i == 0:
+            raise LookerApiError("Looker API 500", status=500)
+        if i == 1:
+            go.wait(30)  # holds the other slot: every later task waits for task 0's
+
+    with pytest.raises(LookerApiError), Batch(ctx, [lambda i=i: task(i) for i in range(10)]):
+        go.set()  # every task was handed over (the later ones after task 0 failed)
+    assert set(started) <= {0, 1}  # task 1 may have seen the failure first and skipped too
 
 
 def test_the_budget_is_shared_by_the_session_and_the_pool_has_room_for_it():
