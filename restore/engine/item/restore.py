@@ -39,7 +39,7 @@ from restore.engine.item.context import (
 from restore.engine.item.paged import PageAnswer, holds
 from restore.engine.item.references import ROOT_FLAGS, equivalent_folder, prefetch
 from restore.engine.item.restorers import RESTORERS, TypeRestorer
-from restore.engine.item.written import ROW_COLUMNS, over_attempts
+from restore.engine.item.written import RESULT_KEY, ROW_COLUMNS, over_attempts
 from restore.engine.looker.payloads import writable
 
 Body = dict[str, Any]
@@ -416,7 +416,7 @@ def record_intent(ctx: RestoreContext, ct: ContentType, sid: str, body: Body) ->
                 "action": RestoreItemResult.Action.PENDING,
                 "name": display_name(body),
             },
-            conflict=["session", "content_type", "source_id"],
+            conflict=RESULT_KEY,
         )
         == 1
     )

@@ -24,6 +24,8 @@ Body = dict[str, Any]
 
 # The result row's columns `over_attempts` reads.
 ROW_COLUMNS = ("action", "destination_id", "diff", "pre_image")
+# The result row's key (its unique constraint): an INSERT that finds it keeps the row there.
+RESULT_KEY = ["session", "content_type", "source_id"]
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from restore.engine.identity.counterpart import check_source, decide_instance, v
 from restore.engine.identity.idmap import IdMap
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, restore_nested, source_id_of
-from restore.engine.item.written import ROW_COLUMNS, over_attempts
+from restore.engine.item.written import RESULT_KEY, ROW_COLUMNS, over_attempts
 from restore.engine.looker.client import LookerClient
 from restore.engine.looker.compat import check_compatibility
 from restore.engine.looker.source import SourceInstance
@@ -332,7 +332,6 @@ INTENT_ROW: dict[str, Any] = {
     "pre_image": None,
     "message": "",
 }
-RESULT_KEY = ["session", "content_type", "source_id"]
 OUTCOME_COLUMNS = ["pk", *ROW_COLUMNS, "message"]
 
 
