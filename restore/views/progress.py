@@ -147,8 +147,9 @@ def items_at_once_sentence(progress: Progress) -> str:
     if not 0 < progress.items_at_once < progress.workers:
         return ""
     return (
-        f"{progress.items_at_once} items at once instead of {progress.workers}: the restoring "
-        "process is using a whole CPU core, and more at once would only slow it down."
+        f"{progress.items_at_once} items at once instead of {progress.workers}: the destination "
+        "answers at once and the restoring process is using a whole CPU core, so more at once "
+        "would only slow it down."
     )
 
 

@@ -1,4 +1,5 @@
-"""A process that keeps its core busy restores the same backup the same way, fewer items at once."""
+"""A process that keeps its core busy against a destination answering at once restores the same
+backup the same way, fewer items at once and without fan-out."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ def test_a_busy_process_runs_fewer_items_at_once_and_restores_the_same(
 
     monkeypatch.setattr(cpu_load, "STEP_S", 0.0)  # one step per item finished
     monkeypatch.setattr(cpu_load.cpu_load, "busy", lambda: 1.0)  # a core fully used throughout
+    monkeypatch.setattr(cpu_load.cpu_load, "needed", lambda: 1)  # and answers at once
     busy_summary, busy, busy_creates = migrate(source_state, tmp_path, "busy")
     assert busy.items.active.limit == cpu_load.LEAST_ITEMS
     assert busy_creates == calm_creates

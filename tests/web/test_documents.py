@@ -123,8 +123,11 @@ def test_the_page_says_why_fewer_items_run_at_once_than_there_are_workers(
     from restore.engine.limits.cpu_load import STEP_S, ActiveItems, CpuLoad
 
     now = [0.0]
-    active = ActiveItems(8, CpuLoad(cpu=lambda: now[0], clock=lambda: now[0]))  # a core in use
-    for _ in range(5):  # five steps of a busy process
+    load = CpuLoad(cpu=lambda: now[0], clock=lambda: now[0])  # a core in use
+    active = ActiveItems(8, load)
+    for _ in range(2):  # two steps of a busy process, answered at once: 8 → 4 → 3
+        for _ in range(500):
+            load.note_answer(0.00025)
         now[0] += STEP_S
         with active.slot():
             pass
@@ -134,7 +137,10 @@ def test_the_page_says_why_fewer_items_run_at_once_than_there_are_workers(
     session.save()
     client.force_login(auditor_user)
     page = client.get(reverse("session_detail", args=[session.pk])).content.decode()
-    assert "3 items at once instead of 8: the restoring process is using a whole CPU core" in page
+    assert (
+        "3 items at once instead of 8: the destination answers at once and the restoring process "
+        "is using a whole CPU core"
+    ) in page
 
     session.progress = documents.store(progress.document({}, ActiveItems(8, None)))
     session.save()

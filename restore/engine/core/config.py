@@ -19,9 +19,9 @@ class RestoreConfig(BaseModel):
     # in one round; 4 is 5-7% faster than 3 latency-bound and costs no more CPU per item);
     # 1 sends them one after another.
     fanout: int = Field(4, ge=1, le=4)
-    # While this process keeps its core busy (one GIL), fewer items at once and no fan-out: more
-    # threads would only add hand-overs (`restore.engine.limits.cpu_load`). Off: always as many
-    # as `workers` and `fanout` say.
+    # While the destination answers at once, no fan-out, and while this process also keeps its
+    # core busy (one GIL), fewer items at once: more threads would only add hand-overs
+    # (`restore.engine.limits.cpu_load`). Off: always as many as `workers` and `fanout` say.
     fit_to_cpu: bool = True
     # None: no ceiling, the limiter finds what the destination takes (restore.engine.limits.rate_limiter).
     rate_limit_per_second: float | None = Field(None, gt=0)

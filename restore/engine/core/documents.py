@@ -120,8 +120,8 @@ class Progress(Struct, forbid_unknown_fields=True):
     transient_retried: dict[str, int] = {}  # retried (then passed or failed) by status or kind
     throughput_series: list[RatePoint] = []
     updated_at: str = ""
-    # Items run at once now, and the most the workers allow (fewer while the process' CPU is the
-    # bottleneck, `limits.cpu_load`); 0: not published.
+    # Items run at once now, and the most the workers allow (fewer while the destination answers
+    # at once and the process' CPU is the bottleneck, `limits.cpu_load`); 0: not published.
     items_at_once: int = 0
     workers: int = 0
 

@@ -70,8 +70,8 @@ class Batch(Generic[T]):
             len(tasks) <= 1
             or budget(ctx) <= 1
             or getattr(ctx._local, "in_fanout", False)
-            or (ctx.config.fit_to_cpu and cpu_load.saturated())  # nothing to overlap: the
-            # process' own CPU is what the requests would wait on
+            or (ctx.config.fit_to_cpu and cpu_load.little_to_overlap(ctx.config.workers))
+            # the answers come at once: the requests would wait on this process' own CPU
         ):
             self._results = [task() for task in tasks]
             self._done = True

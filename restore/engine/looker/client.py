@@ -31,6 +31,7 @@ import os
 import re
 import ssl
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
@@ -46,6 +47,7 @@ from looker_sdk.sdk import constants
 from looker_sdk.sdk.api40 import methods as methods40
 
 from restore.engine.core.errors import LookerApiError, RestoreError, none_if_missing
+from restore.engine.limits.cpu_load import cpu_load
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.looker import http11
 
@@ -238,6 +240,7 @@ class GatedTransport(transport.Transport):
             observe(name, path, _decode_body(body, headers))
         self.gate.acquire()
         release_idle()  # no database connection held while waiting on Looker (PostgreSQL pool)
+        sent = time.perf_counter()
         try:
             resp = self._open(name, url, body, headers, timeout)
         except OffOriginRedirect as exc:
@@ -249,6 +252,7 @@ class GatedTransport(transport.Transport):
             self.gate.record(None, None)
             cause = _cause(exc)
             raise _io_error(_io_kind(cause), name, path, cause, body) from exc
+        cpu_load.note_answer(time.perf_counter() - sent)
         error = None if resp.status < 400 else _http_error(name, path, resp, body)
         self.gate.record(resp.status, error.retry_after if error else None)
         return resp, headers
