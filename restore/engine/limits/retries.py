@@ -103,33 +103,35 @@ def call_with_retries(
     of each error that is retried (not of the last one, which propagates).
 
     The first attempt runs outside tenacity (setting up its machinery for every request cost
-    more than a request's own work at the client); when it fails, tenacity takes over from
-    that failure as if it had made the attempt itself.
+    more than a request's own work at the client); when it fails, the error is judged first
+    (recorded in `history`, and most are not retryable: a 404, a 422), and only one that is
+    retried hands over to tenacity, from that failure, as if tenacity had made the attempt.
     """
     try:
         return fn()
     except BaseException as exc:  # whatever tenacity would have seen  # noqa: BLE001
-        failed = [exc]
+        first = exc
+    retry_this = _judge(history, should_stop)
+    if not retry_this(first):
+        raise first
+    failed, unjudged = [first], [False]
 
     def attempt() -> T:
         if failed:
             raise failed.pop()
+        unjudged[0] = True
         return fn()
 
-    return _retrying(max_retries, history, should_stop, on_retry)(attempt)
+    def judged(exc: BaseException) -> bool:
+        return retry_this(exc) if unjudged[0] else True  # the first failure was judged above
+
+    return _retrying(max_retries, judged, on_retry)(attempt)
 
 
-def _retrying(
-    max_retries: int,
-    history: list[documents.Attempt] | None,
-    should_stop: Callable[[], bool] | None,
-    on_retry: OnRetry | None,
-) -> Retrying:
-    """The tenacity policy `call_with_retries` applies to an attempt that failed."""
-
-    def before_sleep(state: RetryCallState) -> None:
-        if on_retry is not None and state.outcome is not None:
-            on_retry(state.outcome.exception())
+def _judge(
+    history: list[documents.Attempt] | None, should_stop: Callable[[], bool] | None
+) -> Callable[[BaseException], bool]:
+    """Whether a failed attempt is tried again (each one is recorded in `history`)."""
 
     def retry_this(exc: BaseException) -> bool:
         if history is not None:
@@ -137,6 +139,18 @@ def _retrying(
         if should_stop is not None and should_stop():
             return False
         return is_retryable(exc)
+
+    return retry_this
+
+
+def _retrying(
+    max_retries: int, retry_this: Callable[[BaseException], bool], on_retry: OnRetry | None
+) -> Retrying:
+    """The tenacity policy `call_with_retries` applies to an attempt that failed."""
+
+    def before_sleep(state: RetryCallState) -> None:
+        if on_retry is not None and state.outcome is not None:
+            on_retry(state.outcome.exception())
 
     return Retrying(
         stop=stop_after_attempt(max_retries + 1),
