@@ -534,7 +534,7 @@ class SessionRunner:
     def _maybe_checkpoint(self, ct: ContentType) -> None:
         with self._ckpt_lock:
             self.items_since_checkpoint += 1
-            if self.items_since_checkpoint < self.session.options.checkpoint_interval:
+            if self.items_since_checkpoint < self.items.ctx.config.checkpoint_interval:
                 return
             self.items_since_checkpoint = 0
         self._checkpoint(ct)
