@@ -13,7 +13,7 @@ instead of 171-180).
 What tells the two apart is how long answers take against how much CPU a request costs here.
 While the process spends `c` seconds of CPU per request and the quick answers take `rtt`, a request
 is in flight `rtt + c`, and `(rtt + c) / c` requests at once keep the core busy; `OVERLAP` times
-that is what is `needed` (a destination answering at once: 3-5; answers of 5 ms: 10-36). So:
+that is what is `needed` (a destination answering at once: 3-4; answers of 5 ms: 9-28). So:
 
 - a dashboard's sub-requests run one after another in its worker instead of fanning out while the
   workers alone are at least what is needed (`item.fanout`): the fan-out has nothing to overlap;
