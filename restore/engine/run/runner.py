@@ -40,7 +40,7 @@ from django.utils import timezone
 
 from restore.engine.backup.order import SELF_REFERENCES
 from restore.engine.backup.reader import BackupError
-from restore.engine.core import documents
+from restore.engine.core import documents, row_sql
 from restore.engine.core.content_types import ContentType
 from restore.engine.core.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.item.context import ItemOutcome, RestoreContext
@@ -414,6 +414,7 @@ class SessionRunner:
         error = ""
         try:
             with contextlib.ExitStack() as stack:
+                stack.enter_context(row_sql.shared_connection())
                 self._run(stack)
         except (BackupError, RestoreError) as exc:
             log.exception("session %s failed", self.session_id)
