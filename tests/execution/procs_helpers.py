@@ -117,6 +117,21 @@ def wait_for(predicate, timeout: float, what: str, interval: float = 0.3):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
+def wait_for_end(
+    target: Path | str, session_id: int, what: str, stalled_after: float = 240
+) -> None:
+    """Until the session is completed or failed. Fails only when no item has been recorded for
+    `stalled_after` seconds: a loaded machine may take longer than usual, a stuck session not."""
+    seen, deadline = -1, time.monotonic() + stalled_after
+    while session_row(target, session_id)["status"] not in ("completed", "failed"):
+        count = results_count(target, session_id, final=False)
+        if count != seen:
+            seen, deadline = count, time.monotonic() + stalled_after
+        elif time.monotonic() > deadline:
+            raise AssertionError(f"{what}: no item recorded for {stalled_after}s ({seen} so far)")
+        time.sleep(1.0)
+
+
 def mapping(data_dir: Path | str) -> dict[tuple[int, str], str]:
     rows = query(data_dir, "select content_type, source_id, destination_id from restore_idmapping")
     return {(ct, sid): did for ct, sid, did in rows}

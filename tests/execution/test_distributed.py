@@ -21,7 +21,7 @@ from procs_helpers import (
     query,
     results_count,
     session_row,
-    wait_for,
+    wait_for_end,
 )
 
 from looker_emulator.extract import extract
@@ -97,12 +97,7 @@ def test_two_qcluster_processes_restore_a_backup_with_ordering_kept(backup, back
         logs = [tmp_path / "q1.log", tmp_path / "q2.log"]
         clusters = [start(env, log) for log in logs]
         try:
-            wait_for(
-                lambda: session_row(target, sid)["status"] in ("completed", "failed"),
-                240,
-                "the distributed session",
-                interval=1.0,
-            )
+            wait_for_end(target, sid, "the distributed session")
         finally:
             for c in clusters:
                 stop(c)

@@ -30,6 +30,7 @@ from procs_helpers import (
     query,
     session_row,
     wait_for,
+    wait_for_end,
 )
 from test_distributed import reachable
 
@@ -147,12 +148,7 @@ def test_three_qclusters_restore_within_a_small_connection_limit(limited_postgre
                 text=True,
                 timeout=120,
             )
-            wait_for(
-                lambda: session_row(url, sid)["status"] in ("completed", "failed"),
-                240,
-                "the distributed session",
-                interval=1.0,
-            )
+            wait_for_end(url, sid, "the distributed session")
         finally:
             for c in clusters:
                 stop(c)
