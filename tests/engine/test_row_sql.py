@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
 from restore.engine.core import row_sql
 from restore.models import ItemClaim, RestoreSession
@@ -35,14 +35,10 @@ def claim(session: RestoreSession, source_id: str) -> int:
 def test_the_threads_of_a_restore_write_through_one_connection(session):
     seen: list[str] = []
 
-    def count(execute, sql, params, many, context):
-        seen.append(sql)
-        return execute(sql, params, many, context)
-
     with row_sql.shared_connection():
         shared = row_sql._shared.wrapper
         assert shared is not None and shared is not connection
-        shared.execute_wrappers.append(count)
+        shared.connection.set_trace_callback(seen.append)  # what SQLite runs on that connection
 
         def work(n: int) -> None:
             for i in range(25):
@@ -83,3 +79,13 @@ def test_nested_blocks_share_the_connection_until_the_last_one_ends(session):
     assert row_sql._shared.wrapper is None
     assert claim(session, "b") == 1  # without a restore running: the thread's own connection
     assert ItemClaim.objects.count() == 2
+
+
+def test_a_failing_statement_raises_djangos_error_and_the_connection_goes_on(session):
+    values = {"destination": session.destination_id, "content_type": 5, "source_id": "x"}
+    with row_sql.shared_connection():
+        assert row_sql.insert(ItemClaim, {**values, "session": session.pk}) == 1
+        with pytest.raises(IntegrityError):  # the same row again, no conflict clause: refused
+            row_sql.insert(ItemClaim, {**values, "session": session.pk})
+        assert claim(session, "y") == 1
+    assert sorted(ItemClaim.objects.values_list("source_id", flat=True)) == ["x", "y"]

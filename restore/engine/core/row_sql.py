@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -55,6 +56,7 @@ def shared_connection() -> Iterator[None]:
         if _shared.users == 0:
             wrapper = connections.create_connection(DEFAULT_DB_ALIAS)
             wrapper.inc_thread_sharing()
+            wrapper.ensure_connection()
             _shared.wrapper = wrapper
         _shared.users += 1
     try:
@@ -69,19 +71,35 @@ def shared_connection() -> Iterator[None]:
                 wrapper.dec_thread_sharing()
 
 
-@contextlib.contextmanager
-def _cursor() -> Iterator[Any]:
-    """The shared connection's cursor, held for the statement and its rows; the thread's own
-    inside a transaction of its own, and when no restore shares one."""
+def _run(sql: str, params: Sequence[Any], *, fetch: bool = False) -> tuple[Any, int]:
+    """Run one statement: its first row (with `fetch`) and how many rows it wrote.
+
+    On the shared connection the statement goes to the sqlite3 connection itself, its errors
+    turned into Django's as the ORM turns them: Django's cursor wrapper around it (the thread's
+    connection looked up, the query's placeholders converted, debug logging checked on every
+    statement) cost as much CPU as SQLite running the statement. Elsewhere the thread's own
+    connection, through Django."""
     if _shared.wrapper is not None and not connection.in_atomic_block:
         with _shared.lock:
             wrapper = _shared.wrapper  # still open: closing takes the lock
             if wrapper is not None:
-                with wrapper.cursor() as cursor:
-                    yield cursor
-                return
+                if wrapper.connection is None:
+                    wrapper.ensure_connection()
+                with wrapper.wrap_database_errors:
+                    cursor = wrapper.connection.execute(_qmark(sql), params)
+                    try:
+                        return (cursor.fetchone() if fetch else None), cursor.rowcount
+                    finally:
+                        cursor.close()
     with connection.cursor() as cursor:
-        yield cursor
+        cursor.execute(sql, params)
+        return (cursor.fetchone() if fetch else None), cursor.rowcount
+
+
+@functools.cache
+def _qmark(sql: str) -> str:
+    """The statement in sqlite3's placeholder style, converted as Django's SQLite cursor does."""
+    return re.sub(r"(?<!%)%s", "?", sql).replace("%%", "%")
 
 
 def select_one(
@@ -93,9 +111,7 @@ def select_one(
 ) -> dict[str, Any] | None:
     """The first row matching `where` (field name → value), as field name → Python value."""
     sql = _select_sql(model, tuple(columns), tuple(where), for_update)
-    with _cursor() as cursor:
-        cursor.execute(sql, _prepared(model, where))
-        row = cursor.fetchone()
+    row, _ = _run(sql, _prepared(model, where), fetch=True)
     if row is None:
         return None
     return {name: _loaded(model, name, value) for name, value in zip(columns, row, strict=True)}
@@ -119,9 +135,7 @@ def insert(
     Returns how many rows the statement wrote (0: a conflicting row was kept)."""
     values = {**_defaults(model, values), **values}
     sql = _insert_sql(model, tuple(values), tuple(conflict), tuple(update))
-    with _cursor() as cursor:
-        cursor.execute(sql, _prepared(model, values))
-        return cursor.rowcount
+    return _run(sql, _prepared(model, values))[1]
 
 
 def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:
@@ -132,9 +146,7 @@ def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:
 def update_where(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
     """UPDATE the rows matching `where` (field name → value); returns how many."""
     sql = _update_sql(model, tuple(values), tuple(where))
-    with _cursor() as cursor:
-        cursor.execute(sql, [*_prepared(model, values), *_prepared(model, where)])
-        return cursor.rowcount
+    return _run(sql, [*_prepared(model, values), *_prepared(model, where)])[1]
 
 
 # -- building blocks -------------------------------------------------------------------------------
