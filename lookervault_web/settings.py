@@ -47,6 +47,8 @@ LOOKERVAULT_MAX_UPLOAD_BYTES = envint("LOOKERVAULT_MAX_UPLOAD_BYTES", str(20 * 1
 LOOKERVAULT_LEASE_SECONDS = float(os.getenv("LOOKERVAULT_LEASE_SECONDS", "60"))
 # Run sessions as a coordinator task plus chunk tasks any worker on any machine picks up.
 LOOKERVAULT_DISTRIBUTED = envbool("LOOKERVAULT_DISTRIBUTED", "false")
+# A running restore's threads keep to one CPU core (restore.engine.limits.one_core).
+LOOKERVAULT_ONE_CORE = envbool("LOOKERVAULT_ONE_CORE", "true")
 # Items per chunk task of a distributed session.
 LOOKERVAULT_CHUNK_SIZE = envint("LOOKERVAULT_CHUNK_SIZE", "100")
 # Database connections a qcluster leaves free for web processes, management commands, psql.

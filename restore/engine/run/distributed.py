@@ -25,6 +25,7 @@ from django.db import close_old_connections
 from restore.engine.backup.order import SELF_REFERENCES
 from restore.engine.core.content_types import ContentType
 from restore.engine.item.context import RestoreContext
+from restore.engine.limits import one_core
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter, shared_limiter
 from restore.engine.run import malloc_trim
@@ -159,7 +160,8 @@ def run_chunk(
             progress=Progress({}, {}),
             should_stop=stop.is_set,
         )
-        run_level_items(runner, ct, items, done, config.workers, stop)
+        with one_core.one_core():  # the level's threads start in it
+            run_level_items(runner, ct, items, done, config.workers, stop)
         n = runner.progress.done_this_run
         log.info("restore chunk of session %s: %s %s items done", session_id, n, ct.slug)
         malloc_trim.trim()  # the end of a chunk is this process' checkpoint; at most every 10 s

@@ -45,6 +45,7 @@ from restore.engine.core.content_types import ContentType
 from restore.engine.core.errors import LookerApiError, MissingDependencyError, RestoreError
 from restore.engine.item.context import ItemOutcome, RestoreContext
 from restore.engine.item.restore import display_name, source_id_of
+from restore.engine.limits import one_core
 from restore.engine.limits.cpu_load import ActiveItems, cpu_load
 from restore.engine.limits.db_budget import release_idle
 from restore.engine.limits.rate_limiter import AdaptiveRateLimiter
@@ -258,6 +259,7 @@ class ItemRunner:
         ct = ContentType(item.content_type)
         history: list[documents.Attempt] = []
         started = time.monotonic()
+        one_core.maybe_move()
         try:
             sid = source_id_of(item)
         except BackupError as exc:
@@ -414,6 +416,7 @@ class SessionRunner:
         error = ""
         try:
             with contextlib.ExitStack() as stack:
+                stack.enter_context(one_core.one_core())  # before any thread of the run starts
                 stack.enter_context(row_sql.shared_connection())
                 self._run(stack)
         except (BackupError, RestoreError) as exc:
