@@ -71,15 +71,17 @@ def shared_connection() -> Iterator[None]:
                 wrapper.dec_thread_sharing()
 
 
-def _run(sql: str, params: Sequence[Any], *, fetch: bool = False) -> tuple[Any, int]:
+def _run(
+    sql: str, params: Sequence[Any], own: BaseDatabaseWrapper, *, fetch: bool = False
+) -> tuple[Any, int]:
     """Run one statement: its first row (with `fetch`) and how many rows it wrote.
 
     On the shared connection the statement goes to the sqlite3 connection itself, its errors
     turned into Django's as the ORM turns them: Django's cursor wrapper around it (the thread's
     connection looked up, the query's placeholders converted, debug logging checked on every
     statement) cost as much CPU as SQLite running the statement. Elsewhere the thread's own
-    connection, through Django."""
-    if _shared.wrapper is not None and not connection.in_atomic_block:
+    connection (`own`), through Django."""
+    if _shared.wrapper is not None and not own.in_atomic_block:
         with _shared.lock:
             wrapper = _shared.wrapper  # still open: closing takes the lock
             if wrapper is not None:
@@ -91,7 +93,7 @@ def _run(sql: str, params: Sequence[Any], *, fetch: bool = False) -> tuple[Any, 
                         return (cursor.fetchone() if fetch else None), cursor.rowcount
                     finally:
                         cursor.close()
-    with connection.cursor() as cursor:
+    with own.cursor() as cursor:
         cursor.execute(sql, params)
         return (cursor.fetchone() if fetch else None), cursor.rowcount
 
@@ -110,11 +112,14 @@ def select_one(
     for_update: bool = False,
 ) -> dict[str, Any] | None:
     """The first row matching `where` (field name → value), as field name → Python value."""
+    own = connections[DEFAULT_DB_ALIAS]
     sql = _select_sql(model, tuple(columns), tuple(where), for_update)
-    row, _ = _run(sql, _prepared(model, where), fetch=True)
+    row, _ = _run(sql, _prepared(model, where, own), own, fetch=True)
     if row is None:
         return None
-    return {name: _loaded(model, name, value) for name, value in zip(columns, row, strict=True)}
+    return {
+        name: _loaded(model, name, value, own) for name, value in zip(columns, row, strict=True)
+    }
 
 
 def exists(model: type[models.Model], where: dict[str, Any]) -> bool:
@@ -133,9 +138,10 @@ def insert(
     With `conflict` (a unique constraint's fields): an existing row is kept as it is, or, with
     `update`, those of its fields are set from the new row (an upsert, one statement).
     Returns how many rows the statement wrote (0: a conflicting row was kept)."""
+    own = connections[DEFAULT_DB_ALIAS]
     values = {**_defaults(model, values), **values}
     sql = _insert_sql(model, tuple(values), tuple(conflict), tuple(update))
-    return _run(sql, _prepared(model, values))[1]
+    return _run(sql, _prepared(model, values, own), own)[1]
 
 
 def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:
@@ -145,8 +151,9 @@ def update(model: type[models.Model], pk: Any, values: dict[str, Any]) -> None:
 
 def update_where(model: type[models.Model], where: dict[str, Any], values: dict[str, Any]) -> int:
     """UPDATE the rows matching `where` (field name → value); returns how many."""
+    own = connections[DEFAULT_DB_ALIAS]
     sql = _update_sql(model, tuple(values), tuple(where))
-    return _run(sql, [*_prepared(model, values), *_prepared(model, where)])[1]
+    return _run(sql, [*_prepared(model, values, own), *_prepared(model, where, own)], own)[1]
 
 
 # -- building blocks -------------------------------------------------------------------------------
@@ -162,7 +169,12 @@ def _table(model: type[models.Model]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
-def _prepared(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
+def _prepared(
+    model: type[models.Model], values: dict[str, Any], own: BaseDatabaseWrapper
+) -> list[Any]:
+    """The values as the ORM would send them through `own` (the thread's connection, looked up
+    once per statement: through Django's `connection` proxy every field's conversion looked it up
+    again)."""
     out = []
     for name, value in values.items():
         simple = _simple(model, name)
@@ -171,7 +183,7 @@ def _prepared(model: type[models.Model], values: dict[str, Any]) -> list[Any]:
         elif simple is not None:
             out.append(simple(value))
         else:
-            out.append(_field(model, name).get_db_prep_save(value, connection))
+            out.append(_field(model, name).get_db_prep_save(value, own))
     return out
 
 
@@ -192,23 +204,40 @@ def _simple(model: type[models.Model], name: str) -> Callable[[Any], Any] | None
     return SIMPLE.get(field.get_internal_type())
 
 
-def _loaded(model: type[models.Model], name: str, value: Any) -> Any:
+def _loaded(model: type[models.Model], name: str, value: Any, own: BaseDatabaseWrapper) -> Any:
     field = _field(model, name)
     if value is not None and hasattr(field, "from_db_value"):
-        return field.from_db_value(value, None, connection)
+        return field.from_db_value(value, None, own)
     return value
 
 
 def _defaults(model: type[models.Model], given: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for field in model._meta.concrete_fields:
-        if field.primary_key or field.name in given:
+    now = None
+    for name, stamped, default in _default_plan(model):
+        if name in given:
             continue
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            out[field.name] = timezone.now()
+        if stamped:
+            now = now or timezone.now()
+            out[name] = now
         else:
-            out[field.name] = field.get_default()
+            out[name] = default()
     return out
+
+
+@functools.cache
+def _default_plan(model: type[models.Model]) -> tuple[tuple[str, bool, Callable[[], Any]], ...]:
+    """Per field but the primary key: its name, whether it takes the time (`auto_now`,
+    `auto_now_add`), and what gives its default (the field's own, as `get_default` calls it)."""
+    return tuple(
+        (
+            field.name,
+            bool(getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)),
+            field.get_default,
+        )
+        for field in model._meta.concrete_fields
+        if not field.primary_key
+    )
 
 
 def _where(model: type[models.Model], names: tuple[str, ...]) -> str:
