@@ -15,7 +15,7 @@ of a socket) then runs on that core too; the destination, the database server an
 processes of the machine keep the other cores.
 
 A core can get busy with other work after the restore settled on it: every few seconds
-(`maybe_move`, called from the CPU-load window) the restore moves to the least busy core when
+(`maybe_move`, called as each item starts) the restore moves to the least busy core when
 the others' load on its own core exceeds that one's by `MARGIN` core. Two restore processes that
 started on one core part this way (each checks at its own random moment, so they do not swap
 cores back and forth). `LOOKERVAULT_ONE_CORE=false` turns it off; where the process may use a
@@ -46,6 +46,7 @@ class _Pin:
         self.users = 0
         self.core: int | None = None
         self.allowed: set[int] = set()  # the cores the process may use (its mask before the pin)
+        self.held: set[int] = set()  # every core the restores were kept to since they started
         self.next_check = 0.0
         self.cores: dict[int, tuple[int, int]] = {}  # core → (busy, total) ticks at the last look
         self.own = 0.0  # this process' CPU seconds at the last look
@@ -82,7 +83,7 @@ def one_core() -> Iterator[None]:
             core = None
         else:
             if _pin.users == 0:
-                _pin.core, _pin.allowed = core, set(before)
+                _pin.core, _pin.allowed, _pin.held = core, set(before), {core}
                 _look(time.monotonic())
             _pin.users += 1
     try:
@@ -111,7 +112,7 @@ def maybe_move() -> None:
         busy = {c: _share(before.get(c), ticks) for c, ticks in _pin.cores.items()}
         own = (_pin.own - own_before) / max(now - at, 1e-3)
         target = better_core(core, busy, own)
-        if target is not None and _move(core, target):
+        if target is not None and _move(target):
             log.info(
                 "restore threads moved from core %s (%.2f of it busy with other work) to core %s"
                 " (%.2f busy)",
@@ -121,6 +122,7 @@ def maybe_move() -> None:
                 busy[target],
             )
             _pin.core = target
+            _pin.held.add(target)
     finally:
         _pin.lock.release()
 
@@ -145,13 +147,15 @@ def _set(tid: int, core: int) -> bool:
     return True
 
 
-def _move(core: int, target: int) -> bool:
-    """Every thread of this process kept to `core` alone (the restores' threads) to `target`."""
+def _move(target: int) -> bool:
+    """Every thread of this process kept to one of the cores the restores held (theirs: a thread
+    started while an earlier move ran may still have the core before) to `target`."""
     moved = False
     for name in _tasks():
         tid = int(name)
         with contextlib.suppress(OSError):  # a thread that ended meanwhile
-            if os.sched_getaffinity(tid) == {core}:
+            mask = os.sched_getaffinity(tid)
+            if len(mask) == 1 and mask <= _pin.held and mask != {target}:
                 moved = _set(tid, target) or moved
     return moved
 
