@@ -19,6 +19,8 @@ def _norm(value: Any) -> Any:
 
 def same(wanted: Any, current: Any) -> bool:
     """True when `current` already holds `wanted` (nested dicts: only the wanted keys count)."""
+    if wanted == current:  # equal values stay equal once normalised: most fields of an update
+        return True
     if isinstance(wanted, dict) and isinstance(current, dict):
         return all(same(v, current.get(k)) for k, v in wanted.items())
     if isinstance(wanted, list) and isinstance(current, list):

@@ -56,20 +56,25 @@ def writable_names(schema: str) -> frozenset[str]:
 
 
 def writable(schema: str, obj: dict[str, Any], *, exclude: frozenset[str] = frozenset()) -> dict:
-    """The writable fields of `obj` for `schema`, nested objects filtered by their own schema."""
-    fields = spec_fields()[schema]
-    skip = NEVER_SENT.get(schema, frozenset()) | exclude
+    """The writable fields of `obj` for `schema`, nested objects filtered by their own schema,
+    in the spec's order."""
     out: dict[str, Any] = {}
-    for name, nested in fields.items():
-        if name in skip or name not in obj:
-            continue
-        out[name] = _nested_value(nested, obj[name])
+    for name, nested in _sent_fields(schema, exclude):
+        if name in obj:
+            value = obj[name]
+            out[name] = value if value is None or not nested else _nested_value(nested, value)
     return out
 
 
+@cache
+def _sent_fields(schema: str, exclude: frozenset[str]) -> tuple[tuple[str, str], ...]:
+    """(name, nested schema) of the fields `writable` sends: worked out once per schema and
+    exclusion (a restore filters each of thousands of tiles, queries and filters this way)."""
+    skip = NEVER_SENT.get(schema, frozenset()) | exclude
+    return tuple((n, nested) for n, nested in spec_fields()[schema].items() if n not in skip)
+
+
 def _nested_value(nested: str, value: Any) -> Any:
-    if not nested or value is None:
-        return value
     if nested.endswith("[]"):
         inner = nested[:-2]
         return [writable(inner, v) if isinstance(v, dict) else v for v in value]
