@@ -1,0 +1,120 @@
+"""Fewer indexes on the rows written for every item restored.
+
+In SQLite every index an insert touches is one more page its commit writes: the result row's
+insert cost ~56 us of CPU with its two single-column foreign-key indexes and ~41 us without. The
+indexes left out are each covered by another index that starts with the same column
+(`uniq_result_item`, `uniq_item_claim`, `idmap_dest_idx`, `uniq_idmapping_source`), except
+`added_by`, now indexed only where it is set.
+
+The foreign-key indexes are dropped by name as the database reports them, not through
+`AlterField`: on SQLite that would copy each table (twice for the result rows), which on a
+long-used instance holds hundreds of thousands of rows.
+"""
+
+import django.db.models.deletion
+from django.db import migrations, models
+
+# (model, column) whose single-column, non-unique index is dropped.
+UNINDEXED = [
+    ("idmapping", "destination_instance_id"),
+    ("itemclaim", "destination_id"),
+    ("restoreitemresult", "added_by_id"),
+    ("restoreitemresult", "session_id"),
+]
+
+
+def _single_column_indexes(schema_editor, table, column):
+    with schema_editor.connection.cursor() as cursor:
+        found = schema_editor.connection.introspection.get_constraints(cursor, table)
+    return [
+        name
+        for name, info in found.items()
+        if info["index"]
+        and not info["unique"]
+        and not info["primary_key"]
+        and info["columns"] == [column]
+    ]
+
+
+def drop_indexes(apps, schema_editor):
+    for model_name, column in UNINDEXED:
+        table = apps.get_model("restore", model_name)._meta.db_table
+        for name in _single_column_indexes(schema_editor, table, column):
+            schema_editor.execute(f"DROP INDEX {schema_editor.quote_name(name)}")
+
+
+def create_indexes(apps, schema_editor):
+    for model_name, column in UNINDEXED:
+        table = apps.get_model("restore", model_name)._meta.db_table
+        if _single_column_indexes(schema_editor, table, column):
+            continue
+        name = schema_editor._create_index_name(table, [column])
+        schema_editor.execute(
+            f"CREATE INDEX {schema_editor.quote_name(name)} ON "
+            f"{schema_editor.quote_name(table)} ({schema_editor.quote_name(column)})"
+        )
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("restore", "0012_backup_lineage_drift_kind"),
+    ]
+
+    operations = [
+        migrations.RemoveIndex(model_name="idmapping", name="idmap_pair_idx"),
+        migrations.SeparateDatabaseAndState(
+            database_operations=[migrations.RunPython(drop_indexes, create_indexes)],
+            state_operations=[
+                migrations.AlterField(
+                    model_name="idmapping",
+                    name="destination_instance",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="mappings",
+                        to="restore.destination",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="itemclaim",
+                    name="destination",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="restore.destination",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="restoreitemresult",
+                    name="added_by",
+                    field=models.ForeignKey(
+                        blank=True,
+                        db_index=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="restore.restoresession",
+                    ),
+                ),
+                migrations.AlterField(
+                    model_name="restoreitemresult",
+                    name="session",
+                    field=models.ForeignKey(
+                        db_index=False,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="results",
+                        to="restore.restoresession",
+                    ),
+                ),
+            ],
+        ),
+        migrations.AddIndex(
+            model_name="restoreitemresult",
+            index=models.Index(
+                condition=models.Q(("added_by__isnull", False)),
+                fields=["added_by"],
+                name="result_added_by_idx",
+            ),
+        ),
+    ]
