@@ -55,6 +55,22 @@ def create_indexes(apps, schema_editor):
         )
 
 
+def _unindexed(model_name, name, to, related_name, *, null=False):
+    """The foreign key as the models declare it now: no index of its own."""
+    return migrations.AlterField(
+        model_name=model_name,
+        name=name,
+        field=models.ForeignKey(
+            blank=null,
+            db_index=False,
+            null=null,
+            on_delete=django.db.models.deletion.CASCADE,
+            related_name=related_name,
+            to=f"restore.{to}",
+        ),
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("restore", "0012_backup_lineage_drift_kind"),
@@ -65,48 +81,10 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             database_operations=[migrations.RunPython(drop_indexes, create_indexes)],
             state_operations=[
-                migrations.AlterField(
-                    model_name="idmapping",
-                    name="destination_instance",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="mappings",
-                        to="restore.destination",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="itemclaim",
-                    name="destination",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="restore.destination",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="restoreitemresult",
-                    name="added_by",
-                    field=models.ForeignKey(
-                        blank=True,
-                        db_index=False,
-                        null=True,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="+",
-                        to="restore.restoresession",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="restoreitemresult",
-                    name="session",
-                    field=models.ForeignKey(
-                        db_index=False,
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="results",
-                        to="restore.restoresession",
-                    ),
-                ),
+                _unindexed("idmapping", "destination_instance", "destination", "mappings"),
+                _unindexed("itemclaim", "destination", "destination", "+"),
+                _unindexed("restoreitemresult", "added_by", "restoresession", "+", null=True),
+                _unindexed("restoreitemresult", "session", "restoresession", "results"),
             ],
         ),
         migrations.AddIndex(
