@@ -376,7 +376,7 @@ class RestoreItemResult(models.Model):
 
     # No index of its own: uniq_result_item and the indexes below start with it. A row is inserted
     # for every item restored, and in SQLite every index an insert touches is one more page its
-    # commit writes: about a third of the insert's CPU went to the two indexes left out here.
+    # commit writes: about a quarter of the insert's CPU went to the two indexes left out here.
     session = models.ForeignKey(
         RestoreSession, on_delete=models.CASCADE, related_name="results", db_index=False
     )

@@ -48,7 +48,8 @@ def audit_events(limit: int = 30) -> list[AuditEvent]:
 
 
 def instance_pairs() -> list[dict]:
-    """The (source instance, destination) pairs that have mappings (served by the start of uniq_idmapping_source)."""
+    """The (source instance, destination) pairs that have mappings (served by the start of
+    uniq_idmapping_source)."""
     pairs = IDMapping.objects.values("source_instance", "destination_instance").distinct()[:100]
     names = dict(Destination.objects.values_list("pk", "name"))
     return [
