@@ -32,27 +32,17 @@ def test_every_foreign_key_leads_an_index(model):
 @pytest.mark.django_db
 @pytest.mark.parametrize("model", PER_ITEM, ids=lambda m: m.__name__)
 def test_no_index_is_the_start_of_another(model):
-    indexes = [
-        (name, info["columns"])
-        for name, info in _indexes(model._meta.db_table).items()
-        if not info["primary_key"]
-    ]
+    found = _indexes(model._meta.db_table)
+    partial = {i.name for i in model._meta.indexes if i.condition is not None}
+    columns = {name: info["columns"] for name, info in found.items() if not info["primary_key"]}
     redundant = [
         name
-        for name, columns in indexes
-        if not _unique(model, name)
-        and not _partial(model, name)
-        and any(other != name and cols[: len(columns)] == columns for other, cols in indexes)
+        for name, cols in columns.items()
+        if not found[name]["unique"]
+        and name not in partial
+        and any(other != name and more[: len(cols)] == cols for other, more in columns.items())
     ]
     assert redundant == []
-
-
-def _unique(model, name: str) -> bool:
-    return bool(_indexes(model._meta.db_table)[name]["unique"])
-
-
-def _partial(model, name: str) -> bool:
-    return any(i.name == name and i.condition is not None for i in model._meta.indexes)
 
 
 def test_the_migration_keeps_every_row_and_goes_back(tmp_path):
