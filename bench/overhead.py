@@ -9,11 +9,15 @@ one is the bottleneck. Medians over the repetitions; the last line is stable and
 
     overhead items=10000 items_per_s=123.4 wall_s=81.0 restore_cpu_ms_per_item=6.1
       emulator_cpu_ms_per_item=2.0 restore_cpu_ms_per_request=0.67 emulator_cpu_ms_per_request=0.22
-      restore_busy=0.75 emulator_busy=0.25 requests_per_item=9.1 failed=0 bottleneck=restore
-      workers=8 reps=3 ok=1        (one line)
+      cpu_ratio=3.05 cpu_ratio_ok=0 restore_busy=0.75 emulator_busy=0.25 requests_per_item=9.1
+      failed=0 bottleneck=restore workers=8 reps=3 ok=1        (one line)
 
 CPU per request sets the cost of the HTTP path apart from how many requests an item needs.
 
+`cpu_ratio` is the restore's CPU per item over the emulator's (the two medians above), and
+`cpu_ratio_ok=1` when it is at most 1.5: one process then passes 150 items/s wherever the
+emulator alone could serve 300. The emulator's CPU per item grows with its state (a few hundred
+items cost it less per item than ten thousand), so the ratio is higher on small instances.
 `ok=1` when items_per_s >= 100 (the target for 10,000+ items with 8 workers).
 """
 
@@ -36,6 +40,7 @@ from bench.common import (  # noqa: E402
 )
 
 TARGET_ITEMS_PER_S = 100.0
+TARGET_CPU_RATIO = 1.5
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     restore_busy = median(r.restore_cpu_s / r.wall_s for r in runs)
     emulator_busy = median(r.emulator_cpu_s / r.wall_s for r in runs)
     items_per_s = median(r.items_per_s for r in runs)
+    restore_ms = per_item_ms([r.restore_cpu_s for r in runs])
+    emulator_ms = per_item_ms([r.emulator_cpu_s for r in runs])
+    cpu_ratio = restore_ms / emulator_ms if restore_ms and emulator_ms else None
     print(
         last_line(
             "overhead",
@@ -76,10 +84,12 @@ def main(argv: list[str] | None = None) -> int:
                 "items": runs[0].items,
                 "items_per_s": items_per_s,
                 "wall_s": median(r.wall_s for r in runs),
-                "restore_cpu_ms_per_item": per_item_ms([r.restore_cpu_s for r in runs]),
-                "emulator_cpu_ms_per_item": per_item_ms([r.emulator_cpu_s for r in runs]),
+                "restore_cpu_ms_per_item": restore_ms,
+                "emulator_cpu_ms_per_item": emulator_ms,
                 "restore_cpu_ms_per_request": per_request_ms([r.restore_cpu_s for r in runs]),
                 "emulator_cpu_ms_per_request": per_request_ms([r.emulator_cpu_s for r in runs]),
+                "cpu_ratio": cpu_ratio,
+                "cpu_ratio_ok": cpu_ratio is not None and cpu_ratio <= TARGET_CPU_RATIO,
                 "restore_busy": restore_busy,
                 "emulator_busy": emulator_busy,
                 "requests_per_item": median(r.requests_per_item for r in runs),
